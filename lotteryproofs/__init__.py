@@ -1,0 +1,47 @@
+"""lotteryproofs: strong lottery tickets with nonzero biases, constructed, bounded and checked.
+
+The public API (DESIGN.md, "Python API") is importable from here; each name is loaded from
+its module on first use, so ``import lotteryproofs`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # networks and files
+    "Network": "lotteryproofs.network",
+    "Box": "lotteryproofs.network",
+    "Ticket": "lotteryproofs.ticket",
+    "RSSLog": "lotteryproofs.ticket",
+    "InputError": "lotteryproofs._validate",
+    "load_target": "lotteryproofs.io",
+    "save_target": "lotteryproofs.io",
+    "load_ticket": "lotteryproofs.io",
+    "save_ticket": "lotteryproofs.io",
+    "random_target": "lotteryproofs.targets",
+    # random subset sum
+    "closest_subset_sum": "lotteryproofs.rss",
+    "sparsest_subset_sum": "lotteryproofs.rss",
+    "fixed_size_subset_sum": "lotteryproofs.rss",
+    "coverage_certificate": "lotteryproofs.rss",
+    # initialisation, construction, certification
+    "draw_network": "lotteryproofs.init",
+    "unit_scale": "lotteryproofs.init",
+    "construct": "lotteryproofs.construct",
+    "certify": "lotteryproofs.certify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'lotteryproofs' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

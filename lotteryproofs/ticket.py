@@ -1,0 +1,151 @@
+"""A strong lottery ticket: a random source network, binary masks, and the output scale Λ.
+
+The ticket computes f_S = source ⊙ masks (THEORY.md §0), a genuine subnetwork: nothing about
+the source changes but which parameters are kept. It approximates the target as Λ⁻¹·f_S
+(scaling lemma, THEORY.md §1). The log of the random-subset-sum instances that chose the masks
+is carried along for reporting; certificates never trust it and recompute every error from
+the masks (bounds.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from lotteryproofs import _validate
+from lotteryproofs.network import Network
+
+#: Codes of the ``part`` column of :class:`RSSLog`: what a target parameter's instance builds.
+PART_POSITIVE, PART_NEGATIVE, PART_BIAS = 0, 1, 2
+PART_NAMES = {PART_POSITIVE: "positive", PART_NEGATIVE: "negative", PART_BIAS: "bias"}
+
+
+def _readonly(array, dtype) -> np.ndarray:
+    array = np.array(array, dtype=dtype, copy=True)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class RSSLog:
+    """One row per random-subset-sum instance a construction solved, in the order solved.
+
+    ``layer``/``row``/``col`` name the target parameter (``col = -1`` for a bias; for L+1,
+    ``copy`` says which copy of the target neuron the instance builds, else 0). ``part`` is one
+    of the PART_* codes. The chosen subset of instance m is
+    ``chosen[chosen_ptr[m]:chosen_ptr[m+1]]``, as neuron indices of the source layer the
+    candidates live in. ``error`` = |target − achieved|, recomputed exactly; ``failed`` marks
+    instances whose error exceeds ε' (never silently accepted).
+    """
+
+    layer: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    part: np.ndarray
+    copy: np.ndarray
+    target: np.ndarray
+    achieved: np.ndarray
+    error: np.ndarray
+    n_candidates: np.ndarray
+    failed: np.ndarray
+    chosen_ptr: np.ndarray
+    chosen: np.ndarray
+
+    _INT_FIELDS = ("layer", "row", "col", "part", "copy", "n_candidates", "chosen_ptr", "chosen")
+    _FLOAT_FIELDS = ("target", "achieved", "error")
+
+    def __post_init__(self):
+        for name in self._INT_FIELDS:
+            object.__setattr__(self, name, _readonly(getattr(self, name), np.int64))
+        for name in self._FLOAT_FIELDS:
+            object.__setattr__(self, name, _readonly(getattr(self, name), np.float64))
+        object.__setattr__(self, "failed", _readonly(self.failed, bool))
+        m = self.layer.shape[0]
+        for name in (*self._INT_FIELDS, *self._FLOAT_FIELDS, "failed"):
+            if name not in ("chosen_ptr", "chosen") and getattr(self, name).shape != (m,):
+                raise _validate.InputError(f"RSS log column {name} must have {m} entries")
+        if self.chosen_ptr.shape != (m + 1,) or self.chosen_ptr[-1] != self.chosen.shape[0]:
+            raise _validate.InputError("RSS log chosen_ptr does not index chosen")
+
+    @property
+    def n_instances(self) -> int:
+        return int(self.layer.shape[0])
+
+    @property
+    def subset_sizes(self) -> np.ndarray:
+        return np.diff(self.chosen_ptr)
+
+    def subset(self, m: int) -> np.ndarray:
+        return self.chosen[self.chosen_ptr[m] : self.chosen_ptr[m + 1]]
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column by name (how ticket files store the log)."""
+        names = (*self._INT_FIELDS, *self._FLOAT_FIELDS, "failed")
+        return {name: getattr(self, name) for name in names}
+
+    def summary(self) -> dict:
+        """The ``rss`` block of the certificate JSON (DESIGN.md)."""
+        sizes = self.subset_sizes
+        return {
+            "instances": self.n_instances,
+            "failures": int(self.failed.sum()),
+            "mean_subset_size": float(sizes.mean()) if sizes.size else 0.0,
+            "max_subset_size": int(sizes.max()) if sizes.size else 0,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Ticket:
+    """Source network + binary masks (weights and biases) + scale Λ + provenance.
+
+    ``metadata`` holds what the file contract names (method, init, seed entropy, eps_param,
+    delta, target_sha256, version) and whatever a construction needs to read its own layout
+    back (e.g. the block multiplicity ρ); it must be JSON-serialisable.
+    """
+
+    source: Network
+    weight_masks: tuple[np.ndarray, ...]
+    bias_masks: tuple[np.ndarray, ...]
+    scale: float
+    metadata: Mapping = field(default_factory=dict)
+    rss_log: RSSLog | None = None
+
+    def __post_init__(self):
+        if len(self.weight_masks) != self.source.depth or len(self.bias_masks) != self.source.depth:
+            raise _validate.InputError(
+                f"a ticket needs one weight and one bias mask per source layer ({self.source.depth})"
+            )
+        masks = []
+        for m, p in zip(
+            tuple(self.weight_masks) + tuple(self.bias_masks),
+            self.source.weights + self.source.biases,
+            strict=True,
+        ):
+            m = np.asarray(m)
+            if m.shape != p.shape:
+                raise _validate.InputError(f"mask shape {m.shape} differs from parameter {p.shape}")
+            if not np.all((m == 0) | (m == 1)):
+                raise _validate.InputError("masks must be binary (0/1)")
+            masks.append(_readonly(m, bool))
+        depth = self.source.depth
+        object.__setattr__(self, "weight_masks", tuple(masks[:depth]))
+        object.__setattr__(self, "bias_masks", tuple(masks[depth:]))
+        scale = _validate.positive("ticket scale Λ", self.scale)
+        object.__setattr__(self, "scale", scale)
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    @property
+    def network(self) -> Network:
+        """f_S: the source with every masked-out parameter set to 0."""
+        return self.source.masked(self.weight_masks, self.bias_masks)
+
+    def count_nonzero(self) -> int:
+        """Nonzero parameters of f_S (a kept parameter that happens to be 0 is not counted)."""
+        return self.network.count_nonzero()
+
+    def approximation(self, x) -> np.ndarray:
+        """Λ⁻¹ f_S(x): the ticket's approximation of the target."""
+        return self.network.forward(x) / self.scale
