@@ -149,3 +149,42 @@ class Ticket:
     def approximation(self, x) -> np.ndarray:
         """Λ⁻¹ f_S(x): the ticket's approximation of the target."""
         return self.network.forward(x) / self.scale
+
+
+@dataclass(frozen=True, eq=False)
+class RepresentedLayer:
+    """What a ticket computes for one target layer, read back from its masks (not its log).
+
+    For every copy c of target neuron j (one copy for 2L and looks-linear, ρ for hidden L+1
+    layers) and target input i, the ticket's pre-activation of that copy, at unit scale
+    (THEORY.md §1), is
+
+        Σ_i ( positive[c, j, i]·σ(x̂_i) + negative[c, j, i]·σ(−x̂_i) ) + bias[c, j]
+
+    where x̂_i is the ticket's (approximate) value of target neuron i of the previous layer.
+    The target's is Σ_i w_ji x_i + b_j = Σ_i (w_ji σ(x_i) − w_ji σ(−x_i)) + b_j, so the
+    per-parameter errors are |positive − w| and |negative + w| (the latter only where x_i can
+    be negative) and |bias − b|. ``gain[c, j, i]`` ≥ the Lipschitz constant of the entry in
+    x̂_i (max(|positive|, |negative|) for 2L; Σ_{r∈S}|v_r| over the chosen copies for L+1), the
+    factor by which an error in x̂_i propagates (THEORY.md §4.3, §5).
+    """
+
+    positive: np.ndarray
+    negative: np.ndarray
+    bias: np.ndarray
+    gain: np.ndarray
+
+    def __post_init__(self):
+        for name in ("positive", "negative", "gain"):
+            object.__setattr__(self, name, _readonly(getattr(self, name), np.float64))
+        object.__setattr__(self, "bias", _readonly(self.bias, np.float64))
+        if self.positive.ndim != 3 or not (
+            self.positive.shape == self.negative.shape == self.gain.shape
+        ):
+            raise ValueError("positive, negative and gain must share a (copies, out, in) shape")
+        if self.bias.shape != self.positive.shape[:2]:
+            raise ValueError("bias must have shape (copies, out)")
+
+    @property
+    def copies(self) -> int:
+        return int(self.positive.shape[0])
