@@ -257,9 +257,12 @@ def load_ticket(path) -> Ticket:
     try:
         weight_masks = tuple(arrays[f"layers.{i}.weight_mask"] for i in range(source.depth))
         bias_masks = tuple(arrays[f"layers.{i}.bias_mask"] for i in range(source.depth))
-        scale = float(arrays["scale"])
+        scale = np.asarray(arrays["scale"], dtype=np.float64).reshape(-1)
     except KeyError as exc:
         raise _validate.InputError(f"{path}: not a ticket file (missing {exc.args[0]})") from None
+    if scale.shape != (1,):  # safetensors has no 0-d tensors: accept any single element
+        raise _validate.InputError(f"{path}: 'scale' must hold one number, got shape {scale.shape}")
+    scale = float(scale[0])
     rss_columns = {k[len("rss.") :]: v for k, v in arrays.items() if k.startswith("rss.")}
     try:
         rss_log = RSSLog(**rss_columns) if rss_columns else None
