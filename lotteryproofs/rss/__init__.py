@@ -1,0 +1,34 @@
+"""Random-subset-sum engine (THEORY.md §3): exact solvers, batches, coverage certificates.
+
+* :mod:`lotteryproofs.rss.solvers` — closest / sparsest / fixed-size, one instance or a batch
+  (meet in the middle, exact re-check of near-ties; algorithm in _search.py).
+* :mod:`lotteryproofs.rss.coverage` — exact covering certificate of an interval.
+* :mod:`lotteryproofs.rss.oracle` — exhaustive enumeration, the tests' independent oracle.
+"""
+
+from lotteryproofs.rss.coverage import CoverageCertificate, coverage_certificate
+from lotteryproofs.rss.oracle import subset_sums_brute_force
+from lotteryproofs.rss.solvers import (
+    BatchSubsetSumResult,
+    SubsetSumResult,
+    closest_subset_sum,
+    closest_subset_sum_batch,
+    fixed_size_subset_sum,
+    fixed_size_subset_sum_batch,
+    sparsest_subset_sum,
+    sparsest_subset_sum_batch,
+)
+
+__all__ = [
+    "BatchSubsetSumResult",
+    "CoverageCertificate",
+    "SubsetSumResult",
+    "closest_subset_sum",
+    "closest_subset_sum_batch",
+    "coverage_certificate",
+    "fixed_size_subset_sum",
+    "fixed_size_subset_sum_batch",
+    "sparsest_subset_sum",
+    "sparsest_subset_sum_batch",
+    "subset_sums_brute_force",
+]

@@ -1,0 +1,185 @@
+"""Exact arithmetic on subset sums, compiled: correctly rounded sums and exact signs.
+
+A subset is an int64 bit mask over a value array (bit i ↔ values[i], so at most 62 values).
+Every decision the solvers take by comparing floating-point sums that lie within rounding of
+each other is re-taken here exactly:
+
+* :func:`fsum` is CPython's ``math.fsum`` (Shewchuk's partials, then the half-even
+  correction), so it returns the sum of its terms correctly rounded to nearest. Round to
+  nearest preserves sign and maps only an exact zero to zero (a nonzero sum of doubles is a
+  multiple of the smallest subnormal), so ``sign(fsum(terms))`` is the exact sign.
+* :func:`signed_error` is ``target - Σ_S values`` correctly rounded; the reported error is its
+  absolute value, i.e. |target − Σ_S values| rounded to nearest from the exact real number.
+* :func:`compare_errors` decides |t − Σ_S1| <, =, > |t − Σ_S2| exactly;
+  :func:`within` decides |t − Σ_S| ≤ tol exactly.
+
+tests/test_rss.py checks :func:`fsum` against ``math.fsum``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def fsum(terms, k, partials):
+    """Correctly rounded sum of ``terms[:k]`` (a port of CPython's math.fsum, finite input)."""
+    n_partials = 0
+    for idx in range(k):
+        x = terms[idx]
+        i = 0
+        for jj in range(n_partials):
+            y = partials[jj]
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)
+            if lo != 0.0:
+                partials[i] = lo
+                i += 1
+            x = hi
+        partials[i] = x
+        n_partials = i + 1
+    hi = 0.0
+    if n_partials > 0:
+        n = n_partials - 1
+        hi = partials[n]
+        lo = 0.0
+        while n > 0:
+            x = hi
+            n -= 1
+            y = partials[n]
+            hi = x + y
+            yr = hi - x
+            lo = y - yr
+            if lo != 0.0:
+                break
+        # half-even correction: the rest of the partials may push lo past a tie
+        if n > 0 and ((lo < 0.0 and partials[n - 1] < 0.0) or (lo > 0.0 and partials[n - 1] > 0.0)):
+            y = lo * 2.0
+            x = hi + y
+            yr = x - hi
+            if y == yr:
+                hi = x
+    return hi
+
+
+@njit(cache=True)
+def popcount(mask):
+    count = 0
+    while mask:
+        mask &= mask - 1
+        count += 1
+    return count
+
+
+@njit(cache=True)
+def _put_subset(values, mask, scale, terms, k):
+    """Append scale·values[i] for every bit i of mask to terms (scale = ±1: exact)."""
+    i = 0
+    while mask:
+        if mask & 1:
+            terms[k] = scale * values[i]
+            k += 1
+        mask >>= 1
+        i += 1
+    return k
+
+
+@njit(cache=True)
+def subset_value(values, mask, terms, partials):
+    """Σ_S values, correctly rounded."""
+    k = _put_subset(values, mask, 1.0, terms, 0)
+    return fsum(terms, k, partials)
+
+
+@njit(cache=True)
+def signed_error(values, target, mask, terms, partials):
+    """target − Σ_S values, correctly rounded (its sign is exact)."""
+    terms[0] = target
+    k = _put_subset(values, mask, -1.0, terms, 1)
+    return fsum(terms, k, partials)
+
+
+@njit(cache=True)
+def within(values, target, mask, tol, terms, partials):
+    """Exactly: |target − Σ_S values| ≤ tol, i.e. −tol ≤ d and d ≤ tol for the exact d."""
+    terms[0] = target
+    k = _put_subset(values, mask, -1.0, terms, 1)
+    terms[k] = -tol
+    if fsum(terms, k + 1, partials) > 0.0:
+        return False
+    terms[0] = target
+    k = _put_subset(values, mask, -1.0, terms, 1)
+    terms[k] = tol
+    return fsum(terms, k + 1, partials) >= 0.0
+
+
+@njit(cache=True)
+def compare_errors(values, target, mask1, mask2, terms, partials):
+    """Exact sign of |t − Σ_S1| − |t − Σ_S2| (−1, 0 or 1)."""
+    s1 = 1.0 if signed_error(values, target, mask1, terms, partials) >= 0.0 else -1.0
+    s2 = 1.0 if signed_error(values, target, mask2, terms, partials) >= 0.0 else -1.0
+    # |d1| - |d2| = s1·(t − Σ_S1) − s2·(t − Σ_S2), every term an exact ±value
+    terms[0] = s1 * target
+    terms[1] = -s2 * target
+    k = _put_subset(values, mask1, -s1, terms, 2)
+    k = _put_subset(values, mask2, s2, terms, k)
+    diff = fsum(terms, k, partials)
+    if diff < 0.0:
+        return -1
+    if diff > 0.0:
+        return 1
+    return 0
+
+
+@njit(cache=True)
+def better(values, target, new, old, terms, partials):
+    """True iff subset ``new`` beats ``old``: smaller exact error, then fewer values, then
+    the smaller mask (a deterministic order among exact ties)."""
+    if old < 0:
+        return True
+    c = compare_errors(values, target, new, old, terms, partials)
+    if c != 0:
+        return c < 0
+    pn, po = popcount(new), popcount(old)
+    if pn != po:
+        return pn < po
+    return new < old
+
+
+@njit(cache=True)
+def scratch(n):
+    """Term and partials buffers large enough for any comparison over n values."""
+    return np.empty(2 * n + 4), np.empty(2 * n + 4)
+
+
+@njit(cache=True)
+def sign_of_sums(values, plus1, plus2, minus1, minus2, consts, n_consts, scale, terms, partials):
+    """Exact sign of scale·(Σ_{plus1} + Σ_{plus2} − Σ_{minus1} − Σ_{minus2}) + Σ consts[:n_consts]
+    (masks may be 0 for "no subset"; scale is a power of two)."""
+    k = _put_subset(values, plus1, scale, terms, 0)
+    k = _put_subset(values, plus2, scale, terms, k)
+    k = _put_subset(values, minus1, -scale, terms, k)
+    k = _put_subset(values, minus2, -scale, terms, k)
+    for i in range(n_consts):
+        terms[k] = consts[i]
+        k += 1
+    s = fsum(terms, k, partials)
+    if s > 0.0:
+        return 1
+    if s < 0.0:
+        return -1
+    return 0
+
+
+@njit(cache=True)
+def combination(values, plus, minus, consts, n_consts, scale, terms, partials):
+    """scale·(Σ_plus − Σ_minus) + Σ consts[:n_consts], correctly rounded."""
+    k = _put_subset(values, plus, scale, terms, 0)
+    k = _put_subset(values, minus, -scale, terms, k)
+    for i in range(n_consts):
+        terms[k] = consts[i]
+        k += 1
+    return fsum(terms, k, partials)
