@@ -27,11 +27,32 @@ _EXPORTS = {
     "sparsest_subset_sum": "lotteryproofs.rss",
     "fixed_size_subset_sum": "lotteryproofs.rss",
     "coverage_certificate": "lotteryproofs.rss",
+    # RSS laws and measured constants
+    "get_law": "lotteryproofs.laws",
+    "contained_uniform_weight": "lotteryproofs.laws",
+    "best_contained_uniform": "lotteryproofs.laws",
+    "estimate_constants": "lotteryproofs.constants",
+    "clopper_pearson": "lotteryproofs.stats",
+    "closest_subset_sum_batch": "lotteryproofs.rss",
+    "sparsest_subset_sum_batch": "lotteryproofs.rss",
+    "fixed_size_subset_sum_batch": "lotteryproofs.rss",
     # initialisation, construction, certification
     "draw_network": "lotteryproofs.init",
     "unit_scale": "lotteryproofs.init",
+    "from_unit_scale": "lotteryproofs.init",
+    "draw_source": "lotteryproofs.init",
+    "measure_signal_propagation": "lotteryproofs.signal",
     "construct": "lotteryproofs.construct",
+    "represented_layers": "lotteryproofs.construct",
     "certify": "lotteryproofs.certify",
+    "Certificate": "lotteryproofs.certify",
+    # real targets on scikit-learn's embedded datasets (optional extra "train")
+    "load_dataset": "lotteryproofs.datasets",
+    "train_target": "lotteryproofs.train",
+    "dataset_report": "lotteryproofs.evaluate",
+    # edge-popup (THEORY.md §7)
+    "PopupConfig": "lotteryproofs.popup",
+    "train_popup": "lotteryproofs.popup",
 }
 
 __all__ = sorted(_EXPORTS)

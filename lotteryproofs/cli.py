@@ -17,6 +17,14 @@ from lotteryproofs._validate import InputError
 #: command name → module; the order is the order of ``lotteryproofs --help``.
 COMMANDS = {
     "check": "lotteryproofs.commands.check",
+    "verify": "lotteryproofs.commands.verify",
+    "bounds": "lotteryproofs.commands.bounds",
+    "constants": "lotteryproofs.commands.constants",
+    "construct": "lotteryproofs.commands.construct",
+    "train-target": "lotteryproofs.commands.train_target",
+    "figures": "lotteryproofs.commands.figures",
+    "popup": "lotteryproofs.commands.popup",
+    "popup-grid": "lotteryproofs.commands.popup_grid",
 }
 
 

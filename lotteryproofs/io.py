@@ -40,6 +40,10 @@ def atomic_path(path):
         raise _validate.InputError(f"cannot write {path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
+    # mkstemp creates 0600; a result file gets the permissions of an ordinary new file.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -190,7 +194,11 @@ def read_target(path_or_name) -> tuple[Network, dict]:
         metadata = {
             "source": name,
             "description": shipped.description,
-            "input_box": {"lower": shipped.input_lower, "upper": shipped.input_upper},
+            **(
+                {"input_box": {"lower": shipped.input_lower, "upper": shipped.input_upper}}
+                if shipped.input_lower is not None
+                else {}
+            ),
             **metadata,
         }
         return network_from_arrays(arrays, name), metadata

@@ -24,8 +24,10 @@ class ShippedTarget:
 
     file: str
     description: str
-    input_lower: float
-    input_upper: float
+    #: None: the file's own metadata carries a per-coordinate ``input_box`` (real targets
+    #: trained by lotteryproofs.train).
+    input_lower: float | None = None
+    input_upper: float | None = None
 
 
 SHIPPED = {
@@ -40,6 +42,17 @@ SHIPPED = {
         input_lower=-0.4242,
         input_upper=2.8215,
     ),
+    # Trained on scikit-learn's embedded datasets by `python -m lotteryproofs.train
+    # --regenerate-shipped` (lotteryproofs/train.py, SHIPPED_RECIPES); the input box of the
+    # standardised training inputs is in each file's metadata.
+    **{
+        name: ShippedTarget(file=f"{name}.npz", description=description)
+        for name, description in (
+            ("digits-64-32", "MLP 64-64-32-10 (ReLU) trained on scikit-learn's digits"),
+            ("breast-cancer-16-8", "MLP 30-16-8-1 (ReLU) trained on scikit-learn's breast cancer"),
+            ("wine-16-8", "MLP 13-16-8-3 (ReLU) trained on scikit-learn's wine"),
+        )
+    },
 }
 
 

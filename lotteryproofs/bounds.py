@@ -1,0 +1,737 @@
+"""The theorems' bounds as sympy expressions, evaluated in mpmath and lambdified.
+
+THEORY.md §3, §5, §6.
+
+Three families, all built symbolically and evaluated by substitution:
+
+* **Error propagation (§5).** With per-layer gain g_l and per-layer injected error c_l, the
+  recursion e_l ≤ g_l e_{l−1} + c_l, e_0 = 0, has the closed form
+
+      e_L = Σ_{l=1}^{L} c_l Π_{m=l+1}^{L} g_m                       (proofs/error_propagation.md)
+
+  (:func:`recursion_closed_form`; proven by sympy in tests/test_bounds.py). Each construction
+  instantiates (g_l, c_l) (:func:`a_priori_output_error_expr`): for 2L, looks-linear and the
+  zero-bias baseline g_l = a_l + k_l ε'; c_l = ε'(k_l B_{l−1} + 1), or ε' k_l B_{l−1} + b̄_l
+  for the zero-bias baseline whose target biases are dropped (b̄_l = ‖b_l‖_∞); for L+1 the gain
+  of layer l ≥ 2 is k_l G_l with G_l an a-priori bound on Σ_{r∈S}|v_r| (THEORY.md gives none;
+  we use G_l = ρ·v_max, proofs/width_theorem.md).
+* **Per-parameter accuracy.** ε' is the unique positive root of e_L(ε') = ε (the closed form is
+  a polynomial in ε' with non-negative coefficients, so it increases): :func:`solve_eps_param`.
+  A closed-form sufficient value, valid for ε' ≤ 1, is
+  ε'_suff = ε / Σ_l c̃_l Π_{m>l}(a_m + k_m) with c̃_l = c_l/ε' (:func:`sufficient_eps_param_expr`).
+* **Width (§3, §6).** The contained-uniform lemma with the weights p* of :mod:`lotteryproofs.laws`
+  (derived there by sympy/mpmath from the densities), the union bound over the M RSS instances
+  of a construction, and the block multiplicity ρ and source widths that follow
+  (:func:`width_requirements`). Lueker's constant stays the symbol C unless a value is given.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+import mpmath
+import numpy as np
+import sympy
+
+from lotteryproofs import _validate
+
+#: The constructions of THEORY.md §4, as the ``--method`` names of DESIGN.md.
+METHODS = ("2l", "ll", "l+1", "zero-bias")
+#: The weight law D_w of the source (THEORY.md §1): it fixes every RSS law of a construction.
+WEIGHT_LAWS = ("uniform", "normal")
+#: Working precision (decimal digits) of every mpmath evaluation here.
+DPS = 30
+
+# ----------------------------------------------------------------------------- symbols
+EPS = sympy.Symbol("epsilon", positive=True)
+DELTA = sympy.Symbol("delta", positive=True)
+EPS_PARAM = sympy.Symbol("epsilon'", positive=True)
+C = sympy.Symbol("C", positive=True)  # Lueker's unspecified constant (THEORY.md §3)
+BETA = sympy.Symbol("beta", positive=True)  # bias factor β of the initialisation (§1)
+W_MAX = sympy.Symbol("w_max", positive=True)  # max |target weight|
+B_MAX = sympy.Symbol("b_max", positive=True)  # max |target bias|
+RHO = sympy.Symbol("rho", positive=True, integer=True)
+
+
+def check_method(method) -> str:
+    if method not in METHODS:
+        raise _validate.InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return method
+
+
+def check_weight_law(law) -> str:
+    if law not in WEIGHT_LAWS:
+        raise _validate.InputError(
+            f"unknown weight law {law!r}; choose one of {', '.join(WEIGHT_LAWS)}"
+        )
+    return law
+
+
+@dataclass(frozen=True)
+class LayerSymbols:
+    """The symbols of a depth-L target: n_0…n_L, a_1…a_L, k_1…k_L, B_0…B_{L−1}, b̄_1…b̄_L, G_2…G_L.
+
+    ``a[l-1]`` is a_l (so lists are 0-based while names follow THEORY.md's 1-based layers).
+    """
+
+    depth: int
+    n: tuple
+    a: tuple
+    k: tuple
+    B: tuple
+    bbar: tuple
+    G: tuple
+
+
+@cache
+def layer_symbols(depth: int) -> LayerSymbols:
+    depth = _validate.positive_int("depth L", depth)
+    nonneg = {"nonnegative": True, "real": True}
+    return LayerSymbols(
+        depth=depth,
+        n=tuple(sympy.Symbol(f"n_{i}", positive=True, integer=True) for i in range(depth + 1)),
+        a=tuple(sympy.Symbol(f"a_{i}", **nonneg) for i in range(1, depth + 1)),
+        k=tuple(
+            sympy.Symbol(f"k_{i}", nonnegative=True, integer=True) for i in range(1, depth + 1)
+        ),
+        B=tuple(sympy.Symbol(f"B_{i}", **nonneg) for i in range(depth)),
+        bbar=tuple(sympy.Symbol(f"bbar_{i}", **nonneg) for i in range(1, depth + 1)),
+        G=tuple(sympy.Symbol(f"G_{i}", **nonneg) for i in range(1, depth + 1)),
+    )
+
+
+# ------------------------------------------------------------------ §5 error propagation
+def recursion_closed_form(depth=None):
+    """e_L = Σ_{l=1}^{L} c_l Π_{m=l+1}^{L} g_m for e_l = g_l e_{l−1} + c_l, e_0 = 0.
+
+    With ``depth=None`` the depth is the symbol L and g, c are sympy IndexedBase objects (the
+    general statement); with an integer depth the sum is expanded over symbols g_1…, c_1….
+    Returns (expression, g, c, L).
+    """
+    if depth is None:
+        L = sympy.Symbol("L", positive=True, integer=True)
+        ly, m = sympy.symbols("l m", positive=True, integer=True)
+        g, c = sympy.IndexedBase("g"), sympy.IndexedBase("c")
+        return sympy.Sum(c[ly] * sympy.Product(g[m], (m, ly + 1, L)), (ly, 1, L)), g, c, L
+    depth = _validate.positive_int("depth L", depth)
+    g = sympy.symbols(f"g_1:{depth + 1}")
+    c = sympy.symbols(f"c_1:{depth + 1}")
+    expr = sympy.Add(*(c[ly] * sympy.Mul(*g[ly + 1 :]) for ly in range(depth)))
+    return expr, g, c, depth
+
+
+def unrolled_recursion(gains: Sequence, injected: Sequence):
+    """e_L by iterating e_l = g_l e_{l−1} + c_l from e_0 = 0 (the definition, for the proof)."""
+    e = sympy.Integer(0)
+    for g, c in zip(gains, injected, strict=True):
+        e = g * e + c
+    return e
+
+
+def layer_gains_and_injections(method: str, depth: int, *, eps_param=EPS_PARAM):
+    """(g_l, c_l), l = 1…L, of the per-layer recursion for ``method`` (THEORY.md §5, §4).
+
+    2L / looks-linear: g_l = a_l + k_l ε', c_l = ε'(k_l B_{l−1} + 1) (each represented weight
+    and bias within ε', zeros stay zero, |A σ(t̂) + B σ(−t̂) − w t| ≤ (|w| + ε')|t̂ − t| + ε'|t|).
+    zero-bias: biases dropped, c_l = ε' k_l B_{l−1} + b̄_l. L+1: g_l = k_l G_l for l ≥ 2 (G_l an
+    a-priori bound on the gain Σ_{r∈S}|v_r| of one represented weight), layer 1 as 2L.
+    """
+    method = check_method(method)
+    s = layer_symbols(depth)
+    gains, injected = [], []
+    for ly in range(depth):
+        if method == "l+1" and ly >= 1:
+            gains.append(s.k[ly] * s.G[ly])
+        else:
+            gains.append(s.a[ly] + s.k[ly] * eps_param)
+        if method == "zero-bias":
+            injected.append(eps_param * s.k[ly] * s.B[ly] + s.bbar[ly])
+        else:
+            injected.append(eps_param * (s.k[ly] * s.B[ly] + 1))
+    return gains, injected
+
+
+@functools.lru_cache(maxsize=64)
+def a_priori_output_error_expr(method: str, depth: int, *, eps_param=EPS_PARAM):
+    """The a-priori bound on sup_D ‖f_T − Λ⁻¹ f_S‖_∞ (THEORY.md §5) as a sympy expression."""
+    closed, g, c, _ = recursion_closed_form(depth)
+    gains, injected = layer_gains_and_injections(method, depth, eps_param=eps_param)
+    return closed.subs(dict(zip(g + c, gains + injected, strict=True)), simultaneous=True)
+
+
+def sufficient_eps_param_expr(method: str, depth: int):
+    """A closed-form ε' that guarantees output error ≤ ε when ε' ≤ 1 (not for zero-bias/L+1).
+
+    Since k_m ε' ≤ k_m for ε' ≤ 1, e_L(ε') ≤ ε' Σ_l (k_l B_{l−1} + 1) Π_{m>l}(a_m + k_m); so
+    ε' = ε / that sum works whenever it is ≤ 1 (:func:`solve_eps_param` gives the exact root).
+    """
+    method = check_method(method)
+    if method not in ("2l", "ll"):
+        raise _validate.InputError(
+            f"no closed-form sufficient ε' for {method!r}: its bound does not vanish as ε' → 0 "
+            "(zero-bias) or depends on ρ (l+1); use solve_eps_param"
+        )
+    s = layer_symbols(depth)
+    total = sympy.Integer(0)
+    for ly in range(depth):
+        tail = sympy.Mul(*(s.a[m] + s.k[m] for m in range(ly + 1, depth)))
+        total += (s.k[ly] * s.B[ly] + 1) * tail
+    return EPS / total
+
+
+# --------------------------------------------------------------------------- evaluation
+@dataclass(frozen=True)
+class Bound:
+    """A named sympy expression with the provenance of what it bounds, ready to evaluate."""
+
+    name: str
+    description: str
+    expr: object
+
+    @property
+    def free_symbols(self) -> tuple:
+        return tuple(sorted(self.expr.free_symbols, key=lambda s: s.name))
+
+    def evaluate(self, values: Mapping) -> mpmath.mpf:
+        """The value in mpmath at :data:`DPS` digits (every free symbol must be given)."""
+        return evaluate_mpmath(self.expr, values)
+
+    def lambdified(self):
+        """A float function of the free symbols in :attr:`free_symbols` order (math module)."""
+        return _float_function(self.expr, self.free_symbols)
+
+    def latex(self) -> str:
+        return latex(self.expr)
+
+
+def latex(expr) -> str:
+    """LaTeX of a bound, with ε' printed as \\varepsilon'."""
+    return sympy.latex(expr, symbol_names={EPS_PARAM: r"\varepsilon'", EPS: r"\varepsilon"})
+
+
+def _values_by_symbol(expr, values: Mapping) -> dict:
+    by_name = {(k.name if isinstance(k, sympy.Symbol) else str(k)): v for k, v in values.items()}
+    out = {}
+    for symbol in expr.free_symbols:
+        if symbol.name not in by_name:
+            raise _validate.InputError(f"no value given for the symbol {symbol.name}")
+        out[symbol] = by_name[symbol.name]
+    return out
+
+
+@functools.lru_cache(maxsize=512)
+def _float_function(expr, symbols: tuple):
+    return sympy.lambdify(symbols, expr, modules=["math"])
+
+
+@functools.lru_cache(maxsize=512)
+def _mpmath_function(expr, symbols: tuple):
+    return sympy.lambdify(symbols, expr, modules="mpmath")
+
+
+def evaluate_mpmath(expr, values: Mapping) -> mpmath.mpf:
+    """Evaluate a sympy expression with mpmath at :data:`DPS` digits."""
+    bound = _values_by_symbol(expr, values)
+    symbols = tuple(sorted(bound, key=lambda s: s.name))
+    fn = _mpmath_function(expr, symbols)
+    with mpmath.workdps(DPS):
+        return +mpmath.mpf(
+            fn(
+                *(
+                    mpmath.mpf(bound[s]) if not isinstance(bound[s], mpmath.mpf) else bound[s]
+                    for s in symbols
+                )
+            )
+        )
+
+
+@dataclass(frozen=True)
+class TargetNorms:
+    """The target's quantities of THEORY.md §5: widths, a_l = ‖W_l‖_∞, k_l, B_0…B_{L−1}, b̄_l.
+
+    ``B`` must be upper bounds of sup_D ‖x⁽ˡ⁾‖_∞ (certify.py computes them rigorously).
+    """
+
+    widths: tuple
+    a: tuple
+    k: tuple
+    B: tuple
+    bbar: tuple
+    w_max: float
+    b_max: float
+    input_has_negative: bool
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths) - 1
+
+    def values(self) -> dict:
+        s = layer_symbols(self.depth)
+        out = {}
+        out.update(zip(s.n, self.widths, strict=True))
+        out.update(zip(s.a, self.a, strict=True))
+        out.update(zip(s.k, self.k, strict=True))
+        out.update(zip(s.B, self.B, strict=True))
+        out.update(zip(s.bbar, self.bbar, strict=True))
+        out[W_MAX] = self.w_max
+        out[B_MAX] = self.b_max
+        return out
+
+
+def target_norms(network, activation_bounds, *, input_has_negative: bool = True) -> TargetNorms:
+    """TargetNorms of a target Network given per-layer activation bounds B_0…B_{L−1} (arrays)."""
+    a = tuple(float(_fsum_up_rows(np.abs(w))) for w in network.weights)
+    k = tuple(int(np.count_nonzero(w, axis=1).max()) for w in network.weights)
+    B = tuple(float(np.max(b)) for b in activation_bounds)
+    bbar = tuple(float(np.max(np.abs(b))) for b in network.biases)
+    return TargetNorms(
+        widths=tuple(network.widths),
+        a=a,
+        k=k,
+        B=B,
+        bbar=bbar,
+        w_max=max(float(np.max(np.abs(w))) for w in network.weights),
+        b_max=max(float(np.max(np.abs(b))) for b in network.biases),
+        input_has_negative=bool(input_has_negative),
+    )
+
+
+def _fsum_up_rows(matrix: np.ndarray) -> float:
+    """max over rows of the row sums, each correctly rounded (math.fsum) then rounded up."""
+    return max(float(np.nextafter(math.fsum(row), np.inf)) for row in matrix)
+
+
+def a_priori_output_error(method: str, norms: TargetNorms, eps_param, *, gains=None) -> mpmath.mpf:
+    """Evaluate :func:`a_priori_output_error_expr` for a concrete target (mpmath).
+
+    ``gains`` (L+1 only): the a-priori bounds G_l on Σ_{r∈S}|v_r|, one per layer (entries for
+    l = 1 are ignored); ``math.inf`` yields an infinite bound.
+    """
+    method = check_method(method)
+    if not isinstance(eps_param, mpmath.mpf):
+        eps_param = _validate.positive("ε'", eps_param)
+    elif not eps_param > 0:
+        raise _validate.InputError(f"ε' must be > 0, got {eps_param}")
+    expr = a_priori_output_error_expr(method, norms.depth)
+    values = {**norms.values(), EPS_PARAM: eps_param}
+    if method == "l+1":
+        if gains is None:
+            raise _validate.InputError("the l+1 a-priori bound needs the gain bounds G_l")
+        if any(math.isinf(g) for g in list(gains)[1:]) and norms.depth > 1:
+            return mpmath.inf
+        values.update(zip(layer_symbols(norms.depth).G, gains, strict=True))
+    return evaluate_mpmath(expr, values)
+
+
+def solve_eps_param(method: str, norms: TargetNorms, eps, *, gains=None) -> mpmath.mpf | None:
+    """The largest ε' with a-priori output error ≤ ε: the unique root of e_L(ε') = ε.
+
+    e_L is a polynomial in ε' with non-negative coefficients (for fixed gains), hence
+    non-decreasing; bisection in mpmath to :data:`DPS` digits, returning the lower end (so the
+    bound at the returned ε' is ≤ ε). None when even ε' → 0 exceeds ε (the zero-bias floor).
+    """
+    eps = open_eps(eps)
+
+    def error(x):
+        return a_priori_output_error(method, norms, x, gains=gains)
+
+    with mpmath.workdps(DPS):
+        floor = error(mpmath.mpf(10) ** -300)
+        if floor >= eps:
+            return None
+        lo, hi = mpmath.mpf(0), mpmath.mpf(1)
+        while error(hi) <= eps:
+            lo, hi = hi, 2 * hi
+            if hi > 2**60:
+                return hi
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            if error(mid) <= eps:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo <= hi * mpmath.mpf(10) ** (-DPS + 2):
+                break
+        return lo
+
+
+def open_eps(eps) -> float:
+    """ε ∈ (0, 1), the output accuracy (DESIGN.md, bounds and construct commands)."""
+    return _validate.open_unit("ε", eps)
+
+
+# ----------------------------------------------------------------------- §3 and §6 width
+@dataclass(frozen=True)
+class PoolLaw:
+    """One kind of RSS pool of a construction: the value law, its contained uniform, usability.
+
+    A candidate's value contains U[−a*·scale, a*·scale] with weight p*; it is usable with
+    probability ``usable`` (1/2 under a sign split); ``values_per_candidate`` is 1/2 for mirror
+    pairs (looks-linear: ⌊ρ/2⌋ values from ρ neurons).
+    """
+
+    name: str
+    law: str
+    a_star: object
+    p_star: object
+    scale: object = sympy.Integer(1)
+    usable: object = sympy.Integer(1)
+    values_per_candidate: object = sympy.Integer(1)
+    target: object = W_MAX
+
+
+@cache
+def contained_uniform_constants(law: str) -> tuple:
+    """(a*, p*) as sympy numbers, from laws.best_contained_uniform (derived from the density)."""
+    from lotteryproofs import laws
+
+    best = laws.best_contained_uniform(law)
+    weight = laws.contained_uniform_weight_expr(law)
+    a = next(iter(weight.free_symbols))
+    a_star = best.a_expr if best.a_expr is not None else sympy.Float(best.a, DPS)
+    p_star = (
+        sympy.nsimplify(weight.subs(a, a_star))
+        if best.a_expr is not None
+        else sympy.Float(best.p, DPS)
+    )
+    return a_star, p_star
+
+
+def pool_requirement_expr(pool: PoolLaw, delta_instance, *, eps_param=EPS_PARAM, c=C):
+    """Candidates that make one RSS instance fail with probability ≤ δ_inst (THEORY.md §3).
+
+    Contained-uniform lemma applied to targets |z| ≤ K·a with K = ⌈z_max/a⌉ parts (disjoint
+    sub-pools), each part within ε'/K with failure ≤ δ_inst/K, so the whole sum is within ε'
+    with failure ≤ δ_inst (proofs/width_theorem.md; THEORY.md's "multiply n by ⌈K⌉" alone
+    would give error Kε' and failure Kδ):
+
+        n_part = max{ (2/p) C ln(2 / min(ε'/(K a), δ_inst/(2K))), (8/p) ln(2K/δ_inst) },
+        n = K ⌈n_part⌉ values,  candidates = n / values_per_candidate,
+
+    with p = p*·usable (each candidate independently usable and drawn from the uniform part).
+    """
+    a = pool.a_star * pool.scale
+    K = sympy.Max(1, sympy.ceiling(pool.target / a))
+    p = pool.p_star * pool.usable
+    n_part = sympy.Max(
+        2 / p * c * sympy.log(2 / sympy.Min(eps_param / (K * a), delta_instance / (2 * K))),
+        8 / p * sympy.log(2 * K / delta_instance),
+    )
+    return K * sympy.ceiling(n_part) / pool.values_per_candidate
+
+
+def construction_pools(method: str, weight_law: str) -> dict[str, tuple[PoolLaw, ...]]:
+    """The pools of each construction, grouped by the width they size ("rho", "rho_in")."""
+    method, weight_law = check_method(method), check_weight_law(weight_law)
+    product_law = "product" if weight_law == "uniform" else "normal-product"
+    a_p, p_p = contained_uniform_constants(product_law)
+    a_s, p_s = contained_uniform_constants(weight_law)
+    half = sympy.Rational(1, 2)
+    sign_split_w = PoolLaw("weights (products, sign split)", product_law, a_p, p_p, usable=half)
+    sign_split_b = PoolLaw(
+        "biases (products v·c, c > 0)", product_law, a_p, p_p, scale=BETA, usable=half, target=B_MAX
+    )
+    if method == "2l":
+        return {"rho": (sign_split_w, sign_split_b)}
+    if method == "zero-bias":
+        return {"rho": (sign_split_w,)}
+    if method == "ll":
+        return {
+            "rho": (
+                PoolLaw("weights (mirror pairs)", product_law, a_p, p_p, values_per_candidate=half),
+                PoolLaw(
+                    "biases (mirror pairs)",
+                    product_law,
+                    a_p,
+                    p_p,
+                    scale=BETA,
+                    values_per_candidate=half,
+                    target=B_MAX,
+                ),
+            )
+        }
+    return {
+        "rho_in": (sign_split_w, sign_split_b),
+        "rho": (PoolLaw("hidden weights (single values)", weight_law, a_s, p_s), sign_split_b),
+    }
+
+
+def instances_expr(method: str, depth: int, *, input_has_negative: bool = True, rho=RHO):
+    """M, the number of RSS instances (an upper bound: parameters with |w| ≤ ε' may be skipped).
+
+    2L: Σ_l n_l (s_l k_l + 1), s_1 = 2 when the input box has negative coordinates (positive
+    and negative parts), else 1; looks-linear Σ_l n_l (k_l + 1); zero-bias Σ_l n_l s_l k_l;
+    L+1: ρ n_1 (s_1 k_1 + 1) + Σ_{l=2}^{L−1} ρ n_l (k_l + 1) + n_L (k_L + 1).
+    """
+    method = check_method(method)
+    s = layer_symbols(depth)
+    split = [2 if (input_has_negative and ly == 0) else 1 for ly in range(depth)]
+    terms = []
+    for ly in range(depth):
+        n_out, k = s.n[ly + 1], s.k[ly]
+        if method == "2l":
+            terms.append(n_out * (split[ly] * k + 1))
+        elif method == "ll":
+            terms.append(n_out * (k + 1))
+        elif method == "zero-bias":
+            terms.append(n_out * split[ly] * k)
+        else:
+            copies = rho if ly < depth - 1 else 1
+            terms.append(copies * n_out * ((split[ly] if ly == 0 else 1) * k + 1))
+    return sympy.Add(*terms)
+
+
+def source_widths_expr(method: str, depth: int, *, rho=RHO, rho_in=None) -> tuple:
+    """The source widths of THEORY.md §4 in the target widths and ρ (and ρ_in for L+1)."""
+    method = check_method(method)
+    n = layer_symbols(depth).n
+    if method == "l+1":
+        rho_in = sympy.Symbol("rho_in", positive=True, integer=True) if rho_in is None else rho_in
+        return (n[0], rho_in * (n[0] + 1), *(rho * (n[ly] + 1) for ly in range(1, depth)), n[depth])
+    widths = [n[0]]
+    for ly in range(depth):
+        widths.append(rho * n[ly] if method == "zero-bias" else rho * (n[ly] + 1))
+        if method == "ll" and ly < depth - 1:
+            # looks-linear hidden layers need mirror twins: widths rounded up to even
+            widths.append(2 * sympy.ceiling(n[ly + 1] / 2))
+        else:
+            widths.append(n[ly + 1])
+    return tuple(widths)
+
+
+@dataclass(frozen=True)
+class WidthRequirement:
+    """§6 for one construction: M, per-pool candidate counts, ρ (and ρ_in), source widths."""
+
+    method: str
+    weight_law: str
+    instances: object
+    pools: Mapping
+    requirements: Mapping
+    widths: tuple
+    notes: tuple = field(default_factory=tuple)
+
+
+@functools.lru_cache(maxsize=64)
+def width_requirements(
+    method: str, depth: int, *, weight_law: str = "uniform", input_has_negative: bool = True
+) -> WidthRequirement:
+    """The §6 width theorem for ``method``: each width symbol ≥ the max over its pools of
+    :func:`pool_requirement_expr` with δ_inst = δ/M (union bound over the M instances).
+
+    For L+1, M itself grows with ρ, so the requirement on ρ is implicit
+    (ρ ≥ n(δ/M(ρ))); :func:`evaluate_widths` solves it by monotone fixed-point iteration.
+    """
+    method, weight_law = check_method(method), check_weight_law(weight_law)
+    M = instances_expr(method, depth, input_has_negative=input_has_negative)
+    pools = construction_pools(method, weight_law)
+    requirements = {
+        width: sympy.Max(*(pool_requirement_expr(p, DELTA / M) for p in group))
+        for width, group in pools.items()
+    }
+    notes = []
+    if method == "l+1":
+        notes.append("M depends on rho: the requirement rho >= n(delta/M(rho)) is implicit")
+    return WidthRequirement(
+        method, weight_law, M, pools, requirements, source_widths_expr(method, depth), tuple(notes)
+    )
+
+
+def evaluate_widths(req: WidthRequirement, values: Mapping) -> dict:
+    """Numbers for a WidthRequirement: M, ρ (ρ_in), source widths (needs C, δ, ε', β, …)."""
+    values = dict(values)
+    out = {}
+    if req.method == "l+1":
+        rho = 1
+        for _ in range(100):
+            trial = {**values, RHO: rho}
+            new = int(evaluate_mpmath(req.requirements["rho"], trial))
+            if new <= rho:
+                break
+            rho = new
+        values[RHO] = rho
+        out["rho"] = rho
+        out["rho_in"] = int(evaluate_mpmath(req.requirements["rho_in"], values))
+        values[sympy.Symbol("rho_in", positive=True, integer=True)] = out["rho_in"]
+    else:
+        out["rho"] = int(evaluate_mpmath(req.requirements["rho"], values))
+        values[RHO] = out["rho"]
+    out["instances"] = int(evaluate_mpmath(req.instances, values))
+    out["widths"] = tuple(int(evaluate_mpmath(w, values)) for w in req.widths)
+    return out
+
+
+# ------------------------------------------------------------------------ the summary (CLI)
+@dataclass(frozen=True)
+class SummaryRow:
+    """One printed line of ``lotteryproofs bounds``: a named expression and its value."""
+
+    name: str
+    description: str
+    expr: object
+    value: object  # mpmath number, int, tuple, or None when a symbol (C) has no value
+
+
+@dataclass(frozen=True)
+class Summary:
+    method: str
+    weight_law: str
+    widths: tuple
+    eps: float
+    delta: float
+    C_value: float | None
+    C_provenance: str
+    norms: TargetNorms
+    rows: tuple
+
+
+def worst_case_norms(
+    widths, *, w_max: float = 1.0, b_max: float = 1.0, box_bound: float = 1.0
+) -> TargetNorms:
+    """Norms valid for every target of these widths with |w| ≤ w_max, |b| ≤ b_max on a box with
+    |x_i| ≤ box_bound: k_l = n_{l−1}, a_l = n_{l−1} w_max, B_l = a_l B_{l−1} + b_max."""
+    widths = _validate.widths("target widths", widths)
+    w_max = _validate.positive("w_max", w_max)
+    b_max = _validate.positive("b_max", b_max)
+    box_bound = _validate.positive("box bound", box_bound)
+    depth = len(widths) - 1
+    k = tuple(widths[:-1])
+    a = tuple(n * w_max for n in k)
+    B = [box_bound]
+    for ly in range(depth - 1):
+        B.append(a[ly] * B[-1] + b_max)
+    return TargetNorms(
+        widths=widths,
+        a=a,
+        k=k,
+        B=tuple(B),
+        bbar=(b_max,) * depth,
+        w_max=w_max,
+        b_max=b_max,
+        input_has_negative=True,
+    )
+
+
+def summarize(
+    method: str,
+    norms: TargetNorms,
+    *,
+    eps,
+    delta,
+    weight_law: str = "uniform",
+    beta: float = 1.0,
+    C_value: float | None = None,
+    C_provenance: str = "symbol (Lueker's constant, unpublished)",
+) -> Summary:
+    """Every bound of issue 5 for one construction and target: expressions and values."""
+    method, weight_law = check_method(method), check_weight_law(weight_law)
+    eps, delta = open_eps(eps), _validate.open_unit("δ", delta)
+    beta = _validate.positive("bias factor β", beta)
+    if C_value is not None:
+        C_value = _validate.positive("Lueker's constant C", C_value)
+    depth = norms.depth
+    rows = []
+    a_priori = a_priori_output_error_expr(method, depth)
+    values = {**norms.values(), EPS: eps, DELTA: delta, BETA: beta}
+    req = width_requirements(
+        method, depth, weight_law=weight_law, input_has_negative=norms.input_has_negative
+    )
+
+    def widths_for(eps_param):
+        if C_value is None:
+            return None
+        return evaluate_widths(req, {**values, EPS_PARAM: eps_param, C: C_value})
+
+    gains = None
+    if method == "l+1":
+        v_max = 1.0 if weight_law == "uniform" else math.inf
+        rows.append(
+            SummaryRow(
+                "G_l",
+                "a-priori bound on Σ_{r∈S}|v_r| (ρ·v_max; THEORY.md gives none)",
+                RHO * (1 if weight_law == "uniform" else sympy.oo),
+                None,
+            )
+        )
+
+        def gains_for(eps_param):
+            w = widths_for(eps_param)
+            if w is None or math.isinf(v_max):
+                return None
+            return [0.0] + [w["rho"] * v_max] * (depth - 1)
+
+        eps_param = None
+        if C_value is not None and not math.isinf(v_max):
+            # ε' and ρ depend on each other: iterate ε' ← root(e_L(·; G(ρ(ε'))) = ε)
+            eps_param = mpmath.mpf(eps)
+            for _ in range(50):
+                gains = gains_for(float(eps_param))
+                new = solve_eps_param(method, norms, eps, gains=gains)
+                if new is None or abs(new - eps_param) <= eps_param * 1e-12:
+                    eps_param = new
+                    break
+                eps_param = new
+    else:
+        eps_param = solve_eps_param(method, norms, eps)
+    rows.append(SummaryRow("a_priori_output_error", "§5 closed form e_L(ε')", a_priori, None))
+    rows.append(
+        SummaryRow(
+            "eps_param",
+            "largest ε' with e_L(ε') ≤ ε (root of the closed form)",
+            sympy.Eq(a_priori, EPS),
+            eps_param,
+        )
+    )
+    if method in ("2l", "ll"):
+        suff = sufficient_eps_param_expr(method, depth)
+        rows.append(
+            SummaryRow(
+                "sufficient_eps_param",
+                "closed-form ε' ≤ the root (valid if ≤ 1)",
+                suff,
+                evaluate_mpmath(suff, values),
+            )
+        )
+    for law in sorted({p.law for group in req.pools.values() for p in group}):
+        a_star, p_star = contained_uniform_constants(law)
+        rows.append(
+            SummaryRow(
+                f"contained_uniform[{law}]",
+                "law ≥ p*·U[−a*, a*] (laws.best_contained_uniform)",
+                sympy.Tuple(a_star, p_star),
+                (mpmath.mpf(sympy.N(a_star, DPS)), mpmath.mpf(sympy.N(p_star, DPS))),
+            )
+        )
+    numbers = widths_for(float(eps_param)) if eps_param is not None else None
+    rows.append(
+        SummaryRow(
+            "instances",
+            "M, RSS instances (union bound over them)",
+            req.instances,
+            None if numbers is None else numbers["instances"],
+        )
+    )
+    for width, expr in req.requirements.items():
+        rows.append(
+            SummaryRow(
+                width,
+                f"{width} ≥ this (failure ≤ δ by the union bound)",
+                expr,
+                None if numbers is None else numbers[width],
+            )
+        )
+    rows.append(
+        SummaryRow(
+            "source_widths",
+            "source widths (THEORY.md §4)",
+            sympy.Tuple(*req.widths),
+            None if numbers is None else numbers["widths"],
+        )
+    )
+    return Summary(
+        method, weight_law, norms.widths, eps, delta, C_value, C_provenance, norms, tuple(rows)
+    )

@@ -1,0 +1,231 @@
+"""Checks of the symbolic bounds and of the certificate (THEORY.md §5, §6; issue 5)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lotteryproofs.theorems import CheckContext, CheckResult, Theorem
+
+
+def check_closed_form(ctx: CheckContext) -> CheckResult:
+    """sympy: the §5 closed form equals the unrolled recursion for L = 1 … 8 (10 thorough) with
+    independent symbolic coefficients, and rsolve's solution for constant ones."""
+    import sympy
+
+    from lotteryproofs import bounds
+
+    depths = range(1, 11 if ctx.thorough else 9)
+    failures = []
+    for depth in depths:
+        closed, g, c, _ = bounds.recursion_closed_form(depth)
+        if sympy.expand(closed - bounds.unrolled_recursion(g, c)) != 0:
+            failures.append(depth)
+        for method in bounds.METHODS:
+            gains, injected = bounds.layer_gains_and_injections(method, min(depth, 4))
+            expr = bounds.a_priori_output_error_expr(method, min(depth, 4))
+            if sympy.expand(expr - bounds.unrolled_recursion(gains, injected)) != 0:
+                failures.append((method, depth))
+    L = sympy.Symbol("L", integer=True, nonnegative=True)
+    gs, cs = sympy.symbols("g c", positive=True)
+    e = sympy.Function("e")
+    solved = sympy.rsolve(e(L + 1) - gs * e(L) - cs, e(L), {e(0): 0})
+    closed = sympy.Sum(cs * gs ** (L - sympy.Symbol("l")), (sympy.Symbol("l"), 1, L)).doit()
+    rsolve_ok = all(sympy.simplify((closed - solved).subs(gs, v)) == 0 for v in (2, 3, 7))
+    passed = not failures and rsolve_ok
+    return CheckResult(
+        passed,
+        f"closed form = recursion for L ≤ {max(depths)} (4 methods); "
+        f"rsolve {'agrees' if rsolve_ok else 'DISAGREES'}",
+        {"failures": [str(f) for f in failures], "rsolve": str(solved)},
+    )
+
+
+def check_lambdify(ctx: CheckContext) -> CheckResult:
+    """Every bound expression: lambdified float value within 1e-12 relative of mpmath."""
+    from lotteryproofs import bounds
+
+    rng = ctx.rng
+    worst, count = 0.0, 0
+    for method in bounds.METHODS:
+        for depth in (1, 2, 3) if ctx.thorough else (2,):
+            exprs = [bounds.a_priori_output_error_expr(method, depth)]
+            req = bounds.width_requirements(method, depth)
+            exprs += [req.instances, *req.requirements.values()]
+            for expr in exprs:
+                b = bounds.Bound("e", "", expr)
+                fn = b.lambdified()
+                for _ in range(8 if ctx.thorough else 3):
+                    values = {s: _sample(s, rng) for s in b.free_symbols}
+                    fast = fn(*(values[s] for s in b.free_symbols))
+                    exact = float(b.evaluate(values))
+                    worst = max(worst, abs(fast - exact) / abs(exact) if exact else abs(fast))
+                    count += 1
+    return CheckResult(
+        worst <= 1e-12,
+        f"max relative difference {worst:.2e} over {count} evaluations (bound 1e-12)",
+        {"worst": worst, "n": count},
+    )
+
+
+def _sample(symbol, rng):
+    name = symbol.name
+    if name.startswith(("n_", "k_")) or name in ("rho", "rho_in"):
+        return int(rng.integers(1, 60))
+    if name in ("epsilon'", "epsilon"):
+        return float(10 ** rng.uniform(-5, -0.5))
+    if name == "delta":
+        return float(10 ** rng.uniform(-6, -0.5))
+    return float(rng.uniform(0.05, 5.0))
+
+
+def check_certificate(ctx: CheckContext) -> CheckResult:
+    """Random tickets of every construction on 1-D/2-D targets: observed ≤ certified ≤ a-priori
+    (a-priori only for tickets whose instances all succeeded) and, by branch and bound over the
+    linear regions, exact sup ≤ certified; reports the tightness certified / exact sup."""
+    from lotteryproofs import certify, construct, targets
+    from lotteryproofs.network import Box
+    from lotteryproofs.ticket import PART_BIAS
+
+    per_method = 50 if ctx.thorough else 2
+    ratios, violations, rows = {}, [], []
+    for method in construct.METHODS:
+        ratios[method] = []
+        for k in range(per_method):
+            seed = int(ctx.rng.integers(2**31))
+            dim = 1 + k % 2
+            target = targets.random_target(
+                (dim, 4, 3, 2), np.random.default_rng(seed), zero_fraction=0.2
+            )
+            box = Box.cube(-1.0, 1.0, dim)
+            ticket = construct.construct(
+                target,
+                method,
+                eps_param=0.05,
+                delta=0.1,
+                rng=seed,
+                rho=24 if method == "l+1" else 16,
+                domain=box,
+            )
+            cert = certify.certify(ticket, target, box, rng=seed, n_samples=300)
+            enc = certify.sup_error_branch_and_bound(
+                target,
+                ticket.network,
+                ticket.scale,
+                box,
+                threshold=cert.certified_output_error,
+                max_cells=100_000,
+            )
+            failed = ticket.rss_log.failed
+            if method == "zero-bias":
+                failed = failed & (ticket.rss_log.part != PART_BIAS)
+            ok = (
+                cert.observed_output_error <= cert.certified_output_error
+                and enc.converged
+                and enc.lower <= cert.certified_output_error  # exact at a point
+                and enc.upper <= cert.certified_output_error * (1 + 1e-8)  # oracle resolution
+                and (failed.any() or cert.ordered)
+            )
+            if not ok:
+                violations.append(
+                    {
+                        "method": method,
+                        "seed": seed,
+                        "dim": dim,
+                        "observed": cert.observed_output_error,
+                        "certified": cert.certified_output_error,
+                        "a_priori": cert.a_priori_output_error,
+                        "exact_upper": enc.upper,
+                        "converged": enc.converged,
+                    }
+                )
+            ratios[method].append(
+                cert.certified_output_error / max(cert.observed_output_error, 1e-300)
+            )
+            rows.append(
+                (
+                    method,
+                    seed,
+                    dim,
+                    cert.observed_output_error,
+                    cert.certified_output_error,
+                    cert.a_priori_output_error,
+                )
+            )
+    summary = ", ".join(f"{m} {np.median(r):.2f}/{np.max(r):.2f}" for m, r in ratios.items())
+    return CheckResult(
+        not violations,
+        f"{len(rows)} tickets, 0 order/soundness violations"
+        if not violations
+        else f"{len(violations)} violations of {len(rows)}",
+        {
+            "violations": violations,
+            "certified_over_observed_median_max": summary,
+            "tickets": [list(map(str, r)) for r in rows],
+        },
+    )
+
+
+_CODE_CLOSED = (
+    "lotteryproofs.bounds:recursion_closed_form",
+    "lotteryproofs.bounds:a_priori_output_error_expr",
+    "lotteryproofs.bounds:solve_eps_param",
+)
+THEOREMS = (
+    Theorem(
+        key="error-propagation-closed-form",
+        title="§5 closed form of the error recursion",
+        claim="e_L = Σ_l c_l Π_{m>l} g_m solves e_l = g_l e_{l−1} + c_l, e_0 = 0 (sympy)",
+        theory="§5",
+        document="proofs/error_propagation.md",
+        code=_CODE_CLOSED,
+        tests=(
+            "tests/test_bounds.py::test_closed_form_equals_unrolled_recursion_symbolically",
+            "tests/test_bounds.py::test_closed_form_for_symbolic_depth_by_rsolve",
+            "tests/test_bounds.py::test_method_bound_is_the_recursion_closed_form",
+            "tests/test_bounds.py::test_solved_eps_param_is_the_largest_admissible",
+        ),
+        check=check_closed_form,
+    ),
+    Theorem(
+        key="bounds-lambdify-agrees",
+        title="lambdified bounds equal their mpmath values",
+        claim="every bound expression's float lambdify agrees with mpmath to 1e-12 relative",
+        theory="§5, §6",
+        document="proofs/width_theorem.md",
+        code=(
+            "lotteryproofs.bounds:Bound",
+            "lotteryproofs.bounds:width_requirements",
+            "lotteryproofs.bounds:pool_requirement_expr",
+        ),
+        tests=(
+            "tests/test_bounds.py::test_every_lambdified_bound_agrees_with_mpmath",
+            "tests/test_bounds.py::test_source_widths_match_the_constructions",
+            "tests/test_bounds.py::test_contained_uniform_constants_come_from_the_densities",
+        ),
+        check=check_lambdify,
+    ),
+    Theorem(
+        key="certificate-soundness",
+        title="observed ≤ exact sup ≤ certified ≤ a-priori",
+        claim="the certified bound is a rigorous upper bound of sup_D ‖f_T − Λ⁻¹ f_S‖_∞ and "
+        "lies below the a-priori bound of §5 for successful tickets",
+        theory="§5",
+        document="proofs/certificate_soundness.md",
+        code=(
+            "lotteryproofs.certify:certify",
+            "lotteryproofs.certify:certified_output_error",
+            "lotteryproofs.certify:certified_output_error_iv",
+            "lotteryproofs.certify:rigorous_preactivation_bounds",
+            "lotteryproofs.certify:observed_output_error",
+            "lotteryproofs.certify:sup_error_branch_and_bound",
+        ),
+        tests=(
+            "tests/test_certify.py::test_fixture_observed_le_certified_le_a_priori",
+            "tests/test_certify.py::test_fast_certified_bound_agrees_with_pure_mpmath_iv",
+            "tests/test_certify.py::test_certified_bounds_exact_sup_on_fixtures",
+            "tests/test_certify.py::test_certified_bounds_exact_sup_on_constructions",
+            "tests/test_certify.py::test_constructions_observed_le_certified_le_a_priori",
+        ),
+        check=check_certificate,
+    ),
+)

@@ -1,0 +1,129 @@
+"""``lotteryproofs constants``: Monte Carlo estimates of RSS constants (THEORY.md §3, DESIGN.md).
+
+One law, ε' and δ give one estimate; several of each give the table of every combination
+(proofs/constants_table.md is generated this way). ``--authors`` replicates the seed paper's
+own statistics instead (proofs/authors_statistics.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+HELP = "estimate random-subset-sum constants (p(n), q(n), n_required, C) by Monte Carlo"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lotteryproofs.laws import LAWS
+
+    parser.add_argument("--law", nargs="+", choices=sorted(LAWS), metavar="LAW",
+                        help=f"RSS law(s): {', '.join(LAWS)}")
+    parser.add_argument("--eps", nargs="+", type=float, metavar="E",
+                        help="per-parameter accuracy ε' (one or more)")
+    parser.add_argument("--delta", nargs="+", type=float, metavar="D",
+                        help="failure probability δ (one or more)")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="Monte Carlo trials per n (default: enough to certify 1 − δ, "
+                             "≥ 1000; see constants.default_trials)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="root seed (default: fresh entropy, recorded in the JSON)")
+    parser.add_argument("--interval", nargs=2, type=float, default=(-1.0, 1.0),
+                        metavar=("LO", "HI"), help="targets z ∈ [LO, HI] (default: -1 1)")
+    parser.add_argument("--n-min", type=int, default=None,
+                        help="first pool size (default: the counting limit in candidates)")
+    parser.add_argument("--n-max", type=int, default=None,
+                        help="last pool size (default: n-min + 60, at most 62 values "
+                             "per pool)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes (default: all cores; results do not depend on it)")
+    parser.add_argument("--json", metavar="OUT.json", help="write the result(s) as JSON")
+    parser.add_argument("--markdown", metavar="OUT.md",
+                        help="write the summary table as Markdown")
+    parser.add_argument("--authors", action="store_true",
+                        help="replicate the authors' statistics (n=15, ε'=0.01, subsets ≤ 14) "
+                             "for uniform and product; --trials defaults to 100000")
+
+
+def _summary_table(estimates) -> str:
+    lines = [
+        "| law | ε' | δ | trials | n_required | C | counting limit (values / candidates) "
+        "| p(n_req) [95 % CI] | q(n_req) [95 % CI] |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in estimates:
+        row = e.rows[-1]
+        n_req = "—" if e.n_required is None else str(e.n_required)
+        c = "—" if e.C is None else f"{e.C:.3f}"
+        lines.append(
+            f"| {e.law} | {e.eps:g} | {e.delta:g} | {e.trials} | {n_req} | {c} | "
+            f"{e.counting_limit:.2f} / {e.counting_limit_candidates:.2f} | "
+            f"{row.p_cover:.4f} [{row.p_cover_ci[0]:.4f}, {row.p_cover_ci[1]:.4f}] | "
+            f"{row.q_single:.4f} [{row.q_single_ci[0]:.4f}, {row.q_single_ci[1]:.4f}] |"
+        )
+    return "\n".join(lines)
+
+
+def _print_line(estimate) -> None:
+    n_req = "—" if estimate.n_required is None else estimate.n_required
+    c = "—" if estimate.C is None else format(estimate.C, ".3f")
+    print(f"{estimate.law:15s} eps={estimate.eps:<8g} delta={estimate.delta:<6g} "
+          f"trials={estimate.trials:<6d} n_required={n_req:<4} C={c:<6} "
+          f"counting limit={estimate.counting_limit:.2f} seed={estimate.seed}"
+          + (f"  ({estimate.note})" if estimate.note else ""), flush=True)
+
+
+def _run_authors(args) -> int:
+    from lotteryproofs.constants import AUTHORS_STATISTICS, replicate_authors
+    from lotteryproofs.io import write_json_atomic
+
+    trials = 100_000 if args.trials is None else args.trials
+    results = [replicate_authors(law, trials=trials, seed=args.seed, workers=args.workers)
+               for law in AUTHORS_STATISTICS]
+    for r in results:
+        print(r.summary())
+    if args.json:
+        write_json_atomic(args.json, [r.to_json() for r in results])
+    return 0
+
+
+def run(args) -> int:
+    from lotteryproofs._validate import InputError
+
+    if args.authors:
+        return _run_authors(args)
+    if not (args.law and args.eps and args.delta):
+        raise InputError("give --law, --eps and --delta (or --authors)")
+
+    from lotteryproofs.constants import estimate_constants
+    from lotteryproofs.io import write_bytes_atomic, write_json_atomic
+    from lotteryproofs.progress import progress
+
+    estimates = []
+    # one scan per (law, ε') at the smallest δ: a larger δ's run with the same trials and seed
+    # stops earlier on identical rows, so it is derived exactly (ConstantsEstimate.for_delta)
+    deltas = sorted(set(args.delta), reverse=True)
+    for law in args.law:
+        for eps in args.eps:
+            with progress(desc=f"{law} eps={eps:g}") as bar:
+                full = estimate_constants(
+                    law, eps, deltas[-1], trials=args.trials, seed=args.seed,
+                    interval=args.interval, n_min=args.n_min, n_max=args.n_max,
+                    workers=args.workers, progress=bar.update,
+                )
+            for delta in deltas:
+                estimate = full.for_delta(delta) if args.trials is not None else None
+                if estimate is None:  # default trials depend on δ: run it separately
+                    estimate = full if delta == deltas[-1] else estimate_constants(
+                        law, eps, delta, seed=args.seed, interval=args.interval,
+                        n_min=args.n_min, n_max=args.n_max, workers=args.workers)
+                estimates.append(estimate)
+                _print_line(estimate)
+    table = _summary_table(estimates)
+    print()
+    print(table)
+    if args.json:
+        data = [e.to_json() for e in estimates]
+        write_json_atomic(args.json, data[0] if len(data) == 1 else data)
+    if args.markdown:
+        write_bytes_atomic(args.markdown, (table + "\n").encode())
+    return 0

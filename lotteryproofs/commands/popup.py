@@ -1,0 +1,120 @@
+"""``lotteryproofs popup``: edge-popup on an embedded dataset; writes the found ticket."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = ("prune a random network without training its weights (edge-popup, THEORY.md §7); "
+        "report train/test accuracy and write the ticket")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True,
+                        help="digits, breast-cancer or wine (scikit-learn, offline)")
+    parser.add_argument("--hidden", default="256,256",
+                        help="hidden widths, comma-separated (default: %(default)s)")
+    parser.add_argument("--density", type=float, required=True,
+                        help="kept fraction of every weight and bias tensor, in (0, 1]")
+    parser.add_argument("--init", default="uniform",
+                        help="source initialisation (default: %(default)s); see "
+                             "lotteryproofs.experiments.SOURCES")
+    parser.add_argument("--init-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra init.py option, e.g. bias_factor=0.05 (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="seed of the train/test split (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=30, help="(default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=64, help="(default: %(default)s)")
+    parser.add_argument("--optimizer", default="adam", help="adam or sgd (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=0.01,
+                        help="peak learning rate, cosine decay (default: %(default)s)")
+    parser.add_argument("--anneal", action="store_true",
+                        help="sparsity annealing: density 0.6 → target over several levels")
+    parser.add_argument("--anneal-levels", type=int, default=4, help="(default: %(default)s)")
+    parser.add_argument("--scaled", action="store_true",
+                        help="scaled edge-popup: fit an output scale λ (distributed λ^{l/D})")
+    parser.add_argument("--bias-ranking", default="separate",
+                        help="rank bias scores 'separate'ly or 'joint'ly with the layer's "
+                             "weights (default: %(default)s)")
+    parser.add_argument("--out", metavar="TICKET.npz", help="write the ticket here")
+    parser.add_argument("--json", metavar="OUT.json", help="write the results here")
+
+
+def _parse_option(text: str):
+    from lotteryproofs._validate import InputError
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise InputError(f"--init-option must look like KEY=VALUE, got {text!r}")
+    try:
+        return key, float(value) if key == "bias_factor" else value
+    except ValueError:
+        raise InputError(f"--init-option {key} needs a number, got {value!r}") from None
+
+
+def test_indices(dataset):
+    """Rows of the raw scikit-learn dataset that ``dataset`` holds out (datasets.py's split)."""
+    import numpy as np
+
+    from lotteryproofs.datasets import DEFAULT_TEST_FRACTION, load_raw, stratified_split
+
+    _, y = load_raw(dataset.name)
+    return stratified_split(y, DEFAULT_TEST_FRACTION, np.random.default_rng(dataset.split_seed))[1]
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from lotteryproofs import __version__
+    from lotteryproofs.datasets import load_dataset
+    from lotteryproofs.experiments import check_hidden, check_source, run_on_dataset
+    from lotteryproofs.io import save_ticket, write_json_atomic
+    from lotteryproofs.popup import PopupConfig, check_density, popup_ticket
+
+    check_density(args.density)
+    hidden = check_hidden(args.hidden)
+    source_name = check_source(args.init)
+    options = dict(_parse_option(o) for o in args.init_option)
+    config = PopupConfig(
+        density=args.density, epochs=args.epochs, batch_size=args.batch_size,
+        optimizer=args.optimizer, learning_rate=args.lr, bias_ranking=args.bias_ranking,
+        anneal=args.anneal, anneal_levels=args.anneal_levels, scaled=args.scaled,
+    )
+    dataset = load_dataset(args.dataset, split_seed=args.split_seed)
+    seed_seq = np.random.SeedSequence(args.seed)
+    source_seq, train_seq = seed_seq.spawn(2)
+    run_ = run_on_dataset(dataset, hidden, source_name, config, source_rng=source_seq,
+                          train_rng=train_seq, source_options=options)
+    result = run_.result
+    summary = {
+        "dataset": dataset.name, "split_seed": dataset.split_seed, "seed": args.seed,
+        "init": source_name, "init_options": options,
+        "widths": list(run_.source.widths), "density": config.density,
+        "config": config.to_json(),
+        "train_accuracy": run_.train_accuracy, "test_accuracy": run_.test_accuracy,
+        "output_scale_lambda": result.output_scale,
+        "kept_parameters": int(sum(m.sum() for m in result.weight_masks + result.bias_masks)),
+        "source_parameters": run_.source.n_params,
+        "epoch_losses": list(result.epoch_losses),
+        "time_s": run_.seconds, "version": __version__,
+    }
+    print(f"{dataset.name}: {source_name} {list(run_.source.widths)} at density "
+          f"{config.density}: train accuracy {run_.train_accuracy:.4f}, test accuracy "
+          f"{run_.test_accuracy:.4f} (λ = {result.output_scale:.4g}, {run_.seconds:.1f} s)")
+    if args.out:
+        metadata = {key: summary[key] for key in (
+            "dataset", "split_seed", "init", "init_options", "train_accuracy",
+            "test_accuracy", "version")}
+        metadata.update(
+            seed_entropy=str(seed_seq.entropy), n_classes=dataset.n_classes,
+            n_train=int(dataset.x_train.shape[0]), n_test=int(dataset.x_test.shape[0]),
+            output="logits; argmax",
+            # rows of the scikit-learn dataset held out for testing: evaluable without us
+            test_indices=[int(i) for i in test_indices(dataset)],
+        )
+        save_ticket(popup_ticket(run_.source, result, mean=dataset.mean, scale=dataset.scale,
+                                 metadata=metadata), args.out)
+        print(f"ticket written to {args.out}")
+    if args.json:
+        write_json_atomic(args.json, summary)
+    return 0

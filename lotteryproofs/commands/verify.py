@@ -1,0 +1,73 @@
+"""``lotteryproofs verify``: the certificate of a ticket file against its target (DESIGN.md)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = (
+    "certify a ticket against its target: observed, certified (rigorous) and a-priori "
+    "output errors over the input box"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ticket", metavar="TICKET", help="a ticket file (.npz or .safetensors)")
+    parser.add_argument("--target", required=True, help="the target file or built-in name")
+    parser.add_argument(
+        "--domain",
+        nargs=2,
+        type=float,
+        metavar=("LO", "HI"),
+        help="input box [LO, HI]^n0 (default: the ticket's box, else -1 1)",
+    )
+    parser.add_argument("--json", metavar="CERT.json", help="write the certificate JSON here")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=10_000,
+        help="random inputs for the observed error (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of those samples (default: %(default)s)"
+    )
+
+
+def format_certificate(cert) -> str:
+    errors = cert.to_json()["errors"]
+    lines = [
+        f"method {cert.method}, init {cert.init}, ε' = {cert.eps_param}, δ = {cert.delta}",
+        f"target widths {list(cert.target_widths)} ({cert.target_params_nonzero} nonzero), "
+        f"source widths {list(cert.source_widths)}, ticket {cert.ticket_params_nonzero} nonzero, "
+        f"Λ = {cert.scale:.6g}",
+        f"domain {errors['domain']}",
+        f"max parameter error     {cert.max_param_error:.6g}",
+        f"observed output error   {cert.observed_output_error:.6g}   (exact, worst input found)",
+        f"certified output error  {cert.certified_output_error:.6g}   (rigorous upper bound)",
+        f"a-priori output error   {cert.a_priori_output_error:.6g}   (§5 closed form at ε')",
+    ]
+    if cert.rss is not None:
+        lines.append(f"RSS: {cert.rss['instances']} instances, {cert.rss['failures']} failed")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from lotteryproofs import io
+    from lotteryproofs._validate import positive_int
+    from lotteryproofs.certify import certify
+    from lotteryproofs.network import Box
+
+    samples = positive_int("--samples", args.samples)
+    ticket = io.load_ticket(args.ticket)
+    target = io.load_target(args.target)
+    n0 = target.widths[0]
+    if args.domain is not None:
+        box = Box.cube(args.domain[0], args.domain[1], n0)
+    elif "domain" in ticket.metadata:
+        box = Box.from_json(ticket.metadata["domain"])
+    else:
+        box = Box.cube(-1.0, 1.0, n0)
+    cert = certify(ticket, target, box, rng=args.seed, n_samples=samples)
+    print(format_certificate(cert))
+    if args.json:
+        io.write_json_atomic(args.json, cert.to_json())
+    return 0

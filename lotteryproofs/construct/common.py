@@ -1,0 +1,298 @@
+"""Pieces every construction shares: unit scale, candidate pools, batched RSS and its log.
+
+A construction (THEORY.md §4) draws the source first, then poses one random-subset-sum (RSS)
+instance per effective target parameter: "approximate ``target`` by a sum of a subset of these
+candidate values, each the contribution of one source neuron". This module turns the
+instances of a whole layer into one padded batch, solves it with the engine's batched
+*sparsest* solver (fewest neurons with error ≤ ε'), recomputes every achieved value and error
+exactly (math.fsum, correctly rounded), and keeps the rows for the ticket's :class:`RSSLog`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lotteryproofs import _validate
+from lotteryproofs.network import Network
+from lotteryproofs.ticket import RSSLog
+
+#: The solver's tolerance is ε'·(1 − SOLVER_MARGIN), so that an instance the solver accepts is
+#: not rejected by the exact recomputation over one rounding of the float sum.
+SOLVER_MARGIN = 1e-9
+
+#: Longest pool searched exactly: a longer pool's first MAX_SEARCHED candidates are searched
+#: (the engine's exact search is exponential in the pool length; 40 products of two uniforms
+#: already cover [-1, 1] far below ε' = 10⁻³ in practice). The log's ``n_candidates`` is the
+#: number searched, so a truncated pool is visible.
+MAX_SEARCHED = 40
+
+
+# --------------------------------------------------------------------------------- unit scale
+@dataclass(frozen=True, eq=False)
+class UnitParameters:
+    """Plain unit-scale arrays (no copy, no validation): what the constructions read."""
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+
+
+def unit_parameters(source, layer_scales) -> UnitParameters:
+    """The unit-scale network g of THEORY.md §1: (W_l/λ_l, b_l/Π_{k≤l} λ_k).
+
+    f_0 = Λ·g with Λ = Π λ_l (scaling lemma, proofs/scaling-lemma.md); masks commute with
+    scaling, so every subnetwork satisfies f_S = Λ·g_S up to rounding. All constructions choose
+    masks on g computed from the very source the ticket holds, and represented_layers reads the
+    same numbers back (:func:`unit_network` uses this function).
+    """
+    scales = [float(s) for s in layer_scales]
+    if len(scales) != source.depth or any(not (s > 0 and math.isfinite(s)) for s in scales):
+        raise ValueError(f"need {source.depth} positive layer scales, got {scales}")
+    weights, biases, cumulative = [], [], 1.0
+    for w, b, s in zip(source.weights, source.biases, scales, strict=True):
+        cumulative *= s
+        weights.append(w / s)
+        biases.append(b / cumulative)
+    return UnitParameters(tuple(weights), tuple(biases))
+
+
+def unit_network(source: Network, layer_scales) -> Network:
+    """:func:`unit_parameters` as a validated :class:`Network`."""
+    unit = unit_parameters(source, layer_scales)
+    return Network(unit.weights, unit.biases)
+
+
+def output_scale(layer_scales) -> float:
+    """Λ = Π_l λ_l, the factor between the source and its unit-scale network."""
+    return math.prod(float(s) for s in layer_scales)
+
+
+# ------------------------------------------------------------------------------- block layout
+def regular_owners(n_owners: int, rho: int) -> np.ndarray:
+    """owner[k] of the neurons of a block layer: ρ neurons per owner, owner-major.
+
+    Owners 0 … n_in−1 are the univariate blocks (or the copies of target neuron i); owner
+    n_in is the constant block. ``owner`` is what the layout metadata stores as runs.
+    """
+    return np.repeat(np.arange(n_owners, dtype=np.int64), rho)
+
+
+def owners_to_runs(owner: np.ndarray) -> list[list[int]]:
+    """Run-length form [[owner, start, count], …] (compact and JSON-serialisable)."""
+    owner = np.asarray(owner, dtype=np.int64)
+    if owner.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(owner)) + 1
+    starts = np.concatenate(([0], cuts))
+    counts = np.diff(np.concatenate((starts, [owner.size])))
+    return [[int(owner[s]), int(s), int(c)] for s, c in zip(starts, counts, strict=True)]
+
+
+def runs_to_owners(runs, size: int) -> np.ndarray:
+    """Inverse of :func:`owners_to_runs`; neurons no run covers get owner −1."""
+    owner = np.full(size, -1, dtype=np.int64)
+    for o, start, count in runs:
+        owner[int(start) : int(start) + int(count)] = int(o)
+    return owner
+
+
+@dataclass(frozen=True)
+class Pools:
+    """Candidate pools per owner: ``index[o, :count[o]]`` are the neurons of owner o, ascending."""
+
+    index: np.ndarray
+    count: np.ndarray
+
+
+def make_pools(owner: np.ndarray, select: np.ndarray, n_owners: int) -> Pools:
+    """Group the selected neurons by owner into a (n_owners, max count) table padded with −1."""
+    idx = np.flatnonzero(np.asarray(select, bool) & (owner >= 0) & (owner < n_owners))
+    o = owner[idx]
+    order = np.argsort(o, kind="stable")
+    idx, o = idx[order], o[order]
+    count = np.bincount(o, minlength=n_owners).astype(np.int64)
+    start = np.cumsum(count) - count
+    table = np.full((n_owners, max(int(count.max(initial=0)), 1)), -1, dtype=np.int64)
+    table[o, np.arange(idx.size) - start[o]] = idx
+    return Pools(table, count)
+
+
+# ------------------------------------------------------------------------------ RSS instances
+@dataclass(frozen=True)
+class Instances:
+    """A batch of RSS instances, candidates padded to a common length (valid entries first).
+
+    Instance m approximates ``target[m]`` by Σ_{s∈S} ``values[m, s]`` over s < ``lengths[m]``;
+    ``neurons[m, s]`` is the source neuron candidate s stands for (logged as the chosen set).
+    """
+
+    layer: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    part: int
+    copy: np.ndarray
+    target: np.ndarray
+    values: np.ndarray
+    neurons: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.target.shape[0])
+
+
+def pooled_instances(*, layer: int, part: int, rows, cols, copies, targets, pools: Pools,
+                     pool_of, outgoing: np.ndarray, out_rows, amplitude: np.ndarray) -> Instances:
+    """Instances whose candidates are ``outgoing[out_row, k]·amplitude[k]`` for k in a pool.
+
+    ``pool_of[m]`` picks the pool (owner) of instance m, ``out_rows[m]`` the row of the
+    consuming layer's weight matrix; amplitude[k] is what neuron k feeds forward per unit of
+    its input (|u_k| for a univariate neuron, c_k for a constant, 1 for a copy).
+    """
+    pool_of = np.asarray(pool_of, dtype=np.int64)
+    out_rows = np.asarray(out_rows, dtype=np.int64)
+    neurons = pools.index[pool_of][:, :MAX_SEARCHED]
+    lengths = np.minimum(pools.count[pool_of], MAX_SEARCHED)
+    safe = np.where(neurons >= 0, neurons, 0)
+    values = outgoing[out_rows[:, None], safe] * amplitude[safe]
+    values[neurons < 0] = 0.0
+    return Instances(
+        layer=np.asarray(np.broadcast_to(layer, pool_of.shape), np.int64),
+        row=np.asarray(rows, np.int64),
+        col=np.asarray(cols, np.int64),
+        part=part,
+        copy=np.asarray(copies, np.int64),
+        target=np.asarray(targets, np.float64),
+        values=values,
+        neurons=neurons,
+        lengths=lengths,
+    )
+
+
+@dataclass(frozen=True)
+class Solved:
+    """Solved instances: the chosen candidates and the exactly recomputed results."""
+
+    instances: Instances
+    chosen: np.ndarray      # bool (B, n)
+    achieved: np.ndarray    # fsum of the chosen values, correctly rounded
+    error: np.ndarray       # |Σ chosen − target|, correctly rounded
+    failed: np.ndarray      # error > ε'
+
+    def chosen_neurons(self) -> tuple[np.ndarray, np.ndarray]:
+        """(instance id, source neuron) of every chosen candidate, row-major."""
+        rows, cols = np.nonzero(self.chosen)
+        return rows, self.instances.neurons[rows, cols]
+
+
+def exact_sums(values: np.ndarray, chosen: np.ndarray, targets: np.ndarray):
+    """(fsum of chosen values, |fsum(chosen) − target| exactly rounded) per row."""
+    flat = values[chosen].tolist()
+    ptr = np.concatenate(([0], np.cumsum(chosen.sum(axis=1)))).tolist()
+    tgt = targets.tolist()
+    fsum = math.fsum
+    achieved = [fsum(flat[ptr[m] : ptr[m + 1]]) for m in range(len(tgt))]
+    error = [abs(fsum([*flat[ptr[m] : ptr[m + 1]], -tgt[m]])) for m in range(len(tgt))]
+    return np.array(achieved, dtype=np.float64), np.array(error, dtype=np.float64)
+
+
+def solve(instances: Instances, eps_param: float) -> Solved:
+    """Solve every instance with the sparsest mode (fewest candidates with error ≤ ε').
+
+    Where no subset reaches ε' the engine's best effort is kept and the instance is marked
+    failed — never resampled, never hidden.
+    """
+    from lotteryproofs.rss import sparsest_subset_sum_batch
+
+    b, n = instances.values.shape
+    chosen = np.zeros((b, n), bool)
+    live = np.flatnonzero(instances.lengths > 0)
+    if live.size:
+        width = int(instances.lengths[live].max())
+        result = sparsest_subset_sum_batch(
+            np.ascontiguousarray(instances.values[live, :width]), instances.target[live],
+            eps_param * (1 - SOLVER_MARGIN), lengths=instances.lengths[live],
+        )
+        chosen[live, :width] = np.asarray(result.chosen, bool)
+        # Padding is never a candidate, whatever the engine does with it.
+        chosen &= np.arange(n)[None, :] < instances.lengths[:, None]
+    achieved, error = exact_sums(instances.values, chosen, instances.target)
+    return Solved(instances, chosen, achieved, error, error > eps_param)
+
+
+def build_log(solved: list[Solved]) -> RSSLog:
+    """Concatenate solved batches into the ticket's log (one row per instance, in order)."""
+    cols = {k: [] for k in ("layer", "row", "col", "part", "copy", "target", "achieved", "error",
+                            "n_candidates", "failed")}
+    chosen_lists, sizes = [], []
+    for s in solved:
+        inst = s.instances
+        cols["layer"].append(inst.layer)
+        cols["row"].append(inst.row)
+        cols["col"].append(inst.col)
+        cols["part"].append(np.full(inst.size, inst.part, np.int64))
+        cols["copy"].append(inst.copy)
+        cols["target"].append(inst.target)
+        cols["achieved"].append(s.achieved)
+        cols["error"].append(s.error)
+        cols["n_candidates"].append(inst.lengths)
+        cols["failed"].append(s.failed)
+        chosen_lists.append(inst.neurons[s.chosen])
+        sizes.append(s.chosen.sum(axis=1))
+    def cat(parts, dtype):
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    sizes_all = cat(sizes, np.int64)
+    return RSSLog(
+        layer=cat(cols["layer"], np.int64), row=cat(cols["row"], np.int64),
+        col=cat(cols["col"], np.int64), part=cat(cols["part"], np.int64),
+        copy=cat(cols["copy"], np.int64), target=cat(cols["target"], np.float64),
+        achieved=cat(cols["achieved"], np.float64), error=cat(cols["error"], np.float64),
+        n_candidates=cat(cols["n_candidates"], np.int64), failed=cat(cols["failed"], bool),
+        chosen_ptr=np.concatenate(([0], np.cumsum(sizes_all))).astype(np.int64),
+        chosen=cat(chosen_lists, np.int64),
+    )
+
+
+def significant(values: np.ndarray, eps_param: float) -> np.ndarray:
+    """Which target parameters get an instance: |value| > ε' (the rest are left out, error ≤ ε')."""
+    return np.abs(values) > eps_param
+
+
+def check_common_arguments(target: Network, eps_param, delta, rho) -> tuple[float, float, int]:
+    eps_param = _validate.positive("eps_param (ε')", eps_param)
+    delta = _validate.open_unit("delta (δ)", delta)
+    rho = _validate.positive_int("rho (ρ)", rho)
+    if not isinstance(target, Network):
+        raise _validate.InputError(f"target must be a Network, got {type(target).__name__}")
+    return eps_param, delta, rho
+
+
+def compact(network: Network) -> Network:
+    """The same function without hidden neurons that cannot matter (for fast evaluation).
+
+    A hidden neuron whose outgoing weights are all 0 contributes nothing; one whose incoming
+    weights and bias are all 0 outputs σ(0) = 0. Dropping them removes only zero terms from
+    the sums, so the outputs agree up to the summation order of the matrix products (~1e-16
+    relative). Tickets leave ρ-fold sources mostly pruned; the compact form is what makes
+    10⁴-sample evaluations cheap.
+    """
+    weights = [np.array(w) for w in network.weights]
+    biases = [np.array(b) for b in network.biases]
+    changed = True
+    while changed:
+        changed = False
+        for k in range(len(weights) - 1):
+            keep = np.any(weights[k + 1] != 0, axis=0) & (
+                np.any(weights[k] != 0, axis=1) | (biases[k] != 0))
+            if not keep.all():
+                weights[k], biases[k] = weights[k][keep], biases[k][keep]
+                weights[k + 1] = weights[k + 1][:, keep]
+                changed = True
+    for k in range(len(weights) - 1):
+        if weights[k].shape[0] == 0:  # a network needs width ≥ 1: keep one silent neuron
+            weights[k] = np.zeros((1, weights[k].shape[1]))
+            biases[k] = np.zeros(1)
+            weights[k + 1] = np.zeros((weights[k + 1].shape[0], 1))
+    return Network(tuple(weights), tuple(biases))

@@ -1,0 +1,157 @@
+"""The L+1 construction with nonzero biases (THEORY.md §4.3; proofs/l-plus-one-construction.md).
+
+Source widths [n_0, ρ_in(n_0+1), ρ(n_1+1), …, ρ(n_{L−1}+1), n_L] (0-based source layers):
+
+- layer 0: univariate blocks σ(u x_i) (ρ_in per input) and a constant block, as in §4.1;
+- layer 1: ρ copies of every target neuron of target layer 1 (copy c of neuron j is neuron
+  j·ρ + c), each its own instances over products v·u and v·c (§4.1), then a constant block
+  of ρ neurons (owner n_1) that keep only a positive bias;
+- layer t ≥ 2: copy c of target neuron j of target layer t keeps weights v_r on a subset of
+  the ρ copies of target neuron i in layer t−1: Σ_{r∈S} v_r x̂_i^{(r)} ≈ (Σ_S v_r)·x_i, an
+  instance over *single* draws v_r with target w_ji; its bias is an instance over products
+  v·c with the constant block of layer t−1;
+- the output layer has one copy per output neuron. With L = 1 this is the 2L construction.
+
+The copies carry different errors, so the effective input weight's gain is Σ_{r∈S}|v_r|, not
+|w| (THEORY.md §4.3, §5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lotteryproofs.construct import common, univariate
+from lotteryproofs.network import Box, Network
+from lotteryproofs.ticket import PART_BIAS, PART_POSITIVE, RepresentedLayer
+
+
+def source_widths(target_widths, rho: int, rho_in: int):
+    depth = len(target_widths) - 1
+    widths = [target_widths[0], rho_in * (target_widths[0] + 1)]
+    widths += [rho * (n + 1) for n in target_widths[1:depth]]
+    return widths + [target_widths[-1]]
+
+
+def copies_of(t: int, depth: int, rho: int) -> int:
+    """Copies per target neuron of target layer t (0-based): ρ for hidden layers, 1 for output."""
+    return rho if t < depth - 1 else 1
+
+
+def owners(target_widths, rho: int, rho_in: int) -> list[np.ndarray]:
+    """owner[k] of source layers 0 … L−1: the target neuron k copies (or the constant block)."""
+    depth = len(target_widths) - 1
+    out = [common.regular_owners(target_widths[0] + 1, rho_in)]
+    out += [common.regular_owners(target_widths[t] + 1, rho) for t in range(1, depth)]
+    return out
+
+
+def build(target: Network, unit: Network, box: Box, eps_param: float, rho: int, rho_in: int):
+    """Masks (weights, biases per source layer) and solved instances at unit scale."""
+    widths = target.widths
+    depth = target.depth
+    own = owners(widths, rho, rho_in)
+    weight_masks = [np.zeros(w.shape, bool) for w in unit.weights]
+    bias_masks = [np.zeros(b.shape, bool) for b in unit.biases]
+    copies0 = copies_of(0, depth, rho)
+    row_map = np.arange(widths[1] * copies0).reshape(widths[1], copies0)
+    bw, bb, sw, solved = univariate.solve_block_pair(
+        layer=0, target_w=target.weights[0], target_b=target.biases[0],
+        block_w=unit.weights[0], block_b=unit.biases[0], sum_w=unit.weights[1],
+        owner=own[0], row_map=row_map, negative_cols=box.has_negative,
+        eps_param=eps_param, mirror=None)
+    weight_masks[0], bias_masks[0], weight_masks[1] = bw, bb, sw
+    from lotteryproofs.progress import progress
+
+    for t in progress(range(1, depth), desc="construct (copy layers)"):
+        s = _solve_copy_layer(t, target, unit, own[t], copies_of(t, depth, rho), eps_param)
+        for batch in s:
+            inst_id, neurons = batch.chosen_neurons()
+            rows = batch.instances.row[inst_id] * copies_of(t, depth, rho) + \
+                batch.instances.copy[inst_id]
+            weight_masks[t + 1][rows, neurons] = True
+            if batch.instances.part == PART_BIAS:
+                bias_masks[t][neurons] = True
+        solved += s
+    return weight_masks, bias_masks, solved
+
+
+def _solve_copy_layer(t, target, unit, owner, copies, eps_param):
+    """Instances of target layer t ≥ 1: weights over single draws, biases over v·c."""
+    w_t, b_t = target.weights[t], target.biases[t]
+    n_in = w_t.shape[1]
+    sum_w = unit.weights[t + 1]
+    prev_b = unit.biases[t]
+    copy_neuron = owner < n_in
+    constant = (owner == n_in) & (prev_b > 0)
+    amplitude = np.where(copy_neuron, 1.0, np.where(constant, prev_b, 0.0))
+    copy_pools = common.make_pools(owner, copy_neuron, n_in)
+    constant_pools = common.make_pools(np.where(constant, 0, -1), constant, 1)
+    jj, ii = np.nonzero(common.significant(w_t, eps_param))
+    j_c, i_c = np.repeat(jj, copies), np.repeat(ii, copies)
+    c = np.tile(np.arange(copies), jj.size)
+    weights = common.pooled_instances(
+        layer=t, part=PART_POSITIVE, rows=j_c, cols=i_c, copies=c, targets=w_t[j_c, i_c],
+        pools=copy_pools, pool_of=i_c, outgoing=sum_w, out_rows=j_c * copies + c,
+        amplitude=amplitude)
+    jb = np.flatnonzero(common.significant(b_t, eps_param))
+    jb_c, cb = np.repeat(jb, copies), np.tile(np.arange(copies), jb.size)
+    biases = common.pooled_instances(
+        layer=t, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
+        targets=b_t[jb_c], pools=constant_pools, pool_of=np.zeros(jb_c.size, np.int64),
+        outgoing=sum_w, out_rows=jb_c * copies + cb, amplitude=amplitude)
+    return [common.solve(weights, eps_param), common.solve(biases, eps_param)]
+
+
+def layout(target_widths, rho: int, rho_in: int) -> dict:
+    return {"rho_in": int(rho_in),
+            "owners": [common.owners_to_runs(o) for o in owners(target_widths, rho, rho_in)]}
+
+
+def represent(unit_ticket: Network, target_widths, rho: int, meta_layout: dict):
+    """What an L+1 ticket computes per target layer (ρ copies for hidden layers), from masks."""
+    depth = len(target_widths) - 1
+    out = []
+    copies0 = copies_of(0, depth, rho)
+    n1 = target_widths[1]
+    positive, negative, bias = univariate.represent_block_pair(
+        unit_ticket.weights[0], unit_ticket.biases[0], unit_ticket.weights[1],
+        unit_ticket.biases[1], target_widths[0], np.arange(n1 * copies0))
+
+    def by_copy(a):
+        return np.moveaxis(a.reshape(n1, copies0, *a.shape[1:]), 1, 0)
+
+    gain = np.maximum(np.abs(positive), np.abs(negative))
+    out.append(RepresentedLayer(by_copy(positive), by_copy(negative), by_copy(bias),
+                                by_copy(gain)))
+    for t in range(1, depth):
+        n_in, n_out = target_widths[t], target_widths[t + 1]
+        copies = copies_of(t, depth, rho)
+        prev_w, prev_b = unit_ticket.weights[t], unit_ticket.biases[t]
+        owner = common.runs_to_owners(meta_layout["owners"][t], prev_b.size)
+        sub = unit_ticket.weights[t + 1][: n_out * copies]
+        rows, k = np.nonzero(sub)
+        v = sub[rows, k]
+        is_copy = (owner[k] >= 0) & (owner[k] < n_in)
+        is_const = owner[k] == n_in
+        const_ok = ~np.any(prev_w[k] != 0, axis=1)
+        bad = ~(is_copy | (is_const & const_ok))
+        if bad.any():
+            raise univariate.LayoutError(
+                f"source layer {t + 1} reads neuron {int(k[bad][0])} of layer {t}, which is "
+                "neither a copy of a target neuron nor a constant")
+        n_rows = n_out * copies
+        keys = rows[is_copy] * n_in + owner[k[is_copy]]
+        pos = univariate.group_fsum(keys, v[is_copy], n_rows * n_in).reshape(n_rows, n_in)
+        gain = univariate.group_fsum(keys, np.abs(v[is_copy]), n_rows * n_in)
+        gain = gain.reshape(n_rows, n_in)
+        c = np.maximum(prev_b, 0.0)
+        bias_keys = np.concatenate((rows[is_const], np.arange(n_rows)))
+        bias_vals = np.concatenate(((v * c[k])[is_const], unit_ticket.biases[t + 1][:n_rows]))
+        bias = univariate.group_fsum(bias_keys, bias_vals, n_rows)
+
+        def per_copy(a, n=n_out, m=copies):
+            return np.moveaxis(a.reshape(n, m, *a.shape[1:]), 1, 0)
+
+        out.append(RepresentedLayer(per_copy(pos), np.zeros((copies, n_out, n_in)),
+                                    per_copy(bias), per_copy(gain)))
+    return tuple(out)

@@ -1,0 +1,122 @@
+"""Widening a 2L-type source where instances failed, by drawing genuinely new neurons.
+
+Explicit option only (``construct(..., widen=True)``, CLI ``--widen``). After a solve, every
+block whose pool failed an instance (a univariate block i, or the constant block) gets ρ new
+block-layer neurons, drawn — after the original source, from the same rng stream — at unit
+scale from the scheme's law (weights from every input, biases by the scheme's rule; outgoing
+weights to every sum neuron) and scaled by the *original* layer scales, so the He scales of
+the widened source are those of the widths it was first drawn with (recorded in the ticket's
+metadata). Every instance is then solved again on the widened source; the new neurons appear
+in the source's widths. Nothing is resampled: the first draw stays in the source unchanged.
+Target biases of a zero-bias source cannot be reached by any width (THEORY.md §4.4), so their
+failures never trigger widening. A looks-linear source (i.i.d. blocks, independent or zero
+biases) is widened by ρ/2 new twin pairs per failing block: rows r and −r, biases c and −c,
+outgoing columns v and −v — the twin structure the ll construction checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from lotteryproofs import _validate
+from lotteryproofs.construct import common, two_layer
+from lotteryproofs.network import Network
+from lotteryproofs.ticket import PART_BIAS
+
+
+def _draw(law: str, rng, shape) -> np.ndarray:
+    if law == "normal":
+        return rng.standard_normal(shape)
+    return rng.uniform(-1.0, 1.0, shape)
+
+
+def _failing_owners(solved, depth: int, widths, zero_bias: bool) -> list[set]:
+    out = [set() for _ in range(depth)]
+    for s in solved:
+        inst = s.instances
+        for m in np.flatnonzero(s.failed):
+            t = int(inst.layer[m])
+            if inst.part == PART_BIAS:
+                if not zero_bias:
+                    out[t].add(int(widths[t]))
+            else:
+                out[t].add(int(inst.col[m]))
+    return out
+
+
+def _bias_rule(options, looks_linear: bool) -> str:
+    if looks_linear:
+        if options["weights"] != "iid" or options["biases"] == "dependent":
+            raise _validate.InputError(
+                "widening a looks-linear source needs weights=iid and independent or zero "
+                "biases (new orthogonal or dependent blocks cannot be drawn neuron by neuron)")
+        return "zero" if options["biases"] == "zero" else "product"
+    rule = options.get("bias_rule", "product")
+    if rule not in ("product", "zero"):
+        raise _validate.InputError(
+            f"widening supports the product and zero bias rules, not {rule!r}")
+    return rule
+
+
+def build_widening(target, draw, owners, domain, eps_param, rng, max_rounds: int, *,
+                   zero_bias: bool, mirrors=None):
+    """Solve, widen the failing blocks, solve again (≤ max_rounds widenings).
+
+    ``mirrors`` (looks-linear sources) are the twin maps of the block layers; new neurons come
+    in twin pairs. Returns (draw, unit, owners, mirrors, weight masks, bias masks, solved,
+    widening metadata).
+    """
+    options = draw.options
+    law = options["law"]
+    looks_linear = mirrors is not None
+    rule = _bias_rule(options, looks_linear)
+    beta = float(options.get("bias_factor", 1.0))
+    scales = draw.layer_scales
+    rho = int(np.bincount(owners[0]).max())
+    unit_w = [np.array(w) for w in draw.unit_network.weights]
+    unit_b = [np.array(b) for b in draw.unit_network.biases]
+    owners = [np.array(o) for o in owners]
+    mirrors = [np.array(m) for m in mirrors] if looks_linear else [None] * target.depth
+    added: list[list[int]] = []
+    rounds = 0
+    while True:
+        source = draw.network if rounds == 0 else _scaled(unit_w, unit_b, scales)
+        unit = common.unit_parameters(source, scales)
+        wm, bm, solved = two_layer.build_pairs(target, unit, domain, eps_param, owners, mirrors)
+        failing = _failing_owners(solved, target.depth, target.widths, zero_bias)
+        if rounds >= max_rounds or not any(failing):
+            break
+        rounds += 1
+        for t, blocks in enumerate(failing):
+            for owner in sorted(blocks):
+                b, s = 2 * t, 2 * t + 1
+                n_in, n_out = unit_w[b].shape[1], unit_w[s].shape[0]
+                k = rho // 2 if looks_linear else rho
+                rows = _draw(law, rng, (k, n_in))
+                new_b = np.zeros(k) if rule == "zero" else beta * _draw(law, rng, k)
+                cols = _draw(law, rng, (n_out, k))
+                if looks_linear:
+                    start = unit_w[b].shape[0]
+                    rows, new_b, cols = (np.vstack((rows, -rows)), np.concatenate((new_b, -new_b)),
+                                         np.hstack((cols, -cols)))
+                    twin = np.concatenate((np.arange(k) + k, np.arange(k))) + start
+                    mirrors[t] = np.concatenate((mirrors[t], twin))
+                unit_w[b] = np.vstack((unit_w[b], rows))
+                unit_b[b] = np.concatenate((unit_b[b], new_b))
+                unit_w[s] = np.hstack((unit_w[s], cols))
+                owners[t] = np.concatenate((owners[t], np.full(rho, owner)))
+                added.append([b, owner, rho])
+    if rounds:
+        draw = dataclasses.replace(draw, network=source,
+                                   unit_network=Network(tuple(unit_w), tuple(unit_b)))
+    widening = {"rounds": rounds, "added": added,
+                "scales": "new neurons use the layer scales of the original widths"}
+    return draw, unit, owners, mirrors, wm, bm, solved, widening
+
+
+def _scaled(unit_w, unit_b, scales) -> Network:
+    from lotteryproofs.init import from_unit_scale
+
+    return from_unit_scale(Network(tuple(unit_w), tuple(unit_b)), scales)

@@ -1,0 +1,175 @@
+"""scikit-learn's embedded benchmark datasets, split and standardised for real target networks.
+
+``digits`` (1 797 8×8 images, 64 inputs, 10 classes), ``breast-cancer`` (569 samples, 30
+inputs, 2 classes) and ``wine`` (178 samples, 13 inputs, 3 classes) ship inside scikit-learn,
+so they load offline. A dataset is split once, stratified by class, by a permutation drawn from
+``split_seed`` (numpy only, so the split does not depend on the scikit-learn version), and
+standardised with the *training* mean and standard deviation:
+
+    x̃ = (x − mean) / scale,   scale_i = std_i  (1 where the training column is constant).
+
+The target network is fed x̃; the preprocessing travels with it in the target file's metadata
+(``train.py``) so that anyone can apply it to raw inputs.
+
+scikit-learn is the optional extra ``train``; it is imported only when a dataset is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lotteryproofs import _validate
+from lotteryproofs.network import Box
+
+#: dataset name → the ``sklearn.datasets`` loader that embeds it.
+LOADERS = {
+    "digits": "load_digits",
+    "breast-cancer": "load_breast_cancer",
+    "wine": "load_wine",
+}
+
+#: Fraction of every class held out for testing.
+DEFAULT_TEST_FRACTION = 0.25
+
+#: Half-width, in standardised units, given to a coordinate that is constant on the training
+#: data (the box must have lower < upper; digits has always-blank border pixels).
+DEGENERATE_HALF_WIDTH = 1.0
+
+MISSING_SKLEARN = "needs the optional extra: pip install 'lotteryproofs[train]'"
+
+
+def require_sklearn():
+    """Import scikit-learn, or raise the InputError naming the optional extra."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise _validate.InputError(f"real datasets and training {MISSING_SKLEARN}") from None
+    import sklearn
+
+    return sklearn
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A split, standardised dataset. Inputs are float64 ``(n, n_features)``, labels int64.
+
+    ``mean`` and ``scale`` are the standardisation fitted on the training inputs
+    (x̃ = (x − mean)/scale); ``x_train``/``x_test`` are already standardised.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    n_classes: int
+    split_seed: int
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    def train_box(self) -> Box:
+        """Per-coordinate [min, max] of the standardised *training* inputs.
+
+        A coordinate constant on the training data gets [v − h, v + h] with
+        h = ``DEGENERATE_HALF_WIDTH`` (a Box needs lower < upper). Test inputs may fall outside
+        this box (see :func:`count_outside`); a certificate over the box says nothing about them.
+        """
+        lower = self.x_train.min(axis=0)
+        upper = self.x_train.max(axis=0)
+        flat = lower == upper
+        lower = np.where(flat, lower - DEGENERATE_HALF_WIDTH, lower)
+        upper = np.where(flat, upper + DEGENERATE_HALF_WIDTH, upper)
+        return Box(lower, upper)
+
+
+def known_names() -> list[str]:
+    return sorted(LOADERS)
+
+
+def check_name(name) -> str:
+    """The dataset name, or an InputError listing the known ones."""
+    if name not in LOADERS:
+        raise _validate.InputError(
+            f"unknown dataset {name!r}; known datasets: {', '.join(known_names())}"
+        )
+    return name
+
+
+def fit_standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, scale) of the columns of ``x``: scale = population std, 1 where it is 0."""
+    x = _validate.finite_array("inputs", x, ndim=2)
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    scale = np.where(std > 0, std, 1.0)
+    return mean, scale
+
+
+def standardise(x, mean, scale) -> np.ndarray:
+    """(x − mean) / scale, row by row: how a target's inputs are preprocessed."""
+    x = _validate.finite_array("inputs", x)
+    mean = _validate.finite_array("preprocessing mean", mean, ndim=1)
+    scale = _validate.finite_array("preprocessing scale", scale, ndim=1)
+    if np.any(scale <= 0):
+        raise _validate.InputError("preprocessing scale must be > 0 in every coordinate")
+    if x.shape[-1] != mean.shape[0] or mean.shape != scale.shape:
+        raise _validate.InputError(
+            f"inputs have {x.shape[-1]} features but the preprocessing has {mean.shape[0]} "
+            f"means and {scale.shape[0]} scales"
+        )
+    return (x - mean) / scale
+
+
+def stratified_split(y: np.ndarray, test_fraction: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices (sorted): round(test_fraction·n_c) of every class c to test."""
+    rng = _validate.rng(rng)
+    train, test = [], []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        members = members[rng.permutation(members.shape[0])]
+        n_test = int(round(test_fraction * members.shape[0]))
+        test.append(members[:n_test])
+        train.append(members[n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The raw inputs (float64) and integer labels of an embedded scikit-learn dataset."""
+    name = check_name(name)
+    require_sklearn()
+    import sklearn.datasets
+
+    x, y = getattr(sklearn.datasets, LOADERS[name])(return_X_y=True)
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.int64)
+
+
+def load_dataset(name: str, *, split_seed: int, test_fraction: float = DEFAULT_TEST_FRACTION
+                 ) -> Dataset:
+    """Load ``name``, split it stratified by ``split_seed``, standardise on the training part."""
+    name = check_name(name)
+    split_seed = _validate.positive_int("split seed", split_seed, minimum=0)
+    test_fraction = _validate.open_unit("test fraction", test_fraction)
+    x, y = load_raw(name)
+    train, test = stratified_split(y, test_fraction, np.random.default_rng(split_seed))
+    mean, scale = fit_standardisation(x[train])
+    return Dataset(
+        name=name,
+        x_train=standardise(x[train], mean, scale),
+        y_train=y[train],
+        x_test=standardise(x[test], mean, scale),
+        y_test=y[test],
+        mean=mean,
+        scale=scale,
+        n_classes=int(np.unique(y).shape[0]),
+        split_seed=split_seed,
+    )
+
+
+def count_outside(x: np.ndarray, box: Box) -> int:
+    """How many rows of ``x`` leave ``box`` in at least one coordinate."""
+    return int(np.count_nonzero(np.any((x < box.lower) | (x > box.upper), axis=1)))

@@ -1,0 +1,409 @@
+"""Edge-popup experiments on embedded benchmark data (issue 9, THEORY.md §7).
+
+One **run** (:func:`run_on_dataset`): draw a source network of widths (n_features, hidden…,
+n_classes) from a named source (:data:`SOURCES`), learn its scores with edge-popup
+(popup.py), report train and test accuracy of the found subnetwork.
+
+The **grid** (:func:`run_grid`): datasets × sources × densities × options × seeds, each cell
+the mean test accuracy over the seeds with a 95 % Student-t interval, and paired
+comparisons of every source with the zero-bias controls (the same seed shares the data split,
+so differences are paired). Runs go to a ``ProcessPoolExecutor`` (one BLAS thread per
+worker); every run's randomness is a child of the root ``SeedSequence`` keyed by the seed
+index and by names (not list positions), so adding a source or an option leaves the other
+runs' bytes unchanged, and the result does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+import numpy as np
+
+from lotteryproofs import _validate
+from lotteryproofs.popup import (
+    PopupConfig,
+    PopupResult,
+    accuracy,
+    check_density,
+    train_popup,
+)
+
+#: Named sources: name → (init.py scheme, options). The bias factor is the scheme default
+#: (β = 1, product rule).
+SOURCES: Mapping[str, tuple[str, Mapping]] = MappingProxyType({
+    "uniform-zero-bias": ("uniform-zero-bias", {}),
+    "uniform": ("uniform", {}),
+    "normal-zero-bias": ("normal-zero-bias", {}),
+    "normal": ("normal", {}),
+    "looks-linear-zero-bias": ("looks-linear", {"biases": "zero"}),
+    "looks-linear": ("looks-linear", {"biases": "independent"}),
+    "looks-linear-dependent": ("looks-linear", {"biases": "dependent"}),
+    "looks-linear-orthogonal": ("looks-linear", {"weights": "orthogonal", "biases": "independent"}),
+    "looks-linear-orthogonal-dependent": (
+        "looks-linear", {"weights": "orthogonal", "biases": "dependent"}),
+})
+
+#: The zero-bias control of each source (what "nonzero biases help" is measured against).
+CONTROLS: Mapping[str, str] = MappingProxyType({
+    "uniform": "uniform-zero-bias",
+    "normal": "normal-zero-bias",
+    "looks-linear": "looks-linear-zero-bias",
+    "looks-linear-dependent": "looks-linear-zero-bias",
+    "looks-linear-orthogonal": "looks-linear-zero-bias",
+    "looks-linear-orthogonal-dependent": "looks-linear-zero-bias",
+})
+
+#: Named training options: name → PopupConfig fields (besides density).
+OPTIONS: Mapping[str, Mapping] = MappingProxyType({
+    "plain": {},
+    "anneal": {"anneal": True},
+    "scaled": {"scaled": True},
+    "joint": {"bias_ranking": "joint"},
+    "scaled-anneal": {"scaled": True, "anneal": True},
+})
+
+
+def check_source(name) -> str:
+    if name not in SOURCES:
+        raise _validate.InputError(
+            f"unknown initialisation {name!r}; known: {', '.join(sorted(SOURCES))}"
+        )
+    return name
+
+
+def check_option(name) -> str:
+    if name not in OPTIONS:
+        raise _validate.InputError(
+            f"unknown edge-popup option {name!r}; known: {', '.join(OPTIONS)}"
+        )
+    return name
+
+
+def check_hidden(hidden) -> tuple[int, ...]:
+    """Hidden widths: positive integers (a string '256,256' or a sequence)."""
+    if isinstance(hidden, str):
+        return _validate.parse_widths("hidden sizes", hidden, minimum_layers=1)
+    return _validate.widths("hidden sizes", hidden, minimum_layers=1)
+
+
+def draw_named_source(name: str, widths: Sequence[int], *, rng, **extra_options):
+    """The source network of a named source (:data:`SOURCES`), He-scaled (init.py)."""
+    from lotteryproofs.init import draw_network
+
+    scheme, options = SOURCES[check_source(name)]
+    return draw_network(scheme, widths, rng=rng, **{**options, **extra_options})
+
+
+# ---------------------------------------------------------------------------------- one run
+@dataclass(frozen=True, eq=False)
+class PopupRun:
+    """One edge-popup run on a dataset: the source, what edge-popup found, its accuracies."""
+
+    dataset: str
+    source_name: str
+    source: object  # Network
+    result: PopupResult
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+
+
+def run_on_dataset(dataset, hidden: Sequence[int], source_name: str, config: PopupConfig, *,
+                   source_rng, train_rng, source_options: Mapping | None = None) -> PopupRun:
+    """Draw the source (first, independent of the data), run edge-popup, measure accuracy."""
+    start = time.perf_counter()
+    widths = (dataset.n_features, *check_hidden(hidden), dataset.n_classes)
+    source = draw_named_source(source_name, widths, rng=source_rng, **dict(source_options or {}))
+    result = train_popup(source, dataset.x_train, dataset.y_train, config, rng=train_rng)
+    subnetwork = result.subnetwork(source)
+    return PopupRun(
+        dataset=dataset.name,
+        source_name=source_name,
+        source=source,
+        result=result,
+        train_accuracy=accuracy(subnetwork, dataset.x_train, dataset.y_train),
+        test_accuracy=accuracy(subnetwork, dataset.x_test, dataset.y_test),
+        seconds=time.perf_counter() - start,
+    )
+
+
+# ------------------------------------------------------------------------------------- grid
+@dataclass(frozen=True)
+class GridSpec:
+    """What the grid runs: every combination, ``seeds`` times, with this training budget."""
+
+    datasets: tuple[str, ...]
+    sources: tuple[str, ...]
+    densities: tuple[float, ...]
+    options: tuple[str, ...]
+    seeds: int
+    hidden: tuple[int, ...] = (256, 256)
+    epochs: int = 30
+    root_seed: int = 0
+
+    def __post_init__(self):
+        from lotteryproofs.datasets import check_name
+
+        for name in self.datasets:
+            check_name(name)
+        for name in self.sources:
+            check_source(name)
+        for name in self.options:
+            check_option(name)
+        for d in self.densities:
+            check_density(d)
+        if self.seeds < 2:
+            raise _validate.InputError(f"a 95 % interval needs at least 2 seeds, got {self.seeds}")
+        object.__setattr__(self, "hidden", check_hidden(self.hidden))
+
+    @property
+    def n_runs(self) -> int:
+        return (len(self.datasets) * len(self.sources) * len(self.densities) * len(self.options)
+                * self.seeds)
+
+    def to_json(self) -> dict:
+        return {
+            "datasets": list(self.datasets), "sources": list(self.sources),
+            "densities": list(self.densities), "options": list(self.options),
+            "seeds": self.seeds, "hidden": list(self.hidden), "epochs": self.epochs,
+            "root_seed": self.root_seed,
+        }
+
+
+def default_grid(root_seed: int = 0) -> GridSpec:
+    """The issue's grid: 3 datasets × 6 sources × {0.5, 0.2, 0.1, 0.05} × 4 options × 5 seeds."""
+    return GridSpec(
+        datasets=("digits", "breast-cancer", "wine"),
+        sources=("uniform-zero-bias", "uniform", "looks-linear-zero-bias", "looks-linear",
+                 "looks-linear-dependent", "looks-linear-orthogonal-dependent"),
+        densities=(0.5, 0.2, 0.1, 0.05),
+        options=("plain", "anneal", "scaled", "joint"),
+        seeds=5,
+        root_seed=root_seed,
+    )
+
+
+def quick_grid(root_seed: int = 0) -> GridSpec:
+    """A CI-sized grid (< 60 s on 2 cores): every dataset, the two He sources and one LL."""
+    return GridSpec(
+        datasets=("digits", "breast-cancer", "wine"),
+        sources=("uniform-zero-bias", "uniform", "looks-linear"),
+        densities=(0.5, 0.1),
+        options=("plain", "scaled"),
+        seeds=3,
+        hidden=(64, 64),
+        epochs=10,
+        root_seed=root_seed,
+    )
+
+
+def _key(*names: str) -> tuple[int, ...]:
+    return tuple(zlib.crc32(n.encode()) for n in names)
+
+
+@dataclass(frozen=True)
+class _Task:
+    spec: GridSpec
+    dataset: str
+    source: str
+    density: float
+    option: str
+    seed: int
+
+
+def _run_task(task: _Task) -> dict:
+    """One grid run (in a worker). Randomness: the seed index's child of the root sequence,
+    keyed by (dataset, source) for the source draw — shared by every density and option, so
+    those comparisons are paired — and by (dataset, source, density, option) for training."""
+    from lotteryproofs.datasets import load_dataset
+
+    cpu_start = time.process_time()
+    spec = task.spec
+    seed_seq = np.random.SeedSequence(spec.root_seed).spawn(spec.seeds)[task.seed]
+    source_seq = np.random.SeedSequence(
+        seed_seq.entropy, spawn_key=seed_seq.spawn_key + _key("source", task.dataset, task.source))
+    train_seq = np.random.SeedSequence(
+        seed_seq.entropy, spawn_key=seed_seq.spawn_key
+        + _key("train", task.dataset, task.source, repr(task.density), task.option))
+    dataset = load_dataset(task.dataset, split_seed=task.seed)
+    config = PopupConfig(density=task.density, epochs=spec.epochs, **OPTIONS[task.option])
+    run = run_on_dataset(dataset, spec.hidden, task.source, config,
+                         source_rng=source_seq, train_rng=train_seq)
+    return {
+        "dataset": task.dataset, "source": task.source, "density": task.density,
+        "option": task.option, "seed": task.seed,
+        "train_accuracy": run.train_accuracy, "test_accuracy": run.test_accuracy,
+        "output_scale": run.result.output_scale, "final_loss": run.result.epoch_losses[-1],
+        "kept_fraction": run.result.kept_fraction(), "seconds": run.seconds,
+        "cpu_seconds": time.process_time() - cpu_start,
+    }
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean of n values with a two-sided 95 % Student-t interval [lower, upper]."""
+
+    mean: float
+    lower: float
+    upper: float
+    n: int
+
+    def to_json(self) -> dict:
+        return {"mean": self.mean, "ci95": [self.lower, self.upper], "n": self.n}
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
+    """mean ± t_{(1+level)/2, n−1}·s/√n (s the sample standard deviation)."""
+    from scipy.stats import t
+
+    values = np.asarray(values, dtype=np.float64)
+    n = values.shape[0]
+    if n < 2:
+        raise _validate.InputError(f"an interval needs at least 2 values, got {n}")
+    mean = math.fsum(values) / n
+    half = float(t.ppf((1 + level) / 2, n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n)
+
+
+@dataclass(frozen=True, eq=False)
+class GridResults:
+    """Every run of a grid, the per-cell intervals and the paired comparisons with controls."""
+
+    spec: GridSpec
+    runs: tuple[Mapping, ...]
+    cells: tuple[Mapping, ...]
+    comparisons: tuple[Mapping, ...]
+    wall_seconds: float
+    workers: int
+    extra: Mapping = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "spec": self.spec.to_json(), "workers": self.workers,
+            "wall_seconds": self.wall_seconds, "cells": list(self.cells),
+            "comparisons": list(self.comparisons), "runs": list(self.runs), **self.extra,
+        }
+
+
+def summarise_cells(runs: Sequence[Mapping]) -> list[dict]:
+    """Per (dataset, source, density, option): test/train accuracy means with 95 % intervals."""
+    groups: dict[tuple, list[Mapping]] = {}
+    for run in runs:
+        groups.setdefault((run["dataset"], run["source"], run["density"], run["option"]),
+                          []).append(run)
+    cells = []
+    for (dataset, source, density, option), members in groups.items():
+        members = sorted(members, key=lambda r: r["seed"])
+        cells.append({
+            "dataset": dataset, "source": source, "density": density, "option": option,
+            "test_accuracy": t_interval([r["test_accuracy"] for r in members]).to_json(),
+            "train_accuracy": t_interval([r["train_accuracy"] for r in members]).to_json(),
+        })
+    return cells
+
+
+def paired_comparisons(runs: Sequence[Mapping]) -> list[dict]:
+    """Each source minus its zero-bias control (CONTROLS) and minus ``uniform-zero-bias``,
+    per dataset: the per-seed difference of test accuracy averaged over every (density,
+    option) cell both ran, then a 95 % t interval over the seeds."""
+    table: dict[tuple, dict[int, list[float]]] = {}
+    by_key = {(r["dataset"], r["source"], r["density"], r["option"], r["seed"]): r for r in runs}
+    sources = sorted({r["source"] for r in runs})
+    out = []
+    for dataset in sorted({r["dataset"] for r in runs}):
+        for source in sources:
+            for control in sorted({CONTROLS.get(source), "uniform-zero-bias"} - {None, source}):
+                if control not in sources:
+                    continue
+                per_seed = table.setdefault((dataset, source, control), {})
+                for (d, s, density, option, seed), run in by_key.items():
+                    if d != dataset or s != source:
+                        continue
+                    other = by_key.get((dataset, control, density, option, seed))
+                    if other is not None:
+                        per_seed.setdefault(seed, []).append(
+                            run["test_accuracy"] - other["test_accuracy"])
+                if len(per_seed) >= 2:
+                    diffs = [math.fsum(v) / len(v) for _, v in sorted(per_seed.items())]
+                    out.append({"dataset": dataset, "source": source, "control": control,
+                                "difference": t_interval(diffs).to_json(),
+                                "cells_per_seed": len(next(iter(per_seed.values())))})
+    return out
+
+
+def run_grid(spec: GridSpec, *, workers: int | None = None, show_progress: bool | None = None
+             ) -> GridResults:
+    """Run every task of ``spec`` over ``workers`` processes (default: every core)."""
+    from lotteryproofs.progress import progress
+
+    workers = _validate.positive_int("workers", workers or os.cpu_count() or 1)
+    tasks = [_Task(spec, dataset, source, density, option, seed)
+             for dataset in spec.datasets for source in spec.sources
+             for density in spec.densities for option in spec.options
+             for seed in range(spec.seeds)]
+    # digits runs are the slow ones: start them first so that the pool ends evenly
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        runs = list(progress(pool.map(_run_task, tasks, chunksize=1), total=len(tasks),
+                             desc="popup grid", enabled=show_progress))
+    wall = time.perf_counter() - start
+    # on a shared machine the wall time depends on the load; the CPU time does not
+    cpu = math.fsum(r["cpu_seconds"] for r in runs)
+    return GridResults(spec, tuple(runs), tuple(summarise_cells(runs)),
+                       tuple(paired_comparisons(runs)), wall, workers,
+                       extra={"cpu_seconds": cpu, "load_average_at_end": os.getloadavg()[0]})
+
+
+def with_epochs(spec: GridSpec, epochs: int) -> GridSpec:
+    return replace(spec, epochs=_validate.positive_int("epochs", epochs))
+
+
+def grid_table(results: GridResults) -> str:
+    """Markdown: mean test accuracy [95 % interval] in %, one row per (dataset, source,
+    option), one column per density; then the paired differences with the controls."""
+    spec = results.spec
+    cells = {(c["dataset"], c["source"], c["density"], c["option"]): c["test_accuracy"]
+             for c in results.cells}
+    header = "| dataset | source | option | " + " | ".join(
+        f"density {d}" for d in spec.densities) + " |"
+    lines = [header, "|" + "---|" * (3 + len(spec.densities))]
+    for dataset in spec.datasets:
+        for source in spec.sources:
+            for option in spec.options:
+                entries = []
+                for density in spec.densities:
+                    cell = cells.get((dataset, source, density, option))
+                    entries.append("—" if cell is None else "{:.1f} [{:.1f}, {:.1f}]".format(
+                        100 * cell["mean"], 100 * cell["ci95"][0], 100 * cell["ci95"][1]))
+                lines.append(f"| {dataset} | {source} | {option} | " + " | ".join(entries) + " |")
+    if results.comparisons:
+        lines += ["", "| dataset | source | minus control | mean difference [95 % CI] "
+                  "(percentage points) | cells per seed |", "|---|---|---|---|---|"]
+        for c in results.comparisons:
+            diff = c["difference"]
+            lines.append("| {} | {} | {} | {:+.2f} [{:+.2f}, {:+.2f}] | {} |".format(
+                c["dataset"], c["source"], c["control"], 100 * diff["mean"],
+                100 * diff["ci95"][0], 100 * diff["ci95"][1], c["cells_per_seed"]))
+    return "\n".join(lines)
+
+
+def grid_results_from_json(data: Mapping) -> GridResults:
+    """Rebuild :class:`GridResults` from the JSON of ``popup-grid --json`` (cells and
+    comparisons are recomputed from the runs, not trusted from the file)."""
+    try:
+        spec_data = dict(data["spec"])
+        runs = tuple(data["runs"])
+        spec = GridSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec_data.items()})
+    except (KeyError, TypeError) as exc:
+        raise _validate.InputError(f"not a popup-grid result ({exc})") from None
+    extra = {k: data[k] for k in ("cpu_seconds", "load_average_at_end") if k in data}
+    return GridResults(spec, runs, tuple(summarise_cells(runs)), tuple(paired_comparisons(runs)),
+                       float(data.get("wall_seconds", math.nan)), int(data.get("workers", 0)),
+                       extra)
