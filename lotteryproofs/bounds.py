@@ -7,14 +7,14 @@ Three families, all built symbolically and evaluated by substitution:
 * **Error propagation (§5).** With per-layer gain g_l and per-layer injected error c_l, the
   recursion e_l ≤ g_l e_{l−1} + c_l, e_0 = 0, has the closed form
 
-      e_L = Σ_{l=1}^{L} c_l Π_{m=l+1}^{L} g_m                       (proofs/error_propagation.md)
+      e_L = Σ_{l=1}^{L} c_l Π_{m=l+1}^{L} g_m                       (proofs/error-propagation.md)
 
   (:func:`recursion_closed_form`; proven by sympy in tests/test_bounds.py). Each construction
   instantiates (g_l, c_l) (:func:`a_priori_output_error_expr`): for 2L, looks-linear and the
   zero-bias baseline g_l = a_l + k_l ε'; c_l = ε'(k_l B_{l−1} + 1), or ε' k_l B_{l−1} + b̄_l
   for the zero-bias baseline whose target biases are dropped (b̄_l = ‖b_l‖_∞); for L+1 the gain
   of layer l ≥ 2 is k_l G_l with G_l an a-priori bound on Σ_{r∈S}|v_r| (THEORY.md gives none;
-  we use G_l = ρ·v_max, proofs/width_theorem.md).
+  we use G_l = ρ·v_max, proofs/width-theorem.md).
 * **Per-parameter accuracy.** ε' is the unique positive root of e_L(ε') = ε (the closed form is
   a polynomial in ε' with non-negative coefficients, so it increases): :func:`solve_eps_param`.
   A closed-form sufficient value, valid for ε' ≤ 1, is
@@ -406,7 +406,7 @@ def pool_requirement_expr(pool: PoolLaw, delta_instance, *, eps_param=EPS_PARAM,
 
     Contained-uniform lemma applied to targets |z| ≤ K·a with K = ⌈z_max/a⌉ parts (disjoint
     sub-pools), each part within ε'/K with failure ≤ δ_inst/K, so the whole sum is within ε'
-    with failure ≤ δ_inst (proofs/width_theorem.md; THEORY.md's "multiply n by ⌈K⌉" alone
+    with failure ≤ δ_inst (proofs/width-theorem.md; THEORY.md's "multiply n by ⌈K⌉" alone
     would give error Kε' and failure Kδ):
 
         n_part = max{ (2/p) C ln(2 / min(ε'/(K a), δ_inst/(2K))), (8/p) ln(2K/δ_inst) },

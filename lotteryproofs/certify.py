@@ -8,7 +8,7 @@ For a target f_T, a ticket f_S with output scale Λ and an input box D:
 * **certified** — a rigorous upper bound of sup_D ‖f_T − Λ⁻¹ f_S‖_∞: the §5 recursion per neuron
   with the ticket's actual represented parameters (``construct.represented_layers``, read from
   the masks), per-neuron interval bounds of the *target* over D, and the actual gains
-  (Σ_{r∈S}|v_r| for L+1), evaluated with outward rounding (proofs/certificate_soundness.md):
+  (Σ_{r∈S}|v_r| for L+1), evaluated with outward rounding (proofs/certificate-soundness.md):
 
       e_l[c, j] ≤ Σ_i max(|pos − w|·B⁺_i, |neg + w|·B⁻_i) + gain·e_{l−1}[i]  + |bias − b|,
       e_l[j] = max_c e_l[c, j],   e_0 = 0,
@@ -114,7 +114,7 @@ def rigorous_preactivation_bounds(
 
     z_hi = W⁺ hi − W⁻ lo + b and z_lo = W⁺ lo − W⁻ hi + b are sums of N = 2n + 1 terms
     evaluated by BLAS; the error bound of :func:`_dot_error` with Σ|terms| ≤ |W|·m + |b|
-    (m = max(|lo|, |hi|)) makes them rigorous (proofs/certificate_soundness.md, Lemma 2).
+    (m = max(|lo|, |hi|)) makes them rigorous (proofs/certificate-soundness.md, Lemma 2).
     """
     if box.dim != network.widths[0]:
         raise _validate.InputError(
@@ -147,7 +147,7 @@ def rigorous_activation_bounds(network: Network, box: Box, pre=None) -> list[np.
 # ====================================================================== certified (fast)
 @dataclass(frozen=True)
 class RoundingSlack:
-    """Per target layer, bounds on |represented float − exact| (proofs/certificate_soundness.md).
+    """Per target layer, bounds on |represented float − exact| (proofs/certificate-soundness.md).
 
     ``weights[t]`` (copies, out, in) bounds the error of positive, negative and gain;
     ``bias[t]`` (copies, out) that of bias; ``scale`` bounds |Π λ_l / Λ − 1|.
@@ -181,7 +181,7 @@ def certified_output_error(
     """Rigorous upper bound of sup_{x∈box} ‖f_T(x) − Λ⁻¹ f_S(x)‖_∞ (float, rounded up).
 
     The per-neuron recursion of the module docstring, every operation rounded up; see
-    proofs/certificate_soundness.md for the inequality behind each step.
+    proofs/certificate-soundness.md for the inequality behind each step.
     """
     _check_represented(target, represented)
     pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
@@ -552,7 +552,7 @@ class Certificate:
         """observed ≤ certified ≤ a-priori (the last only meaningful without RSS failures).
 
         The a-priori bound is about exact represented parameters; the certified one also carries
-        the rounding of the read-back and of Λ (Lemma 5 of proofs/certificate_soundness.md), so
+        the rounding of the read-back and of Λ (Lemma 5 of proofs/certificate-soundness.md), so
         the second comparison allows :data:`ROUNDING_RTOL` relative.
         """
         return self.observed_output_error <= self.certified_output_error and (
@@ -627,7 +627,7 @@ def max_param_errors(target: Network, box: Box, represented) -> tuple[float, flo
 
 
 def rounding_slack(ticket: Ticket, represented_abs, *, depth_source: int) -> RoundingSlack:
-    """Bounds on |represented float − exact| from absolute sums (proofs/certificate_soundness.md).
+    """Bounds on |represented float − exact| from absolute sums (proofs/certificate-soundness.md).
 
     Each represented entry is a sum of products of unit-scale parameters fl(θ/λ) (the bias
     divisor a product of up to L₀ scales), each product rounded once and the sum once, so

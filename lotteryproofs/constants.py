@@ -10,7 +10,7 @@ For an RSS law (laws.py), an accuracy ε', a failure probability δ and an inter
 with two-sided Clopper–Pearson intervals (stats.py), the smallest n whose lower limit of p(n)
 reaches 1 − δ (``n_required``), C = n_required / ln(1/min(ε', δ)) and the counting limit
 log₂(|I|/(2ε')) (= log₂(1/ε') on [-1, 1]; THEORY.md §3, "Counting lower bound"). See
-proofs/constants_table.md and proofs/lueker.md.
+proofs/constants-table.md and proofs/lueker.md.
 
 Sampling design. Trials are grouped in blocks of :data:`BLOCK_TRIALS`; block b draws from the
 SeedSequence child b of the root seed a pool of :data:`CANDIDATE_CAPACITY` source candidates per

@@ -1,7 +1,7 @@
 """Random-subset-sum laws by name, their densities, and the uniform law each one contains.
 
-THEORY.md §3 ("Contains-a-uniform lemma", "Products of uniforms"); proofs/contains_uniform.md
-and proofs/product_densities.md.
+THEORY.md §3 ("Contains-a-uniform lemma", "Products of uniforms"); proofs/contains-uniform.md
+and proofs/product-densities.md.
 
 A *value law* is the law of one candidate X of a random-subset-sum instance:
 

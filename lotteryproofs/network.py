@@ -186,7 +186,7 @@ class Network:
 
         In centre–radius form, c' = W c + b and r' = |W| r, then σ applied to the bounds of
         hidden layers. Floating-point (not outward-rounded): the rigorous version lives in
-        the certificate (bounds.py), which recomputes it in mpmath interval arithmetic.
+        the certificate (certify.py), which recomputes it with outward rounding.
         """
         if box.dim != self.widths[0]:
             raise _validate.InputError(

@@ -1,6 +1,6 @@
 """Small statistics helpers in mpmath: Clopper–Pearson intervals, chi-square tests, means.
 
-Used by the Monte Carlo estimates of proof constants (constants.py, proofs/constants_table.md)
+Used by the Monte Carlo estimates of proof constants (constants.py, proofs/constants-table.md)
 and by any test that compares samples with a density. Every quantile is the root of a
 regularised incomplete beta/gamma function solved by bisection in mpmath, so the limits hold to
 float64 accuracy whatever the counts.

@@ -4,7 +4,7 @@ The ticket computes f_S = source ⊙ masks (THEORY.md §0), a genuine subnetwork
 the source changes but which parameters are kept. It approximates the target as Λ⁻¹·f_S
 (scaling lemma, THEORY.md §1). The log of the random-subset-sum instances that chose the masks
 is carried along for reporting; certificates never trust it and recompute every error from
-the masks (bounds.py).
+the masks (certify.py).
 """
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ THEOREMS = (
         title="§5 closed form of the error recursion",
         claim="e_L = Σ_l c_l Π_{m>l} g_m solves e_l = g_l e_{l−1} + c_l, e_0 = 0 (sympy)",
         theory="§5",
-        document="proofs/error_propagation.md",
+        document="proofs/error-propagation.md",
         code=_CODE_CLOSED,
         tests=(
             "tests/test_bounds.py::test_closed_form_equals_unrolled_recursion_symbolically",
@@ -191,7 +191,7 @@ THEOREMS = (
         title="lambdified bounds equal their mpmath values",
         claim="every bound expression's float lambdify agrees with mpmath to 1e-12 relative",
         theory="§5, §6",
-        document="proofs/width_theorem.md",
+        document="proofs/width-theorem.md",
         code=(
             "lotteryproofs.bounds:Bound",
             "lotteryproofs.bounds:width_requirements",
@@ -210,7 +210,7 @@ THEOREMS = (
         claim="the certified bound is a rigorous upper bound of sup_D ‖f_T − Λ⁻¹ f_S‖_∞ and "
         "lies below the a-priori bound of §5 for successful tickets",
         theory="§5",
-        document="proofs/certificate_soundness.md",
+        document="proofs/certificate-soundness.md",
         code=(
             "lotteryproofs.certify:certify",
             "lotteryproofs.certify:certified_output_error",

@@ -189,7 +189,7 @@ THEOREMS = (
         claim="law >= p(a)·U[-a, a] with p(a) = 2a·inf_{|z|<=a} f(z); for products of uniforms "
               "p(t) = t ln(1/t), max 1/e at 1/e; 2φ(1) for N(0,1); 2K0(1)/π for N·N at a = 1",
         theory="§3",
-        document="proofs/contains_uniform.md",
+        document="proofs/contains-uniform.md",
         code=("lotteryproofs.laws:contained_uniform_weight",
               "lotteryproofs.laws:best_contained_uniform",
               "lotteryproofs.laws:contained_uniform_weight_expr",
@@ -206,7 +206,7 @@ THEOREMS = (
         title="Densities of products of uniforms and of normals",
         claim="U_1⋯U_k has density (1/2) ln(1/|z|)^{k-1}/(k-1)!; N·N has density K0(|z|)/π",
         theory="§3",
-        document="proofs/product_densities.md",
+        document="proofs/product-densities.md",
         code=("lotteryproofs.laws:uniform_product_law", "lotteryproofs.laws:Law.density_expr",
               "lotteryproofs.checks.constants:check_product_densities"),
         tests=("tests/test_laws.py::test_density_integrates_to_one_sympy",
@@ -239,7 +239,7 @@ THEOREMS = (
         claim="n = 15, ε' = 0.01, one target, subsets <= 14: failure 0.40 % (uniform), 3.55 % "
               "(products); mean subset size 2.30 and 2.46",
         theory="§3",
-        document="proofs/authors_statistics.md",
+        document="proofs/authors-statistics.md",
         code=("lotteryproofs.constants:replicate_authors",
               "lotteryproofs.constants:AUTHORS_STATISTICS",
               "lotteryproofs.checks.constants:check_authors_statistics"),

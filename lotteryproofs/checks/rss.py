@@ -1,6 +1,6 @@
 """Checks of the random-subset-sum claims (THEORY.md §3): the counting lower bound.
 
-proofs/counting_lower_bound.md: n values have 2ⁿ subset sums, so their ε'-neighbourhoods cover
+proofs/counting-lower-bound.md: n values have 2ⁿ subset sums, so their ε'-neighbourhoods cover
 at most 2ⁿ·2ε' of the line; an interval [a, b] with 2ⁿ·2ε' < b − a is never covered, i.e. the
 covering radius is r* ≥ (b − a)/2ⁿ⁺¹ for *every* choice of values. The check measures r* with
 the exact coverage certificate (lotteryproofs.rss.coverage) on random pools of three laws and
@@ -115,7 +115,7 @@ THEOREMS = (
         title="counting lower bound for covering by subset sums",
         claim="no n values cover [a, b] at ε' if 2ⁿ·2ε' < b − a: covering radius ≥ (b−a)/2ⁿ⁺¹",
         theory="§3",
-        document="proofs/counting_lower_bound.md",
+        document="proofs/counting-lower-bound.md",
         code=(
             "lotteryproofs.rss:coverage_certificate",
             "lotteryproofs.checks.rss:counting_limit_radius",

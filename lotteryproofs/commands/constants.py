@@ -1,8 +1,8 @@
 """``lotteryproofs constants``: Monte Carlo estimates of RSS constants (THEORY.md §3, DESIGN.md).
 
 One law, ε' and δ give one estimate; several of each give the table of every combination
-(proofs/constants_table.md is generated this way). ``--authors`` replicates the seed paper's
-own statistics instead (proofs/authors_statistics.md).
+(proofs/constants-table.md is generated this way). ``--authors`` replicates the seed paper's
+own statistics instead (proofs/authors-statistics.md).
 """
 
 from __future__ import annotations

@@ -133,7 +133,9 @@ def represent(unit_ticket: Network, target_widths, rho: int, meta_layout: dict):
         v = sub[rows, k]
         is_copy = (owner[k] >= 0) & (owner[k] < n_in)
         is_const = owner[k] == n_in
-        const_ok = ~np.any(prev_w[k] != 0, axis=1)
+        # One flag per source neuron, then gathered: indexing prev_w[k] would copy a whole
+        # row per kept weight (nnz × fan-in floats: tens of GB on real targets).
+        const_ok = (np.count_nonzero(prev_w, axis=1) == 0)[k]
         bad = ~(is_copy | (is_const & const_ok))
         if bad.any():
             raise univariate.LayoutError(
