@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from lotteryproofs import certify, construct, io, targets
+from lotteryproofs.checks.bounds import tightness_case
 from lotteryproofs.network import Box
 
 
@@ -52,20 +53,7 @@ def tightness(n_tickets: int, seed: int = 0) -> dict:
         ratios_upper, ratios_lower, failures, unconverged = [], [], 0, 0
         for k in range(n_tickets):
             s = int(rng.integers(2**31))
-            dim = 1 + k % 2
-            target = targets.random_target(
-                (dim, 4, 3, 2), np.random.default_rng(s), zero_fraction=0.2
-            )
-            box = Box.cube(-1.0, 1.0, dim)
-            ticket = construct.construct(
-                target,
-                method,
-                eps_param=0.05,
-                delta=0.1,
-                rng=s,
-                rho=24 if method == "l+1" else 16,
-                domain=box,
-            )
+            target, box, ticket = tightness_case(method, s, 1 + k % 2)
             cert = certify.certify(ticket, target, box, rng=s, n_samples=500)
             enc = certify.sup_error_branch_and_bound(
                 target, ticket.network, ticket.scale, box, rtol=1e-2, max_cells=200_000

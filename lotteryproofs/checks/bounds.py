@@ -78,12 +78,27 @@ def _sample(symbol, rng):
     return float(rng.uniform(0.05, 5.0))
 
 
+def tightness_case(method: str, seed: int, dim: int):
+    """One tightness case: a (dim, 4, 3, 2) random target on [-1, 1]^dim and its ticket at
+    ε' = 0.05 (ρ = 16, 24 for l+1), all from ``seed``; shared by the check and
+    benchmarks/bench_certify.py. Returns (target, box, ticket)."""
+    from lotteryproofs import construct, targets
+    from lotteryproofs.network import Box
+
+    target = targets.random_target((dim, 4, 3, 2), np.random.default_rng(seed), zero_fraction=0.2)
+    box = Box.cube(-1.0, 1.0, dim)
+    ticket = construct.construct(
+        target, method, eps_param=0.05, delta=0.1, rng=seed,
+        rho=24 if method == "l+1" else 16, domain=box,
+    )
+    return target, box, ticket
+
+
 def check_certificate(ctx: CheckContext) -> CheckResult:
     """Random tickets of every construction on 1-D/2-D targets: observed ≤ certified ≤ a-priori
     (a-priori only for tickets whose instances all succeeded) and, by branch and bound over the
     linear regions, exact sup ≤ certified; reports the tightness certified / exact sup."""
-    from lotteryproofs import certify, construct, targets
-    from lotteryproofs.network import Box
+    from lotteryproofs import certify, construct
     from lotteryproofs.ticket import PART_BIAS
 
     per_method = 50 if ctx.thorough else 2
@@ -93,19 +108,7 @@ def check_certificate(ctx: CheckContext) -> CheckResult:
         for k in range(per_method):
             seed = int(ctx.rng.integers(2**31))
             dim = 1 + k % 2
-            target = targets.random_target(
-                (dim, 4, 3, 2), np.random.default_rng(seed), zero_fraction=0.2
-            )
-            box = Box.cube(-1.0, 1.0, dim)
-            ticket = construct.construct(
-                target,
-                method,
-                eps_param=0.05,
-                delta=0.1,
-                rng=seed,
-                rho=24 if method == "l+1" else 16,
-                domain=box,
-            )
+            target, box, ticket = tightness_case(method, seed, dim)
             cert = certify.certify(ticket, target, box, rng=seed, n_samples=300)
             enc = certify.sup_error_branch_and_bound(
                 target,
