@@ -16,7 +16,7 @@ from lotteryproofs.checks.construct import (
     section5_bound,
 )
 from lotteryproofs.construct import construct, represented_layers
-from lotteryproofs.construct.common import unit_network
+from lotteryproofs.init import unit_scale
 from lotteryproofs.io import load_ticket, save_ticket
 from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, PART_POSITIVE
@@ -124,7 +124,7 @@ def test_l_plus_one_first_layer_copies_are_exact():
     ticket = construct(target, "l+1", eps_param=0.02, delta=0.1, rng=3, domain=domain, rho=10)
     layers = represented_layers(ticket)
     assert [r.copies for r in layers] == [10, 10, 1]
-    unit = unit_network(ticket.network, ticket.metadata["layer_scales"])
+    unit, _ = unit_scale(ticket.network, ticket.metadata["layer_scales"])
     x = domain.sample(500, rng)
     h = np.maximum(x @ unit.weights[0].T + unit.biases[0], 0) @ unit.weights[1].T \
         + unit.biases[1]

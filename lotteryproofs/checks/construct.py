@@ -97,7 +97,7 @@ def failed_parameters(ticket: Ticket, layers, target: Network, domain: Box, eps_
 def verify_ticket(ticket: Ticket, target: Network, domain: Box, rng, n_samples: int) -> dict:
     """Everything the construction checks measure on one ticket (see the module docstring)."""
     from lotteryproofs.construct import represented_layers
-    from lotteryproofs.construct.common import unit_network
+    from lotteryproofs.init import unit_scale
 
     source = ticket.source
     masks_ok = all(m.dtype == bool and m.shape == p.shape for m, p in zip(
@@ -107,7 +107,7 @@ def verify_ticket(ticket: Ticket, target: Network, domain: Box, rng, n_samples: 
         ticket.weight_masks + ticket.bias_masks, strict=True))
     x = domain.sample(n_samples, rng)
     approx = ticket.approximation(x)
-    unit_out = unit_network(ticket.network, ticket.metadata["layer_scales"]).forward(x)
+    unit_out = unit_scale(ticket.network, ticket.metadata["layer_scales"])[0].forward(x)
     scale_dev = float(np.max(np.abs(approx - unit_out)) / max(1.0, float(np.max(np.abs(unit_out)))))
     layers = represented_layers(ticket)
     eps_param = float(ticket.metadata["eps_param"])

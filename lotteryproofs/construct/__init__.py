@@ -25,6 +25,7 @@ from lotteryproofs import __version__, _validate
 from lotteryproofs.construct import common, l_plus_one, looks_linear, sizing, two_layer
 from lotteryproofs.construct.sizing import DEFAULT_LUEKER_C, a_priori_rho
 from lotteryproofs.construct.univariate import LayoutError
+from lotteryproofs.init import unit_scale
 from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import RepresentedLayer, Ticket
 
@@ -225,7 +226,7 @@ def represented_layers(ticket: Ticket) -> tuple[RepresentedLayer, ...]:
         raise _validate.InputError(
             f"the ticket's metadata lacks {exc.args[0]!r}; it was not made by construct()"
         ) from None
-    unit_ticket = common.unit_network(ticket.network, scales)
+    unit_ticket, _ = unit_scale(ticket.network, scales)
     if method == "l+1":
         return l_plus_one.represent(unit_ticket, widths, int(meta["rho"]), layout)
     return two_layer.represent_pairs(unit_ticket, layout["pairs"])

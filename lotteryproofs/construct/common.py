@@ -45,7 +45,8 @@ def unit_parameters(source, layer_scales) -> UnitParameters:
     f_0 = Λ·g with Λ = Π λ_l (scaling lemma, proofs/scaling-lemma.md); masks commute with
     scaling, so every subnetwork satisfies f_S = Λ·g_S up to rounding. All constructions choose
     masks on g computed from the very source the ticket holds, and represented_layers reads the
-    same numbers back (:func:`unit_network` uses this function).
+    same numbers back through :func:`lotteryproofs.init.unit_scale`, which computes the same
+    divisions in the same order (a validated Network, where this skips the copy).
     """
     scales = [float(s) for s in layer_scales]
     if len(scales) != source.depth or any(not (s > 0 and math.isfinite(s)) for s in scales):
@@ -56,12 +57,6 @@ def unit_parameters(source, layer_scales) -> UnitParameters:
         weights.append(w / s)
         biases.append(b / cumulative)
     return UnitParameters(tuple(weights), tuple(biases))
-
-
-def unit_network(source: Network, layer_scales) -> Network:
-    """:func:`unit_parameters` as a validated :class:`Network`."""
-    unit = unit_parameters(source, layer_scales)
-    return Network(unit.weights, unit.biases)
 
 
 def output_scale(layer_scales) -> float:
