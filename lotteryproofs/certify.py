@@ -706,7 +706,7 @@ def certify(
     rounding slack for the read-back is added, the layers being taken as exact).
     """
     from lotteryproofs import bounds
-    from lotteryproofs.io import network_sha256
+    from lotteryproofs.network import network_sha256
 
     start = time.perf_counter()
     if not isinstance(ticket, Ticket):

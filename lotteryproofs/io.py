@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lotteryproofs import _validate, targets
-from lotteryproofs.network import Box, Network
+from lotteryproofs.network import Box, Network, network_sha256  # noqa: F401 (re-exported)
 from lotteryproofs.ticket import RSSLog, Ticket
 
 FORMAT_VERSION = 1
@@ -136,15 +136,6 @@ def write_arrays(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------- networks
-def network_sha256(network: Network) -> str:
-    """sha256 of the widths and the float64 little-endian bytes of every parameter."""
-    digest = hashlib.sha256(json.dumps(network.widths).encode())
-    for w, b in zip(network.weights, network.biases, strict=True):
-        digest.update(np.ascontiguousarray(w, dtype="<f8").tobytes())
-        digest.update(np.ascontiguousarray(b, dtype="<f8").tobytes())
-    return digest.hexdigest()
-
-
 def network_arrays(network: Network) -> dict[str, np.ndarray]:
     arrays = {}
     for i, (w, b) in enumerate(zip(network.weights, network.biases, strict=True)):

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import hashlib
+import json
+
 import numpy as np
 
 from lotteryproofs import _validate
@@ -216,3 +219,12 @@ def same_parameters(a: Network, b: Network) -> bool:
     return a.widths == b.widths and all(
         np.array_equal(p, q) for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True)
     )
+
+
+def network_sha256(network: Network) -> str:
+    """sha256 of the widths and the float64 little-endian bytes of every parameter."""
+    digest = hashlib.sha256(json.dumps(network.widths).encode())
+    for w, b in zip(network.weights, network.biases, strict=True):
+        digest.update(np.ascontiguousarray(w, dtype="<f8").tobytes())
+        digest.update(np.ascontiguousarray(b, dtype="<f8").tobytes())
+    return digest.hexdigest()

@@ -183,7 +183,7 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
         wm, bm, solved = l_plus_one.build(target, unit, domain, eps_param, rho, rho_in)
         layout = l_plus_one.layout(target.widths, rho, rho_in)
 
-    from lotteryproofs.io import network_sha256
+    from lotteryproofs.network import network_sha256
 
     log = common.build_log(solved)
     source = draw.network
