@@ -9,7 +9,6 @@ content gives the same bytes.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io as _io
 import json
 import os

@@ -9,11 +9,10 @@ with σ = ReLU and W_l of shape (n_l, n_{l−1}) (PyTorch's (out, in)). Everythi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
