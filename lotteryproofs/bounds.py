@@ -38,13 +38,14 @@ import numpy as np
 import sympy
 
 from lotteryproofs import _validate
+from lotteryproofs._limits import MPMATH_DPS
 
 #: The constructions of THEORY.md §4, as the ``--method`` names of DESIGN.md.
 METHODS = ("2l", "ll", "l+1", "zero-bias")
 #: The weight law D_w of the source (THEORY.md §1): it fixes every RSS law of a construction.
 WEIGHT_LAWS = ("uniform", "normal")
 #: Working precision (decimal digits) of every mpmath evaluation here.
-DPS = 30
+DPS = MPMATH_DPS
 
 # ----------------------------------------------------------------------------- symbols
 EPS = sympy.Symbol("epsilon", positive=True)

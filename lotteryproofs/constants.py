@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from lotteryproofs import _validate, stats
+from lotteryproofs._limits import MAX_MASK_VALUES
 from lotteryproofs.laws import Law, get_law
 
 #: Trials per independent stream (one SeedSequence child each).
@@ -187,7 +188,7 @@ class ConstantsEstimate:
 
 
 #: The exact coverage certificate's limit on pool values (rss.coverage.MAX_COVERAGE_VALUES).
-MAX_EXACT_VALUES = 62
+MAX_EXACT_VALUES = MAX_MASK_VALUES
 
 
 def _candidate_caps(law: Law) -> tuple[int, int]:

@@ -20,7 +20,6 @@ from lotteryproofs.network import Network
 
 #: Codes of the ``part`` column of :class:`RSSLog`: what a target parameter's instance builds.
 PART_POSITIVE, PART_NEGATIVE, PART_BIAS = 0, 1, 2
-PART_NAMES = {PART_POSITIVE: "positive", PART_NEGATIVE: "negative", PART_BIAS: "bias"}
 
 
 def _readonly(array, dtype) -> np.ndarray:
