@@ -39,6 +39,7 @@ import sympy
 
 from lotteryproofs import _validate
 from lotteryproofs._limits import MPMATH_DPS
+from lotteryproofs.bound_spec import DEFAULT_LUEKER_C, BoundSpec
 
 #: The weight law D_w of the source (THEORY.md §1): it fixes every RSS law of a construction.
 WEIGHT_LAWS = ("uniform", "normal")
@@ -56,52 +57,6 @@ B_MAX = sympy.Symbol("b_max", positive=True)  # max |target bias|
 RHO = sympy.Symbol("rho", positive=True, integer=True)
 RHO_IN = sympy.Symbol("rho_in", positive=True, integer=True)
 M = sympy.Symbol("M", positive=True, integer=True)  # the number of RSS instances (§6)
-
-#: Lueker's constant as fitted in THEORY.md §3 for U[-1, 1] candidates (provisional): the
-#: default of the a-priori sizing, to be replaced by the value lotteryproofs.constants measures.
-DEFAULT_LUEKER_C = 4.3
-
-
-@dataclass(frozen=True)
-class BoundSpec:
-    """What the §4–§6 bounds of one construction depend on (each construction module of
-    lotteryproofs.construct instantiates one; every function below takes it, never a name).
-
-    ``biases``: target biases are represented (one RSS instance per bias over products v·c
-    with a constant block; c_l = ε'(k_l B_{l−1} + 1)); False for the zero-bias baseline,
-    whose biases are dropped (c_l = ε' k_l B_{l−1} + b̄_l, no constant blocks, §4.4).
-    ``mirror_pairs``: looks-linear twins (§4.2): pools of ρ/2 paired values without a sign
-    split, no separate negative part, hidden widths rounded up to even, ρ even.
-    ``copies``: L+1 (§4.3): ρ copies of every hidden target neuron, gain k_l G_l for l ≥ 2 from
-    the gain bounds G_l, the first block layer sized by its own multiplicity ρ_in.
-    """
-
-    name: str
-    biases: bool = True
-    mirror_pairs: bool = False
-    copies: bool = False
-
-    @property
-    def has_sufficient_eps_param(self) -> bool:
-        """Whether :func:`sufficient_eps_param_expr` exists: the bound vanishes as ε' → 0 and
-        does not depend on ρ."""
-        return self.biases and not self.copies
-
-    @property
-    def needs_gains(self) -> bool:
-        """Whether the a-priori bound needs the gain bounds G_l (L+1)."""
-        return self.copies
-
-    @property
-    def rho_multiple(self) -> int:
-        """ρ must be a multiple of this (2 for mirror pairs: ρ/2 pairs per block)."""
-        return 2 if self.mirror_pairs else 1
-
-    @property
-    def negative_split(self) -> bool:
-        """Layer 1 builds a negative part (its own instances) where inputs can be < 0."""
-        return not self.mirror_pairs
-
 
 def check_weight_law(law) -> str:
     if law not in WEIGHT_LAWS:
@@ -631,7 +586,7 @@ def evaluate_widths(req: WidthRequirement, values: Mapping, *, instances=None) -
 
 def a_priori_widths(spec: BoundSpec, target, eps_param: float, delta: float, *,
                     negative_inputs=None, weight_law: str = "uniform", beta: float = 1.0,
-                    C: float = DEFAULT_LUEKER_C) -> dict:
+                    lueker_c: float = DEFAULT_LUEKER_C) -> dict:
     """ρ (and ρ_in) such that, by the union bound of §6 and the lemma of §3, P(any failure) ≤ δ
     for this target: :func:`evaluate_widths` with the exact instance count.
 
@@ -642,7 +597,7 @@ def a_priori_widths(spec: BoundSpec, target, eps_param: float, delta: float, *,
     """
     eps_param = _validate.positive("eps_param (ε')", eps_param)
     delta = _validate.open_unit("delta (δ)", delta)
-    C = _validate.positive("Lueker's constant C", C)
+    lueker_c = _validate.positive("Lueker's constant C", lueker_c)
     beta = _validate.positive("bias_factor (β)", beta)
     widths = tuple(target.widths)
     negative_inputs = (np.ones(widths[0], bool) if negative_inputs is None
@@ -651,7 +606,7 @@ def a_priori_widths(spec: BoundSpec, target, eps_param: float, delta: float, *,
                              input_has_negative=bool(negative_inputs.any()))
     values = {
         **dict(zip(layer_symbols(target.depth).n, widths, strict=True)),
-        EPS_PARAM: eps_param, DELTA: delta, C: C, BETA: beta,
+        EPS_PARAM: eps_param, DELTA: delta, C: lueker_c, BETA: beta,
         W_MAX: max(float(np.max(np.abs(w))) for w in target.weights),
         B_MAX: max(float(np.max(np.abs(b))) for b in target.biases),
     }

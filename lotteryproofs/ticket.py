@@ -115,7 +115,8 @@ class Ticket:
     def __post_init__(self):
         if len(self.weight_masks) != self.source.depth or len(self.bias_masks) != self.source.depth:
             raise _validate.InputError(
-                f"a ticket needs one weight and one bias mask per source layer ({self.source.depth})"
+                "a ticket needs one weight and one bias mask per source layer "
+                f"({self.source.depth})"
             )
         masks = []
         for m, p in zip(

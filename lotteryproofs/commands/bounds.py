@@ -11,7 +11,9 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True, help="2l, ll, l+1 or zero-bias")
+    from lotteryproofs.construct.registry import construction_names
+
+    parser.add_argument("--method", required=True, choices=construction_names())
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--target", help="a target file or built-in name (its own norms are used)")
     which.add_argument(
@@ -143,7 +145,7 @@ def format_summary(summary, origin: str, *, latex: bool = False) -> str:
             if row.value is None and row.name in ("a_priori_output_error", "G_l")
             else (f"  =  {_format_value(row.value)}")
         )
-        if row.name == "eps_param" and row.value is None and summary.method == "zero-bias":
+        if row.name == "eps_param" and row.value is None and not summary.spec.biases:
             value = "  =  none: the dropped biases alone exceed ε (zero-bias floor, THEORY.md §4.4)"
         lines.append(f"{row.name}: {row.description}")
         lines.append(f"    {expr}{value}")
@@ -152,13 +154,14 @@ def format_summary(summary, origin: str, *, latex: bool = False) -> str:
 
 def run(args) -> int:
     from lotteryproofs import bounds
+    from lotteryproofs.construct.registry import get_construction
 
-    bounds.check_method(args.method)
+    spec = get_construction(args.method).bound
     bounds.check_weight_law(args.law)
     C_value, provenance = parse_C(args.C)
     norms, origin = _norms(args)
     summary = bounds.summarize(
-        args.method,
+        spec,
         norms,
         eps=args.eps,
         delta=args.delta,

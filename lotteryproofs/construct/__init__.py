@@ -19,9 +19,9 @@ import numbers
 
 import numpy as np
 
-from lotteryproofs import _validate, bounds
+from lotteryproofs import _validate
 from lotteryproofs._version import __version__
-from lotteryproofs.bounds import DEFAULT_LUEKER_C
+from lotteryproofs.bound_spec import DEFAULT_LUEKER_C
 from lotteryproofs.construct import common
 from lotteryproofs.construct.base import BuildInput
 from lotteryproofs.construct.registry import construction_names, get_construction
@@ -102,9 +102,11 @@ def a_priori_widths(method, target: Network, eps_param, delta, *, negative_input
     :func:`lotteryproofs.bounds.a_priori_widths` with the method's bound (the only sizing
     rule). ``negative_inputs``: a boolean mask of the inputs that can be negative (default
     all)."""
+    from lotteryproofs import bounds  # sympy: imported only when sizing is asked for
+
     return bounds.a_priori_widths(get_construction(method).bound, target, eps_param, delta,
                                   negative_inputs=negative_inputs, weight_law=law,
-                                  beta=bias_factor, C=C)
+                                  beta=bias_factor, lueker_c=C)
 
 
 def a_priori_rho(method, target: Network, eps_param, delta, **options) -> int:
@@ -141,10 +143,10 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     seed_meta = _seed_metadata(rng)
     rng = _validate.rng(rng)
     if rho is None:
-        sizes = bounds.a_priori_widths(
-            construction.bound, target, eps_param, delta, negative_inputs=domain.has_negative,
-            weight_law=_sizing_law(init, init_options),
-            beta=float(init_options.get("bias_factor", 1.0)) or 1.0, C=lueker_c)
+        sizes = a_priori_widths(
+            construction, target, eps_param, delta, negative_inputs=domain.has_negative,
+            law=_sizing_law(init, init_options),
+            bias_factor=float(init_options.get("bias_factor", 1.0)) or 1.0, C=lueker_c)
         rho = sizes["rho"]
         # a width the theorem sizes separately (ρ_in) fills the option of that name if unset
         options.update({k: v for k, v in sizes.items() if options.get(k, 0) is None})

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lotteryproofs import _validate
-from lotteryproofs.bounds import BoundSpec
+from lotteryproofs.bound_spec import BoundSpec
 from lotteryproofs.construct.options import Option, validate_options
 from lotteryproofs.network import Box, Network
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lotteryproofs.bounds import BoundSpec
+from lotteryproofs.bound_spec import BoundSpec
 from lotteryproofs.construct import common, univariate
 from lotteryproofs.construct.base import BuildInput, Built, Construction
 from lotteryproofs.construct.options import NONE, Interval, Option

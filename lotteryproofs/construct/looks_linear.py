@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lotteryproofs.bounds import BoundSpec
+from lotteryproofs.bound_spec import BoundSpec
 from lotteryproofs.construct import common, two_layer
 from lotteryproofs.construct.base import BuildInput, Built, Construction
 

@@ -9,7 +9,7 @@ not vanish as ε' → 0. The machinery is :mod:`lotteryproofs.construct.two_laye
 
 from __future__ import annotations
 
-from lotteryproofs.bounds import BoundSpec
+from lotteryproofs.bound_spec import BoundSpec
 from lotteryproofs.construct import two_layer
 from lotteryproofs.construct.base import BuildInput, Built, Construction
 
