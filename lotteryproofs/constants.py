@@ -337,7 +337,7 @@ def estimate_constants(law, eps: float, delta: float, *, trials: int | None = No
 
 
 # ---------------------------------------------------------------------- the authors' statistics
-#: The seed paper's own RSS statistics (THEORY.md §3, issue 6): n = 15 candidates, ε' = 0.01,
+#: The seed paper's own RSS statistics (THEORY.md §3): n = 15 candidates, ε' = 0.01,
 #: one target z ~ U[-1, 1], subsets of size <= 14, 100 000 trials each — (failure rate, mean
 #: subset size). These are the claims under test, not expected values of ours.
 AUTHORS_STATISTICS = {"uniform": (0.0040, 2.30), "product": (0.0355, 2.46)}
