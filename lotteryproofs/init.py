@@ -212,7 +212,7 @@ def _ll_block_shapes(widths) -> list[tuple[int, int]]:
 def _ll_weight_block(law, kind, rng, shape) -> np.ndarray:
     if kind == "iid":
         return _sample_law(law, rng, shape)
-    gaussian = rng.standard_normal(shape)
+    gaussian = _sample_law("normal", rng, shape)
     u, _, vt = np.linalg.svd(gaussian, full_matrices=False)
     # U Vᵀ is the polar factor: all singular values 1, independent of the SVD's sign choices
     return math.sqrt(LAW_VARIANCES[law] * shape[1]) * (u @ vt)

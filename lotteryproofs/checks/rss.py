@@ -76,7 +76,7 @@ def check_counting_lower_bound(ctx: CheckContext) -> CheckResult:
     n_min = counting_limit_n(eps)
     excess = []
     for _ in range(40 if ctx.thorough else 15):
-        pool = rng.uniform(-1, 1, n_min + 24)
+        pool = sample_law("uniform", rng, n_min + 24)
         m = n_min
         while m < pool.size and not coverage_certificate(pool[:m], eps).covered:
             m += 1
