@@ -231,7 +231,8 @@ def test_worst_case_norms_refuse_negative_widths():
 def test_bounds_cli_method_choices_are_the_registry(capsys):
     """--method takes exactly the registered names (argparse refuses the rest, exit 2)."""
     with pytest.raises(SystemExit) as exc:
-        cli.main(["bounds", "--method", "4l", "--widths", "3,4,2", "--eps", "0.1", "--delta", "0.1"])
+        cli.main(["bounds", "--method", "4l", "--widths", "3,4,2", "--eps", "0.1",
+                  "--delta", "0.1"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "invalid choice: '4l'" in err
     assert all(repr(name) in err for name in CONSTRUCTIONS)

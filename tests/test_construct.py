@@ -10,13 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lotteryproofs._validate import InputError
 from lotteryproofs.checks.construct import (
     FLOAT_SLACK,
     failed_parameters,
     represented_forward,
     section5_bound,
 )
-from lotteryproofs._validate import InputError
 from lotteryproofs.construct import construct, represented_layers
 from lotteryproofs.construct.registry import construction_names, get_construction
 from lotteryproofs.init import unit_scale
