@@ -216,48 +216,30 @@ def uniform_product_law(k: int) -> Law:
 
 #: The laws of `lotteryproofs constants --law`, by name.
 LAWS: dict[str, Law] = {}
-LAWS["uniform"] = Law(
-    name="uniform",
-    description="U[-1, 1]",
-    sample_values=_uniform_sampler,
-    density_builder=_uniform_density,
-    support=(-1.0, 1.0),
-)
+_UNBOUNDED = (-math.inf, math.inf)
+LAWS["uniform"] = Law("uniform", "U[-1, 1]", _uniform_sampler, _uniform_density, (-1.0, 1.0))
 LAWS["product"] = uniform_product_law(2)
-LAWS["normal"] = Law(
-    name="normal",
-    description="N(0, 1)",
-    sample_values=_normal_sampler,
-    density_builder=_normal_density,
-    support=(-math.inf, math.inf),
-)
-LAWS["normal-product"] = Law(
-    name="normal-product",
-    description="product of two independent N(0, 1)",
-    sample_values=_normal_product_sampler,
-    density_builder=_normal_product_density,
-    support=(-math.inf, math.inf),
-)
-LAWS["sign-split"] = Law(
-    name="sign-split",
-    description="2L positive pool: products v·u of n candidates, usable where u > 0 "
-                "(Binomial(n, 1/2) values of the product law)",
-    sample_values=_uniform_product_sampler(2),
-    density_builder=lambda: _uniform_product_density(2),
-    support=(-1.0, 1.0),
-    pool_kind="sign-split",
-    factor=LAWS["uniform"],
-)
-LAWS["looks-linear"] = Law(
-    name="looks-linear",
-    description="LL paired pool: n candidates form n//2 mirror pairs, each usable with "
-                "value s·v·|u| (product law)",
-    sample_values=_uniform_product_sampler(2),
-    density_builder=lambda: _uniform_product_density(2),
-    support=(-1.0, 1.0),
-    pool_kind="paired",
-    factor=LAWS["uniform"],
-)
+LAWS["normal"] = Law("normal", "N(0, 1)", _normal_sampler, _normal_density, _UNBOUNDED)
+LAWS["normal-product"] = Law("normal-product", "product of two independent N(0, 1)",
+                             _normal_product_sampler, _normal_product_density, _UNBOUNDED)
+
+
+def _pool_law(name: str, pool_kind: str, description: str) -> Law:
+    """A pool law of the 2L constructions: candidates v·u of two U[-1, 1] factors, of which
+    ``pool_kind`` says how many are usable (the values follow the product law)."""
+    return Law(name=name, description=description, sample_values=_uniform_product_sampler(2),
+               density_builder=lambda: _uniform_product_density(2), support=(-1.0, 1.0),
+               pool_kind=pool_kind, factor=LAWS["uniform"])
+
+
+LAWS["sign-split"] = _pool_law(
+    "sign-split", "sign-split",
+    "2L positive pool: products v·u of n candidates, usable where u > 0 (Binomial(n, 1/2) "
+    "values of the product law)")
+LAWS["looks-linear"] = _pool_law(
+    "looks-linear", "paired",
+    "LL paired pool: n candidates form n//2 mirror pairs, each usable with value s·v·|u| "
+    "(product law)")
 
 
 def sample(law, rng: np.random.Generator, shape) -> np.ndarray:

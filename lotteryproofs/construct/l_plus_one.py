@@ -181,16 +181,15 @@ def _represent(unit_ticket: Network, metadata):
     return represent(unit_ticket, widths, int(metadata["rho"]), metadata["layout"])
 
 
+def _widths(target_widths, rho: int, options):
+    return source_widths(target_widths, rho, _rho_in(rho, options))
+
+
+#: ρ_in: the multiplicity of the first block layer (THEORY.md §4.3)
+RHO_IN = Option("rho_in", None, (NONE, Interval(int, 1)),
+                "multiplicity of the first block layer (default ρ)")
+
 CONSTRUCTION = Construction(
-    name="l+1",
-    label="L+1",
-    summary="§4.3 one extra layer; ρ copies of every hidden target neuron",
-    default_init="uniform",
-    bound=BoundSpec("l+1", copies=True),
-    source_widths=lambda target_widths, rho, options: source_widths(
-        target_widths, rho, _rho_in(rho, options)),
-    build=_build,
-    represent=_represent,
-    options=(Option("rho_in", None, (NONE, Interval(int, 1)),
-                    "multiplicity of the first block layer (default ρ)"),),
-)
+    "l+1", "L+1", "§4.3 one extra layer; ρ copies of every hidden target neuron",
+    default_init="uniform", bound=BoundSpec("l+1", copies=True), source_widths=_widths,
+    build=_build, represent=_represent, options=(RHO_IN,))

@@ -18,7 +18,7 @@ import numpy as np
 
 from lotteryproofs.bound_spec import BoundSpec
 from lotteryproofs.construct import common, two_layer
-from lotteryproofs.construct.base import BuildInput, Built, Construction
+from lotteryproofs.construct.base import BuildInput, Built
 
 
 def source_widths(target_widths, rho: int):
@@ -55,15 +55,8 @@ def _build(inp: BuildInput) -> Built:
                                        check=check_mirror_structure)
 
 
-CONSTRUCTION = Construction(
-    name="ll",
-    label="looks-linear 2L",
-    summary="§4.2 the 2L construction on a looks-linear source: one instance per weight, twins",
-    default_init="looks-linear",
-    bound=BoundSpec("ll", mirror_pairs=True),
-    source_widths=lambda target_widths, rho, options: source_widths(target_widths, rho),
-    build=_build,
-    represent=two_layer.represent,
-    options=two_layer.WIDEN_OPTIONS,
-    mirrored_source=True,
-)
+CONSTRUCTION = two_layer.pair_construction(
+    "ll", "looks-linear 2L",
+    "§4.2 the 2L construction on a looks-linear source: one instance per weight, twins",
+    widths=source_widths, build=_build, default_init="looks-linear",
+    bound=BoundSpec("ll", mirror_pairs=True), mirrored_source=True)

@@ -145,14 +145,16 @@ def _build(inp: BuildInput) -> Built:
     return solve_pair_layers(inp, owners, zero_bias=False)
 
 
-CONSTRUCTION = Construction(
-    name="2l",
-    label="2L",
-    summary="§4.1 two source layers per target layer, nonzero biases",
-    default_init="uniform",
-    bound=BoundSpec("2l"),
-    source_widths=lambda target_widths, rho, options: source_widths(target_widths, rho),
-    build=_build,
-    represent=represent,
-    options=WIDEN_OPTIONS,
-)
+def pair_construction(name: str, label: str, summary: str, *, widths, build,
+                      **fields) -> Construction:
+    """The record of a 2L-family construction: pairs read back by :func:`represent`, the
+    widening options, and ``widths(target_widths, rho)`` for its source widths."""
+    return Construction(
+        name=name, label=label, summary=summary,
+        source_widths=lambda target_widths, rho, options: widths(target_widths, rho),
+        build=build, represent=represent, options=WIDEN_OPTIONS, **fields)
+
+
+CONSTRUCTION = pair_construction(
+    "2l", "2L", "§4.1 two source layers per target layer, nonzero biases",
+    widths=source_widths, build=_build, default_init="uniform", bound=BoundSpec("2l"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lotteryproofs.bound_spec import BoundSpec
 from lotteryproofs.construct import two_layer
-from lotteryproofs.construct.base import BuildInput, Built, Construction
+from lotteryproofs.construct.base import BuildInput, Built
 
 
 def source_widths(target_widths, rho: int):
@@ -24,15 +24,8 @@ def _build(inp: BuildInput) -> Built:
     return two_layer.solve_pair_layers(inp, owners, zero_bias=True)
 
 
-CONSTRUCTION = Construction(
-    name="zero-bias",
-    label="zero biases",
-    summary="§4.4 the 2L construction on a zero-bias source: target biases dropped",
-    default_init="uniform",
-    bound=BoundSpec("zero-bias", biases=False),
-    source_widths=lambda target_widths, rho, options: source_widths(target_widths, rho),
-    build=_build,
-    represent=two_layer.represent,
-    options=two_layer.WIDEN_OPTIONS,
-    init_suffix="-zero-bias",
-)
+CONSTRUCTION = two_layer.pair_construction(
+    "zero-bias", "zero biases",
+    "§4.4 the 2L construction on a zero-bias source: target biases dropped",
+    widths=source_widths, build=_build, default_init="uniform",
+    bound=BoundSpec("zero-bias", biases=False), init_suffix="-zero-bias")
