@@ -382,3 +382,36 @@ def test_a_priori_sizing_is_the_width_theorem(method, widths, lo):
     symbolic = req.instances.subs({**dict(zip(s.n, widths, strict=True)),
                                    **dict(zip(s.k, k, strict=True)), bounds.RHO: rho})
     assert posed <= int(sympy.Integer(symbolic))
+
+
+def test_supports_refuse_what_a_construction_cannot_build():
+    """A target declaring another activation or layer type is refused with the supported
+    ones named (the network model's objects carry ``name`` / their type)."""
+    from types import SimpleNamespace
+
+    from lotteryproofs.construct.base import Supports
+
+    supports = get_construction("2l").supports
+    assert supports == Supports(layers=("Dense",), activations=("ReLU",), domains=("box",))
+    supports.check("the 2l construction", SimpleNamespace())  # today's Network: ReLU, dense
+    with pytest.raises(InputError, match="supports the activations ReLU, not Tanh"):
+        supports.check("the 2l construction", SimpleNamespace(activation=SimpleNamespace(
+            name="Tanh")))
+
+    class Conv2d:
+        pass
+
+    with pytest.raises(InputError, match="supports the layer types Dense, not Conv2d"):
+        supports.check("the 2l construction", SimpleNamespace(layers=(Conv2d(),)))
+
+
+def test_construct_accepts_the_record_itself():
+    from lotteryproofs.construct import looks_linear
+
+    target = Network((np.ones((2, 2)), np.ones((1, 2))), (np.ones(2), np.ones(1)))
+    by_name = construct(target, "ll", eps_param=0.1, delta=0.1, rng=3, rho=4)
+    by_record = construct(target, looks_linear.CONSTRUCTION, eps_param=0.1, delta=0.1, rng=3,
+                          rho=4)
+    assert by_record.metadata == by_name.metadata
+    assert all(np.array_equal(a, b) for a, b in zip(by_record.weight_masks, by_name.weight_masks,
+                                                    strict=True))
