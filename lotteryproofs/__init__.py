@@ -76,8 +76,17 @@ _CALLABLE_MODULES = frozenset(
 class _CallableModule(types.ModuleType):
     """A module that, called, calls its own function of the same name."""
 
+    def _function(self):
+        return getattr(self, self.__name__.rpartition(".")[2])
+
     def __call__(self, *args, **kwargs):
-        return getattr(self, self.__name__.rpartition(".")[2])(*args, **kwargs)
+        return self._function()(*args, **kwargs)
+
+    @property
+    def __signature__(self):
+        import inspect
+
+        return inspect.signature(self._function())
 
 
 class _Package(types.ModuleType):

@@ -302,6 +302,9 @@ assert lp.construct is construct and lp.certify is certify
 assert construct.construct is not construct and callable(construct)
 assert construct(target, "2l", eps_param=0.05, delta=0.1, rng=0, rho=8).count_nonzero() \\
     == ticket.count_nonzero()
+import inspect
+assert "eps_param" in inspect.signature(lp.construct).parameters
+assert "n_samples" in inspect.signature(lp.certify).parameters
 print(certificate.method, type(lp.construct).__name__)
 """
 
