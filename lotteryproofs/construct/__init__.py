@@ -26,7 +26,7 @@ from lotteryproofs.construct import common
 from lotteryproofs.construct.base import BuildInput
 from lotteryproofs.construct.registry import construction_names, get_construction
 from lotteryproofs.construct.univariate import LayoutError
-from lotteryproofs.init import unit_scale
+from lotteryproofs.init import draw_source, unit_scale
 from lotteryproofs.network import Box, Network, network_sha256
 from lotteryproofs.ticket import RepresentedLayer, Ticket
 
@@ -148,8 +148,8 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
             law=_sizing_law(init, init_options),
             bias_factor=float(init_options.get("bias_factor", 1.0)) or 1.0, C=lueker_c)
         rho = sizes["rho"]
-        # a width the theorem sizes separately (ρ_in) fills the option of that name if unset
-        options.update({k: v for k, v in sizes.items() if options.get(k, 0) is None})
+        # a width the theorem sizes separately (ρ_in of L+1) fills the option of that name
+        options.update({k: sizes[k] for k, v in options.items() if v is None and k in sizes})
         rho_source = "a_priori"
     else:
         rho = _validate.positive_int("rho (ρ)", rho)
@@ -160,8 +160,6 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     _validate.fits_in_memory(_estimate_bytes(target, widths, largest),
                              f"the {construction.name} construction with rho={rho} (source "
                              f"widths {widths[:4]}{'…' if len(widths) > 4 else ''})")
-
-    from lotteryproofs.init import draw_source
 
     draw = draw_source(init, widths, rng=rng, **init_options)
     # Masks are chosen on the unit-scale form of the very source the ticket holds, the same
