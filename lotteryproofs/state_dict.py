@@ -114,7 +114,9 @@ def _real(origin: str, key: str, value, *, mask: bool = False) -> np.ndarray:
         value.max() > _EXACT_INTEGER or (kind == "i" and value.min() < -_EXACT_INTEGER)
     ):
         raise InputError(f"{origin}: {key!r} has integers above 2^53, which float64 would round")
-    return np.asarray(value, dtype=np.float64)
+    # widening a signalling NaN raises the invalid flag; the Network refuses non-finite values
+    with np.errstate(invalid="ignore"):
+        return np.asarray(value, dtype=np.float64)
 
 
 def _refuse_non_linear(origin: str, label: str, module: dict[str, np.ndarray]) -> None:
