@@ -34,6 +34,8 @@ _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 #: Suffixes of files that torch.save (a pickle) writes; unpickling runs arbitrary code.
 _TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar")
 _PICKLE_SUFFIXES = (".pkl", ".pickle")
+#: Declarations also read straight from safetensors' __metadata__ (docs/files.md).
+_DIRECT_METADATA = ("activation", "output_activation", "input_box")
 _TORCH_ADVICE = ("PyTorch pickles are not read; save a state dict with safetensors: "
                  "safetensors.torch.save_file(model.state_dict(), 'target.safetensors')")
 
@@ -145,6 +147,7 @@ def read_arrays(path) -> tuple[dict[str, np.ndarray], dict]:
     elif suffix == ".safetensors":
         arrays, header_metadata = read_safetensors(path)
         metadata_text = header_metadata.get("metadata")
+        direct = {k: v for k, v in header_metadata.items() if k in _DIRECT_METADATA}
     elif suffix in _TORCH_SUFFIXES:
         raise _validate.InputError(f"{path}: {_TORCH_ADVICE}")
     elif suffix in _PICKLE_SUFFIXES:
@@ -160,7 +163,31 @@ def read_arrays(path) -> tuple[dict[str, np.ndarray], dict]:
         raise _validate.InputError(f"{path}: its metadata is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict):
         raise _validate.InputError(f"{path}: its metadata must be a JSON object")
+    if suffix == ".safetensors":
+        metadata = _merge_direct_metadata(path, metadata, direct)
     return arrays, metadata
+
+
+def _merge_direct_metadata(path: Path, metadata: dict, direct: dict[str, str]) -> dict:
+    """Declarations written straight into safetensors' ``__metadata__`` (str → str), as
+    ``save_file(tensors, path, metadata={"activation": "tanh"})`` does: honoured, never lost."""
+    merged = dict(metadata)
+    for key, text in direct.items():
+        if key == "input_box":
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise _validate.InputError(
+                    f"{path}: its __metadata__ input_box is not valid JSON ({exc})") from None
+        else:
+            value = text
+        if key in merged and merged[key] != value:
+            raise _validate.InputError(
+                f"{path}: {key!r} is declared twice, differently: {merged[key]!r} in the "
+                f"'metadata' JSON and {value!r} in __metadata__"
+            )
+        merged[key] = value
+    return merged
 
 
 def write_arrays(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:

@@ -37,6 +37,7 @@ _CONVOLUTIONS = {3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}
 #: Ticket files (DESIGN.md "Ticket files") hold these beside the source's parameters.
 _TICKET_KEYS = re.compile(r"^(scale|rss\..+)$")
 
+_TRANSPOSED = (" (saved as (in, out)? a weight is (out, in), PyTorch's layout: transpose it)")
 #: Integers above 2^53 are not all float64 numbers: reading them would round.
 _EXACT_INTEGER = 2**53
 
@@ -189,8 +190,18 @@ def _part(origin: str, label: str, prefix: str, module: dict, part: str) -> tupl
     return orig * mask, True
 
 
+#: Keys of the metadata JSON (target_info.py) that a user may store as arrays by mistake.
+_METADATA_KEYS = ("activation", "output_activation", "input_box", "provenance")
+
+
 def _refuse_unknown_keys(origin: str, unknown: list[str], found_any: bool) -> None:
     sample = ", ".join(repr(k) for k in unknown[:3]) + (", …" if len(unknown) > 3 else "")
+    misplaced = [k for k in unknown if k in _METADATA_KEYS]
+    if misplaced:
+        raise InputError(
+            f"{origin}: {misplaced[0]!r} is an array, but it is a metadata key: store it in the "
+            "'metadata' JSON string (np.array(json.dumps({…})))"
+        )
     prefixed = [m for m in map(_PREFIXED_SEQUENTIAL.match, unknown) if m]
     if prefixed and not found_any:
         prefix = prefixed[0].group("prefix")
@@ -258,7 +269,7 @@ def read_layers(arrays: dict[str, np.ndarray], origin: str) -> Layers:
         if b.shape[0] != w.shape[0]:
             raise InputError(
                 f"{origin}: {prefix}bias has {b.shape[0]} entries but {prefix}weight has "
-                f"{w.shape[0]} rows"
+                f"{w.shape[0]} rows" + (_TRANSPOSED if b.shape[0] == w.shape[1] else "")
             )
         if position > 0:
             before = indices[position - 1]
@@ -271,6 +282,8 @@ def read_layers(arrays: dict[str, np.ndarray], origin: str) -> Layers:
             if w.shape[1] != weights[-1].shape[0]:
                 what = f"layers.{before}" if canonical else f"module {before}"
                 hint = "" if canonical else " (is a module with parameters missing between them?)"
+                if weights[-1].shape[1] == w.shape[0]:
+                    hint = _TRANSPOSED
                 raise InputError(
                     f"{origin}: {what} has {weights[-1].shape[0]} outputs but {label} expects "
                     f"{w.shape[1]} inputs{hint}"

@@ -336,3 +336,10 @@ def test_cli_notes_the_assumption_and_records_it_in_the_certificates(tmp_path):
     assert declared.stderr == ""
     assert "input box [-1, 1]^3 (from the file's input_box metadata)" in declared.stdout
     assert json.loads((tmp_path / "d.json").read_text())["assumptions"] == []
+
+
+def test_metadata_stored_as_an_array_is_pointed_to_the_metadata_string(tmp_path):
+    np.savez(tmp_path / "t.npz", **_canonical(np.random.default_rng(0)),
+             activation=np.array("tanh"))
+    with pytest.raises(InputError, match="'activation' is an array, but it is a metadata key"):
+        io.load_target(tmp_path / "t.npz")

@@ -269,3 +269,35 @@ def test_duplicate_and_overlapping_tensors_are_refused(tmp_path):
     (tmp_path / "overlap.safetensors").write_bytes(raw)
     with pytest.raises(InputError, match="starts at byte 0, expected 8"):
         read_safetensors(tmp_path / "overlap.safetensors")
+
+
+# ------------------------------------------------------- declarations in safetensors' header
+def _two_layers(path, header_metadata: dict[str, str]):
+    rng = np.random.default_rng(10)
+    weights, biases = _mlp(rng, (3, 4, 2))
+    save_file({"0.weight": weights[0], "0.bias": biases[0], "2.weight": weights[1],
+               "2.bias": biases[1]}, path, header_metadata)
+
+
+def test_declarations_straight_in_the_safetensors_header_are_honoured(tmp_path):
+    _two_layers(tmp_path / "tanh.safetensors", {"activation": "tanh", "format": "pt"})
+    with pytest.raises(InputError, match="activation 'tanh' is declared"):
+        io.load_target(tmp_path / "tanh.safetensors")
+    _two_layers(tmp_path / "relu.safetensors",
+                {"activation": "relu", "input_box": json.dumps({"lower": 0, "upper": 2})})
+    _, metadata, info = io.read_target_info(tmp_path / "relu.safetensors")
+    assert info.activation_declared and info.assumptions == ()
+    assert info.box_line() == "input box [0, 2]^3 (from the file's input_box metadata)"
+    _two_layers(tmp_path / "both.safetensors",
+                {"activation": "relu", "metadata": json.dumps({"activation": "gelu"})})
+    with pytest.raises(InputError, match="'activation' is declared twice, differently"):
+        io.load_target(tmp_path / "both.safetensors")
+
+
+def test_keras_layout_weights_get_a_transposition_hint(tmp_path):
+    rng = np.random.default_rng(11)
+    weights, biases = _mlp(rng, (3, 4, 2))
+    save_file({"0.weight": weights[0].T.copy(), "0.bias": biases[0],
+               "2.weight": weights[1].T.copy(), "2.bias": biases[1]}, tmp_path / "k.safetensors")
+    with pytest.raises(InputError, match=r"saved as \(in, out\)\?"):
+        io.load_target(tmp_path / "k.safetensors")
