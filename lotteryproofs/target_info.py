@@ -56,8 +56,9 @@ def activation_name(origin: str, key: str, value, known: tuple[str, ...]) -> str
     """A declared activation as its canonical name ('ReLU' → 'relu'), refusing unknown ones."""
     if not isinstance(value, str):
         raise InputError(f"{origin}: metadata {key!r} must be a name such as 'relu', got {value!r}")
-    name = value.strip().lower().replace("-", "_")
-    name = _ALIASES.get(name.replace("_", ""), name)
+    squeezed = value.strip().lower().replace("-", "").replace("_", "")
+    by_squeezed = {k.replace("_", ""): k for k in known}
+    name = by_squeezed.get(squeezed, _ALIASES.get(squeezed))
     if name not in known:
         raise InputError(
             f"{origin}: metadata {key!r} is {value!r}, not a known activation "
