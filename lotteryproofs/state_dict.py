@@ -62,12 +62,14 @@ class Layers:
         """
         if self.naming != "sequential":
             return None
-        extra = list(range(self.indices[0]))
-        for a, b in zip(self.indices[:-1], self.indices[1:], strict=True):
-            extra.extend(range(a + 2, b))
-        if not extra:
+        # runs [first, last] of such modules, written as ranges (indices may be huge)
+        runs = [(0, self.indices[0] - 1)] if self.indices[0] > 0 else []
+        runs += [(a + 2, b - 1) for a, b in zip(self.indices[:-1], self.indices[1:], strict=True)
+                 if b - a > 2]
+        if not runs:
             return None
-        return (f"nn.Sequential modules {', '.join(map(str, extra))} hold no parameters and are "
+        extra = ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+        return (f"nn.Sequential modules {extra} hold no parameters and are "
                 "not the activation after a Linear layer: taken as the identity (Flatten, Dropout "
                 "at evaluation)")
 
@@ -236,8 +238,11 @@ def read_layers(arrays: dict[str, np.ndarray], origin: str) -> Layers:
         if match is None:
             unknown.append(key)
             continue
+        index_text = match.group("index")
+        if index_text != str(int(index_text)):  # 'layers.01' would alias 'layers.1'
+            raise InputError(f"{origin}: {key!r} has the index {index_text!r} with a leading zero")
         namings.add("canonical" if match.group("prefix") else "sequential")
-        modules.setdefault(int(match.group("index")), {})[match.group("name")] = value
+        modules.setdefault(int(index_text), {})[match.group("name")] = value
     if unknown or not modules:
         _refuse_unknown_keys(origin, sorted(unknown), bool(modules))
     if len(namings) > 1:
@@ -249,7 +254,8 @@ def read_layers(arrays: dict[str, np.ndarray], origin: str) -> Layers:
     canonical = naming == "canonical"
     indices = tuple(sorted(modules))
     if canonical and indices != tuple(range(len(indices))):
-        missing = min(set(range(indices[-1] + 1)) - set(indices))
+        # the first index i with indices[i] != i (never materialise range(indices[-1]))
+        missing = next(i for i, index in enumerate(indices) if index != i)
         raise InputError(
             f"{origin}: layers.{missing} is missing (found layers."
             f"{', layers.'.join(map(str, indices))}); canonical indices run 0, 1, 2, … without "

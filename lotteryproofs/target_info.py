@@ -168,6 +168,30 @@ class TargetInfo:
         return dataclasses.replace(self, input_box=box, input_box_source=source)
 
 
+def _numbers(value, n: int) -> bool:
+    return isinstance(value, list) and len(value) == n and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+
+
+def check_provenance(metadata: dict, n_inputs: int, origin: str) -> None:
+    """The provenance keys the toolkit reads back (evaluate.py) have the types it needs.
+
+    ``dataset`` (a name), ``split_seed`` (an integer ≥ 0) and ``preprocessing`` ({"mean",
+    "scale"}: n_0 numbers each), as lotteryproofs.train writes them.
+    """
+    if "dataset" in metadata and not isinstance(metadata["dataset"], str):
+        raise InputError(f"{origin}: metadata 'dataset' must be a dataset name, "
+                         f"got {metadata['dataset']!r}")
+    seed = metadata.get("split_seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"{origin}: metadata 'split_seed' must be an integer >= 0, got {seed!r}")
+    recorded = metadata.get("preprocessing")
+    if recorded is not None and not (isinstance(recorded, dict) and all(
+            _numbers(recorded.get(k), n_inputs) for k in ("mean", "scale"))):
+        raise InputError(f"{origin}: metadata 'preprocessing' must hold 'mean' and 'scale', "
+                         f"{n_inputs} numbers each")
+
+
 def target_info(metadata: dict, n_inputs: int, origin: str, *, box_source: str = "metadata",
                 layout_assumptions: tuple[str, ...] = ()) -> TargetInfo:
     """Read the declarations of a target's metadata; refuse what is declared but unsupported.
@@ -192,6 +216,7 @@ def target_info(metadata: dict, n_inputs: int, origin: str, *, box_source: str =
             "only targets with no activation after the last layer are supported yet (drop it: "
             "the ticket then approximates the last layer's outputs, the logits)"
         )
+    check_provenance(metadata, n_inputs, origin)
     box = declared_box(metadata, n_inputs, origin)
     if box is None:
         box, box_source = Box.cube(*DEFAULT_BOX, n_inputs), "default"

@@ -343,3 +343,33 @@ def test_metadata_stored_as_an_array_is_pointed_to_the_metadata_string(tmp_path)
              activation=np.array("tanh"))
     with pytest.raises(InputError, match="'activation' is an array, but it is a metadata key"):
         io.load_target(tmp_path / "t.npz")
+
+
+def test_indices_are_read_as_written(tmp_path):
+    arrays = _canonical(np.random.default_rng(0))
+    np.savez(tmp_path / "zero.npz", **arrays, **{"layers.01.weight": np.ones((2, 4))})
+    with pytest.raises(InputError, match="'layers.01.weight' has the index '01' with a leading"):
+        io.load_target(tmp_path / "zero.npz")
+    huge = 10**20  # a gap this wide must be reported, not enumerated
+    np.savez(tmp_path / "gap.npz", **{
+        "layers.0.weight": np.ones((2, 2)), "layers.0.bias": np.ones(2),
+        f"layers.{huge}.weight": np.ones((2, 2)), f"layers.{huge}.bias": np.ones(2)})
+    with pytest.raises(InputError, match="layers.1 is missing"):
+        io.load_target(tmp_path / "gap.npz")
+    np.savez(tmp_path / "seq.npz", **{
+        "0.weight": np.ones((2, 2)), "0.bias": np.ones(2),
+        f"{huge}.weight": np.ones((2, 2)), f"{huge}.bias": np.ones(2)})
+    (said,) = io.read_target_info(tmp_path / "seq.npz")[2].layout_assumptions
+    assert f"modules 2–{huge - 1} hold no parameters" in said
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ({"dataset": ["wine"]}, "'dataset' must be a dataset name"),
+    ({"split_seed": -1}, "'split_seed' must be an integer >= 0"),
+    ({"split_seed": 1.5}, "'split_seed' must be an integer >= 0"),
+    ({"preprocessing": {"mean": [0, 0, 0]}}, "'preprocessing' must hold 'mean' and 'scale'"),
+    ({"preprocessing": {"mean": [0], "scale": [1]}}, "3 numbers each"),
+])
+def test_provenance_the_toolkit_reads_back_is_type_checked(tmp_path, metadata, message):
+    with pytest.raises(InputError, match=message):
+        io.read_target_info(_with_metadata(tmp_path, metadata))
