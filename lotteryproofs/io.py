@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io as _io
 import json
+import math
 import os
 import re
 import tempfile
@@ -95,6 +96,38 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
+def _check_npz_members(path: Path) -> None:
+    """Refuse a torch.save archive, and any member whose .npy header declares more data than it
+    holds, before numpy allocates what the header declares (a 20-byte header can ask for
+    74.5 GiB); the total must also fit in memory."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if any(m.filename.endswith("data.pkl") for m in members):  # torch.save's zip layout
+            raise _validate.InputError(
+                f"{path}: a PyTorch checkpoint (torch.save); {_TORCH_ADVICE}")
+        for member in members:
+            if not member.filename.endswith(".npy"):
+                continue  # np.load hands back its raw bytes: refused by the caller
+            with archive.open(member) as handle:
+                if handle.read(6) != b"\x93NUMPY":
+                    continue  # not an array: refused by the caller
+                handle.seek(0)
+                version = np.lib.format.read_magic(handle)
+                # version 3.0 is 2.0 with a UTF-8 header: the same reader parses plain dtypes
+                reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                          else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = reader(handle)
+                declared = math.prod(shape) * dtype.itemsize
+                if not dtype.hasobject and member.file_size - handle.tell() != declared:
+                    raise _validate.InputError(
+                        f"{path}: the member {member.filename!r} declares {declared} bytes of "
+                        f"data but holds {member.file_size - handle.tell()} (a damaged file)"
+                    )
+                total += declared
+    _validate.fits_in_memory(total, f"reading {path}")
+
+
 def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], str | None]:
     with path.open("rb") as handle:
         magic = handle.read(6)
@@ -108,12 +141,9 @@ def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], str | None]:
     if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         raise _validate.InputError(f"{path}: not a readable .npz file (not a zip archive)")
     try:
+        _check_npz_members(path)
         with np.load(path, allow_pickle=False) as data:
-            names = list(data.files)
-            if any(name.endswith("data.pkl") for name in names):  # torch.save's zip layout
-                raise _validate.InputError(f"{path}: a PyTorch checkpoint (torch.save); "
-                                           f"{_TORCH_ADVICE}")
-            arrays = {key: data[key] for key in names}
+            arrays = {key: data[key] for key in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         if isinstance(exc, _validate.InputError):
             raise
@@ -338,6 +368,11 @@ def save_ticket(ticket: Ticket, path) -> None:
 def load_ticket(path) -> Ticket:
     """Read a ticket file written by :func:`save_ticket` (or by anyone following the contract)."""
     arrays, metadata = read_arrays(path)
+    if not any(key.endswith("_mask") for key in arrays) and "scale" not in arrays:
+        raise _validate.InputError(
+            f"{path}: not a ticket file (no masks 'layers.{{i}}.weight_mask' and no scale; a "
+            "target? tickets are written by `lotteryproofs construct --out`)"
+        )
     # the source's parameters; the masks, Λ and the RSS log are read below
     source = network_from_arrays(
         {k: v for k, v in arrays.items() if _TICKET_SOURCE_KEY.match(k)}, str(path))

@@ -373,3 +373,20 @@ def test_indices_are_read_as_written(tmp_path):
 def test_provenance_the_toolkit_reads_back_is_type_checked(tmp_path, metadata, message):
     with pytest.raises(InputError, match=message):
         io.read_target_info(_with_metadata(tmp_path, metadata))
+
+
+def test_npz_member_declaring_more_data_than_it_holds_is_refused_before_allocation(tmp_path):
+    import io as _io
+    import zipfile
+
+    header = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (100_000, 100_000)})
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as archive:  # 74.5 GiB declared, 64 B held
+        archive.writestr("layers.0.weight.npy", header.getvalue() + b"\0" * 64)
+    with pytest.raises(InputError, match="declares 80000000000 bytes of data but holds 64"):
+        io.load_target(tmp_path / "bomb.npz")
+    # np.savez_compressed members are checked on their uncompressed size and read as usual
+    arrays = _canonical(np.random.default_rng(0))
+    np.savez_compressed(tmp_path / "c.npz", **arrays)
+    assert np.array_equal(io.load_target(tmp_path / "c.npz").weights[1], arrays["layers.1.weight"])
