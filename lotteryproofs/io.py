@@ -161,7 +161,12 @@ def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], str | None]:
             f"array of dtype {raw.dtype} and shape {raw.shape}"
         )
     text = raw[()]
-    return arrays, text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _validate.InputError(f"{path}: its metadata is not UTF-8 ({exc})") from None
+    return arrays, str(text)
 
 
 def read_arrays(path) -> tuple[dict[str, np.ndarray], dict]:

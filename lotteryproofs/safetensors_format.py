@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lotteryproofs._validate import InputError
+from lotteryproofs._validate import InputError, fits_in_memory
 
 #: The safetensors library refuses larger headers too (a guard against hostile files).
 MAX_HEADER_BYTES = 100_000_000
@@ -103,6 +103,7 @@ def read_safetensors(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The tensors of a ``.safetensors`` file (numpy, read-only) and its ``__metadata__``."""
     path = Path(path)
     try:
+        fits_in_memory(path.stat().st_size, f"reading {path}")
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
