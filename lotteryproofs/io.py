@@ -381,12 +381,23 @@ def load_ticket(path) -> Ticket:
     # the source's parameters; the masks, Λ and the RSS log are read below
     source = network_from_arrays(
         {k: v for k, v in arrays.items() if _TICKET_SOURCE_KEY.match(k)}, str(path))
-    try:
-        weight_masks = tuple(arrays[f"layers.{i}.weight_mask"] for i in range(source.depth))
-        bias_masks = tuple(arrays[f"layers.{i}.bias_mask"] for i in range(source.depth))
-        scale = np.asarray(arrays["scale"], dtype=np.float64).reshape(-1)
-    except KeyError as exc:
-        raise _validate.InputError(f"{path}: not a ticket file (missing {exc.args[0]})") from None
+    mask_keys = [f"layers.{i}.{part}_mask"
+                 for i in range(source.depth) for part in ("weight", "bias")]
+    missing = [key for key in (*mask_keys, "scale") if key not in arrays]
+    if missing:
+        raise _validate.InputError(f"{path}: not a ticket file (missing {missing[0]})")
+    stray = sorted(key for key in arrays if not (_TICKET_SOURCE_KEY.match(key) or key == "scale"
+                                                 or key in mask_keys or key.startswith("rss.")))
+    if stray:
+        raise _validate.InputError(
+            f"{path}: {stray[0]!r} is not part of a ticket of {source.depth} layers (a damaged "
+            "or hand-edited file?)"
+        )
+    masks = {key: state_dict.real_array(str(path), key, arrays[key], mask=True)
+             for key in mask_keys}
+    weight_masks = tuple(masks[f"layers.{i}.weight_mask"] for i in range(source.depth))
+    bias_masks = tuple(masks[f"layers.{i}.bias_mask"] for i in range(source.depth))
+    scale = state_dict.real_array(str(path), "scale", arrays["scale"]).reshape(-1)
     if scale.shape != (1,):  # safetensors has no 0-d tensors: accept any single element
         raise _validate.InputError(f"{path}: 'scale' must hold one number, got shape {scale.shape}")
     scale = float(scale[0])
@@ -395,6 +406,17 @@ def load_ticket(path) -> Ticket:
         rss_log = RSSLog(**rss_columns) if rss_columns else None
     except TypeError as exc:
         raise _validate.InputError(f"{path}: its RSS log is malformed ({exc})") from None
+    if "domain" in metadata:
+        try:
+            domain = Box.from_json(metadata["domain"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _validate.InputError(
+                f"{path}: its metadata 'domain' is not an input box ({exc!r})") from None
+        if domain.dim != source.widths[0]:
+            raise _validate.InputError(
+                f"{path}: its metadata 'domain' has dimension {domain.dim} but its source has "
+                f"{source.widths[0]} inputs"
+            )
     try:
         return Ticket(source, weight_masks, bias_masks, scale, metadata, rss_log)
     except _validate.InputError as exc:

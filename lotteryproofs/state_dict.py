@@ -91,7 +91,7 @@ def ticket_evidence(arrays: dict[str, np.ndarray]) -> str | None:
     return None
 
 
-def _real(origin: str, key: str, value, *, mask: bool = False) -> np.ndarray:
+def real_array(origin: str, key: str, value, *, mask: bool = False) -> np.ndarray:
     """``value`` as float64, refusing what float64 would not hold exactly."""
     if not isinstance(value, np.ndarray):
         raise InputError(f"{origin}: {key!r} is not an array")
@@ -169,7 +169,7 @@ def _part(origin: str, label: str, prefix: str, module: dict, part: str) -> tupl
     if orig is not None and mask is None:
         raise InputError(f"{origin}: {label} has {prefix}{part}_orig but no {prefix}{part}_mask")
     if plain is not None:
-        return _real(origin, f"{prefix}{part}", plain), False
+        return real_array(origin, f"{prefix}{part}", plain), False
     if orig is None:
         if part == "bias":
             raise InputError(
@@ -177,8 +177,8 @@ def _part(origin: str, label: str, prefix: str, module: dict, part: str) -> tupl
                 "explicitly)"
             )
         raise InputError(f"{origin}: {label} has a bias but no weight")
-    orig = _real(origin, f"{prefix}{part}_orig", orig)
-    mask = _real(origin, f"{prefix}{part}_mask", mask, mask=True)
+    orig = real_array(origin, f"{prefix}{part}_orig", orig)
+    mask = real_array(origin, f"{prefix}{part}_mask", mask, mask=True)
     if mask.shape != orig.shape:
         raise InputError(
             f"{origin}: {prefix}{part}_mask has shape {mask.shape} but {prefix}{part}_orig has "

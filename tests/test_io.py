@@ -390,3 +390,22 @@ def test_npz_member_declaring_more_data_than_it_holds_is_refused_before_allocati
     arrays = _canonical(np.random.default_rng(0))
     np.savez_compressed(tmp_path / "c.npz", **arrays)
     assert np.array_equal(io.load_target(tmp_path / "c.npz").weights[1], arrays["layers.1.weight"])
+
+
+@pytest.mark.parametrize(("change", "metadata", "message"), [
+    ({"layers.5.weight_mask": np.ones((2, 2))}, None, "'layers.5.weight_mask' is not part of a"),
+    ({"layers.0.weight_mask": None}, None, "missing layers.0.weight_mask"),
+    ({"scale": np.array(1 + 2j)}, None, "'scale' has complex values"),
+    ({"layers.0.bias_mask": np.array(["1"] * 5)}, None, "'layers.0.bias_mask' is not numeric"),
+    ({}, {"domain": {"lower": -1}}, "its metadata 'domain' is not an input box"),
+    ({}, {"domain": "cube"}, "its metadata 'domain' is not an input box"),
+    ({}, {"domain": {"lower": -1, "upper": 1, "dim": 7}},
+     "'domain' has dimension 7 but its source"),
+])
+def test_malformed_tickets_are_refused(tmp_path, change, metadata, message):
+    ticket = _ticket(np.random.default_rng(3))
+    arrays = {**io.ticket_arrays(ticket), **change}
+    io.write_arrays(tmp_path / "t.npz", {k: v for k, v in arrays.items() if v is not None},
+                    {"format_version": 1, **(metadata or {})})
+    with pytest.raises(InputError, match=message):
+        io.load_ticket(tmp_path / "t.npz")
