@@ -51,7 +51,6 @@ class Layers:
     naming: str  # "canonical" or "sequential"
     #: the module index of each Linear layer (0 … L−1 for canonical names)
     indices: tuple[int, ...]
-    pruned: bool  # some parameter was read as orig × mask
 
     def parameter_free_modules(self) -> str | None:
         """nn.Sequential modules that hold no parameters besides the activations, said in words.
@@ -159,7 +158,7 @@ def _refuse_non_linear(origin: str, label: str, module: dict[str, np.ndarray]) -
         raise InputError(f"{origin}: {label} has a {ndim}-D weight; {unsupported}")
 
 
-def _part(origin: str, label: str, prefix: str, module: dict, part: str) -> tuple[np.ndarray, bool]:
+def _part(origin: str, label: str, prefix: str, module: dict, part: str) -> np.ndarray:
     """A Linear layer's weight or bias, plain or as torch.nn.utils.prune's orig × mask."""
     plain, orig, mask = module.get(part), module.get(f"{part}_orig"), module.get(f"{part}_mask")
     if plain is not None and orig is not None:
@@ -169,7 +168,7 @@ def _part(origin: str, label: str, prefix: str, module: dict, part: str) -> tupl
     if orig is not None and mask is None:
         raise InputError(f"{origin}: {label} has {prefix}{part}_orig but no {prefix}{part}_mask")
     if plain is not None:
-        return real_array(origin, f"{prefix}{part}", plain), False
+        return real_array(origin, f"{prefix}{part}", plain)
     if orig is None:
         if part == "bias":
             raise InputError(
@@ -189,7 +188,7 @@ def _part(origin: str, label: str, prefix: str, module: dict, part: str) -> tupl
         raise InputError(f"{origin}: {prefix}{part}_mask is not binary (0/1): it holds {bad}")
     # torch.nn.utils.prune computes weight = weight_orig * weight_mask; the same product here
     # (exact: the mask is 0 or 1).
-    return orig * mask, True
+    return orig * mask
 
 
 #: Keys of the metadata JSON (target_info.py) that a user may store as arrays by mistake.
@@ -261,15 +260,14 @@ def read_layers(arrays: dict[str, np.ndarray], origin: str) -> Layers:
             f"{', layers.'.join(map(str, indices))}); canonical indices run 0, 1, 2, … without "
             "gaps (an nn.Sequential saved under 'layers'? name its keys 0.weight, 2.weight, …)"
         )
-    weights, biases, pruned = [], [], False
+    weights, biases = [], []
     for position, index in enumerate(indices):
         module = modules[index]
         prefix = f"layers.{index}." if canonical else f"{index}."
         label = f"layers.{index}" if canonical else f"module {index}"
         _refuse_non_linear(origin, label, module)
-        w, w_pruned = _part(origin, label, prefix, module, "weight")
-        b, b_pruned = _part(origin, label, prefix, module, "bias")
-        pruned = pruned or w_pruned or b_pruned
+        w = _part(origin, label, prefix, module, "weight")
+        b = _part(origin, label, prefix, module, "bias")
         if b.ndim != 1:
             raise InputError(f"{origin}: {prefix}bias must be 1-dimensional, got shape {b.shape}")
         if b.shape[0] != w.shape[0]:
@@ -296,4 +294,4 @@ def read_layers(arrays: dict[str, np.ndarray], origin: str) -> Layers:
                 )
         weights.append(w)
         biases.append(b)
-    return Layers(tuple(weights), tuple(biases), naming, indices, pruned)
+    return Layers(tuple(weights), tuple(biases), naming, indices)

@@ -54,11 +54,10 @@ def run(args) -> int:
     from lotteryproofs import io
     from lotteryproofs._validate import positive_int
     from lotteryproofs.certify import certify
+    from lotteryproofs.commands._target import announce
     from lotteryproofs.network import Box
 
     samples = positive_int("--samples", args.samples)
-    from lotteryproofs.commands._target import announce
-
     ticket = io.load_ticket(args.ticket)
     target, _, info = io.read_target_info(args.target)
     n0 = target.widths[0]
