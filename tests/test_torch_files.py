@@ -13,6 +13,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
 from lotteryproofs import InputError, io
@@ -85,6 +87,35 @@ def test_sequential_with_flatten_and_dropout_says_what_it_takes_them_for(tmp_pat
     np.testing.assert_allclose(net.forward(x), _relu_forward(weights, biases, x), atol=1e-12)
     (said,) = info.layout_assumptions
     assert "modules 0, 3" in said and said in info.assumptions and said in info.notes
+
+
+@given(widths=st.lists(st.integers(1, 4), min_size=2, max_size=5),
+       gaps=st.lists(st.integers(2, 4), min_size=4, max_size=4), start=st.integers(0, 2),
+       pruned=st.lists(st.booleans(), min_size=4, max_size=4), seed=st.integers(0, 2**16))
+def test_any_sequential_layout_reads_as_the_canonical_file(tmp_path_factory, widths, gaps, start,
+                                                          pruned, seed):
+    """Sequential indices with gaps ≥ 2, prune names or not: the canonical file's network."""
+    rng = np.random.default_rng(seed)
+    weights, biases = _mlp(rng, tuple(widths))
+    canonical, sequential, index = {}, {}, start
+    for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        canonical[f"layers.{layer}.weight"], canonical[f"layers.{layer}.bias"] = w, b
+        if pruned[layer]:
+            mask = rng.integers(0, 2, w.shape).astype(np.float32)
+            sequential[f"{index}.weight_orig"], sequential[f"{index}.weight_mask"] = w, mask
+            canonical[f"layers.{layer}.weight"] = np.where(mask == 1, w, np.float32(0))
+        else:
+            sequential[f"{index}.weight"] = w
+        sequential[f"{index}.bias"] = b
+        index += gaps[layer]
+    folder = tmp_path_factory.mktemp("layout")
+    save_file(canonical, folder / "canonical.safetensors")
+    save_file(sequential, folder / "sequential.safetensors")
+    a = io.load_target(folder / "canonical.safetensors")
+    b = io.load_target(folder / "sequential.safetensors")
+    assert a.widths == b.widths == tuple(widths)
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
+        assert np.array_equal(p, q)
 
 
 def test_sequential_adjacent_linear_layers_are_refused(tmp_path):
