@@ -57,13 +57,16 @@ def run(args) -> int:
 
     from lotteryproofs import io
     from lotteryproofs._validate import InputError
+    from lotteryproofs.commands._target import announce
     from lotteryproofs.construct import construct
     from lotteryproofs.network import Box
 
-    target, metadata = io.read_target(args.target)
+    target, metadata, info = io.read_target_info(args.target)
     n_0 = target.widths[0]
-    domain = Box.cube(args.domain[0], args.domain[1], n_0) if args.domain else \
-        io.target_box(metadata, n_0)
+    if args.domain:
+        info = info.with_box(Box.cube(args.domain[0], args.domain[1], n_0), "--domain")
+    domain = info.input_box
+    announce("construct", info)
     if args.eps is not None:
         eps_param = _eps_param_from_eps(args.eps, args.method, target, domain)
     else:
@@ -95,6 +98,7 @@ def run(args) -> int:
         data.setdefault("time_s", elapsed)
         if dataset is not None:
             data["dataset"] = dataset
+        data["assumptions"] = list(info.assumptions)
         io.write_json_atomic(args.json, data)
     from lotteryproofs.construct.common import compact
 
