@@ -33,9 +33,10 @@ PACKAGE = ROOT / "lotteryproofs"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs._version", "lotteryproofs._limits", "lotteryproofs._validate",
      "lotteryproofs.progress", "lotteryproofs.bound_spec"),
-    ("lotteryproofs.network", "lotteryproofs.laws", "lotteryproofs.stats", "lotteryproofs.rss"),
-    ("lotteryproofs.ticket", "lotteryproofs.targets", "lotteryproofs.init",
-     "lotteryproofs.datasets"),
+    ("lotteryproofs.network", "lotteryproofs.laws", "lotteryproofs.stats", "lotteryproofs.rss",
+     "lotteryproofs.safetensors_format", "lotteryproofs.state_dict"),
+    ("lotteryproofs.ticket", "lotteryproofs.targets", "lotteryproofs.target_info",
+     "lotteryproofs.init", "lotteryproofs.datasets"),
     ("lotteryproofs.bounds", "lotteryproofs.constants", "lotteryproofs.signal",
      "lotteryproofs.popup", "lotteryproofs.io"),
     # the constructions, bottom-up: shared pieces, widening, one module per method, registry
