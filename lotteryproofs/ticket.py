@@ -1,7 +1,11 @@
 """A strong lottery ticket: a random source network, binary masks, and the output scale Λ.
 
 The ticket computes f_S = source ⊙ masks (THEORY.md §0), a genuine subnetwork: nothing about
-the source changes but which parameters are kept. It approximates the target as Λ⁻¹·f_S
+the source changes but which parameters are kept. A *compact* ticket (THEORY.md §10) knows its
+source only as a :class:`~lotteryproofs.init.SourceSpec` (scheme, widths, options, seed) and
+holds the kept parameters: its ``source`` is the *support*, the source restricted to the
+neurons a kept parameter touches (in the layers whose neuron order carries no meaning) with
+every unkept parameter 0, and ``origin`` maps the support back into the full source. It approximates the target as Λ⁻¹·f_S
 (scaling lemma, THEORY.md §1). The log of the random-subset-sum instances that chose the masks
 is carried along for reporting; certificates never trust it and recompute every error from
 the masks (certify.py).
@@ -97,6 +101,23 @@ class RSSLog:
 
 
 @dataclass(frozen=True, eq=False)
+class SourceOrigin:
+    """Where a compact ticket's support sits in its full source.
+
+    ``neurons[l][i]`` is the full-source index of support neuron i at level l (l = 0 … L;
+    inputs and outputs are never dropped); ``source_sha256`` is network_sha256 of the full
+    source (None when not computed).
+    """
+
+    spec: object
+    neurons: tuple[np.ndarray, ...]
+    source_sha256: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "neurons", tuple(_readonly(n, np.int64) for n in self.neurons))
+
+
+@dataclass(frozen=True, eq=False)
 class Ticket:
     """Source network + binary masks (weights and biases) + scale Λ + provenance.
 
@@ -111,6 +132,7 @@ class Ticket:
     scale: float
     metadata: Mapping = field(default_factory=dict)
     rss_log: RSSLog | None = None
+    origin: SourceOrigin | None = None
 
     def __post_init__(self):
         if len(self.weight_masks) != self.source.depth or len(self.bias_masks) != self.source.depth:
@@ -138,6 +160,41 @@ class Ticket:
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
     @property
+    def compact(self) -> bool:
+        """Whether the source is known by its spec only (the support is ``source``)."""
+        return self.origin is not None
+
+    @property
+    def source_widths(self) -> tuple[int, ...]:
+        """The widths of the full source (the support's are ``source.widths``)."""
+        return tuple(self.origin.spec.widths) if self.origin else self.source.widths
+
+    @property
+    def source_params(self) -> int:
+        return self.origin.spec.n_params if self.origin else self.source.n_params
+
+    def kept(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per layer: (weight positions, weight values, bias positions, bias values), the
+        positions flat (row-major) indices into the *full* source's arrays, ascending."""
+        out = []
+        widths = self.source_widths
+        for layer, (w, b, wm, bm) in enumerate(zip(self.source.weights, self.source.biases,
+                                                    self.weight_masks, self.bias_masks,
+                                                    strict=True)):
+            rows, cols = np.nonzero(wm)
+            (b_rows,) = np.nonzero(bm)
+            if self.origin is not None:
+                rows_full = self.origin.neurons[layer + 1][rows]
+                cols_full = self.origin.neurons[layer][cols]
+                b_full = self.origin.neurons[layer + 1][b_rows]
+            else:
+                rows_full, cols_full, b_full = rows, cols, b_rows
+            flat = rows_full * widths[layer] + cols_full
+            order = np.argsort(flat, kind="stable")
+            out.append((flat[order], w[rows, cols][order], b_full, b[b_rows]))
+        return out
+
+    @property
     def network(self) -> Network:
         """f_S: the source with every masked-out parameter set to 0."""
         return self.source.masked(self.weight_masks, self.bias_masks)
@@ -149,6 +206,53 @@ class Ticket:
     def approximation(self, x) -> np.ndarray:
         """Λ⁻¹ f_S(x): the ticket's approximation of the target."""
         return self.network.forward(x) / self.scale
+
+
+def droppable_levels(layout) -> set[int]:
+    """Hidden levels whose neuron order a ticket's layout does not use: the block layers of
+    pairs (their read-back recognises every neuron from its kept parameters alone)."""
+    pairs = layout.get("pairs", ()) if isinstance(layout, Mapping) else ()
+    return {int(pair["block_layer"]) + 1 for pair in pairs}
+
+
+def support_ticket(spec, kept, scale, metadata, rss_log=None, *, droppable=(),
+                   source_sha256=None) -> Ticket:
+    """The compact ticket of ``spec`` that keeps the parameters ``kept`` (as :meth:`Ticket.kept`
+    lists them). Hidden level l in ``droppable`` keeps only the neurons a kept parameter
+    touches (incoming weight, bias or outgoing weight); the others keep every neuron. The
+    support holds exactly the kept parameters, so its masked network computes f_S."""
+    widths = tuple(spec.widths)
+    depth = len(widths) - 1
+    touched = [np.zeros(n, bool) for n in widths]
+    for layer, (wpos, _, bpos, _) in enumerate(kept):
+        touched[layer + 1][wpos // widths[layer]] = True
+        touched[layer + 1][bpos] = True
+        touched[layer][wpos % widths[layer]] = True
+    neurons = []
+    for level, n in enumerate(widths):
+        keep = touched[level] if 0 < level < depth and level in droppable else np.ones(n, bool)
+        if not keep.any():
+            keep[0] = True  # a network needs width >= 1
+        neurons.append(np.flatnonzero(keep))
+    inverse = []
+    for level, n in enumerate(widths):
+        inv = np.full(n, -1, np.int64)
+        inv[neurons[level]] = np.arange(neurons[level].size)
+        inverse.append(inv)
+    weights, biases, wmasks, bmasks = [], [], [], []
+    for layer, (wpos, wval, bpos, bval) in enumerate(kept):
+        shape = (neurons[layer + 1].size, neurons[layer].size)
+        r, c = inverse[layer + 1][wpos // widths[layer]], inverse[layer][wpos % widths[layer]]
+        w, wm = np.zeros(shape), np.zeros(shape, bool)
+        w[r, c], wm[r, c] = wval, True
+        b, bm = np.zeros(shape[0]), np.zeros(shape[0], bool)
+        b[inverse[layer + 1][bpos]], bm[inverse[layer + 1][bpos]] = bval, True
+        weights.append(w)
+        biases.append(b)
+        wmasks.append(wm)
+        bmasks.append(bm)
+    return Ticket(Network(tuple(weights), tuple(biases)), tuple(wmasks), tuple(bmasks), scale,
+                  metadata, rss_log, SourceOrigin(spec, tuple(neurons), source_sha256))
 
 
 @dataclass(frozen=True, eq=False)

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--widen", action="store_true",
                         help="where an instance fails, add genuinely new neurons and solve again")
     parser.add_argument("--out", metavar="TICKET.npz", help="write the ticket here")
+    parser.add_argument("--store-source", action="store_true",
+                        help="write the whole source and its masks into the ticket (default: "
+                             "compact, the seed and the kept parameters)")
     parser.add_argument("--json", metavar="CERT.json", help="write the certificate JSON here")
 
 
@@ -92,7 +95,7 @@ def run(args) -> int:
 
         certificate = certify(ticket, target, domain)
     if args.out:
-        io.save_ticket(ticket, args.out)
+        io.save_ticket(ticket, args.out, store_source=args.store_source)
     if certificate is not None:
         data = certificate.to_json()
         data.setdefault("time_s", elapsed)
@@ -108,7 +111,7 @@ def run(args) -> int:
     observed = float(np.max(np.abs(approx - target.forward(x))))
     print(f"method {args.method}, init {ticket.metadata['init']}, ε' = {eps_param:.6g}, "
           f"ρ = {ticket.metadata['rho']} ({ticket.metadata['rho_source']})")
-    print(f"source widths {list(ticket.source.widths)} ({ticket.source.n_params} parameters), "
+    print(f"source widths {list(ticket.source_widths)} ({ticket.source_params} parameters), "
           f"Λ = {ticket.scale:.6g}")
     print(f"ticket: {ticket.count_nonzero()} nonzero parameters (target "
           f"{target.count_nonzero()}); {log.n_instances} RSS instances, "

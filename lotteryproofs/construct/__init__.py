@@ -1,7 +1,8 @@
 """Constructive existence proofs: a ticket inside a random source for a given target (THEORY.md §4).
 
-:func:`construct` draws the whole source network from a named scheme (lotteryproofs.init)
-**before** looking at the target, solves one random-subset-sum instance per effective target
+:func:`construct` fixes the source network by a named scheme and the seed
+(lotteryproofs.init.SourceSpec) **before** looking at the target, draws of it only what the
+construction reads (THEORY.md §10), solves one random-subset-sum instance per effective target
 parameter in the sparsest mode, and returns a :class:`~lotteryproofs.ticket.Ticket` (source,
 binary masks for every weight and bias, Λ, the log of every instance). The methods are the
 registered constructions (:mod:`lotteryproofs.construct.registry`; ``construction_names()``):
@@ -26,9 +27,9 @@ from lotteryproofs.construct import common
 from lotteryproofs.construct.base import BuildInput
 from lotteryproofs.construct.registry import construction_names, get_construction
 from lotteryproofs.construct.univariate import LayoutError
-from lotteryproofs.init import draw_source, unit_scale
+from lotteryproofs.init import SCHEMES, SourceSpec, unit_scale
 from lotteryproofs.network import Box, Network, network_sha256
-from lotteryproofs.ticket import RepresentedLayer, Ticket
+from lotteryproofs.ticket import RepresentedLayer, Ticket, droppable_levels, support_ticket
 
 __all__ = ["METHODS", "DEFAULT_LUEKER_C", "LayoutError", "a_priori_rho", "a_priori_widths",
            "construct", "construction_names", "get_construction", "represented_layers",
@@ -70,6 +71,24 @@ def _seed_metadata(rng) -> dict:
     return {"seed": None, "spawn_key": []}
 
 
+#: The spawn-key word of the stream that draws after the source (widening's new neurons).
+_AFTER_SOURCE = 1 << 32
+
+
+def _source_seed(rng) -> tuple[object, tuple[int, ...]]:
+    """(entropy, spawn_key) of the SeedSequence that keys the source's streams."""
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise _validate.InputError(f"a seed must be >= 0, got {rng}")
+        return int(rng), ()
+    if isinstance(rng, np.random.SeedSequence):
+        return rng.entropy, tuple(int(k) for k in rng.spawn_key)
+    if isinstance(rng, np.random.Generator):
+        return int.from_bytes(rng.bytes(16), "little"), ()
+    raise _validate.InputError(
+        f"rng must be an integer seed, a SeedSequence or a Generator, got {type(rng).__name__}")
+
+
 def _check_domain(domain, n_0: int) -> Box:
     if domain is None:
         return Box.cube(-1.0, 1.0, n_0)
@@ -81,12 +100,13 @@ def _check_domain(domain, n_0: int) -> Box:
     return domain
 
 
-def _estimate_bytes(target: Network, widths, rho: int) -> float:
-    """Source (He-scaled + unit + masked copies, float64) plus the largest instance batch."""
+def _estimate_bytes(target: Network, widths, rho: int, *, tiled: bool) -> float:
+    """Source (He-scaled + unit + masked copies, float64; for a tiled scheme at most the
+    drawn tiles, the masks and the support) plus the largest instance batch."""
     n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
     nnz = max(int(np.count_nonzero(w)) for w in target.weights)
     batch = nnz * rho * rho * 17.0  # values (8) + neuron ids (8) + chosen (1) per candidate
-    return 5 * 8.0 * n_params + batch
+    return (3 if tiled else 5) * 8.0 * n_params + batch
 
 
 def _sizing_law(init: str, init_options) -> str:
@@ -118,7 +138,8 @@ def a_priori_rho(method, target: Network, eps_param, delta, **options) -> int:
 def construct(target: Network, method: str, *, eps_param, delta, init: str | None = None,
               rng, domain: Box | None = None, rho: int | None = None, widen: bool = False,
               rho_in: int | None = None, init_options: dict | None = None,
-              lueker_c: float = DEFAULT_LUEKER_C, max_widen_rounds: int = 4) -> Ticket:
+              lueker_c: float = DEFAULT_LUEKER_C, max_widen_rounds: int = 4,
+              source_sha256: bool = True) -> Ticket:
     """Draw a source for ``method`` and choose a ticket approximating ``target`` (THEORY.md §4).
 
     ``eps_param`` is ε' (per-parameter accuracy), ``delta`` δ (allowed failure probability,
@@ -128,6 +149,12 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     ``max_widen_rounds`` (2l, ll, zero-bias) and ``rho_in`` (l+1) are options of one method
     each, declared by its construction: with ``widen=True`` the blocks whose pools failed get
     genuinely new neurons and are solved again (proofs/2l-construction.md, "Widening").
+
+    The source is a function of (scheme, widths, options, seed) (THEORY.md §10): ``rng`` is
+    an integer or SeedSequence (its entropy and spawn key are the seed) or a Generator (128
+    bits are drawn from it as the seed). The ticket is compact (``ticket.compact``: the seed,
+    the kept parameters and, unless ``source_sha256=False``, the sha256 of the full source,
+    computed band by band) unless widening added neurons, then it holds its whole source.
     """
     construction = get_construction(method)
     if not isinstance(target, Network):
@@ -141,7 +168,10 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     options = construction.validate_options(_given_options(
         widen=widen, rho_in=rho_in, max_widen_rounds=max_widen_rounds))
     seed_meta = _seed_metadata(rng)
-    rng = _validate.rng(rng)
+    source_seed = _source_seed(rng)
+    # what draws after the source (widening) has its own stream, keyed by the same seed
+    rng = np.random.default_rng(np.random.SeedSequence(
+        source_seed[0], spawn_key=(*source_seed[1], _AFTER_SOURCE)))
     if rho is None:
         sizes = a_priori_widths(
             construction, target, eps_param, delta, negative_inputs=domain.has_negative,
@@ -157,15 +187,24 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     construction.check_rho(rho)
     widths = construction.source_widths(target.widths, rho, options)
     largest = max(rho, options.get("rho_in") or rho)
-    _validate.fits_in_memory(_estimate_bytes(target, widths, largest),
+    _validate.fits_in_memory(_estimate_bytes(target, widths, largest,
+                                             tiled=SCHEMES[init].tiled),
                              f"the {construction.name} construction with rho={rho} (source "
                              f"widths {widths[:4]}{'…' if len(widths) > 4 else ''})")
 
-    draw = draw_source(init, widths, rng=rng, **init_options)
-    # Masks are chosen on the unit-scale form of the very source the ticket holds, the same
-    # numbers represented_layers reads back (not the draw's own unit network, which can differ
-    # from source/λ by one rounding).
-    unit = common.unit_parameters(draw.network, draw.layer_scales)
+    # The source is fixed by (scheme, widths, options, seed) before the target is read
+    # (THEORY.md §10); a tiled scheme is drawn only where the construction reads it.
+    spec = SourceSpec.make(init, widths, entropy=source_seed[0], spawn_key=source_seed[1],
+                           **init_options)
+    if spec.tiled:
+        draw = common.LazyDraw(spec)
+        unit = draw.unit()
+    else:
+        draw = spec.draw()
+        # Masks are chosen on the unit-scale form of the very source the ticket holds, the
+        # same numbers represented_layers reads back (not the draw's own unit network, which
+        # can differ from source/λ by one rounding).
+        unit = common.unit_parameters(draw.network, draw.layer_scales)
     built = construction.build(BuildInput(target, draw, unit, domain, eps_param, rho, options,
                                           rng))
     log = common.build_log(built.solved)
@@ -188,8 +227,35 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
         "rss_failures": int(log.failed.sum()),
         "widening": built.widening,
     }
-    return Ticket(built.source, built.weight_masks, built.bias_masks,
-                  common.output_scale(built.layer_scales), metadata, log)
+    scale = common.output_scale(built.layer_scales)
+    drawn = None if spec.tiled else draw.network
+    if built.source is not spec and (drawn is None or built.source is not drawn):
+        # widening added neurons: the source is no longer the spec's, so it is stored
+        return Ticket(built.source, built.weight_masks, built.bias_masks, scale, metadata, log)
+    return _compact_ticket(spec, drawn, built, scale, metadata, log,
+                           compute_sha256=source_sha256)
+
+
+def _compact_ticket(spec, drawn, built, scale, metadata, log, *, compute_sha256: bool) -> Ticket:
+    """The kept positions and their source values (drawn tile by tile, as the construction
+    read them, or read from the whole draw ``drawn`` of an untiled scheme), on the support the
+    layout allows (the pair constructions' block layers)."""
+    kept = []
+    streams = spec.streams
+    for layer, (wm, bm) in enumerate(zip(built.weight_masks, built.bias_masks, strict=True)):
+        rows, cols = np.nonzero(wm)
+        (brows,) = np.nonzero(bm)
+        if drawn is None:
+            values, biases = spec.values_at(layer, rows, cols, streams), spec.biases(layer, streams)
+        else:
+            values, biases = drawn.weights[layer][rows, cols], drawn.biases[layer]
+        kept.append((rows * spec.widths[layer] + cols, values, brows, biases[brows]))
+    if drawn is not None and compute_sha256:
+        return support_ticket(spec, kept, scale, metadata, log, droppable=droppable_levels(built.layout),
+                              source_sha256=network_sha256(drawn))
+    return support_ticket(spec, kept, scale, metadata, log, droppable=droppable_levels(built.layout),
+                          source_sha256=spec.sha256() if compute_sha256 else None)
+
 
 
 def represented_layers(ticket: Ticket) -> tuple[RepresentedLayer, ...]:
