@@ -196,6 +196,7 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     # (THEORY.md §10); a tiled scheme is drawn only where the construction reads it.
     spec = SourceSpec.make(init, widths, entropy=source_seed[0], spawn_key=source_seed[1],
                            **init_options)
+    sha = _Background(spec.sha256) if source_sha256 and spec.tiled else None
     if spec.tiled:
         draw = common.LazyDraw(spec)
         unit = draw.unit()
@@ -232,29 +233,47 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     if built.source is not spec and (drawn is None or built.source is not drawn):
         # widening added neurons: the source is no longer the spec's, so it is stored
         return Ticket(built.source, built.weight_masks, built.bias_masks, scale, metadata, log)
-    return _compact_ticket(spec, drawn, built, scale, metadata, log,
-                           compute_sha256=source_sha256)
+    if drawn is not None:
+        digest = network_sha256(drawn) if source_sha256 else None
+    else:
+        digest = sha.result() if sha is not None else None
+    return _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest)
 
 
-def _compact_ticket(spec, drawn, built, scale, metadata, log, *, compute_sha256: bool) -> Ticket:
-    """The kept positions and their source values (drawn tile by tile, as the construction
-    read them, or read from the whole draw ``drawn`` of an untiled scheme), on the support the
-    layout allows (the pair constructions' block layers)."""
+class _Background:
+    """``fn()`` computed in a thread (the source's sha256 streams over every tile while the
+    construction runs: numpy's bit generators and hashlib release the GIL)."""
+
+    def __init__(self, fn):
+        import threading
+
+        self._out: list = []
+        self._thread = threading.Thread(target=lambda: self._out.append(fn()), daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if not self._out:
+            raise RuntimeError("the background computation failed")
+        return self._out[0]
+
+
+def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest) -> Ticket:
+    """The kept positions and their source values (from the tiles the construction drew, or
+    from the whole draw ``drawn`` of an untiled scheme), on the support the layout allows (the
+    pair constructions' block layers)."""
     kept = []
-    streams = spec.streams
     for layer, (wm, bm) in enumerate(zip(built.weight_masks, built.bias_masks, strict=True)):
         rows, cols = np.nonzero(wm)
         (brows,) = np.nonzero(bm)
         if drawn is None:
-            values, biases = spec.values_at(layer, rows, cols, streams), spec.biases(layer, streams)
+            values = unit.weights[layer].source_values(rows, cols)
+            biases = spec.biases(layer)
         else:
             values, biases = drawn.weights[layer][rows, cols], drawn.biases[layer]
         kept.append((rows * spec.widths[layer] + cols, values, brows, biases[brows]))
-    if drawn is not None and compute_sha256:
-        return support_ticket(spec, kept, scale, metadata, log, droppable=droppable_levels(built.layout),
-                              source_sha256=network_sha256(drawn))
-    return support_ticket(spec, kept, scale, metadata, log, droppable=droppable_levels(built.layout),
-                          source_sha256=spec.sha256() if compute_sha256 else None)
+    return support_ticket(spec, kept, scale, metadata, log,
+                          droppable=droppable_levels(built.layout), source_sha256=digest)
 
 
 

@@ -309,23 +309,29 @@ class LazyUnitMatrix:
         return len(self._tiles)
 
     def _tile(self, tr: int, tc: int) -> np.ndarray:
+        """A tile of the *source* (He-scaled) weights, drawn once."""
         tile = self._tiles.get((tr, tc))
         if tile is None:
-            tile = self.spec.weight_tile(self.layer, tr, tc, self._streams) / self._scale
+            tile = self.spec.weight_tile(self.layer, tr, tc, self._streams)
             self._tiles[tr, tc] = tile
         return tile
+
+    def source_values(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The source (He-scaled) weights at (rows, cols), from the same tiles."""
+        from lotteryproofs.init import TILE, group_by_tile
+
+        rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+        out = np.empty(rows.shape)
+        for (tr, tc), idx in group_by_tile(rows, cols, self.shape[1]):
+            tile = self._tile(tr, tc)
+            out.flat[idx] = tile[rows.flat[idx] - tr * TILE, cols.flat[idx] - tc * TILE]
+        return out
 
     def __getitem__(self, key):
         if (isinstance(key, tuple) and len(key) == 2
                 and all(isinstance(k, np.ndarray) and k.dtype.kind in "iu" for k in key)):
-            from lotteryproofs.init import TILE, group_by_tile
-
-            rows, cols = np.broadcast_arrays(*key)
-            out = np.empty(rows.shape)
-            for (tr, tc), idx in group_by_tile(rows, cols, self.shape[1]):
-                tile = self._tile(tr, tc)
-                out.flat[idx] = tile[rows.flat[idx] - tr * TILE, cols.flat[idx] - tc * TILE]
-            return out
+            # elementwise, so (σ·w̃)/σ here is unit_parameters' division of the same number
+            return self.source_values(*key) / self._scale
         return self.dense()[key]
 
     def dense(self) -> np.ndarray:
