@@ -27,7 +27,7 @@ from lotteryproofs import _validate, state_dict, targets
 from lotteryproofs.network import Box, Network, network_sha256  # noqa: F401 (re-exported)
 from lotteryproofs.safetensors_format import read_safetensors
 from lotteryproofs.target_info import TargetInfo, declared_box, target_info
-from lotteryproofs.ticket import RSSLog, Ticket
+from lotteryproofs.ticket import RSSLog, SourceOrigin, Ticket
 
 FORMAT_VERSION = 1
 _TICKET_SOURCE_KEY = re.compile(r"^layers\.\d+\.(weight|bias)$")
@@ -374,8 +374,10 @@ def full_source_ticket(ticket: Ticket) -> Ticket:
     for layer, (wpos, _, bpos, _) in enumerate(ticket.kept()):
         weight_masks[layer].flat[wpos] = True
         bias_masks[layer][bpos] = True
+    origin = SourceOrigin(ticket.origin.spec, tuple(np.arange(n) for n in source.widths),
+                          ticket.origin.source_sha256, whole=True)
     return Ticket(source, tuple(weight_masks), tuple(bias_masks), ticket.scale, ticket.metadata,
-                  ticket.rss_log)
+                  ticket.rss_log, origin)
 
 
 def _narrow(positions: np.ndarray) -> np.ndarray:
@@ -405,7 +407,7 @@ def save_ticket(ticket: Ticket, path, *, store_source: bool = False) -> None:
     version and the full source's sha256 in the metadata's ``source``; the kept positions and
     values) unless ``store_source``, which writes the whole source and its masks.
     """
-    if ticket.compact and not store_source:
+    if ticket.origin is not None and not store_source:
         source = {**ticket.origin.spec.to_json(), "sha256": ticket.origin.source_sha256}
         metadata = {"format_version": FORMAT_VERSION, **ticket.metadata, "source": source}
         write_arrays(path, compact_ticket_arrays(ticket), metadata)
@@ -448,12 +450,13 @@ def _regenerate_check(path, spec, kept) -> None:
             weights, biases = spec.values_at(layer, rows, cc, streams), spec.biases(layer, streams)
         else:
             weights, biases = drawn.weights[layer][rows, cc], drawn.biases[layer]
-        for what, got, want, where in (("weight", wval, weights, lambda m: f"[{rows[m]}, {cc[m]}]"),
-                                       ("bias", bval, biases[bpos], lambda m: f"[{bpos[m]}]")):
+        checks = (("weight", wval, weights, [rows, cc]), ("bias", bval, biases[bpos], [bpos]))
+        for what, got, want, index in checks:
             bad = np.flatnonzero(got.view(np.uint64) != want.view(np.uint64))
             if bad.size:
+                where = ", ".join(str(int(i[bad[0]])) for i in index)
                 raise _validate.InputError(
-                    f"{path}: kept value at layers.{layer}.{what}{where(int(bad[0]))} does not "
+                    f"{path}: kept value at layers.{layer}.{what}[{where}] does not "
                     "regenerate from the seed (another numpy, or a damaged file; a ticket written "
                     "with --store-source holds its source)")
 

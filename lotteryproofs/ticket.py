@@ -5,10 +5,10 @@ the source changes but which parameters are kept. A *compact* ticket (THEORY.md 
 source only as a :class:`~lotteryproofs.init.SourceSpec` (scheme, widths, options, seed) and
 holds the kept parameters: its ``source`` is the *support*, the source restricted to the
 neurons a kept parameter touches (in the layers whose neuron order carries no meaning) with
-every unkept parameter 0, and ``origin`` maps the support back into the full source. It approximates the target as Λ⁻¹·f_S
-(scaling lemma, THEORY.md §1). The log of the random-subset-sum instances that chose the masks
-is carried along for reporting; certificates never trust it and recompute every error from
-the masks (certify.py).
+every unkept parameter 0, and ``origin`` maps the support back into the full source. A ticket
+approximates the target as Λ⁻¹·f_S (scaling lemma, THEORY.md §1). The log of the
+random-subset-sum instances that chose the masks is carried along for reporting; certificates
+never trust it and recompute every error from the masks (certify.py).
 """
 
 from __future__ import annotations
@@ -102,16 +102,19 @@ class RSSLog:
 
 @dataclass(frozen=True, eq=False)
 class SourceOrigin:
-    """Where a compact ticket's support sits in its full source.
+    """The seeded source of a ticket, and where the ticket's ``source`` sits in it.
 
-    ``neurons[l][i]`` is the full-source index of support neuron i at level l (l = 0 … L;
-    inputs and outputs are never dropped); ``source_sha256`` is network_sha256 of the full
-    source (None when not computed).
+    ``spec`` is the :class:`~lotteryproofs.init.SourceSpec`; ``neurons[l][i]`` is the
+    full-source index of neuron i of ``ticket.source`` at level l (l = 0 … L; all of them when
+    the ticket holds its whole source; inputs and outputs are never dropped);
+    ``source_sha256`` is network_sha256 of the full source (None when not recorded).
     """
 
     spec: object
     neurons: tuple[np.ndarray, ...]
     source_sha256: str | None = None
+    #: ``ticket.source`` is the whole source (else only the support, unkept parameters 0)
+    whole: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "neurons", tuple(_readonly(n, np.int64) for n in self.neurons))
@@ -161,17 +164,17 @@ class Ticket:
 
     @property
     def compact(self) -> bool:
-        """Whether the source is known by its spec only (the support is ``source``)."""
-        return self.origin is not None
+        """Whether ``source`` is only the support (the full source is known by its spec)."""
+        return self.origin is not None and not self.origin.whole
 
     @property
     def source_widths(self) -> tuple[int, ...]:
         """The widths of the full source (the support's are ``source.widths``)."""
-        return tuple(self.origin.spec.widths) if self.origin else self.source.widths
+        return tuple(self.origin.spec.widths) if self.compact else self.source.widths
 
     @property
     def source_params(self) -> int:
-        return self.origin.spec.n_params if self.origin else self.source.n_params
+        return self.origin.spec.n_params if self.compact else self.source.n_params
 
     def kept(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """Per layer: (weight positions, weight values, bias positions, bias values), the

@@ -127,13 +127,13 @@ def test_keys_depend_on_the_seed_only():
 
 
 # ------------------------------------------------------------------------ constructions
-def _construct(name, method, **options):
+def _construct(name, method, keep_source=False, **options):
     from lotteryproofs.construct import construct
 
     target, metadata = io.read_target(name)
     domain = io.target_box(metadata, target.widths[0])
     ticket = construct(target, method, eps_param=0.01, delta=0.1, rng=0, domain=domain,
-                       **options)
+                       keep_source=keep_source, **options)
     return target, domain, ticket
 
 
@@ -172,6 +172,13 @@ def test_compact_file_round_trip_and_store_source(tmp_path):
     from lotteryproofs.certify import certify
 
     target, domain, ticket = _construct("random:4-8-8-2:3", "2l", rho=16)
+    whole = _construct("random:4-8-8-2:3", "2l", keep_source=True, rho=16)[2]
+    assert whole.origin.whole and not whole.compact and ticket.compact
+    assert whole.source.widths == ticket.source_widths
+    assert whole.origin.source_sha256 == ticket.origin.source_sha256 \
+        == network_sha256(whole.source)
+    c_whole = tmp_path / "w.npz"
+    io.save_ticket(whole, c_whole)  # written compact too: it knows its seed
     compact, full = tmp_path / "c.npz", tmp_path / "f.safetensors"
     io.save_ticket(ticket, compact)
     io.save_ticket(ticket, full, store_source=True)
@@ -184,6 +191,7 @@ def test_compact_file_round_trip_and_store_source(tmp_path):
         assert certify(got, target, domain).to_json()["errors"] == \
             certify(ticket, target, domain).to_json()["errors"]
     assert compact.stat().st_size < full.stat().st_size
+    assert c_whole.read_bytes() == compact.read_bytes()
 
 
 def test_compact_file_refuses_values_that_do_not_regenerate(tmp_path):

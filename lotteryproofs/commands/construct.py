@@ -84,7 +84,7 @@ def run(args) -> int:
     start = time.perf_counter()
     ticket = construct(target, args.method, eps_param=eps_param, delta=args.delta,
                        init=args.init, rng=np.random.SeedSequence(args.seed), domain=domain,
-                       rho=args.rho, widen=args.widen)
+                       rho=args.rho, widen=args.widen, keep_source=False)
     elapsed = time.perf_counter() - start
     from lotteryproofs.evaluate import dataset_report, format_report
 

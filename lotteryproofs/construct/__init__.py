@@ -29,7 +29,13 @@ from lotteryproofs.construct.registry import construction_names, get_constructio
 from lotteryproofs.construct.univariate import LayoutError
 from lotteryproofs.init import SCHEMES, SourceSpec, unit_scale
 from lotteryproofs.network import Box, Network, network_sha256
-from lotteryproofs.ticket import RepresentedLayer, Ticket, droppable_levels, support_ticket
+from lotteryproofs.ticket import (
+    RepresentedLayer,
+    SourceOrigin,
+    Ticket,
+    droppable_levels,
+    support_ticket,
+)
 
 __all__ = ["METHODS", "DEFAULT_LUEKER_C", "LayoutError", "a_priori_rho", "a_priori_widths",
            "construct", "construction_names", "get_construction", "represented_layers",
@@ -85,6 +91,7 @@ def _source_seed(rng) -> tuple[object, tuple[int, ...]]:
         return rng.entropy, tuple(int(k) for k in rng.spawn_key)
     if isinstance(rng, np.random.Generator):
         return int.from_bytes(rng.bytes(16), "little"), ()
+    _validate.rng(rng)  # None and other types: the one message for a missing/invalid rng
     raise _validate.InputError(
         f"rng must be an integer seed, a SeedSequence or a Generator, got {type(rng).__name__}")
 
@@ -139,7 +146,7 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
               rng, domain: Box | None = None, rho: int | None = None, widen: bool = False,
               rho_in: int | None = None, init_options: dict | None = None,
               lueker_c: float = DEFAULT_LUEKER_C, max_widen_rounds: int = 4,
-              source_sha256: bool = True) -> Ticket:
+              keep_source: bool = True) -> Ticket:
     """Draw a source for ``method`` and choose a ticket approximating ``target`` (THEORY.md §4).
 
     ``eps_param`` is ε' (per-parameter accuracy), ``delta`` δ (allowed failure probability,
@@ -152,9 +159,12 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
 
     The source is a function of (scheme, widths, options, seed) (THEORY.md §10): ``rng`` is
     an integer or SeedSequence (its entropy and spawn key are the seed) or a Generator (128
-    bits are drawn from it as the seed). The ticket is compact (``ticket.compact``: the seed,
-    the kept parameters and, unless ``source_sha256=False``, the sha256 of the full source,
-    computed band by band) unless widening added neurons, then it holds its whole source.
+    bits are drawn from it as the seed). The ticket knows its seed (``ticket.origin``: the
+    source's spec and sha256), so its file is written compact, unless widening added neurons.
+    With ``keep_source=True`` it holds its whole source (drawn once the masks are chosen);
+    with ``keep_source=False`` only its support (``ticket.compact``: the kept parameters on
+    the neurons they touch; the sha256 then streams over the source band by band), which is
+    what bounds the memory of a large source.
     """
     construction = get_construction(method)
     if not isinstance(target, Network):
@@ -196,7 +206,7 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     # (THEORY.md §10); a tiled scheme is drawn only where the construction reads it.
     spec = SourceSpec.make(init, widths, entropy=source_seed[0], spawn_key=source_seed[1],
                            **init_options)
-    sha = _Background(spec.sha256) if source_sha256 and spec.tiled else None
+    sha = _Background(spec.sha256) if not keep_source and spec.tiled else None
     if spec.tiled:
         draw = common.LazyDraw(spec)
         unit = draw.unit()
@@ -233,10 +243,12 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     if built.source is not spec and (drawn is None or built.source is not drawn):
         # widening added neurons: the source is no longer the spec's, so it is stored
         return Ticket(built.source, built.weight_masks, built.bias_masks, scale, metadata, log)
-    if drawn is not None:
-        digest = network_sha256(drawn) if source_sha256 else None
-    else:
-        digest = sha.result() if sha is not None else None
+    if keep_source:
+        full = draw.network
+        return Ticket(full, built.weight_masks, built.bias_masks, scale, metadata, log,
+                      SourceOrigin(spec, tuple(np.arange(n) for n in spec.widths),
+                                   network_sha256(full), whole=True))
+    digest = network_sha256(drawn) if drawn is not None else sha.result()
     return _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest)
 
 
