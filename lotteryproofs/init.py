@@ -66,6 +66,7 @@ unit-scale network, the layer scales and Λ in one :class:`SourceDraw`. :func:`u
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -502,7 +503,7 @@ class SourceSpec:
     def n_params(self) -> int:
         return sum(a * b + b for a, b in zip(self.widths[:-1], self.widths[1:], strict=True))
 
-    @property
+    @functools.cached_property
     def layer_scales(self) -> tuple[float, ...]:
         return he_layer_scales(self.widths, self.options["law"])
 
@@ -523,6 +524,7 @@ class SourceSpec:
         return self.draw().network
 
     # ------------------------------------------------------------------ tiles (tiled schemes)
+    @functools.cached_property
     def _cumulative(self) -> np.ndarray:
         return np.cumprod(self.layer_scales)
 
@@ -539,7 +541,7 @@ class SourceSpec:
         self._require_tiled()
         streams = streams or self.streams
         n = self.widths[layer + 1]
-        cumulative = self._cumulative()
+        cumulative = self._cumulative
         draws = (np.zeros(n) if self.options["bias_rule"] == "zero"
                  else streams.vector(self.options["law"], n, layer))
         return cumulative[layer] * _iid_bias(self.options, draws, cumulative[layer])

@@ -103,11 +103,9 @@ def run(args) -> int:
             data["dataset"] = dataset
         data["assumptions"] = list(info.assumptions)
         io.write_json_atomic(args.json, data)
-    from lotteryproofs.construct.common import compact
-
     log = ticket.rss_log
     x = domain.sample(10_000, np.random.default_rng(args.seed + 1))
-    approx = compact(ticket.network).forward(x) / ticket.scale
+    approx = ticket.approximation(x)
     observed = float(np.max(np.abs(approx - target.forward(x))))
     print(f"method {args.method}, init {ticket.metadata['init']}, ε' = {eps_param:.6g}, "
           f"ρ = {ticket.metadata['rho']} ({ticket.metadata['rho_source']})")
