@@ -84,10 +84,12 @@ def write_json_atomic(path, data) -> None:
     write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An uncompressed ``.npz`` whose bytes depend only on the arrays (fixed zip timestamps)."""
+def npz_bytes(arrays: dict[str, np.ndarray], *, compress: bool = False) -> bytes:
+    """A ``.npz`` whose bytes depend only on the arrays (fixed zip timestamps); uncompressed
+    unless ``compress`` (deflate, which is deterministic for a given zlib)."""
     buffer = _io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(buffer, "w", compression=method) as archive:
         for name, array in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_ZIP_TIME)
             info.external_attr = 0o644 << 16
@@ -225,13 +227,15 @@ def _merge_direct_metadata(path: Path, metadata: dict, direct: dict[str, str]) -
     return merged
 
 
-def write_arrays(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
-    """Write arrays plus a ``metadata`` JSON string, atomically, as ``.npz`` or ``.safetensors``."""
+def write_arrays(path, arrays: dict[str, np.ndarray], metadata: dict, *,
+                 compress: bool = False) -> None:
+    """Write arrays plus a ``metadata`` JSON string, atomically, as ``.npz`` or ``.safetensors``
+    (``compress``: a deflated ``.npz``; safetensors files are never compressed)."""
     path = Path(path)
     metadata_text = json.dumps(metadata, sort_keys=True)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        data = npz_bytes({**arrays, "metadata": np.array(metadata_text)})
+        data = npz_bytes({**arrays, "metadata": np.array(metadata_text)}, compress=compress)
     elif suffix == ".safetensors":
         try:
             from safetensors.numpy import save
@@ -384,9 +388,9 @@ def _narrow(positions: np.ndarray) -> np.ndarray:
     return positions.astype(np.uint32 if positions.max(initial=0) < 2**32 else np.int64)
 
 
-def compact_ticket_arrays(ticket: Ticket) -> dict[str, np.ndarray]:
+def compact_ticket_arrays(ticket: Ticket, *, store_log: bool = True) -> dict[str, np.ndarray]:
     """Kept positions (ascending flat indices into the full source, uint32 where they fit) and
-    values per layer, Λ and the log (docs/files.md, "Compact tickets")."""
+    values per layer, Λ and (``store_log``) the log (docs/files.md, "Compact tickets")."""
     arrays = {}
     for i, (wpos, wval, bpos, bval) in enumerate(ticket.kept()):
         arrays[f"layers.{i}.weight_kept"] = _narrow(wpos)
@@ -394,23 +398,30 @@ def compact_ticket_arrays(ticket: Ticket) -> dict[str, np.ndarray]:
         arrays[f"layers.{i}.bias_kept"] = _narrow(bpos)
         arrays[f"layers.{i}.bias_values"] = np.asarray(bval, np.float64)
     arrays["scale"] = np.array(ticket.scale, dtype=np.float64)
-    if ticket.rss_log is not None:
+    if ticket.rss_log is not None and store_log:
         for name, column in ticket.rss_log.columns().items():
             arrays[f"rss.{name}"] = column
     return arrays
 
 
-def save_ticket(ticket: Ticket, path, *, store_source: bool = False) -> None:
+def save_ticket(ticket: Ticket, path, *, store_source: bool = False,
+                store_log: bool = True) -> None:
     """Write a ticket file (DESIGN.md "Ticket files"), atomically; same ticket, same bytes.
 
     A compact ticket is written compact (its source as scheme, widths, options, seed, numpy
     version and the full source's sha256 in the metadata's ``source``; the kept positions and
-    values) unless ``store_source``, which writes the whole source and its masks.
+    values; a deflated ``.npz``) unless ``store_source``, which writes the whole source and
+    its masks. ``store_log=False`` leaves the RSS log out of a compact ticket (its summary stays
+    in the metadata's ``rss_summary``; the log is the deterministic by-product of re-running
+    the construction with the same seed).
     """
     if ticket.origin is not None and not store_source:
         source = {**ticket.origin.spec.to_json(), "sha256": ticket.origin.source_sha256}
         metadata = {"format_version": FORMAT_VERSION, **ticket.metadata, "source": source}
-        write_arrays(path, compact_ticket_arrays(ticket), metadata)
+        if ticket.rss_log is not None and not store_log:
+            metadata["rss_summary"] = ticket.rss_log.summary()
+        write_arrays(path, compact_ticket_arrays(ticket, store_log=store_log), metadata,
+                     compress=True)
         return
     ticket = full_source_ticket(ticket)
     metadata = {"format_version": FORMAT_VERSION, **ticket.metadata}

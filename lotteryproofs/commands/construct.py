@@ -33,8 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where an instance fails, add genuinely new neurons and solve again")
     parser.add_argument("--out", metavar="TICKET.npz", help="write the ticket here")
     parser.add_argument("--store-source", action="store_true",
-                        help="write the whole source and its masks into the ticket (default: "
-                             "compact, the seed and the kept parameters)")
+                        help="write the whole source, its masks and the RSS log into the ticket "
+                             "(default: compact, the seed and the kept parameters)")
+    parser.add_argument("--store-log", action="store_true",
+                        help="keep the RSS log in a compact ticket too (its summary is always "
+                             "kept)")
     parser.add_argument("--json", metavar="CERT.json", help="write the certificate JSON here")
 
 
@@ -95,7 +98,8 @@ def run(args) -> int:
 
         certificate = certify(ticket, target, domain)
     if args.out:
-        io.save_ticket(ticket, args.out, store_source=args.store_source)
+        io.save_ticket(ticket, args.out, store_source=args.store_source,
+                       store_log=args.store_source or args.store_log)
     if certificate is not None:
         data = certificate.to_json()
         data.setdefault("time_s", elapsed)
