@@ -4,8 +4,8 @@
   source's shapes, ticket parameters = source parameters × masks exactly (THEORY.md §0), and,
   given the source its seed determines, the ticket's source is that network.
 * :func:`assert_within_certificate` — sampled and attacked inputs never exceed the certified
-  bound, and the certified bound respects the a-priori bound when the construction reports
-  no RSS failure (observed ≤ certified ≤ a-priori, proofs/certificate-soundness.md).
+  bound (proofs/certificate-soundness.md), and a ticket that reports no RSS failure has every
+  effective parameter within ε'.
 * :func:`assert_rss_optimal` — a subset-sum result is the optimum of exhaustive enumeration
   decided in exact arithmetic (lotteryproofs.rss.oracle).
 
@@ -110,9 +110,10 @@ def assert_within_certificate(ticket, target: Network, box: Box, *, points=256,
     the certificate's sign-gradient search started from them. Every value must be ≤
     ``certified_output_error`` of ``certificate`` (default: ``certify(ticket, target, box)``).
     When the ticket reports no failed RSS instance, the construction promised every effective
-    parameter within ε', so the certified bound must also be ≤ the a-priori bound (up to the
-    certificate's rounding allowance): a kept parameter that is not what the construction
-    chose fails here even when the certificate, recomputed from the masks, accounts for it.
+    parameter within ε' (THEORY.md §4), so the certificate's max parameter error, read back
+    from the masks, must be ≤ ε' (up to the certificate's rounding allowance): a kept
+    parameter that is not what the construction chose fails here even though the certified
+    bound, recomputed from the masks, accounts for it.
     """
     from lotteryproofs.certify import (
         ROUNDING_RTOL,
@@ -146,14 +147,14 @@ def assert_within_certificate(ticket, target: Network, box: Box, *, points=256,
             f"[{box.lower.tolist()}, {box.upper.tolist()}])")
     failures = ticket.rss_log.failed.sum() if ticket.rss_log is not None else \
         ticket.metadata.get("rss_failures")
-    a_priori = float(cert.a_priori_output_error)
-    if failures == 0 and math.isfinite(a_priori) and bound > a_priori * (1 + ROUNDING_RTOL):
+    eps_param = float(cert.eps_param)
+    if failures == 0 and cert.max_param_error > eps_param * (1 + ROUNDING_RTOL):
         raise AssertionError(
-            f"certified bound {bound:.6g} exceeds the a-priori bound {a_priori:.6g} although "
-            f"the ticket reports no failed RSS instance: max parameter error "
-            f"{cert.max_param_error:.6g} against ε' = {cert.eps_param:g} (target widths "
-            f"{target.widths}); worst error found {float(worst[0]):.6g} at x = "
-            f"{np.array2string(worst[1], precision=6)}")
+            f"max parameter error {cert.max_param_error:.6g} exceeds ε' = {eps_param:g} although "
+            f"the ticket reports no failed RSS instance: a kept parameter is not what the "
+            f"construction chose (target widths {target.widths}; certified bound {bound:.6g}, "
+            f"worst error found {float(worst[0]):.6g} at x = "
+            f"{np.array2string(worst[1], precision=6)})")
 
 
 # ------------------------------------------------------------------ subset sum

@@ -12,6 +12,7 @@ hypothesis is a dependency of this module only (the ``test`` extra of lotterypro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -89,9 +90,9 @@ def _entries(lo: float, hi: float, zero_fraction: float) -> st.SearchStrategy:
 
 
 # ------------------------------------------------------------------ networks
-@st.composite
-def networks(draw, depth=None, widths=None, activation: str | None = "relu",
-             zero_fraction: float = 0.2, weight_range=(-1.0, 1.0), bias_range=None) -> Network:
+def networks(depth=None, widths=None, activation: str | None = "relu",
+             zero_fraction: float = 0.2, weight_range=(-1.0, 1.0),
+             bias_range=None) -> st.SearchStrategy[Network]:
     """A :class:`~lotteryproofs.network.Network` (THEORY.md §0).
 
     ``depth`` (number of weight matrices L): an int or a strategy, default 1–3. ``widths``: a
@@ -104,39 +105,49 @@ def networks(draw, depth=None, widths=None, activation: str | None = "relu",
     if activation not in ("relu", None):
         raise InvalidArgument(f"activation {activation!r}: the Network model computes ReLU only")
     zero_fraction = _fraction("zero_fraction", zero_fraction)
-    w_lo, w_hi = _range("weight_range", weight_range)
-    b_lo, b_hi = _range("bias_range", weight_range if bias_range is None else bias_range)
+    w_elements = _entries(*_range("weight_range", weight_range), zero_fraction)
+    b_elements = _entries(*_range("bias_range", weight_range if bias_range is None
+                                  else bias_range), zero_fraction)
     if widths is not None and not isinstance(widths, int | np.integer | st.SearchStrategy):
-        shape = tuple(int(n) for n in widths)
-        if len(shape) < 2 or min(shape) < 1:
+        fixed = tuple(int(n) for n in widths)
+        if len(fixed) < 2 or min(fixed) < 1:
             raise InvalidArgument(f"widths needs >= 2 positive entries, got {widths!r}")
+        shapes = st.just(fixed)
     else:
-        n_layers = draw(_ints("depth", depth, st.integers(1, 3)))
+        n_layers = _ints("depth", depth, st.integers(1, 3))
         width = _ints("widths", widths, st.integers(1, 4))
-        shape = tuple(draw(width) for _ in range(n_layers + 1))
+        shapes = n_layers.flatmap(lambda n: st.tuples(*[width] * (n + 1)))
+    return _networks(shapes, w_elements, b_elements)
+
+
+@functools.cache
+def _arrays(shape: tuple, elements: st.SearchStrategy) -> st.SearchStrategy:
+    # one strategy object per (shape, elements): hypothesis validates each only once
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+@st.composite
+def _networks(draw, shapes, w_elements, b_elements) -> Network:
+    shape = draw(shapes)
     weights, biases = [], []
     for n_in, n_out in zip(shape[:-1], shape[1:], strict=True):
-        weights.append(draw(hnp.arrays(np.float64, (n_out, n_in),
-                                       elements=_entries(w_lo, w_hi, zero_fraction))))
-        biases.append(draw(hnp.arrays(np.float64, (n_out,),
-                                      elements=_entries(b_lo, b_hi, zero_fraction))))
+        weights.append(draw(_arrays((n_out, n_in), w_elements)))
+        biases.append(draw(_arrays((n_out,), b_elements)))
     return Network(tuple(weights), tuple(biases))
 
 
 # ------------------------------------------------------------------ boxes
-@st.composite
-def boxes(draw, dim, kinds: Sequence[str] = BOX_KINDS, magnitude: float = 2.0,
-          min_width: float = 1e-3) -> Box:
+def boxes(dim, kinds: Sequence[str] = BOX_KINDS, magnitude: float = 2.0,
+          min_width: float = 1e-3) -> st.SearchStrategy[Box]:
     """An input box [lower, upper] ⊂ R^dim (THEORY.md §0), never degenerate.
 
     ``kinds``: "symmetric" [-a, a], "asymmetric" [lo, hi] anywhere in [-magnitude,
-    magnitude] (it touches 0 from below as often as hypothesis likes 0: upper = 0 is drawn
-    on purpose), "non-negative" [lo, hi] with 0 ≤ lo (lo = 0 drawn on purpose). Every
-    coordinate has upper − lower ≥ ``min_width``; the box is a cube unless hypothesis draws
-    per-coordinate bounds (the cube is the simpler example it shrinks to). ``dim``: an int or
-    a strategy.
+    magnitude] (touching 0 from below, upper = 0, is drawn on purpose), "non-negative"
+    [lo, hi] with 0 ≤ lo (lo = 0 drawn on purpose). Every coordinate has upper − lower ≥
+    ``min_width`` (to one rounding); the box is a cube unless hypothesis draws per-coordinate
+    bounds (the cube is the simpler example it shrinks to). ``dim``: an int or a strategy.
     """
-    dim = draw(_ints("dim", dim, st.integers(1, 4)))
+    dims = _ints("dim", dim, st.integers(1, 4))
     kinds = tuple(kinds)
     unknown = sorted(set(kinds) - set(BOX_KINDS))
     if not kinds or unknown:
@@ -144,27 +155,26 @@ def boxes(draw, dim, kinds: Sequence[str] = BOX_KINDS, magnitude: float = 2.0,
     magnitude = float(magnitude)
     if not (np.isfinite(magnitude) and 0 < 2 * min_width < magnitude):
         raise InvalidArgument(f"need 0 < 2·min_width < magnitude, got {min_width}, {magnitude}")
-    kind = draw(st.sampled_from(kinds))
+    intervals = {
+        "symmetric": st.one_of(st.just(1.0), st.floats(min_width / 2, magnitude)).map(
+            lambda a: (-a, a)),
+        "non-negative": st.one_of(st.just(0.0), st.floats(0.0, magnitude - min_width)).flatmap(
+            lambda lo: st.floats(min_width, max(min_width, magnitude - lo)).map(
+                lambda w: (lo, lo + w))),
+        "asymmetric": st.floats(min_width, magnitude).flatmap(
+            lambda w: st.one_of(st.just(-w), st.floats(-magnitude, magnitude - w)).map(
+                lambda lo: (lo, lo + w))),
+    }
+    return _boxes(dims, st.sampled_from(kinds), intervals)
+
+
+@st.composite
+def _boxes(draw, dims, kinds, intervals) -> Box:
+    dim, interval = draw(dims), intervals[draw(kinds)]
     per_coordinate = draw(st.booleans())
-    size = st.floats(min_width, magnitude)
-
-    def interval():
-        if kind == "symmetric":
-            a = draw(st.one_of(st.just(1.0), st.floats(min_width / 2, magnitude)))
-            return -a, a
-        if kind == "non-negative":
-            lo = draw(st.one_of(st.just(0.0), st.floats(0.0, magnitude - min_width)))
-            return lo, lo + draw(st.floats(min_width, max(min_width, magnitude - lo)))
-        # asymmetric: [lo, lo + w], with upper = 0 (touching 0 from below) drawn on purpose
-        w = draw(size)
-        lo = draw(st.one_of(st.just(-w), st.floats(-magnitude, magnitude - w)))
-        return lo, lo + w
-
-    pairs = [interval() for _ in range(dim)] if per_coordinate else [interval()] * dim
-    lower = np.array([p[0] for p in pairs])
-    upper = np.array([p[1] for p in pairs])
-    # lo + w can round down to lo for |lo| ≫ w; the floats above keep w ≥ min_width ≫ ulp
-    return Box(lower, upper)
+    pairs = [draw(interval) for _ in range(dim)] if per_coordinate else [draw(interval)] * dim
+    # upper − lower = w up to one rounding of lo + w (w ≥ min_width ≫ ulp(magnitude))
+    return Box(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
 
 
 # ------------------------------------------------------------------ RSS pools
@@ -174,6 +184,11 @@ class Pool(NamedTuple):
     law: str
     n: int
     values: np.ndarray
+
+
+@functools.cache
+def _float_arrays(lo: float, hi: float, shape: tuple) -> st.SearchStrategy:
+    return _arrays(shape, st.floats(lo, hi, exclude_max=lo < hi, allow_subnormal=False))
 
 
 class _HypothesisGenerator(np.random.Generator):
@@ -191,9 +206,7 @@ class _HypothesisGenerator(np.random.Generator):
 
     def _floats(self, lo, hi, size):
         shape = () if size is None else ((size,) if np.isscalar(size) else tuple(size))
-        elements = st.floats(float(lo), float(hi), exclude_max=lo < hi,
-                             allow_subnormal=False)
-        out = self._draw(hnp.arrays(np.float64, shape, elements=elements))
+        out = self._draw(_float_arrays(float(lo), float(hi), shape))
         return out if shape else float(out)
 
     def uniform(self, low=0.0, high=1.0, size=None):
