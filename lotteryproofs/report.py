@@ -23,8 +23,8 @@ from lotteryproofs.theorems import CheckContext, CheckResult, Theorem, check_see
 
 #: Every line of the text table fits in this many columns.
 TABLE_WIDTH = 100
-#: Width of the verdict column, the longest verdict being "ERROR" (a plugin that did not load).
-VERDICT_WIDTH = 5
+#: Width of the verdict column: its header; verdicts (PASS, FAIL, ERROR) are right-aligned.
+VERDICT_WIDTH = len("verdict")
 #: The key column is at most this wide; longer keys take a line of their own.
 KEY_WIDTH_MAX = 32
 

@@ -20,7 +20,8 @@ EXIT_PLUGIN_ERROR = 3
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="lotteryproofs-report",
                         help="folder for report.md and report.json (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
+    # parsed in run(), so that a bad value is the one-line user error of every other mistake
+    parser.add_argument("--seed", default="0",
                         help="root seed, an integer >= 0 (default: %(default)s)")
     parser.add_argument("--thorough", action="store_true", help="the long version of every check")
     parser.add_argument("--only", nargs="+", metavar="KEY",
@@ -62,7 +63,11 @@ def run(args) -> int:
     from lotteryproofs.progress import progress
     from lotteryproofs.theorems import check_seed
 
-    seed = check_seed(args.seed, "--seed")
+    try:
+        seed = int(str(args.seed).strip())
+    except ValueError:
+        raise InputError(f"--seed must be an integer >= 0, got {args.seed!r}") from None
+    seed = check_seed(seed, "--seed")
     found = registry()
     if args.list:
         print(report.listing(found.theorems, found.errors))
