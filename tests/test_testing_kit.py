@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, find, given, settings
+from hypothesis import HealthCheck, Phase, assume, find, given, settings
 from hypothesis import strategies as st
 
 from lotteryproofs.construct import construct
@@ -32,6 +32,10 @@ from lotteryproofs.ticket import Ticket
 ROOT = Path(__file__).resolve().parents[1]
 MANY = settings(max_examples=500, database=None, deadline=None,
                 suppress_health_check=list(HealthCheck))
+# shrinking as hypothesis does on a failing test, without the "explain" phase (5x the calls)
+SHRINK = settings(database=None, max_examples=300, deadline=None,
+                  suppress_health_check=list(HealthCheck),
+                  phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
 
 
 def _collect(strategy, n=500) -> list:
@@ -138,12 +142,11 @@ def test_tickets_are_valid_constructions():
 
 
 def test_strategies_shrink_to_the_simplest_example():
-    net = find(lps.networks(), lambda n: True, settings=settings(database=None))
+    net = find(lps.networks(), lambda n: True, settings=SHRINK)
     assert net.widths == (1, 1) and net.weights[0][0, 0] == 0.0 and net.biases[0][0] == 0.0
-    box = find(lps.boxes(2), lambda b: True, settings=settings(database=None))
+    box = find(lps.boxes(2), lambda b: True, settings=SHRINK)
     assert np.array_equal(box.lower, [-1.0, -1.0]) and np.array_equal(box.upper, [1.0, 1.0])
-    pool = find(lps.subset_sum_pools(law="uniform"), lambda p: True,
-                settings=settings(database=None))
+    pool = find(lps.subset_sum_pools(law="uniform"), lambda p: True, settings=SHRINK)
     assert pool.n == 1 and pool.values.tolist() == [0.0]
 
 
@@ -200,8 +203,6 @@ def _broken_2l(case, rho=16):
     return _perturb_one_kept_weight(genuine)
 
 
-SHRINK = settings(database=None, max_examples=300, deadline=None,
-                  suppress_health_check=list(HealthCheck))
 
 
 def _caught_by_assert_subnetwork(case) -> bool:

@@ -120,7 +120,7 @@ def networks(depth=None, widths=None, activation: str | None = "relu",
     return _networks(shapes, w_elements, b_elements)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def _arrays(shape: tuple, elements: st.SearchStrategy) -> st.SearchStrategy:
     # one strategy object per (shape, elements): hypothesis validates each only once
     return hnp.arrays(np.float64, shape, elements=elements)
@@ -186,7 +186,7 @@ class Pool(NamedTuple):
     values: np.ndarray
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def _float_arrays(lo: float, hi: float, shape: tuple) -> st.SearchStrategy:
     return _arrays(shape, st.floats(lo, hi, exclude_max=lo < hi, allow_subnormal=False))
 
