@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lotteryproofs import __version__, io
+from lotteryproofs import io
+from lotteryproofs._version import __version__
 from lotteryproofs.checks import registry
 from lotteryproofs.theorems import CheckContext, CheckResult, Theorem, check_seed, theorem_rng
 
