@@ -118,17 +118,22 @@ def test_pools_lie_in_their_law_and_cover_zeros_and_ties(law):
     assert zeros >= 20 and ties >= 20, (zeros, ties)
 
 
-def test_targets_and_boxes_match_dimensions():
+def test_targets_and_boxes_match_dimensions_and_cover_edge_cases():
+    zeros = touching = 0
     for case in _collect(lps.targets_and_boxes()):
         target, box, seed = case
         assert box.dim == target.widths[0] and 0 <= seed < 2**32
         Box(box.lower, box.upper)
         Network(target.weights, target.biases)
+        zeros += any(np.any(p == 0.0) for p in target.weights + target.biases)
+        touching += bool(np.any(box.lower == 0.0) or np.any(box.upper == 0.0))
+    assert zeros >= 50 and touching >= 50, (zeros, touching)
 
 
 def test_tickets_are_valid_constructions():
-    methods = set()
+    methods, touching = set(), 0
     for case in _collect(lps.tickets()):
+        touching += bool(np.any(case.box.lower == 0.0) or np.any(case.box.upper == 0.0))
         ticket = case.ticket
         assert isinstance(ticket, Ticket)
         Ticket(ticket.source, ticket.weight_masks, ticket.bias_masks, ticket.scale,
@@ -138,7 +143,7 @@ def test_tickets_are_valid_constructions():
         assert ticket.network.widths[-1] == case.target.widths[-1]
         assert_subnetwork(ticket, source=case.source)
         methods.add(ticket.metadata["method"])
-    assert methods == {"2l", "ll", "l+1", "zero-bias"}
+    assert methods == {"2l", "ll", "l+1", "zero-bias"} and touching >= 50
 
 
 def test_strategies_shrink_to_the_simplest_example():
