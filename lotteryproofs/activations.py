@@ -232,6 +232,7 @@ class LeakyReLU(Activation):
 
 
 RELU = ReLU()
+IDENTITY = Identity()
 
 #: name → factory (keyword parameters from the spec)
 ACTIVATIONS = {"relu": ReLU, "identity": Identity, "leaky_relu": LeakyReLU}
