@@ -15,8 +15,8 @@ An :class:`Activation` declares
 * ``kinks``: the points where σ is not affine (a cell on which no pre-activation crosses one
   lies in one linear region: branch and bound);
 * the properties ``positively_homogeneous`` (σ(λz) = λσ(z) for λ > 0: the scaling lemma),
-  ``odd_coefficient`` c with σ(z) − σ(−z) = c·z for every z (None if there is none; the
-  looks-linear identity needs c = 1, ``odd_identity``), and ``lipschitz``.
+  ``odd_coefficient`` c with σ(z) − σ(−z) = c·z for every z (an exact Fraction, None if there
+  is none; the looks-linear identity needs c = 1, ``odd_identity``), and ``lipschitz``.
 
 Every activation here is monotone non-decreasing, so the image of [lo, hi] is
 [σ(lo), σ(hi)]. Adding one is one class in this module and its entry in
@@ -47,14 +47,14 @@ class Activation(abc.ABC):
     kinks: tuple[float, ...] = ()
 
     @property
-    def odd_coefficient(self) -> float | None:
-        """c with σ(z) − σ(−z) = c·z for every real z, or None."""
+    def odd_coefficient(self) -> Fraction | None:
+        """c with σ(z) − σ(−z) = c·z for every real z, exactly, or None."""
         return None
 
     @property
     def odd_identity(self) -> bool:
         """σ(z) − σ(−z) = z (the identity the looks-linear construction uses)."""
-        return self.odd_coefficient == 1.0
+        return self.odd_coefficient == 1
 
     @property
     def spec(self) -> str:
@@ -103,8 +103,8 @@ class ReLU(Activation):
     kinks = (0.0,)
 
     @property
-    def odd_coefficient(self) -> float:
-        return 1.0
+    def odd_coefficient(self) -> Fraction:
+        return Fraction(1)
 
     def forward(self, x, *, inplace=False):
         return np.maximum(x, 0.0, out=x if inplace else None)
@@ -140,8 +140,8 @@ class Identity(Activation):
     kinks = ()
 
     @property
-    def odd_coefficient(self) -> float:
-        return 2.0
+    def odd_coefficient(self) -> Fraction:
+        return Fraction(2)
 
     def forward(self, x, *, inplace=False):
         return x if inplace else np.array(x, dtype=np.float64, copy=True)
@@ -191,8 +191,8 @@ class LeakyReLU(Activation):
         return max(1.0, self.alpha)
 
     @property
-    def odd_coefficient(self) -> float:
-        return 1.0 + self.alpha
+    def odd_coefficient(self) -> Fraction:
+        return 1 + Fraction(self.alpha)  # exact: 1 + α in floats may round
 
     @property
     def spec(self) -> str:
