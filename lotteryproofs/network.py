@@ -200,10 +200,10 @@ class Network:
         x = np.asarray(x, dtype=np.float64)
         single = x.ndim == 1
         h = x[None, :] if single else x
-        if h.ndim != 2 or h.shape[1] != self.widths[0]:
+        n_in = self.layers[0].in_features
+        if h.ndim != 2 or h.shape[1] != n_in:
             raise _validate.InputError(
-                f"input must have shape (batch, {self.widths[0]}) or ({self.widths[0]},), "
-                f"got {x.shape}"
+                f"input must have shape (batch, {n_in}) or ({n_in},), got {x.shape}"
             )
         h = self.propagate(h, FLOAT64)
         return h[0] if single else h

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -214,17 +215,34 @@ def _softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np
     return loss, grad / y.shape[0]
 
 
+class ScaledLayers(Sequence):
+    """The layers of the scaled subnetwork, c_l (W_l ⊙ m_l) and d_l (b_l ⊙ m^b_l), each
+    formed when the propagation reaches it: one effective weight matrix in memory at a time,
+    as in the loop this replaces."""
+
+    def __init__(self, source: Network, weight_masks, bias_masks, log_scale: float):
+        self.source, self.weight_masks, self.bias_masks = source, weight_masks, bias_masks
+        self.c, self.d = layer_scale_factors(source.depth, log_scale)
+
+    def __len__(self) -> int:
+        return self.source.depth
+
+    def __getitem__(self, i: int) -> Dense:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        src = self.source
+        return Dense.trusted(self.c[i] * (src.weights[i] * self.weight_masks[i]),
+                             self.d[i] * (src.biases[i] * self.bias_masks[i]))
+
+
 def scaled_layers(source: Network, weight_masks, bias_masks, log_scale: float) -> list[Dense]:
-    """The layers of the scaled subnetwork: c_l (W_l ⊙ m_l) and d_l (b_l ⊙ m^b_l)."""
-    c, d = layer_scale_factors(source.depth, log_scale)
-    return [Dense.trusted(c[i] * (source.weights[i] * weight_masks[i]),
-                          d[i] * (source.biases[i] * bias_masks[i]))
-            for i in range(source.depth)]
+    """All layers of :class:`ScaledLayers`, formed now."""
+    return list(ScaledLayers(source, weight_masks, bias_masks, log_scale))
 
 
 def masked_logits(source: Network, weight_masks, bias_masks, log_scale: float, x) -> np.ndarray:
     """The scaled subnetwork's logits z_D (module docstring), masks possibly real-valued."""
-    layers = scaled_layers(source, weight_masks, bias_masks, log_scale)
+    layers = ScaledLayers(source, weight_masks, bias_masks, log_scale)
     return propagate(layers, source.activations, np.asarray(x, dtype=np.float64), FLOAT64)
 
 

@@ -153,8 +153,10 @@ def propagate(layers: Sequence, activations: Sequence, value, arithmetic: Arithm
     if len(activations) != depth - 1:
         raise ValueError(f"{depth} layers need {depth - 1} activations, got {len(activations)}")
     with arithmetic.context():
-        for t, layer in enumerate(layers):
-            value = arithmetic.layer(layer, value)
+        for t in range(depth):
+            # one layer alive at a time: lazily formed layers (popup's) free their arrays
+            # before the next is formed
+            value = arithmetic.layer(layers[t], value)
             if pre is not None:
                 pre.append(value)
             if t < depth - 1:

@@ -59,6 +59,11 @@ def rigorous_preactivation_bounds_iv(network: Network, box: Box) -> list[tuple[l
 
 # ====================================================================== certified (fast)
 def check_represented(target: Network, represented: Sequence[RepresentedLayer]) -> None:
+    """The recursion's preconditions: a ReLU target and one represented layer per layer."""
+    if not target.is_relu:
+        raise _validate.InputError(
+            f"the certified bound is the §5 recursion of ReLU networks; the target is {target!r}"
+        )
     if len(represented) != target.depth:
         raise _validate.InputError(
             f"{len(represented)} represented layers for a target of depth {target.depth}"
