@@ -118,3 +118,21 @@ def test_bad_boxes_are_refused(lower, upper, message):
 def test_cube_refuses_reversed_domain():
     with pytest.raises(InputError, match="LO < HI"):
         Box.cube(1.0, -1.0, 3)
+
+
+def test_network_sha256_of_relu_networks_is_the_widths_and_parameter_bytes():
+    """The digest tickets store: json(widths) then every W_l, b_l as float64 little-endian,
+    recomputed here independently; a non-ReLU activation changes it."""
+    import hashlib
+    import json
+
+    from lotteryproofs.network import network_sha256
+
+    net = random_target((3, 5, 2), np.random.default_rng(8))
+    digest = hashlib.sha256(json.dumps(list(net.widths)).encode())
+    for w, b in zip(net.weights, net.biases, strict=True):
+        digest.update(w.astype("<f8").tobytes())
+        digest.update(b.astype("<f8").tobytes())
+    assert network_sha256(net) == digest.hexdigest()
+    leaky = Network(net.weights, net.biases, activation="leaky_relu:0.5")
+    assert network_sha256(leaky) != digest.hexdigest()
