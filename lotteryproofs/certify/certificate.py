@@ -23,8 +23,9 @@ import mpmath
 import numpy as np
 
 from lotteryproofs import _validate
-from lotteryproofs.network import Box, Network, network_sha256
+from lotteryproofs.network import Box, Network
 from lotteryproofs.rounding import UNIT_ROUNDOFF, up
+from lotteryproofs.rounding import up as _up  # the name a_priori_gains has always used
 from lotteryproofs.ticket import Ticket
 
 from .bound import (
@@ -121,22 +122,6 @@ class Certificate:
         }
 
 
-def _check_domain(domain, dim: int) -> Box:
-    if isinstance(domain, Box):
-        box = domain
-    else:
-        try:
-            lo, hi = domain
-        except (TypeError, ValueError):
-            raise _validate.InputError(
-                f"domain must be a Box or a pair (LO, HI), got {domain!r}"
-            ) from None
-        box = Box.cube(lo, hi, dim)
-    if box.dim != dim:
-        raise _validate.InputError(f"the domain has dimension {box.dim}, the target {dim} inputs")
-    return box
-
-
 def within_eps_param(w_err: float, b_err: float, eps_param: float,
                      slack: RoundingSlack | None) -> bool:
     """Every represented parameter provably within ε' of the target's: the measured float
@@ -146,6 +131,13 @@ def within_eps_param(w_err: float, b_err: float, eps_param: float,
     s_w = max((float(np.max(s)) for s in slack.weights if np.size(s)), default=0.0)
     s_b = max((float(np.max(s)) for s in slack.bias if np.size(s)), default=0.0)
     return float(up(w_err + s_w)) <= eps_param and float(up(b_err + s_b)) <= eps_param
+
+
+def _certified_fields(recursion: float, a_priori: float, hypothesis: bool,
+                      slack: RoundingSlack | None, pre) -> dict:
+    """The Certificate's ``certified_output_error`` and ``certified_method``."""
+    value, which = _smaller_bound(recursion, a_priori, hypothesis, slack, pre)
+    return {"certified_output_error": value, "certified_method": which}
 
 
 def _smaller_bound(recursion: float, a_priori: float, hypothesis: bool,
@@ -162,6 +154,22 @@ def _smaller_bound(recursion: float, a_priori: float, hypothesis: bool,
     return (candidate, "a-priori") if candidate < recursion else (recursion, "recursion")
 
 
+def _check_domain(domain, dim: int) -> Box:
+    if isinstance(domain, Box):
+        box = domain
+    else:
+        try:
+            lo, hi = domain
+        except (TypeError, ValueError):
+            raise _validate.InputError(
+                f"domain must be a Box or a pair (LO, HI), got {domain!r}"
+            ) from None
+        box = Box.cube(lo, hi, dim)
+    if box.dim != dim:
+        raise _validate.InputError(f"the domain has dimension {box.dim}, the target {dim} inputs")
+    return box
+
+
 def a_priori_gains(ticket: Ticket, represented, method: str) -> tuple | None:
     """G_l = ρ·max|v| for L+1 (copies of the previous layer × the largest unit-scale source
     weight): an upper bound of every Σ_{r∈S}|v_r| that uses only the source draw."""
@@ -174,10 +182,10 @@ def a_priori_gains(ticket: Ticket, represented, method: str) -> tuple | None:
         float(np.max(np.abs(w))) / float(s)
         for w, s in zip(ticket.source.weights, scales, strict=True)
     )
-    v_max = float(up(v_max * (1 + 4 * UNIT_ROUNDOFF)))
+    v_max = float(_up(v_max * (1 + 4 * UNIT_ROUNDOFF)))
     gains = [0.0]
     for t in range(1, len(represented)):
-        gains.append(float(up(represented[t - 1].copies * v_max)))
+        gains.append(float(_up(represented[t - 1].copies * v_max)))
     return tuple(gains)
 
 
@@ -198,6 +206,7 @@ def certify(
     rounding slack for the read-back is added, the layers being taken as exact).
     """
     from lotteryproofs import bounds
+    from lotteryproofs.network import network_sha256
 
     start = time.perf_counter()
     if not isinstance(ticket, Ticket):
@@ -240,6 +249,7 @@ def certify(
     pre = rigorous_preactivation_bounds(target, box)
     recursion = certified_output_error(target, box, represented, slack, pre=pre)
     w_err, b_err = max_param_errors(target, box, represented)
+    hypothesis = within_eps_param(w_err, b_err, eps_param, slack)
     observed = observed_output_error(
         target, ticket_network, ticket.scale, box, rng=rng, n_samples=n_samples
     )
@@ -252,9 +262,6 @@ def certify(
     a_priori = bounds.a_priori_output_error(method, norms, eps_param, gains=gains)
     a_priori = (
         float(np.nextafter(float(a_priori), np.inf)) if mpmath.isfinite(a_priori) else math.inf
-    )
-    certified, certified_method = _smaller_bound(
-        recursion, a_priori, within_eps_param(w_err, b_err, eps_param, slack), slack, pre
     )
     rss = ticket.rss_log.summary() if ticket.rss_log is not None else None
     return Certificate(
@@ -274,8 +281,8 @@ def certify(
         max_weight_error=w_err,
         max_bias_error=b_err,
         observed_output_error=observed.value,
-        certified_output_error=certified,
-        certified_method=certified_method,
+        # the smaller rigorous bound, and which one it is
+        **_certified_fields(recursion, a_priori, hypothesis, slack, pre),
         a_priori_output_error=a_priori,
         domain=box,
         rss=rss,
