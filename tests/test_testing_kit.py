@@ -71,6 +71,17 @@ def test_networks_are_valid_and_cover_zeros_and_equal_values():
     assert zeros >= 50 and equal >= 20, (zeros, equal)
 
 
+def test_networks_draw_the_activations_asked_for():
+    from lotteryproofs.activations import LeakyReLU
+
+    for net in _collect(lps.networks(depth=2, activation="leaky_relu:0.1"), n=50):
+        assert net.activations == (LeakyReLU(0.1),)
+    names = {type(a).__name__ for net in _collect(lps.networks(
+        depth=3, activation=st.sampled_from(["relu", "identity"])), n=100)
+        for a in net.activations}
+    assert names == {"ReLU", "Identity"}
+
+
 def test_networks_honour_their_arguments():
     nets = _collect(lps.networks(widths=(3, 2, 1), zero_fraction=0.0, weight_range=(0.5, 2.0),
                                  bias_range=3.0), n=100)

@@ -90,20 +90,20 @@ def _entries(lo: float, hi: float, zero_fraction: float) -> st.SearchStrategy:
 
 
 # ------------------------------------------------------------------ networks
-def networks(depth=None, widths=None, activation: str | None = "relu",
-             zero_fraction: float = 0.2, weight_range=(-1.0, 1.0),
-             bias_range=None) -> st.SearchStrategy[Network]:
+def networks(depth=None, widths=None, activation="relu", zero_fraction: float = 0.2,
+             weight_range=(-1.0, 1.0), bias_range=None) -> st.SearchStrategy[Network]:
     """A :class:`~lotteryproofs.network.Network` (THEORY.md §0).
 
     ``depth`` (number of weight matrices L): an int or a strategy, default 1–3. ``widths``: a
     sequence (n_0, …, n_L) fixes the architecture (``depth`` is then ignored); an int fixes
     every width; a strategy draws each width; default 1–4. ``zero_fraction``: the chance that
     a parameter is exactly 0. ``weight_range`` / ``bias_range`` (default the weight range):
-    (lo, hi) or r for (-r, r). ``activation``: the network's activation between layers; the
-    Network model computes ReLU (``"relu"``), the only value accepted.
+    (lo, hi) or r for (-r, r). ``activation``: the activation between layers, anything
+    lotteryproofs.activations.get_activation accepts (``"relu"``, ``"identity"``,
+    ``"leaky_relu:0.1"``, an Activation) or a strategy of them; None means ReLU.
     """
-    if activation not in ("relu", None):
-        raise InvalidArgument(f"activation {activation!r}: the Network model computes ReLU only")
+    activations = activation if isinstance(activation, st.SearchStrategy) else st.just(
+        _activation("relu" if activation is None else activation))
     zero_fraction = _fraction("zero_fraction", zero_fraction)
     w_elements = _entries(*_range("weight_range", weight_range), zero_fraction)
     b_elements = _entries(*_range("bias_range", weight_range if bias_range is None
@@ -117,7 +117,16 @@ def networks(depth=None, widths=None, activation: str | None = "relu",
         n_layers = _ints("depth", depth, st.integers(1, 3))
         width = _ints("widths", widths, st.integers(1, 4))
         shapes = n_layers.flatmap(lambda n: st.tuples(*[width] * (n + 1)))
-    return _networks(shapes, w_elements, b_elements)
+    return _networks(shapes, w_elements, b_elements, activations.map(_activation))
+
+
+def _activation(spec):
+    from lotteryproofs.activations import get_activation
+
+    try:
+        return get_activation(spec)
+    except ValueError as exc:  # InputError: an unknown or malformed activation
+        raise InvalidArgument(f"activation {spec!r}: {exc}") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -127,13 +136,13 @@ def _arrays(shape: tuple, elements: st.SearchStrategy) -> st.SearchStrategy:
 
 
 @st.composite
-def _networks(draw, shapes, w_elements, b_elements) -> Network:
+def _networks(draw, shapes, w_elements, b_elements, activations) -> Network:
     shape = draw(shapes)
     weights, biases = [], []
     for n_in, n_out in zip(shape[:-1], shape[1:], strict=True):
         weights.append(draw(_arrays((n_out, n_in), w_elements)))
         biases.append(draw(_arrays((n_out,), b_elements)))
-    return Network(tuple(weights), tuple(biases))
+    return Network(tuple(weights), tuple(biases), activation=draw(activations))
 
 
 # ------------------------------------------------------------------ boxes
