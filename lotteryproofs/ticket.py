@@ -229,8 +229,11 @@ class Ticket:
         x = np.asarray(x, dtype=np.float64)
         single = x.ndim == 1
         h = x[None, :] if single else x
-        if h.ndim != 2 or h.shape[1] != network.widths[0]:
-            return network.forward(x) / self.scale  # its own message for a wrong shape
+        relu = all(getattr(a, "name", "relu") == "relu"
+                   for a in getattr(network, "activations", ()))
+        if h.ndim != 2 or h.shape[1] != network.widths[0] or not relu:
+            # the network's own pass: its message for a wrong shape, any other activation
+            return network.forward(x) / self.scale
         layers = [(_sparse_or_dense(w), b) for w, b in zip(network.weights, network.biases,
                                                            strict=True)]
         out = np.empty((h.shape[0], network.widths[-1]))
