@@ -623,10 +623,27 @@ def group_by_tile(rows: np.ndarray, cols: np.ndarray, n_cols: int):
         yield (key // per_row, key % per_row), chunk
 
 
+def source_seed(rng) -> tuple[object, tuple[int, ...]]:
+    """(entropy, spawn_key) of the SeedSequence that keys a source's streams: an integer seed
+    is the entropy, a SeedSequence gives its own, a Generator gives 128 fresh bits."""
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise _validate.InputError(f"a seed must be >= 0, got {rng}")
+        return int(rng), ()
+    if isinstance(rng, np.random.SeedSequence):
+        return rng.entropy, tuple(int(k) for k in rng.spawn_key)
+    if isinstance(rng, np.random.Generator):
+        return int.from_bytes(rng.bytes(16), "little"), ()
+    _validate.rng(rng)  # None and other types: the one message for a missing/invalid rng
+    raise _validate.InputError(
+        f"rng must be an integer seed, a SeedSequence or a Generator, got {type(rng).__name__}")
+
+
 def draw_source(scheme: str, widths: Sequence[int], *, rng, **options) -> SourceDraw:
     """Draw one source network from a named scheme, with its unit-scale form and Λ.
 
-    The streams' key is drawn from ``rng`` (128 bits), then every tile is drawn
+    The streams are keyed by :func:`source_seed` of ``rng`` (so an integer seed or a
+    SeedSequence gives the source ``construct`` draws for it), then every tile is drawn
     (:class:`SourceSpec`); the draw never looks at a target. Same rng state, same bytes.
     """
     spec = _check_scheme(scheme)
@@ -636,10 +653,9 @@ def draw_source(scheme: str, widths: Sequence[int], *, rng, **options) -> Source
     # temporaries and their copies in the source network
     _validate.fits_in_memory(4 * 8 * n_params, f"a {scheme} network of widths {list(widths)}")
     resolved = _resolve_options(spec, options)
-    rng = _validate.rng(rng)
-    entropy = int.from_bytes(rng.bytes(16), "little")
+    entropy, spawn_key = source_seed(rng)
     user = {k: v for k, v in resolved.items() if k not in spec.fixed}
-    return SourceSpec.make(scheme, widths, entropy=entropy, **user).draw()
+    return SourceSpec.make(scheme, widths, entropy=entropy, spawn_key=spawn_key, **user).draw()
 
 
 def draw_network(scheme: str, widths: Sequence[int], *, rng, **options) -> Network:

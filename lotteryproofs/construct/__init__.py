@@ -28,6 +28,7 @@ from lotteryproofs.construct.base import BuildInput
 from lotteryproofs.construct.registry import construction_names, get_construction
 from lotteryproofs.construct.univariate import LayoutError
 from lotteryproofs.init import SCHEMES, SourceSpec, unit_scale
+from lotteryproofs.init import source_seed as init_source_seed
 from lotteryproofs.network import Box, Network, network_sha256
 from lotteryproofs.ticket import (
     RepresentedLayer,
@@ -79,21 +80,6 @@ def _seed_metadata(rng) -> dict:
 
 #: The spawn-key word of the stream that draws after the source (widening's new neurons).
 _AFTER_SOURCE = 1 << 32
-
-
-def _source_seed(rng) -> tuple[object, tuple[int, ...]]:
-    """(entropy, spawn_key) of the SeedSequence that keys the source's streams."""
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        if rng < 0:
-            raise _validate.InputError(f"a seed must be >= 0, got {rng}")
-        return int(rng), ()
-    if isinstance(rng, np.random.SeedSequence):
-        return rng.entropy, tuple(int(k) for k in rng.spawn_key)
-    if isinstance(rng, np.random.Generator):
-        return int.from_bytes(rng.bytes(16), "little"), ()
-    _validate.rng(rng)  # None and other types: the one message for a missing/invalid rng
-    raise _validate.InputError(
-        f"rng must be an integer seed, a SeedSequence or a Generator, got {type(rng).__name__}")
 
 
 def _check_domain(domain, n_0: int) -> Box:
@@ -178,7 +164,7 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     options = construction.validate_options(_given_options(
         widen=widen, rho_in=rho_in, max_widen_rounds=max_widen_rounds))
     seed_meta = _seed_metadata(rng)
-    source_seed = _source_seed(rng)
+    source_seed = init_source_seed(rng)
     # what draws after the source (widening) has its own stream, keyed by the same seed
     rng = np.random.default_rng(np.random.SeedSequence(
         source_seed[0], spawn_key=(*source_seed[1], _AFTER_SOURCE)))
