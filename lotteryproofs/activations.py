@@ -39,7 +39,15 @@ import mpmath
 import numpy as np
 
 from lotteryproofs import _validate
-from lotteryproofs.iv_functions import expm1, log1p, ncdf, to_float_down, to_float_up
+from lotteryproofs.iv_functions import (
+    expm1,
+    log1p,
+    lower,
+    ncdf,
+    to_float_down,
+    to_float_up,
+    upper,
+)
 from lotteryproofs.rounding import down, iv53, up
 
 
@@ -233,9 +241,9 @@ class LeakyReLU(Activation):
     def interval_iv(self, z):
         with iv53() as iv:
             alpha = iv.mpf(self.alpha)
-            lower = z.a if z.a > 0 else (alpha * z.a).a
-            upper = z.b if z.b > 0 else (alpha * z.b).b
-            return iv.mpf([lower, upper])
+            low = z.a if z.a > 0 else (alpha * z.a).a
+            high = z.b if z.b > 0 else (alpha * z.b).b
+            return iv.mpf([low, high])
 
     def exact(self, v):
         return v if v > 0 else Fraction(self.alpha) * v
@@ -278,9 +286,10 @@ class _Smooth(Activation):
             return self._point_iv(iv, iv.mpf(x))
 
     def _endpoint_iv(self, iv, endpoint):
-        if mpmath.isinf(mpmath.mpf(endpoint)):
-            return iv.mpf(self.limits[mpmath.mpf(endpoint) > 0])
-        return self._point_iv(iv, iv.mpf(endpoint))
+        value = lower(endpoint)  # a point interval: its value, exactly
+        if mpmath.isinf(value):
+            return iv.mpf(self.limits[value > 0])
+        return self._point_iv(iv, iv.mpf(value))
 
     def exact(self, v):
         raise _validate.InputError(_NOT_EXACT.format(self.spec))
@@ -293,13 +302,13 @@ class _Smooth(Activation):
         lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
         out_lo, out_hi = np.empty(lo.shape), np.empty(hi.shape)
         for k in np.ndindex(lo.shape):
-            out_lo[k] = to_float_down(self._at(float(lo[k])).a)
-            out_hi[k] = to_float_up(self._at(float(hi[k])).b)
+            out_lo[k] = to_float_down(self._at(float(lo[k])))
+            out_hi[k] = to_float_up(self._at(float(hi[k])))
         return out_lo, out_hi
 
     def interval_iv(self, z):
         iv = mpmath.iv
-        return iv.mpf([self._endpoint_iv(iv, z.a).a, self._endpoint_iv(iv, z.b).b])
+        return iv.mpf([lower(self._endpoint_iv(iv, z.a)), upper(self._endpoint_iv(iv, z.b))])
 
 
 @dataclass(frozen=True)
@@ -476,23 +485,23 @@ class _Unimodal(_Smooth):
         for k in np.ndindex(lo.shape):
             a, b = self._at(float(lo[k])), self._at(float(hi[k]))
             if hi[k] <= c.z_lower:  # decreasing on [lo, hi]
-                out_lo[k], out_hi[k] = to_float_down(b.a), to_float_up(a.b)
+                out_lo[k], out_hi[k] = to_float_down(b), to_float_up(a)
             elif lo[k] >= c.z_upper:  # increasing
-                out_lo[k], out_hi[k] = to_float_down(a.a), to_float_up(b.b)
+                out_lo[k], out_hi[k] = to_float_down(a), to_float_up(b)
             else:  # [lo, hi] may contain z*: the minimum, and the larger endpoint
                 out_lo[k] = c.minimum_lower
-                out_hi[k] = max(to_float_up(a.b), to_float_up(b.b))
+                out_hi[k] = max(to_float_up(a), to_float_up(b))
         return out_lo, out_hi
 
     def interval_iv(self, z):
         iv = mpmath.iv
         c = self.critical
         a, b = self._endpoint_iv(iv, z.a), self._endpoint_iv(iv, z.b)
-        if z.b <= c.z_lower:
-            return iv.mpf([b.a, a.b])
-        if z.a >= c.z_upper:
-            return iv.mpf([a.a, b.b])
-        return iv.mpf([c.minimum_lower, max(a.b, b.b)])
+        if upper(z) <= c.z_lower:
+            return iv.mpf([lower(b), upper(a)])
+        if lower(z) >= c.z_upper:
+            return iv.mpf([lower(a), upper(b)])
+        return iv.mpf([c.minimum_lower, max(upper(a), upper(b))])
 
 
 @dataclass(frozen=True)
@@ -519,10 +528,10 @@ def _critical(cls) -> _Critical:
     z_lower, z_upper = float(np.nextafter(zf, -np.inf)), float(np.nextafter(zf, np.inf))
     with iv53() as iv:
         iv.prec = 120
-        if not (act._derivative_iv(iv, iv.mpf(z_lower)).b < 0
-                < act._derivative_iv(iv, iv.mpf(z_upper)).a):
+        if not (upper(act._derivative_iv(iv, iv.mpf(z_lower))) < 0
+                < lower(act._derivative_iv(iv, iv.mpf(z_upper)))):
             raise ArithmeticError(f"{act.name}: σ' does not change sign around {zf}")
-        bound = act._extension_iv(iv, iv.mpf([z_lower, z_upper])).a
+        bound = act._extension_iv(iv, iv.mpf([z_lower, z_upper]))
     return _Critical(z_star=zf, minimum=float(minimum), z_lower=z_lower, z_upper=z_upper,
                      minimum_lower=to_float_down(bound), lipschitz=to_float_up(slope))
 

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 
 import mpmath
 import numpy as np
+from mpmath.libmp import from_float, mpf_cmp, to_float
 
 #: above this t, erfc uses the Abramowitz–Stegun bounds (relative gap < 0.6 %, absolute
 #: < 1e-18: below a binary64 ulp of anything erfc is added to)
@@ -60,14 +61,22 @@ def _narrow(x, prec: int):
         iv.prec = old
 
 
-def _magnitude(x):
-    """max |x| over the interval x, as an mpf (exact: an endpoint's absolute value)."""
-    return max(abs(mpmath.mpf(x.a)), abs(mpmath.mpf(x.b)))
+def lower(x) -> mpmath.mpf:
+    """The lower endpoint of an ``mpmath.iv`` interval, exactly (``mpmath.mpf(x.a)`` would
+    round it to the mp context's precision, to nearest)."""
+    return mpmath.mp.make_mpf(x._mpi_[0])
 
 
-def _upper(x) -> mpmath.mpf:
-    """The upper endpoint of an iv expression, as an mpf."""
-    return mpmath.mpf(x.b)
+def upper(x) -> mpmath.mpf:
+    """The upper endpoint of an ``mpmath.iv`` interval, exactly."""
+    return mpmath.mp.make_mpf(x._mpi_[1])
+
+
+def _magnitude(x) -> mpmath.mpf:
+    """max |x| over the interval x, exactly (an endpoint with its sign cleared)."""
+    lo, hi = x._mpi_
+    big = lo if mpf_cmp((0, *lo[1:]), (0, *hi[1:])) > 0 else hi
+    return mpmath.mp.make_mpf((0, *big[1:]))
 
 
 def expm1(y):
@@ -83,7 +92,7 @@ def expm1(y):
             term = term * y / k
             total = total + term
             # |remainder after term k| ≤ |y|^{k+1}/(k+1)! · 1/(1 − |y|) ≤ 2|term|·|y|/(k+1)
-            tail = _upper(2 * iv.mpf(_magnitude(term)) * bound / (k + 1))
+            tail = upper(2 * iv.mpf(_magnitude(term)) * bound / (k + 1))
             if tail <= mpmath.ldexp(_magnitude(total), -(iv.prec + 4)):
                 break
         return _narrow(total + iv.mpf([-tail, tail]), old)
@@ -106,7 +115,7 @@ def log1p(u):
             power = power * u
             total = total + (power / k if k % 2 else -(power / k))
             # alternating with decreasing terms (u ≤ 1/2): |remainder| ≤ the next term
-            nxt = _upper(iv.mpf(_magnitude(power)) * umax / (k + 1))
+            nxt = upper(iv.mpf(_magnitude(power)) * umax / (k + 1))
             if nxt <= mpmath.ldexp(_magnitude(total), -(iv.prec + 4)):
                 break
         return _narrow(total + iv.mpf([-nxt, nxt]), old)
@@ -122,7 +131,7 @@ def erfc(t):
     iv = mpmath.iv
     if t.a < 0:
         raise ValueError("erfc is used on t ≥ 0 only")
-    lo, hi = mpmath.mpf(t.a), mpmath.mpf(t.b)
+    lo, hi = lower(t), upper(t)
     at_lo = _erfc_point(lo)
     if hi == lo:
         return at_lo
@@ -139,9 +148,9 @@ def _erfc_point(value):
     t = iv.mpf(value)
     if value > _ERFC_SERIES_MAX:
         rt = iv.sqrt(iv.pi)
-        lower = 2 * iv.exp(-t * t) / (rt * (t + iv.sqrt(t * t + 2)))
-        upper = 2 * iv.exp(-t * t) / (rt * (t + iv.sqrt(t * t + 4 / iv.pi)))
-        return iv.mpf([lower.a, upper.b])
+        below = 2 * iv.exp(-t * t) / (rt * (t + iv.sqrt(t * t + 2)))
+        above = 2 * iv.exp(-t * t) / (rt * (t + iv.sqrt(t * t + 4 / iv.pi)))
+        return iv.mpf([below.a, above.b])
     tmax = float(value)
     guard = 1.4427 * tmax * tmax + 40  # log2 e^{t²}: the bits 1 − erf(t) cancels, and guards
     with _precision(iv.prec + math.ceil(guard)) as (iv, old):
@@ -155,7 +164,7 @@ def _erfc_point(value):
             n += 1
             # the stopping test only decides tightness; 0.49 < ½ absorbs its float rounding
             ratio_ok = 2 * tmax * tmax / (2 * n + 3) <= 0.49
-            if ratio_ok and _magnitude(term) <= mpmath.ldexp(mpmath.mpf(total.a), -(iv.prec + 4)):
+            if ratio_ok and _magnitude(term) <= mpmath.ldexp(lower(total), -(iv.prec + 4)):
                 break
         # remaining terms: each ≤ ½ the one before, so their sum ≤ the last term
         total = total + iv.mpf([0, term.b])
@@ -175,24 +184,41 @@ def ncdf(x):
             return _narrow(value, old)
 
     lo = at(x.a)
-    if mpmath.mpf(x.a) == mpmath.mpf(x.b):
+    if lower(x) == upper(x):
         return lo
     return iv.mpf([lo.a, at(x.b).b])
 
 
+def _as_tuple(value, end: int):
+    """The raw mpf tuple of an mpf, or of an iv interval's lower (end 0) / upper (1) end."""
+    if hasattr(value, "_mpi_"):
+        return value._mpi_[end]
+    if hasattr(value, "_mpf_"):  # an mpf as it is (mpmath.mpf() would round it)
+        return value._mpf_
+    return from_float(float(value)) if isinstance(value, float) else mpmath.mpf(value)._mpf_
+
+
+_MAX = float(np.finfo(np.float64).max)
+
+
 def to_float_down(value) -> float:
-    """The largest binary64 ≤ value (an mpf or an iv endpoint)."""
-    v = mpmath.mpf(value)
-    if mpmath.isinf(v):
-        return float(v)
-    f = float(v)  # round to nearest (±inf on overflow, 0 on underflow)
-    if math.isinf(f) and f > 0:
-        return float(np.finfo(np.float64).max)
-    if mpmath.mpf(f) > v:
+    """The largest binary64 ≤ value (an mpf, or an iv interval's lower end), exactly: the
+    nearest float, stepped down if it lies above (underflow and overflow included)."""
+    v = _as_tuple(value, 0)
+    f = to_float(v)  # round to nearest; ±inf beyond the range
+    if f == math.inf and mpf_cmp(v, from_float(math.inf)) < 0:
+        f = _MAX
+    if not math.isinf(f) and mpf_cmp(from_float(f), v) > 0:
         f = float(np.nextafter(f, -np.inf))
     return f
 
 
 def to_float_up(value) -> float:
-    """The smallest binary64 ≥ value (an mpf or an iv endpoint)."""
-    return -to_float_down(-mpmath.mpf(value))
+    """The smallest binary64 ≥ value (an mpf, or an iv interval's upper end), exactly."""
+    v = _as_tuple(value, 1)
+    f = to_float(v)
+    if f == -math.inf and mpf_cmp(v, from_float(-math.inf)) > 0:
+        f = -_MAX
+    if not math.isinf(f) and mpf_cmp(from_float(f), v) < 0:
+        f = float(np.nextafter(f, np.inf))
+    return f

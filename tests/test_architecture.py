@@ -32,7 +32,8 @@ PACKAGE = ROOT / "lotteryproofs"
 #: or a package and everything inside it. A module may import its own layer and lower ones.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs._version", "lotteryproofs._limits", "lotteryproofs._validate",
-     "lotteryproofs.progress", "lotteryproofs.bound_spec", "lotteryproofs.rounding"),
+     "lotteryproofs.progress", "lotteryproofs.bound_spec", "lotteryproofs.rounding",
+     "lotteryproofs.iv_functions"),
     ("lotteryproofs.activations",),
     ("lotteryproofs.layers",),
     ("lotteryproofs.propagation",),
