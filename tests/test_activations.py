@@ -574,3 +574,83 @@ def test_iv_functions_enclose_mpmath_at_any_context_precision(x, width, prec):
                     assert F.to_float_down(got) <= oracle(v) <= F.to_float_up(got)
     finally:
         iv.prec = old
+
+
+# ====================================================================== declared activations
+def _sequential_export(path, metadata):
+    """nn.Sequential(Linear(3, 5), Tanh(), Linear(5, 4), Tanh(), Linear(4, 2)) as
+    safetensors, its metadata in the header's "metadata" JSON (as the io layer writes it)."""
+    import json
+
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(11)
+    w = [rng.normal(size=(5, 3)), rng.normal(size=(4, 5)), rng.normal(size=(2, 4))]
+    b = [rng.normal(size=5), rng.normal(size=4), rng.normal(size=2)]
+    tensors = {}
+    for module, (wi, bi) in zip((0, 2, 4), zip(w, b, strict=True), strict=True):
+        tensors[f"{module}.weight"], tensors[f"{module}.bias"] = wi, bi
+    save_file(tensors, path, {"metadata": json.dumps(metadata)} if metadata is not None else None)
+    return w, b
+
+
+def test_declared_tanh_export_loads_as_a_tanh_network(tmp_path):
+    from lotteryproofs import io
+
+    w, b = _sequential_export(tmp_path / "tanh.safetensors", {"activation": "tanh"})
+    net, _, info = io.read_target_info(tmp_path / "tanh.safetensors")
+    assert [a.name for a in net.activations] == ["tanh", "tanh"]
+    assert info.activation == "tanh" and info.activation_declared and info.notes == ()
+    x = np.random.default_rng(0).uniform(-1, 1, (50, 3))
+    direct = np.tanh(np.tanh(x @ w[0].T + b[0]) @ w[1].T + b[1]) @ w[2].T + b[2]
+    np.testing.assert_allclose(net.forward(x), direct, rtol=1e-13, atol=1e-13)
+    assert not np.allclose(direct, Network(w, b).forward(x))  # ReLU would differ
+    # a list of one per hidden layer, in PyTorch and scikit-learn spellings
+    _sequential_export(tmp_path / "mixed.safetensors", {"activation": ["Tanh", "logistic"]})
+    mixed = io.load_target(tmp_path / "mixed.safetensors")
+    assert [a.spec for a in mixed.activations] == ["tanh", "sigmoid"]
+    s = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    np.testing.assert_allclose(mixed.forward(x), s(np.tanh(x @ w[0].T + b[0]) @ w[1].T + b[1])
+                               @ w[2].T + b[2], rtol=1e-13, atol=1e-13)
+
+
+def test_undeclared_activation_is_a_stated_assumption_or_the_option(tmp_path):
+    from lotteryproofs import io
+
+    w, b = _sequential_export(tmp_path / "plain.safetensors", None)
+    net, _, info = io.read_target_info(tmp_path / "plain.safetensors")
+    assert net.is_relu and not info.activation_declared
+    assert any("declares no activation; assuming ReLU" in n for n in info.notes)
+    assert any(a.startswith("activation:") and "assumed ReLU" in a for a in info.assumptions)
+    net, _, info = io.read_target_info(tmp_path / "plain.safetensors", activation="tanh")
+    assert [a.name for a in net.activations] == ["tanh", "tanh"]
+    assert info.activation_source == "--activation" and not info.activation_declared
+    assert any("using tanh (from --activation)" in n for n in info.notes)
+    assert any("tanh (from --activation)" in a for a in info.assumptions)
+    # a file that declares one keeps it; the option may repeat it but not contradict it
+    _sequential_export(tmp_path / "tanh.safetensors", {"activation": "tanh"})
+    assert io.read_target_info(tmp_path / "tanh.safetensors", activation="Tanh")[2].notes == ()
+    with pytest.raises(InputError, match="contradicts"):
+        io.read_target_info(tmp_path / "tanh.safetensors", activation="relu")
+
+
+def test_supported_pairs_come_from_the_constructions():
+    from lotteryproofs.construct.registry import (
+        CONSTRUCTIONS,
+        check_supported,
+        supported_activations,
+    )
+
+    declared = {a for c in CONSTRUCTIONS.values() for a in c.supports.activations}
+    assert set(supported_activations()) == declared
+    tanh = Network([np.ones((2, 2)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)],
+                   activation="tanh")
+    for name, construction in CONSTRUCTIONS.items():
+        expected = (f"the {name} construction does not support activation tanh (supported: "
+                    f"{', '.join(construction.supports.activations)})")
+        if "tanh" in construction.supports.activations:
+            check_supported(name, tanh)
+        else:
+            with pytest.raises(InputError) as info:
+                check_supported(name, tanh)
+            assert str(info.value) == expected

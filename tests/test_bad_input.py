@@ -100,6 +100,19 @@ def _npy_as_npz(directory: Path) -> str:
     return "tgt.npz"
 
 
+def _tanh_sequential(directory: Path, metadata: dict) -> str:
+    """An nn.Sequential(Linear, Tanh, Linear) export in safetensors, ``metadata`` in its
+    header (as ``{"metadata": json}``, the toolkit's convention)."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(0)
+    tensors = {"0.weight": rng.uniform(-1, 1, (4, 3)), "0.bias": rng.uniform(-1, 1, 4),
+               "2.weight": rng.uniform(-1, 1, (2, 4)), "2.bias": rng.uniform(-1, 1, 2)}
+    header = {"metadata": json.dumps(metadata)} if metadata else None
+    save_file(tensors, directory / "tgt.safetensors", header)
+    return "tgt.safetensors"
+
+
 def _construct_on(make_target: Callable[[Path], str]) -> Callable[[Path], list[str]]:
     return lambda d: ["construct", make_target(d), "--method", "2l", "--rho", "8"]
 
@@ -144,11 +157,12 @@ CASES: list[Case] = [
          "module 0 looks like Conv2d"),
     Case("files", "declared-tanh", _construct_on(lambda d: _small_target(
         d, metadata=np.array(json.dumps({"activation": "tanh"})))),
-         "activation 'tanh' is declared by tgt.npz but only ReLU targets are supported yet"),
+         "the 2l construction does not support activation tanh (supported: relu)"),
     Case("files", "declared-tanh-bounds", lambda d: [
         "bounds", "--method", "2l", "--target", _small_target(
             d, metadata=np.array(json.dumps({"activation": "Tanh"}))),
-        "--eps", "0.1", "--delta", "0.1"], "activation 'Tanh' is declared"),
+        "--eps", "0.1", "--delta", "0.1"],
+         "the 2l construction does not support activation tanh (supported: relu)"),
     Case("files", "declared-softmax-output", _construct_on(lambda d: _small_target(
         d, metadata=np.array(json.dumps({"activation": "relu", "output_activation": "softmax"})))),
          "output_activation 'softmax' is declared"),
@@ -176,6 +190,28 @@ CASES: list[Case] = [
              "fc1.weight": np.ones((4, 3)), "fc1.bias": np.ones(4),
              "fc2.weight": np.ones((2, 4)), "fc2.bias": np.ones(2)})),
          "name modules by attribute"),
+    # ---------------------------------------------------------------- activations
+    Case("activations", "sequential-safetensors-tanh",
+         _construct_on(lambda d: _tanh_sequential(d, {"activation": "tanh"})),
+         "the 2l construction does not support activation tanh (supported: relu)"),
+    Case("activations", "ll-on-declared-gelu", lambda d: [
+        "construct", _tanh_sequential(d, {"activation": "GELU"}), "--method", "ll"],
+         "the ll construction does not support activation gelu (supported: relu)"),
+    Case("activations", "option-on-undeclared-file", lambda d: [
+        *_construct_on(lambda d: _tanh_sequential(d, {}))(d), "--activation", "sigmoid"],
+         "the 2l construction does not support activation sigmoid (supported: relu)"),
+    Case("activations", "option-contradicts-file", lambda d: [
+        *_construct_on(lambda d: _tanh_sequential(d, {"activation": "tanh"}))(d),
+        "--activation", "relu"], "declares activation tanh; --activation relu contradicts it"),
+    Case("activations", "unknown-option", _construct("--activation", "mish"),
+         "'mish', not a known activation"),
+    Case("activations", "verify-tanh-target", lambda d: [
+        "verify", _ticket_file(d), "--target", _tanh_sequential(d, {"activation": "tanh"})],
+         "the 2l construction does not support activation tanh (supported: relu)"),
+    Case("activations", "bounds-widths-option", lambda d: [
+        "bounds", "--method", "l+1", "--widths", "3,4,2", "--eps", "0.1", "--delta", "0.1",
+        "--activation", "silu"],
+         "the l+1 construction does not support activation silu (supported: relu)"),
 ]
 
 

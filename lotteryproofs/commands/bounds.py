@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="input box [LO, HI]^n0 (default: the target's box, else -1 1)",
     )
     parser.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
+    from lotteryproofs.commands._target import add_activation_argument
+
+    add_activation_argument(parser)
 
 
 def parse_C(text: str | None) -> tuple[float | None, str]:
@@ -93,11 +96,17 @@ def _norms(args):
     from lotteryproofs._validate import parse_widths
     from lotteryproofs.certify import rigorous_activation_bounds
     from lotteryproofs.commands._target import announce
+    from lotteryproofs.construct.registry import check_supported
     from lotteryproofs.network import Box
     from lotteryproofs.target_info import DEFAULT_BOX, box_line
 
     if args.widths is not None:
         widths = parse_widths("--widths", args.widths, minimum_layers=2)
+        if args.activation is not None:
+            from lotteryproofs.target_info import hidden_activations
+
+            check_supported(args.method, activations=hidden_activations(
+                "--activation", args.activation, len(widths) - 2))
         lo, hi = DEFAULT_BOX if args.domain is None else args.domain
         source = "default" if args.domain is None else "--domain"
         print(box_line(Box.cube(lo, hi, widths[0]), source))
@@ -106,7 +115,8 @@ def _norms(args):
         if args.domain is not None and args.domain[0] >= 0:
             norms = bounds.TargetNorms(**{**norms.__dict__, "input_has_negative": False})
         return norms, f"worst case over targets with |w| ≤ {args.w_max}, |b| ≤ {args.b_max}"
-    target, _, info = io.read_target_info(args.target)
+    target, _, info = io.read_target_info(args.target, activation=args.activation)
+    check_supported(args.method, target)
     if args.domain is not None:
         info = info.with_box(Box.cube(args.domain[0], args.domain[1], target.widths[0]), "--domain")
     box = info.input_box

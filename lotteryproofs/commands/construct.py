@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where an instance fails, add genuinely new neurons and solve again")
     parser.add_argument("--out", metavar="TICKET.npz", help="write the ticket here")
     parser.add_argument("--json", metavar="CERT.json", help="write the certificate JSON here")
+    from lotteryproofs.commands._target import add_activation_argument
+
+    add_activation_argument(parser)
 
 
 def _eps_param_from_eps(eps: float, method: str, target, domain) -> float:
@@ -59,9 +62,11 @@ def run(args) -> int:
     from lotteryproofs._validate import InputError
     from lotteryproofs.commands._target import announce
     from lotteryproofs.construct import construct
+    from lotteryproofs.construct.registry import check_supported
     from lotteryproofs.network import Box
 
-    target, metadata, info = io.read_target_info(args.target)
+    target, metadata, info = io.read_target_info(args.target, activation=args.activation)
+    check_supported(args.method, target)
     n_0 = target.widths[0]
     if args.domain:
         info = info.with_box(Box.cube(args.domain[0], args.domain[1], n_0), "--domain")

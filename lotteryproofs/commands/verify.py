@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of those samples (default: %(default)s)"
     )
+    from lotteryproofs.commands._target import add_activation_argument
+
+    add_activation_argument(parser)
 
 
 def format_certificate(cert) -> str:
@@ -59,7 +62,12 @@ def run(args) -> int:
 
     samples = positive_int("--samples", args.samples)
     ticket = io.load_ticket(args.ticket)
-    target, _, info = io.read_target_info(args.target)
+    target, _, info = io.read_target_info(args.target, activation=args.activation)
+    from lotteryproofs.construct.registry import CONSTRUCTIONS, check_supported
+
+    method = ticket.metadata.get("method")
+    if method in CONSTRUCTIONS:
+        check_supported(method, target)
     n0 = target.widths[0]
     if args.domain is not None:
         info = info.with_box(Box.cube(args.domain[0], args.domain[1], n0), "--domain")
