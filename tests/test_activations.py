@@ -654,3 +654,37 @@ def test_supported_pairs_come_from_the_constructions():
             with pytest.raises(InputError) as info:
                 check_supported(name, tanh)
             assert str(info.value) == expected
+
+
+@pytest.mark.parametrize("activation", ["tanh", "logistic", "identity"])
+def test_train_target_activation_is_declared_and_read_back(tmp_path, activation):
+    """train-target --activation: the network computes what scikit-learn's model computes
+    (its predict_proba is the oracle), the file declares the activation and loads with it."""
+    pytest.importorskip("sklearn")
+    from sklearn.neural_network import MLPClassifier
+
+    from lotteryproofs import datasets, io, train
+
+    data = datasets.load_dataset("wine", split_seed=0)
+    trained = train.train_target(data, (6,), seed=0, activation=activation)
+    expected = {"tanh": "tanh", "logistic": "sigmoid", "identity": "identity"}[activation]
+    assert trained.metadata["activation"] == expected
+    assert trained.network.activations[0].name == expected
+    # the same fit, directly: softmax of our logits = scikit-learn's probabilities
+    model = MLPClassifier(hidden_layer_sizes=(6,), activation=activation, solver="adam",
+                          alpha=train.ALPHA, learning_rate_init=train.LEARNING_RATE_INIT,
+                          max_iter=train.MAX_ITER, random_state=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(data.x_train, data.y_train)
+    logits = trained.network.forward(data.x_test)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probs, model.predict_proba(data.x_test), rtol=1e-9, atol=1e-12)
+    io.save_target(trained.network, tmp_path / "t.npz", trained.metadata)
+    net, _, info = io.read_target_info(tmp_path / "t.npz")
+    assert info.activation_declared and net.activations == trained.network.activations
+    with pytest.raises(InputError, match="must be one of MLPClassifier"):
+        train.train_target(data, (6,), seed=0, activation="sigmoid")

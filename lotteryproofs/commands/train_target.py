@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the stratified train/test split (default: %(default)s)")
     parser.add_argument("--out", required=True, metavar="T.npz",
                         help="target file to write (.npz or .safetensors)")
+    parser.add_argument("--activation", default="relu", metavar="NAME",
+                        help="MLPClassifier's hidden activation: relu, tanh, logistic (= sigmoid) "
+                             "or identity; the file declares it (default: %(default)s)")
 
 
 def run(args) -> int:
@@ -33,6 +36,7 @@ def run(args) -> int:
     # validate everything before the (slow) training, in the order of the command line
     datasets.check_name(args.dataset)
     hidden = train.parse_hidden(args.hidden)
+    activation = train.check_activation(args.activation)
     prune = train.check_prune(args.prune)
     options = {} if args.refit_epochs is None else {"refit_epochs": args.refit_epochs}
     out = Path(args.out)
@@ -41,7 +45,7 @@ def run(args) -> int:
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise InputError(f"--out {out}: folder {out.parent} does not exist")
     trained = train.train_target(args.dataset, hidden, seed=args.seed, prune=prune,
-                                 split_seed=args.split_seed, **options)
+                                 split_seed=args.split_seed, activation=activation, **options)
     save_target(trained.network, args.out, trained.metadata)
     meta = trained.metadata
     print(f"{args.out}: widths {'-'.join(map(str, trained.network.widths))}, "
