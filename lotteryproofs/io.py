@@ -26,7 +26,7 @@ import numpy as np
 from lotteryproofs import _validate, state_dict, targets
 from lotteryproofs.network import Box, Network, network_sha256  # noqa: F401 (re-exported)
 from lotteryproofs.safetensors_format import read_safetensors
-from lotteryproofs.target_info import TargetInfo, declared_box, target_info
+from lotteryproofs.target_info import TargetInfo, declared_box, hidden_activations, target_info
 from lotteryproofs.ticket import RSSLog, Ticket
 
 FORMAT_VERSION = 1
@@ -347,8 +347,25 @@ def target_box(metadata: dict, dim: int, origin: str = "the target") -> Box:
 
 
 def save_target(network: Network, path, metadata: dict | None = None) -> None:
-    """Write a target file (``layers.{i}.weight|bias`` + ``metadata`` JSON), atomically."""
-    write_arrays(path, network_arrays(network), dict(metadata or {}))
+    """Write a target file (``layers.{i}.weight|bias`` + ``metadata`` JSON), atomically.
+
+    A network with other activations than ReLU declares them (``metadata["activation"]``:
+    one spec, or one per hidden layer), so that it reads back as itself; a declaration in
+    ``metadata`` that contradicts the network is refused. ReLU networks are written as before.
+    """
+    metadata = dict(metadata or {})
+    if not network.is_relu:
+        specs = tuple(a.spec for a in network.activations)
+        declared = specs[0] if len(set(specs)) == 1 else list(specs)
+        if "activation" in metadata:
+            given = hidden_activations(
+                "save_target metadata", metadata["activation"], len(specs))
+            if given != specs:
+                raise _validate.InputError(
+                    f"save_target: metadata activation {metadata['activation']!r} contradicts "
+                    f"the network's {declared!r}")
+        metadata["activation"] = declared
+    write_arrays(path, network_arrays(network), metadata)
 
 
 @contextlib.contextmanager

@@ -688,3 +688,20 @@ def test_train_target_activation_is_declared_and_read_back(tmp_path, activation)
     assert info.activation_declared and net.activations == trained.network.activations
     with pytest.raises(InputError, match="must be one of MLPClassifier"):
         train.train_target(data, (6,), seed=0, activation="sigmoid")
+
+
+def test_saved_networks_read_back_with_their_activations(tmp_path):
+    from lotteryproofs import io
+
+    rng = np.random.default_rng(3)
+    w = [rng.normal(size=(4, 2)), rng.normal(size=(3, 4)), rng.normal(size=(1, 3))]
+    b = [rng.normal(size=4), rng.normal(size=3), rng.normal(size=1)]
+    for acts in (["gelu", "gelu"], ["elu:0.5", "silu"], ["softplus", "relu"]):
+        net = Network(w, b, activations=acts)
+        io.save_target(net, tmp_path / "n.npz", {"note": "x"})
+        back = io.load_target(tmp_path / "n.npz")
+        assert back.activations == net.activations and network_sha256(back) == network_sha256(net)
+    with pytest.raises(InputError, match="contradicts"):
+        io.save_target(Network(w, b, activation="tanh"), tmp_path / "m.npz",
+                       {"activation": "relu"})
+    assert not (tmp_path / "m.npz").exists()
