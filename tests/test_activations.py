@@ -705,3 +705,48 @@ def test_saved_networks_read_back_with_their_activations(tmp_path):
         io.save_target(Network(w, b, activation="tanh"), tmp_path / "m.npz",
                        {"activation": "relu"})
     assert not (tmp_path / "m.npz").exists()
+
+
+# ====================================================================== signal propagation
+def test_second_moment_against_mpmath_quadrature():
+    from lotteryproofs.signal import second_moment
+
+    assert second_moment("relu", 3.0) == 1.5
+    with mpmath.workdps(30):
+        for spec in ("tanh", "sigmoid", "gelu", "silu"):
+            sigma = _mp_sigma(spec)
+            for q in (0.1, 1.0, 4.0):
+                def integrand(g, sigma=sigma, q=q):
+                    return sigma(mpmath.sqrt(q) * g) ** 2 * mpmath.npdf(g)
+
+                want = mpmath.quad(integrand, [-mpmath.inf, 0, mpmath.inf])
+                assert abs(second_moment(spec, q) - want) <= 1e-12 * want
+
+
+@pytest.mark.parametrize("spec", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("rule", ["product", "constant"])
+def test_signal_propagation_for_tanh_and_sigmoid_sources(spec, rule):
+    """The conditional law holds for any φ: the measured ratio r_l matches E T^b / E[T^w | x]
+    within the module's statistical tolerance (Bonferroni over the layers); the a-priori
+    recursion with E φ(√q g)² follows the measured q_l within its sampling noise."""
+    from lotteryproofs.signal import bonferroni_z, measure_signal_propagation
+
+    depth = 6
+    result = measure_signal_propagation(law="normal", bias_rule=rule, width=256, depth=depth,
+                                        n_inputs=256, n_networks=2, rng=np.random.default_rng([21, len(spec)]),
+                                        activation=spec)
+    assert result.activation == spec
+    z = bonferroni_z(1e-3, depth)
+    deviation = np.abs(np.log(result.ratio / result.predicted_ratio)) / result.log_ratio_sd
+    assert np.all(deviation <= z), (deviation.max(), z)
+    # the measured q_l carries one random factor per layer of relative sd ≤ √(2/N), N = width ×
+    # networks (a mean of N squared row sums): 5 sd of their accumulated log
+    layers = np.arange(1, depth + 1)
+    tolerance = 5 * np.sqrt(2 * layers / (256 * 2))
+    log_gap = np.abs(np.log(result.mean_sq_preactivation / result.mean_field_mean_sq))
+    assert np.all(log_gap <= tolerance), (log_gap, tolerance)
+    # the activation matters: a ReLU source gives other second moments
+    relu = measure_signal_propagation(law="normal", bias_rule=rule, width=256, depth=depth,
+                                      n_inputs=256, n_networks=2,
+                                      rng=np.random.default_rng([21, len(spec)]))
+    assert not np.allclose(relu.mean_sq_preactivation, result.mean_sq_preactivation, rtol=0.1)
