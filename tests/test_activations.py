@@ -733,7 +733,8 @@ def test_signal_propagation_for_tanh_and_sigmoid_sources(spec, rule):
 
     depth = 6
     result = measure_signal_propagation(law="normal", bias_rule=rule, width=256, depth=depth,
-                                        n_inputs=256, n_networks=2, rng=np.random.default_rng([21, len(spec)]),
+                                        n_inputs=256, n_networks=2,
+                                        rng=np.random.default_rng([21, len(spec)]),
                                         activation=spec)
     assert result.activation == spec
     z = bonferroni_z(1e-3, depth)
