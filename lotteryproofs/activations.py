@@ -215,6 +215,10 @@ class LeakyReLU(Activation):
         return max(1.0, self.alpha)
 
     @property
+    def is_odd(self) -> bool:
+        return self.alpha == 1.0  # the identity
+
+    @property
     def odd_coefficient(self) -> Fraction:
         return 1 + Fraction(self.alpha)  # exact: 1 + α in floats may round
 

@@ -235,6 +235,10 @@ def test_known_property_values():
     leaky = LeakyReLU(0.25)
     assert leaky.odd_coefficient == 1.25 and not leaky.odd_identity
     assert LeakyReLU(3.0).lipschitz == 3.0 and leaky.lipschitz == 1.0
+    # odd: σ(−z) = −σ(z), checked exactly
+    for act in (ReLU(), Identity(), leaky, LeakyReLU(1.0)):
+        zs = [Fraction(1, 3), Fraction(-5, 2), Fraction(7)]
+        assert act.is_odd == all(act.exact(-z) == -act.exact(z) for z in zs)
 
 
 def test_registry_names_specs_and_errors():
