@@ -21,10 +21,10 @@ An :class:`Activation` declares
 The piecewise-linear activations (identity, ReLU, LeakyReLU) are exact on Fractions; the
 smooth ones (tanh, sigmoid, softplus, ELU, GELU, SiLU) have irrational values: their rigorous
 images are computed in ``mpmath.iv`` (:mod:`lotteryproofs.iv_functions`,
-proofs/activations.md)
-and their ``exact`` raises. Every activation but GELU and SiLU is monotone non-decreasing, so
-its image of [lo, hi] is [σ(lo), σ(hi)]; GELU and SiLU have one interior minimum. Adding one is
-one class and its entry in :data:`ACTIVATIONS` (docs/architecture-model.md).
+proofs/activations.md) and their ``exact`` raises. Every activation but GELU and SiLU is
+monotone non-decreasing, so its image of [lo, hi] is [σ(lo), σ(hi)]; GELU and SiLU have one
+interior minimum. Adding one is one class and its entry in :data:`ACTIVATIONS`
+(docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -212,6 +212,16 @@ CASES: list[Case] = [
         "bounds", "--method", "l+1", "--widths", "3,4,2", "--eps", "0.1", "--delta", "0.1",
         "--activation", "silu"],
          "the l+1 construction does not support activation silu (supported: relu)"),
+    # ---------------------------------------------------------------- check
+    Case("check", "seed-negative", lambda d: ["check", "--seed", "-1", "--only",
+                                              "init.scaling-lemma"], "--seed"),
+    Case("check", "seed-not-integer", lambda d: ["check", "--seed", "1.5", "--only",
+                                                 "init.scaling-lemma"], "--seed"),
+    Case("check", "unknown-key", lambda d: ["check", "--only", "no.such.key"], "no.such.key"),
+    Case("check", "junit-missing-folder", lambda d: ["check", "--only", "init.scaling-lemma",
+                                                     "--junit", "no/dir/j.xml"], "no/dir"),
+    Case("check", "out-is-a-file", lambda d: (d / "r").write_text("x") and
+         ["check", "--only", "init.scaling-lemma", "--out", "r"], "not a folder"),
 ]
 
 
