@@ -220,6 +220,19 @@ def test_a_checkpoint_of_other_parameters_or_versions_is_refused(tmp_path, capsy
     assert "sha256" in capsys.readouterr().err
 
 
+def test_a_grid_checkpoint_of_another_spec_is_refused(tmp_path):
+    from dataclasses import replace
+
+    from lotteryproofs.experiments import run_grid
+
+    spec = _grid_spec()
+    first = run_grid(spec, workers=1, checkpoint=tmp_path / "grid")
+    with pytest.raises(InputError, match="other parameters: epochs = 2 there, 3 now"):
+        run_grid(replace(spec, epochs=3), workers=1, checkpoint=tmp_path / "grid")
+    again = run_grid(spec, workers=1, checkpoint=tmp_path / "grid")
+    assert again.runs == first.runs  # read back, timings included: nothing was rerun
+
+
 def test_checkpoint_folder_checks(tmp_path):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
