@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterator
 
 from lotteryproofs._validate import InputError
+from lotteryproofs._worker_env import WORKER_ENVIRONMENT
 from lotteryproofs.executor.base import Executor
-from lotteryproofs.executor.local import WORKER_ENVIRONMENT
 
 INSTALL_HINT = "pip install 'lotteryproofs[cluster]'"
 _ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx)://(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):\d{1,5}$")

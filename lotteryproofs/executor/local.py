@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
+from lotteryproofs._worker_env import init_worker
 from lotteryproofs.executor.base import Executor
-
-#: Thread counts of the compiled and BLAS layers inside a worker process: the parallelism is
-#: the processes', so one thread each avoids oversubscribing the cores.
-WORKER_ENVIRONMENT = {
-    "NUMBA_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
-
-
-def init_worker() -> None:
-    """Process-pool initializer: runs before the first task imports numba or numpy's BLAS."""
-    for name, value in WORKER_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
 
 
 def in_process() -> Executor:
