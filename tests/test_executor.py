@@ -233,6 +233,19 @@ def test_a_grid_checkpoint_of_another_spec_is_refused(tmp_path):
     assert again.runs == first.runs  # read back, timings included: nothing was rerun
 
 
+def test_popup_grid_refuses_a_checkpoint_of_another_grid(tmp_path, capsys):
+    from lotteryproofs.experiments import quick_grid
+
+    other = open_checkpoint(tmp_path / "ckpt", "popup-grid", quick_grid(root_seed=1).to_json())
+    other.save("run00000", {"test_accuracy": 0.5})
+    out = tmp_path / "grid.json"
+    assert main(["popup-grid", "--quick", "--workers", "1", "--checkpoint",
+                 str(tmp_path / "ckpt"), "--json", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "root_seed = 1 there, 0 now" in err
+    assert not out.exists()
+
+
 def test_checkpoint_folder_checks(tmp_path):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
