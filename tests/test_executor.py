@@ -346,6 +346,20 @@ def test_one_progress_line_per_block_off_a_terminal(capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_a_progress_bar_on_a_terminal(monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run_blocks(_drawn_block, [(1, b, 3) for b in range(3)], label="demo")
+    shown = terminal.getvalue()
+    assert "demo:" in shown and "/3 [" in shown and "done (" not in shown
+
+
 # ------------------------------------------------------------------ command-line options
 @pytest.mark.parametrize(("extra", "message"), [
     (["--address", "tcp://127.0.0.1:8786"], "--address needs --scheduler dask"),
