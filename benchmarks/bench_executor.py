@@ -12,6 +12,9 @@ over one worker, and two per-block overheads:
 - *in the cell*: (workers × wall − wall on 1 worker) / (block, n) steps — the worker time per
   step not spent solving, barriers between rounds of n included.
 
+Each block's CPU time in its worker (``time.thread_time``) is recorded too: it does not depend
+on the load, so the sum shows whether the work itself stayed the same across executors.
+
     python benchmarks/bench_executor.py                  # 10⁵ trials, blocks of 250 and 2500
     python benchmarks/bench_executor.py --quick          # 10⁴ trials, blocks of 250: a check
     python benchmarks/bench_executor.py --block-trials 1000 --json out.json
@@ -37,16 +40,31 @@ def _noop(task):
     return {"task": task}
 
 
-def _counting(executor, counts: list):
-    """The same executor, recording how many blocks each submit starts (the protocol is a
-    pair of functions, so wrapping one is all it takes)."""
+def _timed_call(fn, task):
+    """``fn(task)`` and the CPU seconds it took in the worker (load-independent block cost)."""
+    start = time.thread_time()
+    value = fn(task)
+    return value, time.thread_time() - start
+
+
+def _instrumented(executor, block_cpu: list):
+    """The same executor, recording every block's CPU time in its worker (the protocol is a
+    pair of functions, so wrapping them is all it takes)."""
+    from functools import partial
+
     from lotteryproofs.executor import Executor
 
     def submit(fn, tasks):
-        counts.append(len(tasks))
-        return executor.submit(fn, tasks)
+        return executor.submit(partial(_timed_call, fn), tasks)
 
-    return Executor(executor.name, executor.workers, submit, executor.collect)
+    def collect(batch):
+        for position, value, error in executor.collect(batch):
+            if error is None:
+                value, cpu = value
+                block_cpu.append(cpu)
+            yield position, value, error
+
+    return Executor(executor.name, executor.workers, submit, collect)
 
 
 def _executors(workers: int):
@@ -64,7 +82,7 @@ def measure(args, block_trials: int) -> list[dict]:
     rows, reference = [], None
     for name, options in _executors(args.workers):
         cpu0, t0 = _cpu_seconds(), time.perf_counter()
-        steps = []
+        block_cpu: list[float] = []
         with open_executor(**options) as executor:
             # start the pool / cluster and load the compiled code in every worker
             estimate_constants(args.law, args.eps, args.delta, trials=2 * args.workers * 50,
@@ -73,11 +91,10 @@ def measure(args, block_trials: int) -> list[dict]:
             t1 = time.perf_counter()
             run_blocks(_noop, list(range(args.noop)), executor=executor)
             noop = (time.perf_counter() - t1) / args.noop
-            counted = _counting(executor, steps)
             t2 = time.perf_counter()
             estimate = estimate_constants(
                 args.law, args.eps, args.delta, trials=args.trials, seed=args.seed,
-                executor=counted, block_trials=block_trials)
+                executor=_instrumented(executor, block_cpu), block_trials=block_trials)
             wall = time.perf_counter() - t2
         cpu = _cpu_seconds() - cpu0
         if reference is None:
@@ -85,10 +102,11 @@ def measure(args, block_trials: int) -> list[dict]:
         rows.append({**cell, "executor": name, "workers": executor.workers,
                      "startup_s": startup, "noop_block_ms": 1e3 * noop, "wall_s": wall,
                      "cpu_s_incl_startup": cpu, "n_required": estimate.n_required,
-                     "rows": len(estimate.rows), "steps": sum(steps),
+                     "rows": len(estimate.rows), "steps": len(block_cpu),
+                     "block_cpu_s": sum(block_cpu),
                      "identical_to_1_worker": estimate == reference})
-        print(f"  {name}: {wall:.1f} s wall (startup {startup:.1f} s, no-op block "
-              f"{1e3 * noop:.2f} ms)", flush=True)
+        print(f"  {name}: {wall:.1f} s wall, {sum(block_cpu):.1f} s CPU in {len(block_cpu)} "
+              f"blocks (startup {startup:.1f} s, no-op block {1e3 * noop:.2f} ms)", flush=True)
     base = rows[0]["wall_s"]
     for row in rows:
         row["speed_up"] = base / row["wall_s"]
@@ -128,14 +146,15 @@ def main() -> None:
     end_load = os.getloadavg()[0]
     print(f"\n{args.law}, eps={args.eps:g}, delta={args.delta:g}, {args.trials} trials, seed "
           f"{args.seed}; load average {load[0]:.2f} at start, {end_load:.2f} at end\n")
-    print("| block size | executor | wall s | CPU s (incl. startup) | startup s | speed-up | "
-          "no-op block ms | overhead per (block, n) step ms | identical |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| block size | executor | steps | wall s | CPU s in blocks | CPU s all processes "
+          "(incl. startup) | startup s | speed-up | no-op block ms | overhead per step ms | "
+          "identical |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['block_trials']} | {r['executor']} | {r['wall_s']:.1f} | "
-              f"{r['cpu_s_incl_startup']:.1f} | {r['startup_s']:.1f} | {r['speed_up']:.2f}× | "
-              f"{r['noop_block_ms']:.2f} | {r['overhead_per_step_ms']:.2f} | "
-              f"{r['identical_to_1_worker']} |")
+        print(f"| {r['block_trials']} | {r['executor']} | {r['steps']} | {r['wall_s']:.1f} | "
+              f"{r['block_cpu_s']:.1f} | {r['cpu_s_incl_startup']:.1f} | {r['startup_s']:.1f} | "
+              f"{r['speed_up']:.2f}× | {r['noop_block_ms']:.2f} | "
+              f"{r['overhead_per_step_ms']:.2f} | {r['identical_to_1_worker']} |")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"load_start": load[0], "load_end": end_load, "rows": rows}, handle,

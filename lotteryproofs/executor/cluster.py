@@ -74,7 +74,8 @@ def _connect(distributed, address: str):
 
 
 def _local_cluster(distributed, workers: int):
-    """Loopback only, one thread per worker process, no dashboard.
+    """Loopback only, one thread per worker process, no dashboard, no log lines (a failing
+    or lost block is reported by the driver, in one line).
 
     ``dashboard_address=None`` would still bind the scheduler's HTTP server (health and
     metrics routes) to the fixed port 8787, which clashes with any other cluster on the
@@ -83,7 +84,7 @@ def _local_cluster(distributed, workers: int):
     return distributed.LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
-        env=dict(WORKER_ENVIRONMENT), silence_logs=logging.ERROR)
+        env=dict(WORKER_ENVIRONMENT), silence_logs=logging.CRITICAL)
 
 
 @contextlib.contextmanager
@@ -108,16 +109,23 @@ def dask_executor(workers: int, address: str | None = None) -> Iterator[Executor
 
     def collect(futures) -> Iterator:
         position = {future.key: i for i, future in enumerate(futures)}
+        # with_results: the event loop fetches results as blocks finish, not one synchronous
+        # round trip per block from this thread
+        finished = distributed.as_completed(futures, loop=client().loop, with_results=True,
+                                            raise_errors=False)
         try:
-            for future in distributed.as_completed(futures, loop=client().loop):
-                try:
-                    value = future.result()
-                except Exception as exc:
-                    yield position[future.key], None, exc
-                else:
+            for future, value in finished:
+                if future.status == "finished":
                     yield position[future.key], value, None
-                finally:
-                    future.release()
+                else:  # the block raised (its own exception, or KilledWorker), or cancelled
+                    try:
+                        error = future.exception()
+                    except BaseException as exc:  # CancelledError and the like
+                        error = exc
+                    if not isinstance(error, BaseException):
+                        error = RuntimeError(f"block {future.status}")
+                    yield position[future.key], None, error
+                future.release()
         finally:
             pending = [f for f in futures if not f.done()]
             if pending:
