@@ -120,7 +120,7 @@ def dask_executor(workers: int, address: str | None = None) -> Iterator[Executor
                 else:  # the block raised (its own exception, or KilledWorker), or cancelled
                     try:
                         error = future.exception()
-                    except BaseException as exc:  # CancelledError and the like
+                    except Exception as exc:  # CancelledError and the like
                         error = exc
                     if not isinstance(error, BaseException):
                         error = RuntimeError(f"block {future.status}")
