@@ -17,9 +17,28 @@ WORKER_ENVIRONMENT = {
 }
 
 
+def _exit_with_parent() -> None:
+    """End this worker when the process that started it dies (SIGKILL, a crash): a pool's
+    worker would otherwise wait for tasks forever, holding its memory."""
+    import multiprocessing
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch():
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def init_worker() -> None:
     """Process-pool initializer: one thread per layer unless the user's environment says
-    otherwise."""
+    otherwise; the worker ends with its parent."""
+    _exit_with_parent()
     for name, value in WORKER_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     if "numpy" in sys.modules and os.environ["OPENBLAS_NUM_THREADS"] == "1":

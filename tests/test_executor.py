@@ -155,10 +155,24 @@ def test_small_popup_grid_gives_the_same_bytes_on_a_local_cluster(dask_pair, tmp
 
 
 # ------------------------------------------------------------------ checkpoints
-def _command(out, checkpoint, trials="1200"):
+def _command(out, checkpoint, workers):
     return [sys.executable, "-m", "lotteryproofs", "constants", "--law", "uniform", "--eps",
-            "0.01", "--delta", "0.05", "--trials", trials, "--seed", "4", "--workers", "1",
+            "0.01", "--delta", "0.05", "--trials", "1200", "--seed", "4", "--workers", workers,
             "--checkpoint", str(checkpoint), "--json", str(out)]
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in found.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(
+        f"/proc/{pid}/status").read_text().lower()
 
 
 def _env():
@@ -166,12 +180,13 @@ def _env():
 
 
 def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(tmp_path):
+    """Killed on 2 local processes (whose workers must end with it), resumed in-process."""
     reference = tmp_path / "reference.json"
     assert main(["constants", "--law", "uniform", "--eps", "0.01", "--delta", "0.05",
                  "--trials", "1200", "--seed", "4", "--workers", "1",
                  "--json", str(reference)]) == 0
     out, checkpoint = tmp_path / "out.json", tmp_path / "ckpt"
-    process = subprocess.Popen(_command(out, checkpoint), env=_env(), cwd=tmp_path,
+    process = subprocess.Popen(_command(out, checkpoint, "2"), env=_env(), cwd=tmp_path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -179,13 +194,19 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_bytes(tmp_path):
             assert process.poll() is None, "the run ended before any block was checkpointed"
             assert time.monotonic() < deadline
             time.sleep(0.01)
+        workers = _children(process.pid)
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not out.exists()
+    assert workers  # the pool was running
+    deadline = time.monotonic() + 20
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers), "worker processes outlived the killed run"
     finished = len(list(checkpoint.glob("*/n*-b*.npz")))
-    resumed = subprocess.run(_command(out, checkpoint), env=_env(), cwd=tmp_path,
+    resumed = subprocess.run(_command(out, checkpoint, "1"), env=_env(), cwd=tmp_path,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert out.read_bytes() == reference.read_bytes()
