@@ -1,4 +1,4 @@
-"""The environment of a worker process (imports nothing itself, so that it runs early).
+"""The environment of a worker process (only the standard library here, so that it runs early).
 
 The parallelism is the processes': the compiled (numba) and BLAS layers get one thread each,
 which avoids oversubscribing the cores. Both read these variables when first loaded; a spawned
