@@ -1,4 +1,4 @@
-"""Edge-popup experiments on embedded benchmark data (issue 9, THEORY.md §7).
+"""Edge-popup experiments on embedded benchmark data (THEORY.md §7).
 
 One **run** (:func:`run_on_dataset`): draw a source network of widths (n_features, hidden…,
 n_classes) from a named source (:data:`SOURCES`), learn its scores with edge-popup

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lotteryproofs.activations import RELU
+from lotteryproofs.certify import certified_output_error
 from lotteryproofs.network import Box, Network
 from lotteryproofs.theorems import CheckContext, CheckResult, Theorem
 from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, PART_POSITIVE, Ticket
@@ -20,12 +22,10 @@ from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, PART_POSITIVE, Ticket
 FLOAT_SLACK = 1e-9
 
 
-def relu(x):
-    return np.maximum(x, 0.0)
-
-
 def represented_forward(layers, x) -> np.ndarray:
-    """Evaluate the represented map (one copy per layer): Σ P σ(x̂) + N σ(−x̂) + b, σ between."""
+    """Evaluate the represented map (one copy per layer): Σ P σ(x̂) + N σ(−x̂) + b, σ between
+    (σ = ReLU: the constructions split x = σ(x) − σ(−x))."""
+    relu = RELU.forward
     h = np.asarray(x, dtype=np.float64)
     for t, layer in enumerate(layers):
         if layer.copies != 1:
@@ -48,23 +48,13 @@ def parameter_errors(layers, target: Network, domain: Box):
 
 
 def section5_bound(layers, target: Network, domain: Box) -> float:
-    """THEORY.md §5 per neuron with achieved errors (float evaluation, not outward-rounded).
+    """THEORY.md §5 per neuron with the achieved errors of ``layers``: the certificate's
+    rigorous recursion (:func:`lotteryproofs.certify.certified_output_error`, outward
+    rounded, the represented layers taken as exact),
 
-    e_j ≤ max_c Σ_i [gain·e_i + |P − w|·sup σ(x_i) + |N + w|·sup σ(−x_i)] + |b̂ − b|, with the
-    target's activation bounds from interval propagation over the box; σ is 1-Lipschitz. The
-    rigorous interval-arithmetic version is the certificate's (lotteryproofs.certify).
+    e_j ≤ max_c Σ_i [gain·e_i + max(|P − w|·sup σ(x_i), |N + w|·sup σ(−x_i))] + |b̂ − b|.
     """
-    pre = target.preactivation_bounds(domain)
-    up, down = relu(domain.upper), relu(-domain.lower)
-    e = np.zeros(target.widths[0])
-    for t, (layer, (e_pos, e_neg, e_b)) in enumerate(
-            zip(layers, parameter_errors(layers, target, domain), strict=True)):
-        total = layer.gain @ e + e_pos @ up + e_neg @ down + e_b
-        e = total.max(axis=0)
-        if t < target.depth - 1:
-            up = relu(pre[t][1])
-            down = np.zeros_like(up)
-    return float(e.max())
+    return certified_output_error(target, domain, tuple(layers))
 
 
 def failed_parameters(ticket: Ticket, layers, target: Network, domain: Box, eps_param: float):
@@ -75,7 +65,10 @@ def failed_parameters(ticket: Ticket, layers, target: Network, domain: Box, eps_
                        log.col[log.failed].tolist(), log.part[log.failed].tolist(),
                        log.copy[log.failed].tolist(), strict=True))
     unreported, n_reported = [], 0
-    ll = ticket.metadata["method"] == "ll"
+    from lotteryproofs.construct import get_construction
+
+    # mirror pairs build the negative part with the positive instance (no instance of its own)
+    ll = not get_construction(ticket.metadata["method"]).bound.negative_split
     for t, (e_pos, e_neg, e_b) in enumerate(parameter_errors(layers, target, domain)):
         for part, err in ((PART_POSITIVE, e_pos), (PART_NEGATIVE, e_neg)):
             for c, j, i in zip(*np.nonzero(err > eps_param), strict=True):
@@ -161,20 +154,26 @@ def _check_method(method: str, ctx: CheckContext) -> CheckResult:
 
 
 def check_two_layer(ctx: CheckContext) -> CheckResult:
-    return _check_method("2l", ctx)
+    from lotteryproofs.construct import two_layer
+
+    return _check_method(two_layer.CONSTRUCTION, ctx)
 
 
 def check_looks_linear(ctx: CheckContext) -> CheckResult:
-    return _check_method("ll", ctx)
+    from lotteryproofs.construct import looks_linear
+
+    return _check_method(looks_linear.CONSTRUCTION, ctx)
 
 
 def check_l_plus_one(ctx: CheckContext) -> CheckResult:
-    return _check_method("l+1", ctx)
+    from lotteryproofs.construct import l_plus_one
+
+    return _check_method(l_plus_one.CONSTRUCTION, ctx)
 
 
 def check_zero_bias_floor(ctx: CheckContext) -> CheckResult:
     """§4.4: zero-bias ticket error at 0 ≥ ‖f_T(0)‖∞ (it outputs exactly 0), and 2l beats it."""
-    from lotteryproofs.construct import construct
+    from lotteryproofs.construct import construct, two_layer, zero_bias
     from lotteryproofs.targets import random_target
 
     rows, passed = [], True
@@ -183,10 +182,10 @@ def check_zero_bias_floor(ctx: CheckContext) -> CheckResult:
         domain = Box.cube(-1.0, 1.0, widths[0])
         zero = np.zeros(widths[0])
         floor = float(np.max(np.abs(target.forward(zero))))
-        zb = construct(target, "zero-bias", eps_param=0.01, delta=0.1, rng=ctx.rng,
+        zb = construct(target, zero_bias.CONSTRUCTION, eps_param=0.01, delta=0.1, rng=ctx.rng,
                        domain=domain, rho=24)
-        two = construct(target, "2l", eps_param=0.01, delta=0.1, rng=ctx.rng, domain=domain,
-                        rho=24)
+        two = construct(target, two_layer.CONSTRUCTION, eps_param=0.01, delta=0.1, rng=ctx.rng,
+                        domain=domain, rho=24)
         zb_err = float(np.max(np.abs(zb.approximation(zero) - target.forward(zero))))
         two_err = float(np.max(np.abs(two.approximation(zero) - target.forward(zero))))
         x = domain.sample(1000, ctx.rng)

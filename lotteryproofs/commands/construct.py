@@ -11,7 +11,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="TARGET",
                         help="target file (.npz/.safetensors) or built-in name "
                              "(random:8-16-4[:SEED], lenet300100, …)")
-    parser.add_argument("--method", required=True, choices=("2l", "ll", "l+1", "zero-bias"))
+    from lotteryproofs.construct.registry import construction_names
+
+    parser.add_argument("--method", required=True, choices=construction_names())
     eps = parser.add_mutually_exclusive_group()
     eps.add_argument("--eps-param", type=float, metavar="E",
                      help="per-parameter accuracy ε' of every subset sum (default 0.01)")
@@ -34,20 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _eps_param_from_eps(eps: float, method: str, target, domain) -> float:
+    from lotteryproofs import bounds
     from lotteryproofs._validate import InputError, positive
+    from lotteryproofs.construct.registry import get_construction
 
     eps = positive("--eps (ε)", eps)
-    try:
-        from lotteryproofs import bounds
-    except ImportError:  # pragma: no cover - bounds.py lands with issue 5
-        raise InputError("--eps needs lotteryproofs.bounds; give --eps-param instead") from None
-    solver = getattr(bounds, "solve_eps_param", None)
-    norms_of = getattr(bounds, "target_norms", None)
-    if solver is None or norms_of is None:
-        raise InputError("--eps needs bounds.solve_eps_param; give --eps-param instead")
-    norms = norms_of(target, target.activation_bounds(domain),
-                     input_has_negative=bool(domain.has_negative.any()))
-    eps_param = solver(method, norms, eps)
+    norms = bounds.target_norms(target, target.activation_bounds(domain),
+                                input_has_negative=bool(domain.has_negative.any()))
+    eps_param = bounds.solve_eps_param(get_construction(method).bound, norms, eps)
     if eps_param is None:
         raise InputError(f"no ε' > 0 makes the a-priori bound ≤ ε = {eps} for this target")
     # round down: a smaller ε' keeps the a-priori bound ≤ ε
@@ -61,13 +57,16 @@ def run(args) -> int:
 
     from lotteryproofs import io
     from lotteryproofs._validate import InputError
+    from lotteryproofs.commands._target import announce
     from lotteryproofs.construct import construct
     from lotteryproofs.network import Box
 
-    target, metadata = io.read_target(args.target)
+    target, metadata, info = io.read_target_info(args.target)
     n_0 = target.widths[0]
-    domain = Box.cube(args.domain[0], args.domain[1], n_0) if args.domain else \
-        io.target_box(metadata, n_0)
+    if args.domain:
+        info = info.with_box(Box.cube(args.domain[0], args.domain[1], n_0), "--domain")
+    domain = info.input_box
+    announce("construct", info)
     if args.eps is not None:
         eps_param = _eps_param_from_eps(args.eps, args.method, target, domain)
     else:
@@ -99,6 +98,7 @@ def run(args) -> int:
         data.setdefault("time_s", elapsed)
         if dataset is not None:
             data["dataset"] = dataset
+        data["assumptions"] = list(info.assumptions)
         io.write_json_atomic(args.json, data)
     from lotteryproofs.construct.common import compact
 

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs=2,
         type=float,
         metavar=("LO", "HI"),
-        help="input box [LO, HI]^n0 (default: the ticket's box, else -1 1)",
+        help="input box [LO, HI]^n0 (default: the ticket's box, else the target's, else -1 1)",
     )
     parser.add_argument("--json", metavar="CERT.json", help="write the certificate JSON here")
     parser.add_argument(
@@ -54,20 +54,21 @@ def run(args) -> int:
     from lotteryproofs import io
     from lotteryproofs._validate import positive_int
     from lotteryproofs.certify import certify
+    from lotteryproofs.commands._target import announce
     from lotteryproofs.network import Box
 
     samples = positive_int("--samples", args.samples)
     ticket = io.load_ticket(args.ticket)
-    target = io.load_target(args.target)
+    target, _, info = io.read_target_info(args.target)
     n0 = target.widths[0]
     if args.domain is not None:
-        box = Box.cube(args.domain[0], args.domain[1], n0)
+        info = info.with_box(Box.cube(args.domain[0], args.domain[1], n0), "--domain")
     elif "domain" in ticket.metadata:
-        box = Box.from_json(ticket.metadata["domain"])
-    else:
-        box = Box.cube(-1.0, 1.0, n0)
+        info = info.with_box(Box.from_json(ticket.metadata["domain"]), "ticket")
+    box = info.input_box
+    announce("verify", info)
     cert = certify(ticket, target, box, rng=args.seed, n_samples=samples)
     print(format_certificate(cert))
     if args.json:
-        io.write_json_atomic(args.json, cert.to_json())
+        io.write_json_atomic(args.json, {**cert.to_json(), "assumptions": list(info.assumptions)})
     return 0

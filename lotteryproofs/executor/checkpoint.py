@@ -36,7 +36,7 @@ def manifest_for(kind: str, params: Mapping) -> dict:
     """The manifest of a run: kind, parameters (as JSON), versions and their sha256."""
     import numpy
 
-    from lotteryproofs import __version__
+    from lotteryproofs._version import __version__
 
     try:
         params = json.loads(_canonical(dict(params)))  # tuples become lists, as when re-read

@@ -44,9 +44,9 @@ def _versions() -> tuple[str, str]:
     same seed could give other bytes."""
     import numpy
 
-    import lotteryproofs
+    from lotteryproofs._version import __version__
 
-    return lotteryproofs.__version__, numpy.__version__
+    return __version__, numpy.__version__
 
 
 def _connect(distributed, address: str):
