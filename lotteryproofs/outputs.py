@@ -1,0 +1,60 @@
+"""All-or-nothing result files: a command's outputs appear together, complete, or not at all.
+
+Each output is first written into a private staging folder beside its final path (so the
+final ``os.replace`` stays on one file system); :func:`staged` then moves every file of the
+group into place while holding one lock. :func:`abort` (called by the command line on
+Ctrl-C) takes the same lock, so it either runs before a group's moves — and deletes the
+staging folders, leaving no result that was not finished — or after them, and then reports
+the files that were already complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+_LOCK = threading.Lock()
+_STAGING: set[Path] = set()
+_COMMITTED: list[Path] = []
+_ABORTED = threading.Event()
+
+
+@contextlib.contextmanager
+def staged(*paths):
+    """Yield one staging path per final path; on success move them all into place."""
+    finals = [Path(p) for p in paths]
+    folders = []
+    try:
+        for final in finals:
+            parent = final.parent if str(final.parent) else Path(".")
+            folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".staging",
+                                           dir=parent))
+            with _LOCK:
+                _STAGING.add(folder)
+            folders.append(folder)
+        yield [folder / final.name for folder, final in zip(folders, finals, strict=True)]
+        with _LOCK:
+            if _ABORTED.is_set():
+                raise KeyboardInterrupt
+            for folder, final in zip(folders, finals, strict=True):
+                os.replace(folder / final.name, final)
+                _COMMITTED.append(final)
+    finally:
+        with _LOCK:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+                _STAGING.discard(folder)
+
+
+def abort() -> list[Path]:
+    """Stop every group not yet moved into place; the files already complete."""
+    with _LOCK:
+        _ABORTED.set()
+        for folder in list(_STAGING):
+            shutil.rmtree(folder, ignore_errors=True)
+        _STAGING.clear()
+        return list(_COMMITTED)
