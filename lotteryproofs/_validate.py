@@ -171,7 +171,17 @@ FOLDER = OutputFolder()
 
 
 def _writable_folder(folder: Path) -> bool:
-    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+    """Whether a file can be created in ``folder``: tried, since ``os.access`` says yes to
+    root everywhere (also in /proc), and the probe vanishes at once."""
+    import tempfile
+
+    if not folder.is_dir():
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def output_path(option: str, path, constraint) -> Path:
@@ -218,13 +228,13 @@ def check_paths(values: dict, outputs: dict, inputs: tuple[str, ...] = ()) -> No
     """
     given = {option: Path(values[option]) for option in outputs if values.get(option)}
     for option, path in given.items():
-        output_path(option, path, outputs[option])
-    for option, path in given.items():
         for source in inputs:
             value = values.get(source)
             if value and Path(str(value)).exists() and _same_file(path, Path(str(value))):
                 raise InputError(f"{option} {path}: is the input {source}; refusing to "
                                  "overwrite it")
+    for option, path in given.items():
+        output_path(option, path, outputs[option])
     seen: dict[Path, str] = {}
     for option, path in given.items():
         key = path.resolve()

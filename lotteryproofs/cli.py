@@ -119,7 +119,10 @@ def _run_in_worker(args) -> int:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a bad option (2): a status, as below
+        return int(exc.code or 0)
     try:
         check_declared_paths(args)
         return int(_run_in_worker(args) or 0)

@@ -25,27 +25,29 @@ _ABORTED = threading.Event()
 
 @contextlib.contextmanager
 def staged(*paths):
-    """Yield one staging path per final path; on success move them all into place."""
+    """Yield one staging path per final path (files of one folder share one staging folder,
+    under their own names); on success move them all into place together."""
     finals = [Path(p) for p in paths]
-    folders = []
+    folders: dict[Path, Path] = {}
     try:
         for final in finals:
             parent = final.parent if str(final.parent) else Path(".")
-            folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".staging",
-                                           dir=parent))
-            with _LOCK:
-                _STAGING.add(folder)
-            folders.append(folder)
-        yield [folder / final.name for folder, final in zip(folders, finals, strict=True)]
+            if parent not in folders:
+                folders[parent] = Path(tempfile.mkdtemp(prefix=f".{final.name}.",
+                                                        suffix=".staging", dir=parent))
+                with _LOCK:
+                    _STAGING.add(folders[parent])
+        staging = [folders[f.parent if str(f.parent) else Path(".")] / f.name for f in finals]
+        yield staging
         with _LOCK:
             if _ABORTED.is_set():
                 raise KeyboardInterrupt
-            for folder, final in zip(folders, finals, strict=True):
-                os.replace(folder / final.name, final)
+            for path, final in zip(staging, finals, strict=True):
+                os.replace(path, final)
                 _COMMITTED.append(final)
     finally:
         with _LOCK:
-            for folder in folders:
+            for folder in folders.values():
                 shutil.rmtree(folder, ignore_errors=True)
                 _STAGING.discard(folder)
 

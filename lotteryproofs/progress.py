@@ -16,28 +16,36 @@ def progress(iterable=None, *, total=None, desc: str | None = None, enabled: boo
     return tqdm(iterable, total=total, desc=desc, disable=not enabled, leave=False, file=sys.stderr)
 
 
+#: a phase shorter than this is not announced (errors in quick checks stay a single line)
+PHASE_DELAY_S = 1.0
+
+
 @contextlib.contextmanager
 def phase(description: str, *, enabled: bool | None = None):
     """Announce a long phase on stderr: a running tqdm timer on a terminal, else one line
-    (so a CI log shows what a silent minute is spent on). Output stays on stdout."""
+    (so a CI log shows what a silent minute is spent on). Either appears only once the phase
+    has lasted :data:`PHASE_DELAY_S`; results stay on stdout."""
     terminal = sys.stderr.isatty() if enabled is None else enabled
-    if not terminal:
-        print(f"… {description}", file=sys.stderr, flush=True)
-        yield
-        return
-    bar = tqdm(total=None, desc=description, bar_format="{desc}: {elapsed}", leave=False,
-               file=sys.stderr)
     stop = threading.Event()
+    state = {}
 
-    def tick():  # refresh the elapsed time while compiled code holds the thread
+    def announce():  # in a thread: compiled code may hold the main one
+        if stop.wait(PHASE_DELAY_S):
+            return
+        if not terminal:
+            print(f"… {description}", file=sys.stderr, flush=True)
+            return
+        state["bar"] = tqdm(total=None, desc=description, bar_format="{desc}: {elapsed}",
+                            leave=False, file=sys.stderr)
         while not stop.wait(0.5):
-            bar.refresh()
+            state["bar"].refresh()
 
-    ticker = threading.Thread(target=tick, daemon=True)
+    ticker = threading.Thread(target=announce, daemon=True)
     ticker.start()
     try:
         yield
     finally:
         stop.set()
         ticker.join()
-        bar.close()
+        if "bar" in state:
+            state["bar"].close()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from lotteryproofs._validate import FOLDER
+
 HELP = "verify every registered theorem numerically; exit 1 if any check fails"
+#: result paths, checked before any work (cli.check_declared_paths)
+OUTPUTS = {"out": FOLDER}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
