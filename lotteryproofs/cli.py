@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+class _HelpFormatter(argparse.HelpFormatter):
     """Marks required options in the help, next to their help text."""
 
     def _get_help_string(self, action):
@@ -63,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP,
-                                    formatter_class=_HelpFormatter)
+        # help= is %-formatted by argparse, description= is not: one plain HELP text for both
+        sub = subparsers.add_parser(name, help=module.HELP.replace("%", "%%"),
+                                    description=module.HELP, formatter_class=_HelpFormatter)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run, _module=module, _parser=sub)
     return parser

@@ -8,9 +8,10 @@ cumulative peak over the stages (what is alive at that moment), and a size above
 The coefficients count float64 copies of the source network (``8·n_source`` bytes each) and
 were read off the peak resident size of the paper's LeNet-300-100 at ρ = 60 (59.0 M source
 parameters, ``/usr/bin/time -v``): 1.8 GB after the construction, 3.1 GB after the
-certificate, 4.6 GB for the whole ``construct --out --json`` command. Each coefficient rounds
-that measurement up, so the estimate is an upper bound in practice; tests/test_memory.py checks
-it against the measured peak of a smaller construction.
+certificate, 4.6 GB for the whole ``construct --out --json`` command; the batch term off a
+dense 64-64-32-10 target at ρ = 60. Each coefficient rounds its measurement up, so the
+estimate is an upper bound in practice (the stages' terms are added although they do not all
+coexist); tests/test_construct_cli.py checks it against the measured peak of a construction.
 """
 
 from __future__ import annotations
@@ -22,16 +23,18 @@ from lotteryproofs import _validate
 #: bytes of one float64 parameter
 _F64 = 8.0
 #: interpreter, numpy, numba and sympy loaded: what any command holds before its own arrays
-BASELINE_BYTES = 0.4 * 2**30
+BASELINE_BYTES = 0.25 * 2**30  # measured: 0.21 GiB for construct random:3-4-2 --json
 #: float64 copies of the source alive at each stage's peak (see the module docstring)
 SOURCE_COPIES = {
     "source": 4.5,       # He-scaled draw, its temporaries, the unit-scale copy, the masks
     "observed": 5.5,     # + the masked network f_S the observed error runs on
-    "certificate": 9.0,  # + the read-back layers and interval bounds of the certificate
+    "certificate": 10.5,  # + the read-back layers and interval bounds of the certificate
     "save": 6.0,         # the ticket's arrays and their serialised bytes, twice
 }
-#: per RSS candidate of the largest batch: value (8), neuron id (8), chosen flag (1)
-BATCH_BYTES_PER_CANDIDATE = 17.0
+#: per RSS candidate of the largest batch (ρ² per nonzero target weight): values, neuron ids,
+#: chosen flags and the search's own tables; measured 33 bytes on a dense 64-64-32-10 target
+#: at ρ = 60 (0.78 GB peak), rounded up
+BATCH_BYTES_PER_CANDIDATE = 36.0
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="kept fraction of every weight and bias tensor, in (0, 1]")
     from lotteryproofs.experiments import SOURCES
 
-    parser.add_argument("--init", default="uniform", choices=sorted(SOURCES), metavar="NAME",
+    parser.add_argument("--init", default="uniform", metavar="NAME",
                         help=f"source initialisation, one of {', '.join(sorted(SOURCES))} "
                              "(default: %(default)s)")
     parser.add_argument("--init-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra init.py option, e.g. bias_factor=0.05 (repeatable)")
+                        help="extra init.py option, e.g. bias_factor=0.05 (repeatable; "
+                             "default: none)")
     parser.add_argument("--seed", type=_types.seed, default=0,
                         help="root seed, an integer >= 0 (default: %(default)s)")
     parser.add_argument("--split-seed", type=_types.seed, default=0,

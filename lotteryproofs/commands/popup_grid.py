@@ -9,7 +9,7 @@ from lotteryproofs.commands import _types
 
 # plain text: argparse %-formats help strings, not descriptions (cli.py shows both)
 HELP = ("edge-popup over initialisations × densities × options × seeds on digits, "
-        "breast-cancer and wine: mean test accuracy with 95 % intervals")
+        "breast-cancer and wine: mean test accuracy with 95\u00a0% intervals")
 #: result paths, checked before any work (cli.check_declared_paths)
 OUTPUTS = {"json": _validate.JSON_FILE, "table": _validate.MARKDOWN_FILE}
 
