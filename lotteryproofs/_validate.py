@@ -129,10 +129,10 @@ def fits_in_memory(n_bytes: float, what: str, *, limit: int | None = None) -> No
 
 
 # ------------------------------------------------------------------ seeds and intervals
-def seed(value) -> int:
+def seed(value, name: str = "seed") -> int:
     """A root seed: an integer >= 0 (numpy's SeedSequence refuses negative entropy)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise InputError(f"seed must be an integer >= 0, got {value!r}")
+        raise InputError(f"{name} must be an integer >= 0, got {value!r}")
     return int(value)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import threading
 
@@ -37,11 +38,23 @@ COMMANDS = {
 }
 
 
+class _UsageError(SystemExit):
+    """A command's option refused while parsing: :func:`main` returns its status (2)."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (the usage is one ``--help`` away)."""
+    """argparse with a one-line error (the usage is one ``--help`` away). A command's bad
+    option reads ``--eps must be > 0, got -1.0`` and is returned by :func:`main` as status 2;
+    the top-level parser (no or an unknown command) exits as argparse does."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # "argument --eps: must be > 0" → "--eps must be > 0" (the validators' wording)
+        message = re.sub(r"^argument (\S+?)(?:/\S+)?: (must )", r"\1 \2", message)
+        text = f"{self.prog}: error: {message} (see {self.prog} --help)\n"
+        if self.prog == "lotteryproofs":
+            self.exit(2, text)
+        self._print_message(text, sys.stderr)
+        raise _UsageError(2)
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -122,8 +135,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version (0) or a bad option (2): a status, as below
-        return int(exc.code or 0)
+    except _UsageError as exc:  # a command's bad option: a status, like every user mistake
+        return int(exc.code)
     try:
         check_declared_paths(args)
         return int(_run_in_worker(args) or 0)
@@ -131,8 +144,11 @@ def main(argv=None) -> int:
         print(f"lotteryproofs {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
+        from lotteryproofs.outputs import user_path
+
         print(f"lotteryproofs {args.command}: error: {exc.strerror or exc}: "
-              f"{exc.filename or ''}".rstrip(": "), file=sys.stderr)
+              f"{user_path(exc.filename) if exc.filename else ''}".rstrip(": "),
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"lotteryproofs {args.command}: interrupted", file=sys.stderr)

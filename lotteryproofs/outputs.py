@@ -60,3 +60,12 @@ def abort() -> list[Path]:
             shutil.rmtree(folder, ignore_errors=True)
         _STAGING.clear()
         return list(_COMMITTED)
+
+
+def user_path(path) -> str:
+    """The path a user gave for a file inside one of our staging folders (for messages)."""
+    path = Path(path)
+    for part in path.parents:
+        if part.name.startswith(".") and part.name.endswith(".staging"):
+            return str(part.parent / path.relative_to(part).parts[0])
+    return str(path)

@@ -36,13 +36,13 @@ def test_cli_writes_ticket_and_certificate(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--eps-param", "0"], "--eps-param: must be > 0"),
-    (["--eps-param", "-0.1"], "--eps-param: must be > 0"),
-    (["--delta", "1"], "--delta: must lie in (0, 1)"),
-    (["--delta", "0"], "--delta: must lie in (0, 1)"),
+    (["--eps-param", "0"], "--eps-param must be > 0"),
+    (["--eps-param", "-0.1"], "--eps-param must be > 0"),
+    (["--delta", "1"], "--delta must lie in (0, 1)"),
+    (["--delta", "0"], "--delta must lie in (0, 1)"),
     (["--domain", "1", "1"], "LO < HI"),
     (["--domain", "2", "-1"], "LO < HI"),
-    (["--rho", "0"], "--rho: must be an integer >= 1"),
+    (["--rho", "0"], "--rho must be an integer >= 1"),
     (["--rho", "100000000"], "GiB"),
     (["--init", "nonsense"], "scheme"),
 ])

@@ -13,7 +13,7 @@ def _as(convert, parse, text: str):
         value = parse(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected {'an integer' if parse is int else 'a number'}, got {text!r}") from None
+            f"must be {'an integer' if parse is int else 'a number'}, got {text!r}") from None
     try:
         return convert(value)
     except _validate.InputError as exc:  # the validators' "NAME must …" without a name
@@ -22,7 +22,7 @@ def _as(convert, parse, text: str):
 
 def seed(text: str) -> int:
     """A root seed: an integer >= 0."""
-    return _as(_validate.seed, int, text)
+    return _as(lambda v: _validate.seed(v, ""), int, text)
 
 
 def positive_int(text: str) -> int:
