@@ -38,9 +38,11 @@ import time
 from pathlib import Path
 
 from lotteryproofs import cli
+from lotteryproofs.construct.registry import CONSTRUCTIONS
 
 TARGETS = {"digits": "digits-64-32", "breast-cancer": "breast-cancer-16-8", "wine": "wine-16-8"}
-METHODS = ("2l", "ll", "l+1")
+#: the registered constructions that represent target biases (all but the zero-bias baseline)
+METHODS = tuple(c.name for c in CONSTRUCTIONS.values() if c.bound.biases)
 
 
 def two_layer_eps_param(target: str, eps: float) -> float:

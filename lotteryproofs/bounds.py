@@ -38,13 +38,13 @@ import numpy as np
 import sympy
 
 from lotteryproofs import _validate
+from lotteryproofs._limits import MPMATH_DPS
+from lotteryproofs.bound_spec import DEFAULT_LUEKER_C, BoundSpec
 
-#: The constructions of THEORY.md §4, as the ``--method`` names of DESIGN.md.
-METHODS = ("2l", "ll", "l+1", "zero-bias")
 #: The weight law D_w of the source (THEORY.md §1): it fixes every RSS law of a construction.
 WEIGHT_LAWS = ("uniform", "normal")
 #: Working precision (decimal digits) of every mpmath evaluation here.
-DPS = 30
+DPS = MPMATH_DPS
 
 # ----------------------------------------------------------------------------- symbols
 EPS = sympy.Symbol("epsilon", positive=True)
@@ -55,13 +55,8 @@ BETA = sympy.Symbol("beta", positive=True)  # bias factor β of the initialisati
 W_MAX = sympy.Symbol("w_max", positive=True)  # max |target weight|
 B_MAX = sympy.Symbol("b_max", positive=True)  # max |target bias|
 RHO = sympy.Symbol("rho", positive=True, integer=True)
-
-
-def check_method(method) -> str:
-    if method not in METHODS:
-        raise _validate.InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return method
-
+RHO_IN = sympy.Symbol("rho_in", positive=True, integer=True)
+M = sympy.Symbol("M", positive=True, integer=True)  # the number of RSS instances (§6)
 
 def check_weight_law(law) -> str:
     if law not in WEIGHT_LAWS:
@@ -132,48 +127,46 @@ def unrolled_recursion(gains: Sequence, injected: Sequence):
     return e
 
 
-def layer_gains_and_injections(method: str, depth: int, *, eps_param=EPS_PARAM):
-    """(g_l, c_l), l = 1…L, of the per-layer recursion for ``method`` (THEORY.md §5, §4).
+def layer_gains_and_injections(spec: BoundSpec, depth: int, *, eps_param=EPS_PARAM):
+    """(g_l, c_l), l = 1…L, of the per-layer recursion of a construction (THEORY.md §5, §4).
 
     2L / looks-linear: g_l = a_l + k_l ε', c_l = ε'(k_l B_{l−1} + 1) (each represented weight
     and bias within ε', zeros stay zero, |A σ(t̂) + B σ(−t̂) − w t| ≤ (|w| + ε')|t̂ − t| + ε'|t|).
     zero-bias: biases dropped, c_l = ε' k_l B_{l−1} + b̄_l. L+1: g_l = k_l G_l for l ≥ 2 (G_l an
     a-priori bound on the gain Σ_{r∈S}|v_r| of one represented weight), layer 1 as 2L.
     """
-    method = check_method(method)
     s = layer_symbols(depth)
     gains, injected = [], []
     for ly in range(depth):
-        if method == "l+1" and ly >= 1:
+        if spec.copies and ly >= 1:
             gains.append(s.k[ly] * s.G[ly])
         else:
             gains.append(s.a[ly] + s.k[ly] * eps_param)
-        if method == "zero-bias":
-            injected.append(eps_param * s.k[ly] * s.B[ly] + s.bbar[ly])
-        else:
+        if spec.biases:
             injected.append(eps_param * (s.k[ly] * s.B[ly] + 1))
+        else:
+            injected.append(eps_param * s.k[ly] * s.B[ly] + s.bbar[ly])
     return gains, injected
 
 
 @functools.lru_cache(maxsize=64)
-def a_priori_output_error_expr(method: str, depth: int, *, eps_param=EPS_PARAM):
+def a_priori_output_error_expr(spec: BoundSpec, depth: int, *, eps_param=EPS_PARAM):
     """The a-priori bound on sup_D ‖f_T − Λ⁻¹ f_S‖_∞ (THEORY.md §5) as a sympy expression."""
     closed, g, c, _ = recursion_closed_form(depth)
-    gains, injected = layer_gains_and_injections(method, depth, eps_param=eps_param)
+    gains, injected = layer_gains_and_injections(spec, depth, eps_param=eps_param)
     return closed.subs(dict(zip(g + c, gains + injected, strict=True)), simultaneous=True)
 
 
-def sufficient_eps_param_expr(method: str, depth: int):
+def sufficient_eps_param_expr(spec: BoundSpec, depth: int):
     """A closed-form ε' that guarantees output error ≤ ε when ε' ≤ 1 (not for zero-bias/L+1).
 
     Since k_m ε' ≤ k_m for ε' ≤ 1, e_L(ε') ≤ ε' Σ_l (k_l B_{l−1} + 1) Π_{m>l}(a_m + k_m); so
     ε' = ε / that sum works whenever it is ≤ 1 (:func:`solve_eps_param` gives the exact root).
     """
-    method = check_method(method)
-    if method not in ("2l", "ll"):
+    if not spec.has_sufficient_eps_param:
         raise _validate.InputError(
-            f"no closed-form sufficient ε' for {method!r}: its bound does not vanish as ε' → 0 "
-            "(zero-bias) or depends on ρ (l+1); use solve_eps_param"
+            f"no closed-form sufficient ε' for {spec.name!r}: its bound does not vanish as "
+            "ε' → 0 (biases dropped) or depends on ρ (copies); use solve_eps_param"
         )
     s = layer_symbols(depth)
     total = sympy.Integer(0)
@@ -305,29 +298,30 @@ def _fsum_up_rows(matrix: np.ndarray) -> float:
     return max(float(np.nextafter(math.fsum(row), np.inf)) for row in matrix)
 
 
-def a_priori_output_error(method: str, norms: TargetNorms, eps_param, *, gains=None) -> mpmath.mpf:
+def a_priori_output_error(spec: BoundSpec, norms: TargetNorms, eps_param, *,
+                          gains=None) -> mpmath.mpf:
     """Evaluate :func:`a_priori_output_error_expr` for a concrete target (mpmath).
 
     ``gains`` (L+1 only): the a-priori bounds G_l on Σ_{r∈S}|v_r|, one per layer (entries for
     l = 1 are ignored); ``math.inf`` yields an infinite bound.
     """
-    method = check_method(method)
     if not isinstance(eps_param, mpmath.mpf):
         eps_param = _validate.positive("ε'", eps_param)
     elif not eps_param > 0:
         raise _validate.InputError(f"ε' must be > 0, got {eps_param}")
-    expr = a_priori_output_error_expr(method, norms.depth)
+    expr = a_priori_output_error_expr(spec, norms.depth)
     values = {**norms.values(), EPS_PARAM: eps_param}
-    if method == "l+1":
+    if spec.needs_gains:
         if gains is None:
-            raise _validate.InputError("the l+1 a-priori bound needs the gain bounds G_l")
+            raise _validate.InputError(f"the {spec.name} a-priori bound needs the gain bounds G_l")
         if any(math.isinf(g) for g in list(gains)[1:]) and norms.depth > 1:
             return mpmath.inf
         values.update(zip(layer_symbols(norms.depth).G, gains, strict=True))
     return evaluate_mpmath(expr, values)
 
 
-def solve_eps_param(method: str, norms: TargetNorms, eps, *, gains=None) -> mpmath.mpf | None:
+def solve_eps_param(spec: BoundSpec, norms: TargetNorms, eps, *,
+                    gains=None) -> mpmath.mpf | None:
     """The largest ε' with a-priori output error ≤ ε: the unique root of e_L(ε') = ε.
 
     e_L is a polynomial in ε' with non-negative coefficients (for fixed gains), hence
@@ -337,7 +331,7 @@ def solve_eps_param(method: str, norms: TargetNorms, eps, *, gains=None) -> mpma
     eps = open_eps(eps)
 
     def error(x):
-        return a_priori_output_error(method, norms, x, gains=gains)
+        return a_priori_output_error(spec, norms, x, gains=gains)
 
     with mpmath.workdps(DPS):
         floor = error(mpmath.mpf(10) ** -300)
@@ -425,78 +419,82 @@ def pool_requirement_expr(pool: PoolLaw, delta_instance, *, eps_param=EPS_PARAM,
     return K * sympy.ceiling(n_part) / pool.values_per_candidate
 
 
-def construction_pools(method: str, weight_law: str) -> dict[str, tuple[PoolLaw, ...]]:
-    """The pools of each construction, grouped by the width they size ("rho", "rho_in")."""
-    method, weight_law = check_method(method), check_weight_law(weight_law)
+def construction_pools(spec: BoundSpec, weight_law: str) -> dict[str, tuple[PoolLaw, ...]]:
+    """The pools of a construction, grouped by the width they size ("rho", "rho_in")."""
+    weight_law = check_weight_law(weight_law)
     product_law = "product" if weight_law == "uniform" else "normal-product"
     a_p, p_p = contained_uniform_constants(product_law)
-    a_s, p_s = contained_uniform_constants(weight_law)
     half = sympy.Rational(1, 2)
-    sign_split_w = PoolLaw("weights (products, sign split)", product_law, a_p, p_p, usable=half)
-    sign_split_b = PoolLaw(
-        "biases (products v·c, c > 0)", product_law, a_p, p_p, scale=BETA, usable=half, target=B_MAX
-    )
-    if method == "2l":
-        return {"rho": (sign_split_w, sign_split_b)}
-    if method == "zero-bias":
-        return {"rho": (sign_split_w,)}
-    if method == "ll":
-        return {
-            "rho": (
-                PoolLaw("weights (mirror pairs)", product_law, a_p, p_p, values_per_candidate=half),
-                PoolLaw(
-                    "biases (mirror pairs)",
-                    product_law,
-                    a_p,
-                    p_p,
-                    scale=BETA,
-                    values_per_candidate=half,
-                    target=B_MAX,
-                ),
-            )
-        }
-    return {
-        "rho_in": (sign_split_w, sign_split_b),
-        "rho": (PoolLaw("hidden weights (single values)", weight_law, a_s, p_s), sign_split_b),
-    }
+    if spec.mirror_pairs:
+        weights = PoolLaw("weights (mirror pairs)", product_law, a_p, p_p,
+                          values_per_candidate=half)
+        biases = PoolLaw("biases (mirror pairs)", product_law, a_p, p_p, scale=BETA,
+                         values_per_candidate=half, target=B_MAX)
+    else:
+        weights = PoolLaw("weights (products, sign split)", product_law, a_p, p_p, usable=half)
+        biases = PoolLaw("biases (products v·c, c > 0)", product_law, a_p, p_p, scale=BETA,
+                         usable=half, target=B_MAX)
+    if spec.copies:
+        a_s, p_s = contained_uniform_constants(weight_law)
+        single = PoolLaw("hidden weights (single values)", weight_law, a_s, p_s)
+        return {"rho_in": (weights, biases), "rho": (single, biases)}
+    return {"rho": (weights, biases) if spec.biases else (weights,)}
 
 
-def instances_expr(method: str, depth: int, *, input_has_negative: bool = True, rho=RHO):
+def _split(spec: BoundSpec, layer: int, input_has_negative: bool) -> int:
+    """s_l: 2 for layer 1 when it builds a negative part (inputs can be < 0), else 1."""
+    return 2 if (spec.negative_split and input_has_negative and layer == 0) else 1
+
+
+def _copies(spec: BoundSpec, layer: int, depth: int, rho):
+    """Copies per target neuron of a layer: ρ for the hidden layers of L+1, else 1."""
+    return rho if (spec.copies and layer < depth - 1) else 1
+
+
+def instances_expr(spec: BoundSpec, depth: int, *, input_has_negative: bool = True, rho=RHO):
     """M, the number of RSS instances (an upper bound: parameters with |w| ≤ ε' may be skipped).
 
-    2L: Σ_l n_l (s_l k_l + 1), s_1 = 2 when the input box has negative coordinates (positive
-    and negative parts), else 1; looks-linear Σ_l n_l (k_l + 1); zero-bias Σ_l n_l s_l k_l;
-    L+1: ρ n_1 (s_1 k_1 + 1) + Σ_{l=2}^{L−1} ρ n_l (k_l + 1) + n_L (k_L + 1).
+    Σ_l copies_l · n_l (s_l k_l + [biases]), s_1 = 2 when layer 1 builds a negative part and
+    the input box has negative coordinates, else 1: 2L Σ_l n_l (s_l k_l + 1); looks-linear
+    Σ_l n_l (k_l + 1); zero-bias Σ_l n_l s_l k_l; L+1 ρ n_1 (s_1 k_1 + 1) +
+    Σ_{l=2}^{L−1} ρ n_l (k_l + 1) + n_L (k_L + 1). :func:`count_instances` is the exact count.
     """
-    method = check_method(method)
     s = layer_symbols(depth)
-    split = [2 if (input_has_negative and ly == 0) else 1 for ly in range(depth)]
-    terms = []
-    for ly in range(depth):
-        n_out, k = s.n[ly + 1], s.k[ly]
-        if method == "2l":
-            terms.append(n_out * (split[ly] * k + 1))
-        elif method == "ll":
-            terms.append(n_out * (k + 1))
-        elif method == "zero-bias":
-            terms.append(n_out * split[ly] * k)
-        else:
-            copies = rho if ly < depth - 1 else 1
-            terms.append(copies * n_out * ((split[ly] if ly == 0 else 1) * k + 1))
-    return sympy.Add(*terms)
+    bias = 1 if spec.biases else 0
+    return sympy.Add(*(
+        _copies(spec, ly, depth, rho) * s.n[ly + 1]
+        * (_split(spec, ly, input_has_negative) * s.k[ly] + bias)
+        for ly in range(depth)))
 
 
-def source_widths_expr(method: str, depth: int, *, rho=RHO, rho_in=None) -> tuple:
+def count_instances(spec: BoundSpec, target, eps_param: float, negative_inputs, *,
+                    rho: int = 1) -> int:
+    """The exact M of :func:`instances_expr` for a concrete target (at least 1).
+
+    Parameters with |value| ≤ ε' get no instance; the negative part of layer 1 is counted for
+    the inputs ``negative_inputs`` (a boolean mask over the inputs) marks as able to be < 0.
+    """
+    negative_inputs = np.asarray(negative_inputs, dtype=bool)
+    total = 0
+    for ly, (w, b) in enumerate(zip(target.weights, target.biases, strict=True)):
+        big = np.abs(w) > eps_param
+        n = int(big.sum()) + (int((np.abs(b) > eps_param).sum()) if spec.biases else 0)
+        if ly == 0 and spec.negative_split:
+            n += int(big[:, negative_inputs].sum())
+        total += n * _copies(spec, ly, target.depth, rho)
+    return max(1, total)
+
+
+def source_widths_expr(spec: BoundSpec, depth: int, *, rho=RHO, rho_in=None) -> tuple:
     """The source widths of THEORY.md §4 in the target widths and ρ (and ρ_in for L+1)."""
-    method = check_method(method)
     n = layer_symbols(depth).n
-    if method == "l+1":
-        rho_in = sympy.Symbol("rho_in", positive=True, integer=True) if rho_in is None else rho_in
+    if spec.copies:
+        rho_in = RHO_IN if rho_in is None else rho_in
         return (n[0], rho_in * (n[0] + 1), *(rho * (n[ly] + 1) for ly in range(1, depth)), n[depth])
     widths = [n[0]]
     for ly in range(depth):
-        widths.append(rho * n[ly] if method == "zero-bias" else rho * (n[ly] + 1))
-        if method == "ll" and ly < depth - 1:
+        widths.append(rho * (n[ly] + 1) if spec.biases else rho * n[ly])
+        if spec.mirror_pairs and ly < depth - 1:
             # looks-linear hidden layers need mirror twins: widths rounded up to even
             widths.append(2 * sympy.ceiling(n[ly + 1] / 2))
         else:
@@ -506,64 +504,115 @@ def source_widths_expr(method: str, depth: int, *, rho=RHO, rho_in=None) -> tupl
 
 @dataclass(frozen=True)
 class WidthRequirement:
-    """§6 for one construction: M, per-pool candidate counts, ρ (and ρ_in), source widths."""
+    """§6 for one construction: M, per-pool candidate counts, ρ (and ρ_in), source widths.
 
-    method: str
+    ``per_instance[width]`` is the requirement in the symbol :data:`M` (δ_inst = δ/M);
+    ``requirements[width]`` the same with M = :attr:`instances` substituted (for printing).
+    """
+
+    spec: BoundSpec
     weight_law: str
     instances: object
     pools: Mapping
-    requirements: Mapping
+    per_instance: Mapping
     widths: tuple
     notes: tuple = field(default_factory=tuple)
+
+    @property
+    def requirements(self) -> dict:
+        return {w: e.subs(M, self.instances) for w, e in self.per_instance.items()}
 
 
 @functools.lru_cache(maxsize=64)
 def width_requirements(
-    method: str, depth: int, *, weight_law: str = "uniform", input_has_negative: bool = True
+    spec: BoundSpec, depth: int, *, weight_law: str = "uniform", input_has_negative: bool = True
 ) -> WidthRequirement:
-    """The §6 width theorem for ``method``: each width symbol ≥ the max over its pools of
+    """The §6 width theorem for a construction: each width symbol ≥ the max over its pools of
     :func:`pool_requirement_expr` with δ_inst = δ/M (union bound over the M instances).
 
     For L+1, M itself grows with ρ, so the requirement on ρ is implicit
     (ρ ≥ n(δ/M(ρ))); :func:`evaluate_widths` solves it by monotone fixed-point iteration.
     """
-    method, weight_law = check_method(method), check_weight_law(weight_law)
-    M = instances_expr(method, depth, input_has_negative=input_has_negative)
-    pools = construction_pools(method, weight_law)
-    requirements = {
+    weight_law = check_weight_law(weight_law)
+    instances = instances_expr(spec, depth, input_has_negative=input_has_negative)
+    pools = construction_pools(spec, weight_law)
+    per_instance = {
         width: sympy.Max(*(pool_requirement_expr(p, DELTA / M) for p in group))
         for width, group in pools.items()
     }
-    notes = []
-    if method == "l+1":
-        notes.append("M depends on rho: the requirement rho >= n(delta/M(rho)) is implicit")
-    return WidthRequirement(
-        method, weight_law, M, pools, requirements, source_widths_expr(method, depth), tuple(notes)
-    )
+    notes = ()
+    if spec.copies:
+        notes = ("M depends on rho: the requirement rho >= n(delta/M(rho)) is implicit",)
+    return WidthRequirement(spec, weight_law, instances, pools, per_instance,
+                            source_widths_expr(spec, depth), notes)
 
 
-def evaluate_widths(req: WidthRequirement, values: Mapping) -> dict:
-    """Numbers for a WidthRequirement: M, ρ (ρ_in), source widths (needs C, δ, ε', β, …)."""
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def evaluate_widths(req: WidthRequirement, values: Mapping, *, instances=None) -> dict:
+    """Numbers for a WidthRequirement: M, ρ (ρ_in), source widths (needs C, δ, ε', β, …).
+
+    ``instances(rho) -> M`` replaces the symbolic upper bound :attr:`WidthRequirement.instances`
+    by an exact count (:func:`count_instances`; the construction sizes its source this way).
+    ρ is rounded up to a multiple of ``spec.rho_multiple``.
+    """
     values = dict(values)
+    if instances is None:
+        def instances(rho):
+            return int(evaluate_mpmath(req.instances, {**values, RHO: rho}))
+
+    def requirement(width, rho):
+        return int(evaluate_mpmath(req.per_instance[width], {**values, M: instances(rho)}))
+
     out = {}
-    if req.method == "l+1":
+    if req.spec.copies:
         rho = 1
         for _ in range(100):
-            trial = {**values, RHO: rho}
-            new = int(evaluate_mpmath(req.requirements["rho"], trial))
+            new = requirement("rho", rho)
             if new <= rho:
                 break
             rho = new
-        values[RHO] = rho
-        out["rho"] = rho
-        out["rho_in"] = int(evaluate_mpmath(req.requirements["rho_in"], values))
-        values[sympy.Symbol("rho_in", positive=True, integer=True)] = out["rho_in"]
     else:
-        out["rho"] = int(evaluate_mpmath(req.requirements["rho"], values))
-        values[RHO] = out["rho"]
-    out["instances"] = int(evaluate_mpmath(req.instances, values))
+        rho = requirement("rho", 1)
+    rho = _round_up(rho, req.spec.rho_multiple)
+    out["rho"] = values[RHO] = rho
+    if "rho_in" in req.per_instance:
+        out["rho_in"] = values[RHO_IN] = requirement("rho_in", rho)
+    out["instances"] = instances(rho)
     out["widths"] = tuple(int(evaluate_mpmath(w, values)) for w in req.widths)
     return out
+
+
+def a_priori_widths(spec: BoundSpec, target, eps_param: float, delta: float, *,
+                    negative_inputs=None, weight_law: str = "uniform", beta: float = 1.0,
+                    lueker_c: float = DEFAULT_LUEKER_C) -> dict:
+    """ρ (and ρ_in) such that, by the union bound of §6 and the lemma of §3, P(any failure) ≤ δ
+    for this target: :func:`evaluate_widths` with the exact instance count.
+
+    ``negative_inputs``: a boolean mask of the inputs the box lets be negative (default: all).
+    The rule is conservative (union bound, Chernoff slack); the ρ that actually suffices is far
+    smaller and is measured (benchmarks/README.md, "constructions"). Returns the dict of
+    :func:`evaluate_widths` (``rho``, ``rho_in`` for L+1, ``instances``, ``widths``).
+    """
+    eps_param = _validate.positive("eps_param (ε')", eps_param)
+    delta = _validate.open_unit("delta (δ)", delta)
+    lueker_c = _validate.positive("Lueker's constant C", lueker_c)
+    beta = _validate.positive("bias_factor (β)", beta)
+    widths = tuple(target.widths)
+    negative_inputs = (np.ones(widths[0], bool) if negative_inputs is None
+                       else np.asarray(negative_inputs, bool))
+    req = width_requirements(spec, target.depth, weight_law=weight_law,
+                             input_has_negative=bool(negative_inputs.any()))
+    values = {
+        **dict(zip(layer_symbols(target.depth).n, widths, strict=True)),
+        EPS_PARAM: eps_param, DELTA: delta, C: lueker_c, BETA: beta,
+        W_MAX: max(float(np.max(np.abs(w))) for w in target.weights),
+        B_MAX: max(float(np.max(np.abs(b))) for b in target.biases),
+    }
+    return evaluate_widths(req, values, instances=lambda rho: count_instances(
+        spec, target, eps_param, negative_inputs, rho=rho))
 
 
 # ------------------------------------------------------------------------ the summary (CLI)
@@ -579,7 +628,7 @@ class SummaryRow:
 
 @dataclass(frozen=True)
 class Summary:
-    method: str
+    spec: BoundSpec
     weight_law: str
     widths: tuple
     eps: float
@@ -588,6 +637,10 @@ class Summary:
     C_provenance: str
     norms: TargetNorms
     rows: tuple
+
+    @property
+    def method(self) -> str:
+        return self.spec.name
 
 
 def worst_case_norms(
@@ -617,8 +670,55 @@ def worst_case_norms(
     )
 
 
+def _copy_gain_bound(weight_law: str):
+    """v_max, the bound on one unit-scale source weight: 1 for U[-1, 1], none (∞) for N(0, 1)."""
+    return 1.0 if weight_law == "uniform" else math.inf
+
+
+def _eps_param_with_copies(spec, norms, eps, widths_for, v_max):
+    """For L+1, ε' and ρ depend on each other (G_l = ρ·v_max): iterate
+    ε' ← root(e_L(·; G(ρ(ε'))) = ε) from ε' = ε to a fixed point. ``widths_for`` is None
+    without a value of C; then, or without a finite v_max, there is no value (None)."""
+    if widths_for is None or math.isinf(v_max):
+        return None
+    eps_param = mpmath.mpf(eps)
+    for _ in range(50):
+        rho = widths_for(float(eps_param))["rho"]
+        gains = [0.0] + [rho * v_max] * (norms.depth - 1)
+        new = solve_eps_param(spec, norms, eps, gains=gains)
+        if new is None or abs(new - eps_param) <= eps_param * 1e-12:
+            return new
+        eps_param = new
+    return eps_param
+
+
+def _contained_uniform_rows(req: WidthRequirement) -> list[SummaryRow]:
+    rows = []
+    for law in sorted({p.law for group in req.pools.values() for p in group}):
+        a_star, p_star = contained_uniform_constants(law)
+        rows.append(SummaryRow(
+            f"contained_uniform[{law}]", "law ≥ p*·U[−a*, a*] (laws.best_contained_uniform)",
+            sympy.Tuple(a_star, p_star),
+            (mpmath.mpf(sympy.N(a_star, DPS)), mpmath.mpf(sympy.N(p_star, DPS)))))
+    return rows
+
+
+def _width_rows(req: WidthRequirement, numbers) -> list[SummaryRow]:
+    def value(key):
+        return None if numbers is None else numbers[key]
+
+    rows = [SummaryRow("instances", "M, RSS instances (union bound over them)", req.instances,
+                       value("instances"))]
+    for width, expr in req.requirements.items():
+        rows.append(SummaryRow(width, f"{width} ≥ this (failure ≤ δ by the union bound)", expr,
+                               value(width)))
+    rows.append(SummaryRow("source_widths", "source widths (THEORY.md §4)",
+                           sympy.Tuple(*req.widths), value("widths")))
+    return rows
+
+
 def summarize(
-    method: str,
+    spec: BoundSpec,
     norms: TargetNorms,
     *,
     eps,
@@ -628,111 +728,45 @@ def summarize(
     C_value: float | None = None,
     C_provenance: str = "symbol (Lueker's constant, unpublished)",
 ) -> Summary:
-    """Every bound of issue 5 for one construction and target: expressions and values."""
-    method, weight_law = check_method(method), check_weight_law(weight_law)
+    """Every bound of THEORY.md §5–§6 for one construction and target: expressions and values
+    (the a-priori error, ε', the contained uniforms, M, the widths)."""
+    weight_law = check_weight_law(weight_law)
     eps, delta = open_eps(eps), _validate.open_unit("δ", delta)
     beta = _validate.positive("bias factor β", beta)
     if C_value is not None:
         C_value = _validate.positive("Lueker's constant C", C_value)
     depth = norms.depth
-    rows = []
-    a_priori = a_priori_output_error_expr(method, depth)
+    a_priori = a_priori_output_error_expr(spec, depth)
     values = {**norms.values(), EPS: eps, DELTA: delta, BETA: beta}
     req = width_requirements(
-        method, depth, weight_law=weight_law, input_has_negative=norms.input_has_negative
+        spec, depth, weight_law=weight_law, input_has_negative=norms.input_has_negative
     )
 
     def widths_for(eps_param):
-        if C_value is None:
-            return None
         return evaluate_widths(req, {**values, EPS_PARAM: eps_param, C: C_value})
 
-    gains = None
-    if method == "l+1":
-        v_max = 1.0 if weight_law == "uniform" else math.inf
-        rows.append(
-            SummaryRow(
-                "G_l",
-                "a-priori bound on Σ_{r∈S}|v_r| (ρ·v_max; THEORY.md gives none)",
-                RHO * (1 if weight_law == "uniform" else sympy.oo),
-                None,
-            )
-        )
+    if C_value is None:
+        widths_for = None
 
-        def gains_for(eps_param):
-            w = widths_for(eps_param)
-            if w is None or math.isinf(v_max):
-                return None
-            return [0.0] + [w["rho"] * v_max] * (depth - 1)
-
-        eps_param = None
-        if C_value is not None and not math.isinf(v_max):
-            # ε' and ρ depend on each other: iterate ε' ← root(e_L(·; G(ρ(ε'))) = ε)
-            eps_param = mpmath.mpf(eps)
-            for _ in range(50):
-                gains = gains_for(float(eps_param))
-                new = solve_eps_param(method, norms, eps, gains=gains)
-                if new is None or abs(new - eps_param) <= eps_param * 1e-12:
-                    eps_param = new
-                    break
-                eps_param = new
+    rows = []
+    if spec.needs_gains:
+        v_max = _copy_gain_bound(weight_law)
+        rows.append(SummaryRow(
+            "G_l", "a-priori bound on Σ_{r∈S}|v_r| (ρ·v_max; THEORY.md gives none)",
+            RHO * (1 if weight_law == "uniform" else sympy.oo), None))
+        eps_param = _eps_param_with_copies(spec, norms, eps, widths_for, v_max)
     else:
-        eps_param = solve_eps_param(method, norms, eps)
+        eps_param = solve_eps_param(spec, norms, eps)
     rows.append(SummaryRow("a_priori_output_error", "§5 closed form e_L(ε')", a_priori, None))
-    rows.append(
-        SummaryRow(
-            "eps_param",
-            "largest ε' with e_L(ε') ≤ ε (root of the closed form)",
-            sympy.Eq(a_priori, EPS),
-            eps_param,
-        )
-    )
-    if method in ("2l", "ll"):
-        suff = sufficient_eps_param_expr(method, depth)
-        rows.append(
-            SummaryRow(
-                "sufficient_eps_param",
-                "closed-form ε' ≤ the root (valid if ≤ 1)",
-                suff,
-                evaluate_mpmath(suff, values),
-            )
-        )
-    for law in sorted({p.law for group in req.pools.values() for p in group}):
-        a_star, p_star = contained_uniform_constants(law)
-        rows.append(
-            SummaryRow(
-                f"contained_uniform[{law}]",
-                "law ≥ p*·U[−a*, a*] (laws.best_contained_uniform)",
-                sympy.Tuple(a_star, p_star),
-                (mpmath.mpf(sympy.N(a_star, DPS)), mpmath.mpf(sympy.N(p_star, DPS))),
-            )
-        )
-    numbers = widths_for(float(eps_param)) if eps_param is not None else None
-    rows.append(
-        SummaryRow(
-            "instances",
-            "M, RSS instances (union bound over them)",
-            req.instances,
-            None if numbers is None else numbers["instances"],
-        )
-    )
-    for width, expr in req.requirements.items():
-        rows.append(
-            SummaryRow(
-                width,
-                f"{width} ≥ this (failure ≤ δ by the union bound)",
-                expr,
-                None if numbers is None else numbers[width],
-            )
-        )
-    rows.append(
-        SummaryRow(
-            "source_widths",
-            "source widths (THEORY.md §4)",
-            sympy.Tuple(*req.widths),
-            None if numbers is None else numbers["widths"],
-        )
-    )
+    rows.append(SummaryRow("eps_param", "largest ε' with e_L(ε') ≤ ε (root of the closed form)",
+                           sympy.Eq(a_priori, EPS), eps_param))
+    if spec.has_sufficient_eps_param:
+        suff = sufficient_eps_param_expr(spec, depth)
+        rows.append(SummaryRow("sufficient_eps_param", "closed-form ε' ≤ the root (valid if ≤ 1)",
+                               suff, evaluate_mpmath(suff, values)))
+    rows += _contained_uniform_rows(req)
+    numbers = None if eps_param is None or widths_for is None else widths_for(float(eps_param))
+    rows += _width_rows(req, numbers)
     return Summary(
-        method, weight_law, norms.widths, eps, delta, C_value, C_provenance, norms, tuple(rows)
+        spec, weight_law, norms.widths, eps, delta, C_value, C_provenance, norms, tuple(rows)
     )

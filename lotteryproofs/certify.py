@@ -670,10 +670,11 @@ def _check_domain(domain, dim: int) -> Box:
     return box
 
 
-def a_priori_gains(ticket: Ticket, represented, method: str) -> tuple | None:
-    """G_l = ρ·max|v| for L+1 (copies of the previous layer × the largest unit-scale source
-    weight): an upper bound of every Σ_{r∈S}|v_r| that uses only the source draw."""
-    if method != "l+1":
+def a_priori_gains(ticket: Ticket, represented, spec) -> tuple | None:
+    """G_l = ρ·max|v| for a construction whose bound needs gains (``spec.needs_gains``: L+1,
+    copies of the previous layer × the largest unit-scale source weight): an upper bound of
+    every Σ_{r∈S}|v_r| that uses only the source draw. None for the other constructions."""
+    if not spec.needs_gains:
         return None
     scales = ticket.metadata.get("layer_scales")
     if scales is None:
@@ -706,6 +707,7 @@ def certify(
     rounding slack for the read-back is added, the layers being taken as exact).
     """
     from lotteryproofs import bounds
+    from lotteryproofs.construct import get_construction
     from lotteryproofs.network import network_sha256
 
     start = time.perf_counter()
@@ -721,7 +723,7 @@ def certify(
             f"(sha256 {sha})"
         )
     box = _check_domain(domain, target.widths[0])
-    method = bounds.check_method(meta.get("method"))
+    construction = get_construction(meta.get("method"))
     eps_param = _validate.positive("the ticket's eps_param", meta.get("eps_param"))
     ticket_network = ticket.network
     if (
@@ -757,14 +759,14 @@ def certify(
         rigorous_activation_bounds(target, box, pre),
         input_has_negative=bool(box.has_negative.any()),
     )
-    gains = a_priori_gains(ticket, represented, method)
-    a_priori = bounds.a_priori_output_error(method, norms, eps_param, gains=gains)
+    gains = a_priori_gains(ticket, represented, construction.bound)
+    a_priori = bounds.a_priori_output_error(construction.bound, norms, eps_param, gains=gains)
     a_priori = (
         float(np.nextafter(float(a_priori), np.inf)) if mpmath.isfinite(a_priori) else math.inf
     )
     rss = ticket.rss_log.summary() if ticket.rss_log is not None else None
     return Certificate(
-        method=method,
+        method=construction.name,
         init=meta.get("init"),
         seed=meta.get("seed"),
         eps_param=eps_param,

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from lotteryproofs import _validate, stats
+from lotteryproofs._limits import MAX_MASK_VALUES
 from lotteryproofs.laws import Law, get_law
 
 #: Trials per independent stream (one SeedSequence child each).
@@ -187,7 +188,7 @@ class ConstantsEstimate:
 
 
 #: The exact coverage certificate's limit on pool values (rss.coverage.MAX_COVERAGE_VALUES).
-MAX_EXACT_VALUES = 62
+MAX_EXACT_VALUES = MAX_MASK_VALUES
 
 
 def _candidate_caps(law: Law) -> tuple[int, int]:
@@ -336,7 +337,7 @@ def estimate_constants(law, eps: float, delta: float, *, trials: int | None = No
 
 
 # ---------------------------------------------------------------------- the authors' statistics
-#: The seed paper's own RSS statistics (THEORY.md §3, issue 6): n = 15 candidates, ε' = 0.01,
+#: The seed paper's own RSS statistics (THEORY.md §3): n = 15 candidates, ε' = 0.01,
 #: one target z ~ U[-1, 1], subsets of size <= 14, 100 000 trials each — (failure rate, mean
 #: subset size). These are the claims under test, not expected values of ours.
 AUTHORS_STATISTICS = {"uniform": (0.0040, 2.30), "product": (0.0355, 2.46)}

@@ -1,4 +1,4 @@
-"""Edge-popup experiments on embedded benchmark data (issue 9, THEORY.md §7).
+"""Edge-popup experiments on embedded benchmark data (THEORY.md §7).
 
 One **run** (:func:`run_on_dataset`): draw a source network of widths (n_features, hidden…,
 n_classes) from a named source (:data:`SOURCES`), learn its scores with edge-popup
@@ -21,7 +21,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -361,10 +361,6 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, show_progress: bool 
                        extra={"cpu_seconds": cpu, "load_average_at_end": os.getloadavg()[0]})
 
 
-def with_epochs(spec: GridSpec, epochs: int) -> GridSpec:
-    return replace(spec, epochs=_validate.positive_int("epochs", epochs))
-
-
 def grid_table(results: GridResults) -> str:
     """Markdown: mean test accuracy [95 % interval] in %, one row per (dataset, source,
     option), one column per density; then the paired differences with the controls."""
@@ -392,18 +388,3 @@ def grid_table(results: GridResults) -> str:
                 c["dataset"], c["source"], c["control"], 100 * diff["mean"],
                 100 * diff["ci95"][0], 100 * diff["ci95"][1], c["cells_per_seed"]))
     return "\n".join(lines)
-
-
-def grid_results_from_json(data: Mapping) -> GridResults:
-    """Rebuild :class:`GridResults` from the JSON of ``popup-grid --json`` (cells and
-    comparisons are recomputed from the runs, not trusted from the file)."""
-    try:
-        spec_data = dict(data["spec"])
-        runs = tuple(data["runs"])
-        spec = GridSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec_data.items()})
-    except (KeyError, TypeError) as exc:
-        raise _validate.InputError(f"not a popup-grid result ({exc})") from None
-    extra = {k: data[k] for k in ("cpu_seconds", "load_average_at_end") if k in data}
-    return GridResults(spec, runs, tuple(summarise_cells(runs)), tuple(paired_comparisons(runs)),
-                       float(data.get("wall_seconds", math.nan)), int(data.get("workers", 0)),
-                       extra)

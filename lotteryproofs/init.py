@@ -64,16 +64,12 @@ from types import MappingProxyType
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.laws import sample as _sample_law
 from lotteryproofs.network import Network
 
-#: Weight/bias laws D: variance and a sampler (shape → array) per name. D_b is D_w's family.
+#: Weight/bias laws D by name and their variances (the samplers are lotteryproofs.laws'). D_b
+#: is D_w's family.
 LAW_VARIANCES: Mapping[str, float] = MappingProxyType({"normal": 1.0, "uniform": 1.0 / 3.0})
-
-
-def _sample_law(law: str, rng: np.random.Generator, shape) -> np.ndarray:
-    if law == "normal":
-        return rng.standard_normal(shape)
-    return rng.uniform(-1.0, 1.0, shape)
 
 
 def _check_law(law) -> str:
@@ -216,7 +212,7 @@ def _ll_block_shapes(widths) -> list[tuple[int, int]]:
 def _ll_weight_block(law, kind, rng, shape) -> np.ndarray:
     if kind == "iid":
         return _sample_law(law, rng, shape)
-    gaussian = rng.standard_normal(shape)
+    gaussian = _sample_law("normal", rng, shape)
     u, _, vt = np.linalg.svd(gaussian, full_matrices=False)
     # U Vᵀ is the polar factor: all singular values 1, independent of the SVD's sign choices
     return math.sqrt(LAW_VARIANCES[law] * shape[1]) * (u @ vt)

@@ -1,9 +1,12 @@
 """Targets and tickets on disk (DESIGN.md, "Target files" and "Ticket files").
 
-Never unpickles: ``.npz`` files load with ``allow_pickle=False`` and ``.safetensors`` files with
-the safetensors library. Every write is atomic (a temporary file in the same folder, then
-``os.replace``), and ``.npz`` files are written with fixed zip timestamps so that the same
-content gives the same bytes.
+Never unpickles: ``.npz`` files load with ``allow_pickle=False``, ``.safetensors`` files are
+parsed by :mod:`lotteryproofs.safetensors_format`, and PyTorch pickles (``.pt``, ``.pth``, …) are
+refused. Which arrays make a network is :mod:`lotteryproofs.state_dict`'s concern, what the
+metadata declares :mod:`lotteryproofs.target_info`'s; docs/files.md documents both. Every write
+is atomic (a temporary file in the same folder, then ``os.replace``; an error names the user's
+path, never the temporary one), and ``.npz`` files are written with fixed zip timestamps so
+that the same content gives the same bytes.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io as _io
 import json
+import math
 import os
 import re
 import tempfile
@@ -19,14 +23,22 @@ from pathlib import Path
 
 import numpy as np
 
-from lotteryproofs import _validate, targets
+from lotteryproofs import _validate, state_dict, targets
 from lotteryproofs.network import Box, Network, network_sha256  # noqa: F401 (re-exported)
+from lotteryproofs.safetensors_format import read_safetensors
+from lotteryproofs.target_info import TargetInfo, declared_box, target_info
 from lotteryproofs.ticket import RSSLog, Ticket
 
 FORMAT_VERSION = 1
-_CANONICAL = re.compile(r"^layers\.(\d+)\.(weight|bias)$")
-_SEQUENTIAL = re.compile(r"^(\d+)\.(weight|bias)$")
+_TICKET_SOURCE_KEY = re.compile(r"^layers\.\d+\.(weight|bias)$")
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+#: Suffixes of files that torch.save (a pickle) writes; unpickling runs arbitrary code.
+_TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar")
+_PICKLE_SUFFIXES = (".pkl", ".pickle")
+#: Declarations also read straight from safetensors' __metadata__ (docs/files.md).
+_DIRECT_METADATA = ("activation", "output_activation", "input_box")
+_TORCH_ADVICE = ("PyTorch pickles are not read; save a state dict with safetensors: "
+                 "safetensors.torch.save_file(model.state_dict(), 'target.safetensors')")
 
 
 # ------------------------------------------------------------------ atomic, deterministic writes
@@ -37,7 +49,10 @@ def atomic_path(path):
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise _validate.InputError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _validate.InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
     # mkstemp creates 0600; a result file gets the permissions of an ordinary new file.
     umask = os.umask(0)
@@ -46,6 +61,13 @@ def atomic_path(path):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        # The temporary name means nothing to the user: say which of their paths failed.
+        if tmp in (exc.filename, exc.filename2):
+            raise _validate.InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -74,35 +96,100 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
+def _check_npz_members(path: Path) -> None:
+    """Refuse a torch.save archive, and any member whose .npy header declares more data than it
+    holds, before numpy allocates what the header declares (a 20-byte header can ask for
+    74.5 GiB); the total must also fit in memory."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if any(m.filename.endswith("data.pkl") for m in members):  # torch.save's zip layout
+            raise _validate.InputError(
+                f"{path}: a PyTorch checkpoint (torch.save); {_TORCH_ADVICE}")
+        for member in members:
+            if not member.filename.endswith(".npy"):
+                continue  # np.load hands back its raw bytes: refused by the caller
+            with archive.open(member) as handle:
+                if handle.read(6) != b"\x93NUMPY":
+                    continue  # not an array: refused by the caller
+                handle.seek(0)
+                version = np.lib.format.read_magic(handle)
+                # version 3.0 is 2.0 with a UTF-8 header: the same reader parses plain dtypes
+                reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                          else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = reader(handle)
+                declared = math.prod(shape) * dtype.itemsize
+                if not dtype.hasobject and member.file_size - handle.tell() != declared:
+                    raise _validate.InputError(
+                        f"{path}: the member {member.filename!r} declares {declared} bytes of "
+                        f"data but holds {member.file_size - handle.tell()} (a damaged file)"
+                    )
+                total += declared
+    _validate.fits_in_memory(total, f"reading {path}")
+
+
+def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], str | None]:
+    with path.open("rb") as handle:
+        magic = handle.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise _validate.InputError(
+            f"{path}: a single .npy array, not an .npz archive (save the layers with "
+            "np.savez(path, **{'layers.0.weight': …, 'layers.0.bias': …}))"
+        )
+    if magic[:1] == b"\x80":
+        raise _validate.InputError(f"{path}: a pickle, not an .npz archive; {_TORCH_ADVICE}")
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        raise _validate.InputError(f"{path}: not a readable .npz file (not a zip archive)")
+    try:
+        _check_npz_members(path)
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        if isinstance(exc, _validate.InputError):
+            raise
+        raise _validate.InputError(f"{path}: not a readable .npz file ({exc})") from None
+    # np.load hands back the raw bytes of a zip member that is not a .npy array
+    stray = sorted(key for key, value in arrays.items() if not isinstance(value, np.ndarray))
+    if stray:
+        raise _validate.InputError(f"{path}: the archive member {stray[0]!r} is not a .npy array")
+    raw = arrays.pop("metadata", None)
+    if raw is None:
+        return arrays, None
+    if raw.ndim != 0 or raw.dtype.kind not in "US":
+        raise _validate.InputError(
+            f"{path}: 'metadata' must be a JSON string (np.array(json.dumps(...))), got an "
+            f"array of dtype {raw.dtype} and shape {raw.shape}"
+        )
+    text = raw[()]
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _validate.InputError(f"{path}: its metadata is not UTF-8 ({exc})") from None
+    return arrays, str(text)
+
+
 def read_arrays(path) -> tuple[dict[str, np.ndarray], dict]:
     """Arrays and the ``metadata`` JSON object of an ``.npz`` or ``.safetensors`` file."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        raise _validate.InputError(f"{path}: a folder, not a file")
     if not path.is_file():
         raise _validate.InputError(f"{path}: no such file")
-    suffix = path.suffix.lower()
     if suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-            raise _validate.InputError(f"{path}: not a readable .npz file ({exc})") from None
-        raw = arrays.pop("metadata", None)
-        metadata_text = None if raw is None else str(raw[()])
+        arrays, metadata_text = _read_npz(path)
     elif suffix == ".safetensors":
-        try:
-            from safetensors import SafetensorError
-            from safetensors.numpy import load_file, safe_open
-        except ImportError:
-            raise _validate.InputError(
-                f"{path}: reading .safetensors needs the optional extra: "
-                "pip install 'lotteryproofs[safetensors]'"
-            ) from None
-        try:
-            arrays = dict(load_file(path))
-            with safe_open(path, framework="np") as handle:
-                metadata_text = (handle.metadata() or {}).get("metadata")
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise _validate.InputError(f"{path}: not a readable .safetensors file ({exc})") from None
+        arrays, header_metadata = read_safetensors(path)
+        metadata_text = header_metadata.get("metadata")
+        direct = {k: v for k, v in header_metadata.items() if k in _DIRECT_METADATA}
+    elif suffix in _TORCH_SUFFIXES:
+        raise _validate.InputError(f"{path}: {_TORCH_ADVICE}")
+    elif suffix in _PICKLE_SUFFIXES:
+        raise _validate.InputError(
+            f"{path}: pickles are not read (unpickling runs arbitrary code); save the arrays "
+            "as .npz or .safetensors"
+        )
     else:
         raise _validate.InputError(f"{path}: expected a .npz or .safetensors file")
     try:
@@ -111,7 +198,31 @@ def read_arrays(path) -> tuple[dict[str, np.ndarray], dict]:
         raise _validate.InputError(f"{path}: its metadata is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict):
         raise _validate.InputError(f"{path}: its metadata must be a JSON object")
+    if suffix == ".safetensors":
+        metadata = _merge_direct_metadata(path, metadata, direct)
     return arrays, metadata
+
+
+def _merge_direct_metadata(path: Path, metadata: dict, direct: dict[str, str]) -> dict:
+    """Declarations written straight into safetensors' ``__metadata__`` (str → str), as
+    ``save_file(tensors, path, metadata={"activation": "tanh"})`` does: honoured, never lost."""
+    merged = dict(metadata)
+    for key, text in direct.items():
+        if key == "input_box":
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise _validate.InputError(
+                    f"{path}: its __metadata__ input_box is not valid JSON ({exc})") from None
+        else:
+            value = text
+        if key in merged and merged[key] != value:
+            raise _validate.InputError(
+                f"{path}: {key!r} is declared twice, differently: {merged[key]!r} in the "
+                f"'metadata' JSON and {value!r} in __metadata__"
+            )
+        merged[key] = value
+    return merged
 
 
 def write_arrays(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
@@ -126,9 +237,11 @@ def write_arrays(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
             from safetensors.numpy import save
         except ImportError:
             raise _validate.InputError(
-                "writing .safetensors needs the optional extra: pip install 'lotteryproofs[safetensors]'"
+                "writing .safetensors needs the optional extra: "
+                "pip install 'lotteryproofs[safetensors]'"
             ) from None
-        data = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, {"metadata": metadata_text})
+        data = save({k: np.ascontiguousarray(v) for k, v in arrays.items()},
+                    {"metadata": metadata_text})
     else:
         raise _validate.InputError(f"{path}: output must end in .npz or .safetensors")
     write_bytes_atomic(path, data)
@@ -143,77 +256,86 @@ def network_arrays(network: Network) -> dict[str, np.ndarray]:
     return arrays
 
 
-def network_from_arrays(arrays: dict[str, np.ndarray], origin: str) -> Network:
-    """Read ``layers.{i}.weight|bias`` (or nn.Sequential ``N.weight|bias``) into a Network."""
-    layers: dict[int, dict[str, np.ndarray]] = {}
-    for key, value in arrays.items():
-        match = _CANONICAL.match(key) or _SEQUENTIAL.match(key)
-        if match:
-            layers.setdefault(int(match.group(1)), {})[match.group(2)] = value
-    if not layers:
-        raise _validate.InputError(
-            f"{origin}: no network parameters found (expected keys 'layers.0.weight', "
-            f"'layers.0.bias', … or '0.weight', '0.bias', …; found {sorted(arrays)[:6]})"
-        )
-    weights, biases = [], []
-    for index in sorted(layers):
-        entry = layers[index]
-        for part in ("weight", "bias"):
-            if part not in entry:
-                raise _validate.InputError(f"{origin}: layer {index} has no {part}")
-        weights.append(entry["weight"])
-        biases.append(entry["bias"])
+def _layers(arrays: dict[str, np.ndarray], origin: str) -> state_dict.Layers:
+    layers = state_dict.read_layers(arrays, origin)
     try:
-        return Network(tuple(weights), tuple(biases))
+        Network(layers.weights, layers.biases)  # the remaining checks (finite, non-empty)
     except _validate.InputError as exc:
         raise _validate.InputError(f"{origin}: {exc}") from None
+    return layers
+
+
+def network_from_arrays(arrays: dict[str, np.ndarray], origin: str) -> Network:
+    """The network of a target's arrays (namings and refusals: :mod:`lotteryproofs.state_dict`)."""
+    layers = _layers(arrays, origin)
+    return Network(layers.weights, layers.biases)
 
 
 # ----------------------------------------------------------------------------------- targets
-def read_target(path_or_name) -> tuple[Network, dict]:
-    """A target network and its metadata, from a file or a built-in name (targets.py)."""
+def _refuse_ticket(arrays: dict[str, np.ndarray], metadata: dict, origin: str) -> None:
+    evidence = state_dict.ticket_evidence(arrays)
+    if evidence is None and "format_version" in metadata and "method" in metadata:
+        evidence = f"its metadata names a construction method ({metadata['method']!r})"
+    if evidence is not None:
+        raise _validate.InputError(
+            f"{origin} is a ticket file, not a target ({evidence}): give the target network it "
+            "was built for (a ticket is checked by `lotteryproofs verify TICKET --target TARGET`)"
+        )
+
+
+def read_target_info(path_or_name) -> tuple[Network, dict, TargetInfo]:
+    """A target network, its metadata, and what it declares and what is assumed for it.
+
+    TARGET is a file (``.npz``/``.safetensors``, docs/files.md) or a built-in name
+    (targets.py). Built-in targets are ReLU networks by construction and say so.
+    """
     name = str(path_or_name)
+    box_source = "metadata"
     if name.startswith(targets.RANDOM_PREFIX):
         widths, seed = targets.parse_random_name(name)
-        metadata = {"source": name, "input_box": {"lower": -1.0, "upper": 1.0}}
-        return targets.random_target(widths, np.random.default_rng(seed)), metadata
+        metadata = {"source": name, "activation": "relu"}
+        network = targets.random_target(widths, np.random.default_rng(seed))
+        return network, metadata, target_info(metadata, network.widths[0], name)
     if name in targets.SHIPPED:
         shipped = targets.SHIPPED[name]
         with resources_path(targets.shipped_target_path(name)) as path:
-            arrays, metadata = read_arrays(path)
-        metadata = {
-            "source": name,
-            "description": shipped.description,
-            **(
-                {"input_box": {"lower": shipped.input_lower, "upper": shipped.input_upper}}
-                if shipped.input_lower is not None
-                else {}
-            ),
-            **metadata,
-        }
-        return network_from_arrays(arrays, name), metadata
-    if not Path(name).exists():
+            arrays, file_metadata = read_arrays(path)
+        metadata = {"source": name, "description": shipped.description,
+                    "activation": shipped.activation}
+        if shipped.input_lower is not None:
+            metadata["input_box"] = {"lower": shipped.input_lower, "upper": shipped.input_upper}
+            box_source = "built-in"
+        metadata.update(file_metadata)
+    elif not Path(name).exists():
         raise _validate.InputError(
             f"target {name!r} is neither a file nor a built-in name "
             f"(built-in: {', '.join(targets.builtin_names())})"
         )
-    arrays, metadata = read_arrays(name)
-    return network_from_arrays(arrays, name), metadata
+    else:
+        arrays, metadata = read_arrays(name)
+    _refuse_ticket(arrays, metadata, name)
+    layers = _layers(arrays, name)
+    network = Network(layers.weights, layers.biases)
+    layout = layers.parameter_free_modules()
+    info = target_info(metadata, network.widths[0], name, box_source=box_source,
+                       layout_assumptions=(layout,) if layout else ())
+    return network, metadata, info
+
+
+def read_target(path_or_name) -> tuple[Network, dict]:
+    """A target network and its metadata (:func:`read_target_info` without the record)."""
+    network, metadata, _ = read_target_info(path_or_name)
+    return network, metadata
 
 
 def load_target(path_or_name) -> Network:
     """The target network of a file (``.npz``/``.safetensors``) or a built-in name, float64."""
-    return read_target(path_or_name)[0]
+    return read_target_info(path_or_name)[0]
 
 
-def target_box(metadata: dict, dim: int) -> Box:
+def target_box(metadata: dict, dim: int, origin: str = "the target") -> Box:
     """The input box a target's metadata names, else the default [-1, 1]^dim."""
-    box = metadata.get("input_box")
-    if box is None:
-        return Box.cube(-1.0, 1.0, dim)
-    lower = np.broadcast_to(np.asarray(box["lower"], float), dim)
-    upper = np.broadcast_to(np.asarray(box["upper"], float), dim)
-    return Box(lower, upper)
+    return declared_box(metadata, dim, origin) or Box.cube(-1.0, 1.0, dim)
 
 
 def save_target(network: Network, path, metadata: dict | None = None) -> None:
@@ -251,13 +373,31 @@ def save_ticket(ticket: Ticket, path) -> None:
 def load_ticket(path) -> Ticket:
     """Read a ticket file written by :func:`save_ticket` (or by anyone following the contract)."""
     arrays, metadata = read_arrays(path)
-    source = network_from_arrays(arrays, str(path))
-    try:
-        weight_masks = tuple(arrays[f"layers.{i}.weight_mask"] for i in range(source.depth))
-        bias_masks = tuple(arrays[f"layers.{i}.bias_mask"] for i in range(source.depth))
-        scale = np.asarray(arrays["scale"], dtype=np.float64).reshape(-1)
-    except KeyError as exc:
-        raise _validate.InputError(f"{path}: not a ticket file (missing {exc.args[0]})") from None
+    if not any(key.endswith("_mask") for key in arrays) and "scale" not in arrays:
+        raise _validate.InputError(
+            f"{path}: not a ticket file (no masks 'layers.{{i}}.weight_mask' and no scale; a "
+            "target? tickets are written by `lotteryproofs construct --out`)"
+        )
+    # the source's parameters; the masks, Λ and the RSS log are read below
+    source = network_from_arrays(
+        {k: v for k, v in arrays.items() if _TICKET_SOURCE_KEY.match(k)}, str(path))
+    mask_keys = [f"layers.{i}.{part}_mask"
+                 for i in range(source.depth) for part in ("weight", "bias")]
+    missing = [key for key in (*mask_keys, "scale") if key not in arrays]
+    if missing:
+        raise _validate.InputError(f"{path}: not a ticket file (missing {missing[0]})")
+    stray = sorted(key for key in arrays if not (_TICKET_SOURCE_KEY.match(key) or key == "scale"
+                                                 or key in mask_keys or key.startswith("rss.")))
+    if stray:
+        raise _validate.InputError(
+            f"{path}: {stray[0]!r} is not part of a ticket of {source.depth} layers (a damaged "
+            "or hand-edited file?)"
+        )
+    masks = {key: state_dict.real_array(str(path), key, arrays[key], mask=True)
+             for key in mask_keys}
+    weight_masks = tuple(masks[f"layers.{i}.weight_mask"] for i in range(source.depth))
+    bias_masks = tuple(masks[f"layers.{i}.bias_mask"] for i in range(source.depth))
+    scale = state_dict.real_array(str(path), "scale", arrays["scale"]).reshape(-1)
     if scale.shape != (1,):  # safetensors has no 0-d tensors: accept any single element
         raise _validate.InputError(f"{path}: 'scale' must hold one number, got shape {scale.shape}")
     scale = float(scale[0])
@@ -266,6 +406,17 @@ def load_ticket(path) -> Ticket:
         rss_log = RSSLog(**rss_columns) if rss_columns else None
     except TypeError as exc:
         raise _validate.InputError(f"{path}: its RSS log is malformed ({exc})") from None
+    if "domain" in metadata:
+        try:
+            domain = Box.from_json(metadata["domain"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _validate.InputError(
+                f"{path}: its metadata 'domain' is not an input box ({exc!r})") from None
+        if domain.dim != source.widths[0]:
+            raise _validate.InputError(
+                f"{path}: its metadata 'domain' has dimension {domain.dim} but its source has "
+                f"{source.widths[0]} inputs"
+            )
     try:
         return Ticket(source, weight_masks, bias_masks, scale, metadata, rss_log)
     except _validate.InputError as exc:

@@ -43,9 +43,10 @@ import mpmath
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs._limits import MPMATH_DPS
 
 #: Working precision (decimal digits) of every mpmath computation here.
-DPS = 30
+DPS = MPMATH_DPS
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class Law:
     support: tuple[float, float]
     #: "iid" (n values), "sign-split" (Binomial(n, 1/2) values) or "paired" (⌊n/2⌋ values)
     pool_kind: str = "iid"
+    #: for the pool laws: the law of each of the two factors v, u of a candidate's value v·u
+    #: (its sampler draws them, so a pool is made of the very draws the construction sees)
+    factor: Law | None = None
 
     # ------------------------------------------------------------------ values
     def sample(self, rng, shape) -> np.ndarray:
@@ -120,15 +124,16 @@ class Law:
         if self.pool_kind == "iid":
             values = self.sample_values(rng, (trials, n))
             return PoolBatch(values, np.ones(values.shape, dtype=bool))
+        draw = self.factor.sample_values
         if self.pool_kind == "sign-split":
-            v = rng.uniform(-1.0, 1.0, (trials, n))
-            u = rng.uniform(-1.0, 1.0, (trials, n))
+            v = draw(rng, (trials, n))
+            u = draw(rng, (trials, n))
             usable = u > 0
             return PoolBatch(np.where(usable, v * u, 0.0), usable)
         if self.pool_kind == "paired":
             m = n // 2
-            v = rng.uniform(-1.0, 1.0, (trials, m))
-            u = rng.uniform(-1.0, 1.0, (trials, m))
+            v = draw(rng, (trials, m))
+            u = draw(rng, (trials, m))
             # the pair member with positive weight has |u| and outgoing weight sign(u)·v
             values = np.sign(u) * v * np.abs(u)
             return PoolBatch(values, np.ones(values.shape, dtype=bool))
@@ -173,11 +178,15 @@ def _normal_product_density():
     return sympy.besselk(0, sympy.Abs(s)) / sympy.pi
 
 
+def _uniform_sampler(rng, shape):
+    return rng.uniform(-1.0, 1.0, shape)
+
+
 def _uniform_product_sampler(k: int):
     def sample(rng, shape):
-        out = rng.uniform(-1.0, 1.0, shape)
+        out = _uniform_sampler(rng, shape)
         for _ in range(k - 1):
-            out = out * rng.uniform(-1.0, 1.0, shape)
+            out = out * _uniform_sampler(rng, shape)
         return out
 
     return sample
@@ -188,7 +197,7 @@ def _normal_sampler(rng, shape):
 
 
 def _normal_product_sampler(rng, shape):
-    return rng.standard_normal(shape) * rng.standard_normal(shape)
+    return _normal_sampler(rng, shape) * _normal_sampler(rng, shape)
 
 
 def uniform_product_law(k: int) -> Law:
@@ -207,46 +216,40 @@ def uniform_product_law(k: int) -> Law:
 
 #: The laws of `lotteryproofs constants --law`, by name.
 LAWS: dict[str, Law] = {}
-LAWS["uniform"] = Law(
-    name="uniform",
-    description="U[-1, 1]",
-    sample_values=lambda rng, shape: rng.uniform(-1.0, 1.0, shape),
-    density_builder=_uniform_density,
-    support=(-1.0, 1.0),
-)
+_UNBOUNDED = (-math.inf, math.inf)
+LAWS["uniform"] = Law("uniform", "U[-1, 1]", _uniform_sampler, _uniform_density, (-1.0, 1.0))
 LAWS["product"] = uniform_product_law(2)
-LAWS["normal"] = Law(
-    name="normal",
-    description="N(0, 1)",
-    sample_values=_normal_sampler,
-    density_builder=_normal_density,
-    support=(-math.inf, math.inf),
-)
-LAWS["normal-product"] = Law(
-    name="normal-product",
-    description="product of two independent N(0, 1)",
-    sample_values=_normal_product_sampler,
-    density_builder=_normal_product_density,
-    support=(-math.inf, math.inf),
-)
-LAWS["sign-split"] = Law(
-    name="sign-split",
-    description="2L positive pool: products v·u of n candidates, usable where u > 0 "
-                "(Binomial(n, 1/2) values of the product law)",
-    sample_values=_uniform_product_sampler(2),
-    density_builder=lambda: _uniform_product_density(2),
-    support=(-1.0, 1.0),
-    pool_kind="sign-split",
-)
-LAWS["looks-linear"] = Law(
-    name="looks-linear",
-    description="LL paired pool: n candidates form n//2 mirror pairs, each usable with "
-                "value s·v·|u| (product law)",
-    sample_values=_uniform_product_sampler(2),
-    density_builder=lambda: _uniform_product_density(2),
-    support=(-1.0, 1.0),
-    pool_kind="paired",
-)
+LAWS["normal"] = Law("normal", "N(0, 1)", _normal_sampler, _normal_density, _UNBOUNDED)
+LAWS["normal-product"] = Law("normal-product", "product of two independent N(0, 1)",
+                             _normal_product_sampler, _normal_product_density, _UNBOUNDED)
+
+
+def _pool_law(name: str, pool_kind: str, description: str) -> Law:
+    """A pool law of the 2L constructions: candidates v·u of two U[-1, 1] factors, of which
+    ``pool_kind`` says how many are usable (the values follow the product law)."""
+    return Law(name=name, description=description, sample_values=_uniform_product_sampler(2),
+               density_builder=lambda: _uniform_product_density(2), support=(-1.0, 1.0),
+               pool_kind=pool_kind, factor=LAWS["uniform"])
+
+
+LAWS["sign-split"] = _pool_law(
+    "sign-split", "sign-split",
+    "2L positive pool: products v·u of n candidates, usable where u > 0 (Binomial(n, 1/2) "
+    "values of the product law)")
+LAWS["looks-linear"] = _pool_law(
+    "looks-linear", "paired",
+    "LL paired pool: n candidates form n//2 mirror pairs, each usable with value s·v·|u| "
+    "(product law)")
+
+
+def sample(law, rng: np.random.Generator, shape) -> np.ndarray:
+    """``shape`` i.i.d. draws of ``law`` (a name or a :class:`Law`) from ``rng``.
+
+    The one sampler of each law: initialisation schemes, widening, the constants' Monte Carlo
+    and the checks all draw through it, so the same rng state gives the same numbers
+    everywhere.
+    """
+    return get_law(law).sample_values(rng, shape)
 
 
 def get_law(name) -> Law:

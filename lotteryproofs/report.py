@@ -10,7 +10,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from lotteryproofs import __version__, io
+from lotteryproofs import io
+from lotteryproofs._version import __version__
 from lotteryproofs.progress import progress
 from lotteryproofs.theorems import CheckContext, CheckResult, Theorem, registry, theorem_rng
 

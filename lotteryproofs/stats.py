@@ -15,9 +15,10 @@ from fractions import Fraction
 import mpmath
 
 from lotteryproofs import _validate
+from lotteryproofs._limits import MPMATH_DPS
 
 #: Decimal digits of the mpmath computations.
-DPS = 30
+DPS = MPMATH_DPS
 #: Bisection stops when the bracket is this narrow relative to its ends (below float64's 2^-53).
 _RELATIVE_WIDTH = mpmath.mpf(2) ** -60
 

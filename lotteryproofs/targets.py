@@ -28,6 +28,9 @@ class ShippedTarget:
     #: trained by lotteryproofs.train).
     input_lower: float | None = None
     input_upper: float | None = None
+    #: the activation between the Linear layers (target_info.KNOWN_ACTIVATIONS); every shipped
+    #: target is a ReLU network with none after the last layer
+    activation: str = "relu"
 
 
 SHIPPED = {
@@ -79,7 +82,9 @@ def parse_random_name(name: str) -> tuple[tuple[int, ...], int]:
     try:
         seed = int(seed_text) if seed_text else 0
     except ValueError:
-        raise _validate.InputError(f"target {name!r}: the seed after ':' must be an integer") from None
+        raise _validate.InputError(
+            f"target {name!r}: the seed after ':' must be an integer"
+        ) from None
     return widths, seed
 
 

@@ -20,7 +20,6 @@ from lotteryproofs.network import Network
 
 #: Codes of the ``part`` column of :class:`RSSLog`: what a target parameter's instance builds.
 PART_POSITIVE, PART_NEGATIVE, PART_BIAS = 0, 1, 2
-PART_NAMES = {PART_POSITIVE: "positive", PART_NEGATIVE: "negative", PART_BIAS: "bias"}
 
 
 def _readonly(array, dtype) -> np.ndarray:
@@ -116,7 +115,8 @@ class Ticket:
     def __post_init__(self):
         if len(self.weight_masks) != self.source.depth or len(self.bias_masks) != self.source.depth:
             raise _validate.InputError(
-                f"a ticket needs one weight and one bias mask per source layer ({self.source.depth})"
+                "a ticket needs one weight and one bias mask per source layer "
+                f"({self.source.depth})"
             )
         masks = []
         for m, p in zip(

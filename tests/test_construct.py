@@ -1,4 +1,5 @@
-"""The constructions of THEORY.md §4 end to end (issue 4): properties over random targets."""
+"""The constructions of THEORY.md §4 end to end: properties over random targets, the registry,
+the declared options, and the a-priori sizing against bounds.py's width theorem."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lotteryproofs._validate import InputError
 from lotteryproofs.checks.construct import (
     FLOAT_SLACK,
     failed_parameters,
@@ -16,12 +18,13 @@ from lotteryproofs.checks.construct import (
     section5_bound,
 )
 from lotteryproofs.construct import construct, represented_layers
+from lotteryproofs.construct.registry import construction_names, get_construction
 from lotteryproofs.init import unit_scale
 from lotteryproofs.io import load_ticket, save_ticket
 from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, PART_POSITIVE
 
-METHODS = ("2l", "ll", "l+1", "zero-bias")
+METHODS = construction_names()
 
 
 @st.composite
@@ -282,3 +285,133 @@ def test_compact_keeps_the_function():
     x = Box.cube(-1, 1, 5).sample(1000, np.random.default_rng(0))
     full = ticket.network.forward(x)
     assert np.max(np.abs(small.forward(x) - full)) <= 1e-12 * max(1.0, np.max(np.abs(full)))
+
+
+# ------------------------------------------------------------------------------ the registry
+def test_registry_names_and_lookup():
+    names = construction_names()
+    assert len(set(names)) == len(names) >= 4
+    for name in names:
+        construction = get_construction(name)
+        assert construction.name == name and construction.bound.name == name
+        assert get_construction(construction) is construction
+    with pytest.raises(InputError) as exc:
+        get_construction("3l")
+    assert "unknown method '3l'" in str(exc.value)
+    assert all(name in str(exc.value) for name in names)
+
+
+@pytest.mark.parametrize("method, options, message", [
+    ("l+1", {"widen": True}, "the l+1 construction has no option 'widen' (its options: rho_in)"),
+    ("l+1", {"rho_in": 0}, "rho_in must be None or an integer in [1, ∞), got 0"),
+    ("l+1", {"rho_in": 2.5}, "rho_in must be None or an integer in [1, ∞), got 2.5"),
+    ("2l", {"rho_in": 3}, "the 2l construction has no option 'rho_in' (its options: widen, "
+                          "max_widen_rounds)"),
+    ("ll", {"max_widen_rounds": -1}, "max_widen_rounds must be an integer in [0, ∞), got -1"),
+    ("zero-bias", {"widen": 1}, "widen must be True or False, got 1"),
+])
+def test_method_options_are_validated_from_their_declaration(method, options, message):
+    """Each message is generated from the construction's declared options."""
+    target = Network((np.ones((2, 2)), np.ones((1, 2))), (np.ones(2), np.ones(1)))
+    with pytest.raises(InputError) as exc:
+        construct(target, method, eps_param=0.1, delta=0.1, rng=0, rho=4, **options)
+    assert str(exc.value) == message
+
+
+def test_ll_refuses_odd_rho_and_iid_sources():
+    target = Network((np.ones((2, 2)), np.ones((1, 2))), (np.ones(2), np.ones(1)))
+    with pytest.raises(InputError, match="needs an even rho, got 5"):
+        construct(target, "ll", eps_param=0.1, delta=0.1, rng=0, rho=5)
+    with pytest.raises(InputError, match="needs the looks-linear scheme"):
+        construct(target, "ll", eps_param=0.1, delta=0.1, rng=0, rho=4, init="uniform")
+    with pytest.raises(InputError, match="needs an i.i.d. scheme"):
+        construct(target, "2l", eps_param=0.1, delta=0.1, rng=0, rho=4, init="looks-linear")
+
+
+# ------------------------------------------------------- sizing = bounds.py's width theorem
+def _posed_instances(ticket, construction) -> int:
+    """Instances the construction actually posed that the union bound counts (the zero-bias
+    baseline also logs its unreachable biases, which no width can solve)."""
+    log = ticket.rss_log
+    counted = np.ones(log.n_instances, bool) if construction.bound.biases else \
+        log.part != PART_BIAS
+    return int(counted.sum())
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("widths, lo", [((2, 3, 1), -1.0), ((1, 2, 2, 1), 0.0)])
+def test_a_priori_sizing_is_the_width_theorem(method, widths, lo):
+    """construct(rho=None) uses exactly bounds.py's width theorem: its ρ (and ρ_in) satisfy the
+    requirement at the instance count it really poses (the log, an independent count), its
+    source widths are bounds' source-width expressions at that ρ, and the exact count never
+    exceeds the symbolic M of the theorem."""
+    import sympy
+
+    from lotteryproofs import bounds
+    from lotteryproofs.targets import random_target
+
+    construction = get_construction(method)
+    spec = construction.bound
+    target = random_target(widths, np.random.default_rng(1), zero_fraction=0.2)
+    domain = Box.cube(lo, 1.0, widths[0])
+    eps_param, delta = 0.2, 0.5
+    ticket = construct(target, method, eps_param=eps_param, delta=delta, rng=0, domain=domain)
+    meta = ticket.metadata
+    rho = meta["rho"]
+    assert meta["rho_source"] == "a_priori"
+    posed = _posed_instances(ticket, construction)
+    assert bounds.count_instances(spec, target, eps_param, domain.has_negative, rho=rho) == \
+        max(1, posed)
+    req = bounds.width_requirements(spec, target.depth,
+                                    input_has_negative=bool(domain.has_negative.any()))
+    s = bounds.layer_symbols(target.depth)
+    values = {**dict(zip(s.n, widths, strict=True)), bounds.EPS_PARAM: eps_param,
+              bounds.DELTA: delta, bounds.C: bounds.DEFAULT_LUEKER_C, bounds.BETA: 1.0,
+              bounds.W_MAX: max(float(np.max(np.abs(w))) for w in target.weights),
+              bounds.B_MAX: max(float(np.max(np.abs(b))) for b in target.biases)}
+    at_posed = {**values, bounds.M: max(1, posed)}
+    assert rho >= bounds.evaluate_mpmath(req.per_instance["rho"], at_posed)
+    assert rho % spec.rho_multiple == 0
+    rho_in = meta["layout"].get("rho_in", rho) if isinstance(meta["layout"], dict) else rho
+    if "rho_in" in req.per_instance:
+        assert rho_in == int(bounds.evaluate_mpmath(req.per_instance["rho_in"], at_posed))
+    widths_at = {**values, bounds.RHO: rho, bounds.RHO_IN: rho_in}
+    assert tuple(ticket.source.widths) == tuple(
+        int(bounds.evaluate_mpmath(w, widths_at)) for w in req.widths)
+    k = tuple(int(np.count_nonzero(w, axis=1).max()) for w in target.weights)
+    symbolic = req.instances.subs({**dict(zip(s.n, widths, strict=True)),
+                                   **dict(zip(s.k, k, strict=True)), bounds.RHO: rho})
+    assert posed <= int(sympy.Integer(symbolic))
+
+
+def test_supports_refuse_what_a_construction_cannot_build():
+    """A target declaring another activation or layer type is refused with the supported
+    ones named (the network model's objects carry ``name`` / their type)."""
+    from types import SimpleNamespace
+
+    from lotteryproofs.construct.base import Supports
+
+    supports = get_construction("2l").supports
+    assert supports == Supports(layers=("Dense",), activations=("ReLU",), domains=("box",))
+    supports.check("the 2l construction", SimpleNamespace())  # today's Network: ReLU, dense
+    with pytest.raises(InputError, match="supports the activations ReLU, not Tanh"):
+        supports.check("the 2l construction", SimpleNamespace(activation=SimpleNamespace(
+            name="Tanh")))
+
+    class Conv2d:
+        pass
+
+    with pytest.raises(InputError, match="supports the layer types Dense, not Conv2d"):
+        supports.check("the 2l construction", SimpleNamespace(layers=(Conv2d(),)))
+
+
+def test_construct_accepts_the_record_itself():
+    from lotteryproofs.construct import looks_linear
+
+    target = Network((np.ones((2, 2)), np.ones((1, 2))), (np.ones(2), np.ones(1)))
+    by_name = construct(target, "ll", eps_param=0.1, delta=0.1, rng=3, rho=4)
+    by_record = construct(target, looks_linear.CONSTRUCTION, eps_param=0.1, delta=0.1, rng=3,
+                          rho=4)
+    assert by_record.metadata == by_name.metadata
+    assert all(np.array_equal(a, b) for a, b in zip(by_record.weight_masks, by_name.weight_masks,
+                                                    strict=True))

@@ -117,6 +117,7 @@ def test_a_priori_rho_follows_the_rule():
 
 def test_cli_eps_chooses_eps_param_by_the_a_priori_bound(tmp_path, capsys):
     from lotteryproofs import bounds
+    from lotteryproofs.construct import get_construction
     from lotteryproofs.io import load_target
 
     out = tmp_path / "t.npz"
@@ -126,7 +127,8 @@ def test_cli_eps_chooses_eps_param_by_the_a_priori_bound(tmp_path, capsys):
     eps_param = load_ticket(out).metadata["eps_param"]
     target = load_target("random:4-8-3")
     norms = bounds.target_norms(target, target.activation_bounds(Box.cube(-1, 1, 4)))
-    assert 0 < eps_param and bounds.a_priori_output_error("2l", norms, eps_param) <= 0.5
+    spec = get_construction("2l").bound
+    assert 0 < eps_param and bounds.a_priori_output_error(spec, norms, eps_param) <= 0.5
     # the zero-bias floor: no ε' reaches this ε, refused in one line
     code, _, err = _run(["construct", "random:4-8-3", "--method", "zero-bias", "--rho", "8",
                          "--eps", "0.5", "--out", str(tmp_path / "z.npz")], capsys)

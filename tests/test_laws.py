@@ -220,3 +220,19 @@ def test_bad_inputs_are_refused():
         get_law("uniform").sample(None, 3)
     with pytest.raises(InputError, match="n must be an integer"):
         get_law("uniform").sample_pools(np.random.default_rng(0), 0, 3)
+
+
+def test_pools_draw_their_factors_through_the_factor_law():
+    """sign-split and paired pools are the factor law's own draws (v first, then u), so the
+    constants' Monte Carlo sees the numbers the initialisation would draw from the same rng."""
+    n, trials = 9, 4
+    batch = get_law("sign-split").sample_pools(np.random.default_rng(11), n, trials)
+    rng = np.random.default_rng(11)
+    v, u = rng.uniform(-1.0, 1.0, (trials, n)), rng.uniform(-1.0, 1.0, (trials, n))
+    assert np.array_equal(batch.usable, u > 0)
+    assert np.array_equal(batch.values, np.where(u > 0, v * u, 0.0))
+    paired = get_law("looks-linear").sample_pools(np.random.default_rng(12), n, trials)
+    rng = np.random.default_rng(12)
+    v, u = rng.uniform(-1.0, 1.0, (trials, n // 2)), rng.uniform(-1.0, 1.0, (trials, n // 2))
+    assert np.array_equal(paired.values, np.sign(u) * v * np.abs(u))
+    assert get_law("sign-split").factor is get_law("uniform")

@@ -1,4 +1,5 @@
-"""Checks of the symbolic bounds and of the certificate (THEORY.md §5, §6; issue 5)."""
+"""Checks of the symbolic bounds and of the certificate (THEORY.md §5, §6;
+proofs/error-propagation.md, proofs/width-theorem.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def check_closed_form(ctx: CheckContext) -> CheckResult:
     import sympy
 
     from lotteryproofs import bounds
+    from lotteryproofs.construct.registry import CONSTRUCTIONS
 
     depths = range(1, 11 if ctx.thorough else 9)
     failures = []
@@ -20,9 +22,10 @@ def check_closed_form(ctx: CheckContext) -> CheckResult:
         closed, g, c, _ = bounds.recursion_closed_form(depth)
         if sympy.expand(closed - bounds.unrolled_recursion(g, c)) != 0:
             failures.append(depth)
-        for method in bounds.METHODS:
-            gains, injected = bounds.layer_gains_and_injections(method, min(depth, 4))
-            expr = bounds.a_priori_output_error_expr(method, min(depth, 4))
+        for method, construction in CONSTRUCTIONS.items():
+            spec = construction.bound
+            gains, injected = bounds.layer_gains_and_injections(spec, min(depth, 4))
+            expr = bounds.a_priori_output_error_expr(spec, min(depth, 4))
             if sympy.expand(expr - bounds.unrolled_recursion(gains, injected)) != 0:
                 failures.append((method, depth))
     L = sympy.Symbol("L", integer=True, nonnegative=True)
@@ -34,7 +37,7 @@ def check_closed_form(ctx: CheckContext) -> CheckResult:
     passed = not failures and rsolve_ok
     return CheckResult(
         passed,
-        f"closed form = recursion for L ≤ {max(depths)} (4 methods); "
+        f"closed form = recursion for L ≤ {max(depths)} ({len(CONSTRUCTIONS)} methods); "
         f"rsolve {'agrees' if rsolve_ok else 'DISAGREES'}",
         {"failures": [str(f) for f in failures], "rsolve": str(solved)},
     )
@@ -43,13 +46,14 @@ def check_closed_form(ctx: CheckContext) -> CheckResult:
 def check_lambdify(ctx: CheckContext) -> CheckResult:
     """Every bound expression: lambdified float value within 1e-12 relative of mpmath."""
     from lotteryproofs import bounds
+    from lotteryproofs.construct.registry import CONSTRUCTIONS
 
     rng = ctx.rng
     worst, count = 0.0, 0
-    for method in bounds.METHODS:
+    for construction in CONSTRUCTIONS.values():
         for depth in (1, 2, 3) if ctx.thorough else (2,):
-            exprs = [bounds.a_priori_output_error_expr(method, depth)]
-            req = bounds.width_requirements(method, depth)
+            exprs = [bounds.a_priori_output_error_expr(construction.bound, depth)]
+            req = bounds.width_requirements(construction.bound, depth)
             exprs += [req.instances, *req.requirements.values()]
             for expr in exprs:
                 b = bounds.Bound("e", "", expr)
@@ -78,18 +82,19 @@ def _sample(symbol, rng):
     return float(rng.uniform(0.05, 5.0))
 
 
-def tightness_case(method: str, seed: int, dim: int):
+def tightness_case(method, seed: int, dim: int):
     """One tightness case: a (dim, 4, 3, 2) random target on [-1, 1]^dim and its ticket at
-    ε' = 0.05 (ρ = 16, 24 for l+1), all from ``seed``; shared by the check and
-    benchmarks/bench_certify.py. Returns (target, box, ticket)."""
+    ε' = 0.05 (ρ = 16, or 24 for a construction with copies: L+1), all from ``seed``; shared by
+    the check and benchmarks/bench_certify.py. Returns (target, box, ticket)."""
     from lotteryproofs import construct, targets
     from lotteryproofs.network import Box
 
+    construction = construct.get_construction(method)
     target = targets.random_target((dim, 4, 3, 2), np.random.default_rng(seed), zero_fraction=0.2)
     box = Box.cube(-1.0, 1.0, dim)
     ticket = construct.construct(
-        target, method, eps_param=0.05, delta=0.1, rng=seed,
-        rho=24 if method == "l+1" else 16, domain=box,
+        target, construction, eps_param=0.05, delta=0.1, rng=seed,
+        rho=24 if construction.bound.copies else 16, domain=box,
     )
     return target, box, ticket
 
@@ -97,13 +102,14 @@ def tightness_case(method: str, seed: int, dim: int):
 def check_certificate(ctx: CheckContext) -> CheckResult:
     """Random tickets of every construction on 1-D/2-D targets: observed ≤ certified ≤ a-priori
     (a-priori only for tickets whose instances all succeeded) and, by branch and bound over the
-    linear regions, exact sup ≤ certified; reports the tightness certified / exact sup."""
-    from lotteryproofs import certify, construct
+    linear regions, exact sup ≤ certified; reports the tightness certified / observed."""
+    from lotteryproofs import certify
+    from lotteryproofs.construct.registry import CONSTRUCTIONS
     from lotteryproofs.ticket import PART_BIAS
 
     per_method = 50 if ctx.thorough else 2
     ratios, violations, rows = {}, [], []
-    for method in construct.METHODS:
+    for method, construction in CONSTRUCTIONS.items():
         ratios[method] = []
         for k in range(per_method):
             seed = int(ctx.rng.integers(2**31))
@@ -119,7 +125,7 @@ def check_certificate(ctx: CheckContext) -> CheckResult:
                 max_cells=100_000,
             )
             failed = ticket.rss_log.failed
-            if method == "zero-bias":
+            if not construction.bound.biases:  # dropped biases fail by design (§4.4)
                 failed = failed & (ticket.rss_log.part != PART_BIAS)
             ok = (
                 cert.observed_output_error <= cert.certified_output_error

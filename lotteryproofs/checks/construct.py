@@ -75,7 +75,10 @@ def failed_parameters(ticket: Ticket, layers, target: Network, domain: Box, eps_
                        log.col[log.failed].tolist(), log.part[log.failed].tolist(),
                        log.copy[log.failed].tolist(), strict=True))
     unreported, n_reported = [], 0
-    ll = ticket.metadata["method"] == "ll"
+    from lotteryproofs.construct import get_construction
+
+    # mirror pairs build the negative part with the positive instance (no instance of its own)
+    ll = not get_construction(ticket.metadata["method"]).bound.negative_split
     for t, (e_pos, e_neg, e_b) in enumerate(parameter_errors(layers, target, domain)):
         for part, err in ((PART_POSITIVE, e_pos), (PART_NEGATIVE, e_neg)):
             for c, j, i in zip(*np.nonzero(err > eps_param), strict=True):
@@ -161,20 +164,26 @@ def _check_method(method: str, ctx: CheckContext) -> CheckResult:
 
 
 def check_two_layer(ctx: CheckContext) -> CheckResult:
-    return _check_method("2l", ctx)
+    from lotteryproofs.construct import two_layer
+
+    return _check_method(two_layer.CONSTRUCTION, ctx)
 
 
 def check_looks_linear(ctx: CheckContext) -> CheckResult:
-    return _check_method("ll", ctx)
+    from lotteryproofs.construct import looks_linear
+
+    return _check_method(looks_linear.CONSTRUCTION, ctx)
 
 
 def check_l_plus_one(ctx: CheckContext) -> CheckResult:
-    return _check_method("l+1", ctx)
+    from lotteryproofs.construct import l_plus_one
+
+    return _check_method(l_plus_one.CONSTRUCTION, ctx)
 
 
 def check_zero_bias_floor(ctx: CheckContext) -> CheckResult:
     """§4.4: zero-bias ticket error at 0 ≥ ‖f_T(0)‖∞ (it outputs exactly 0), and 2l beats it."""
-    from lotteryproofs.construct import construct
+    from lotteryproofs.construct import construct, two_layer, zero_bias
     from lotteryproofs.targets import random_target
 
     rows, passed = [], True
@@ -183,10 +192,10 @@ def check_zero_bias_floor(ctx: CheckContext) -> CheckResult:
         domain = Box.cube(-1.0, 1.0, widths[0])
         zero = np.zeros(widths[0])
         floor = float(np.max(np.abs(target.forward(zero))))
-        zb = construct(target, "zero-bias", eps_param=0.01, delta=0.1, rng=ctx.rng,
+        zb = construct(target, zero_bias.CONSTRUCTION, eps_param=0.01, delta=0.1, rng=ctx.rng,
                        domain=domain, rho=24)
-        two = construct(target, "2l", eps_param=0.01, delta=0.1, rng=ctx.rng, domain=domain,
-                        rho=24)
+        two = construct(target, two_layer.CONSTRUCTION, eps_param=0.01, delta=0.1, rng=ctx.rng,
+                        domain=domain, rho=24)
         zb_err = float(np.max(np.abs(zb.approximation(zero) - target.forward(zero))))
         two_err = float(np.max(np.abs(two.approximation(zero) - target.forward(zero))))
         x = domain.sample(1000, ctx.rng)

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from lotteryproofs.laws import sample as sample_law
 from lotteryproofs.rss import coverage_certificate
 from lotteryproofs.theorems import CheckContext, CheckResult, Theorem
 
@@ -46,14 +47,6 @@ def dyadic_extremal_pool(n: int, interval=(-1.0, 1.0)) -> tuple[np.ndarray, tupl
     return values, (lo, lo + (b - a))
 
 
-def _draw(law: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    if law == "uniform":
-        return rng.uniform(-1, 1, n)
-    if law == "normal":
-        return rng.normal(size=n)
-    return rng.uniform(-1, 1, n) * rng.uniform(-1, 1, n)
-
-
 def check_counting_lower_bound(ctx: CheckContext) -> CheckResult:
     """Certified radius ≥ (b − a)/2ⁿ⁺¹ on random pools; just below the limit never covered;
     the dyadic pool attains it; and the first covering n is measured for U[-1, 1]."""
@@ -64,7 +57,7 @@ def check_counting_lower_bound(ctx: CheckContext) -> CheckResult:
     for trial in range(trials):
         law = ("uniform", "normal", "product")[trial % 3]
         n = int(rng.integers(3, 15))
-        values = _draw(law, n, rng)
+        values = sample_law(law, rng, n)
         limit = counting_limit_radius(n)
         cert = coverage_certificate(values, limit)
         radius = cert.radius
@@ -83,7 +76,7 @@ def check_counting_lower_bound(ctx: CheckContext) -> CheckResult:
     n_min = counting_limit_n(eps)
     excess = []
     for _ in range(40 if ctx.thorough else 15):
-        pool = rng.uniform(-1, 1, n_min + 24)
+        pool = sample_law("uniform", rng, n_min + 24)
         m = n_min
         while m < pool.size and not coverage_certificate(pool[:m], eps).covered:
             m += 1

@@ -14,7 +14,9 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True,
+    from lotteryproofs.construct.registry import construction_names
+
+    parser.add_argument("--method", required=True, choices=construction_names(),
                         help="construction: 2l, ll, l+1 or zero-bias; no default")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--target",
@@ -100,20 +102,25 @@ def _norms(args):
     from lotteryproofs import bounds, io
     from lotteryproofs._validate import parse_widths
     from lotteryproofs.certify import rigorous_activation_bounds
+    from lotteryproofs.commands._target import announce
     from lotteryproofs.network import Box
+    from lotteryproofs.target_info import DEFAULT_BOX, box_line
 
     if args.widths is not None:
         widths = parse_widths("--widths", args.widths, minimum_layers=2)
+        lo, hi = DEFAULT_BOX if args.domain is None else args.domain
+        source = "default" if args.domain is None else "--domain"
+        print(box_line(Box.cube(lo, hi, widths[0]), source))
         bound = 1.0 if args.domain is None else max(abs(args.domain[0]), abs(args.domain[1]))
         norms = bounds.worst_case_norms(widths, w_max=args.w_max, b_max=args.b_max, box_bound=bound)
         if args.domain is not None and args.domain[0] >= 0:
             norms = bounds.TargetNorms(**{**norms.__dict__, "input_has_negative": False})
         return norms, f"worst case over targets with |w| ≤ {args.w_max}, |b| ≤ {args.b_max}"
-    target, metadata = io.read_target(args.target)
+    target, _, info = io.read_target_info(args.target)
     if args.domain is not None:
-        box = Box.cube(args.domain[0], args.domain[1], target.widths[0])
-    else:
-        box = io.target_box(metadata, target.widths[0])
+        info = info.with_box(Box.cube(args.domain[0], args.domain[1], target.widths[0]), "--domain")
+    box = info.input_box
+    announce("bounds", info)
     activation = rigorous_activation_bounds(target, box)
     norms = bounds.target_norms(
         target, activation, input_has_negative=bool(np.any(box.has_negative))
@@ -153,7 +160,7 @@ def format_summary(summary, origin: str, *, latex: bool = False) -> str:
             if row.value is None and row.name in ("a_priori_output_error", "G_l")
             else (f"  =  {_format_value(row.value)}")
         )
-        if row.name == "eps_param" and row.value is None and summary.method == "zero-bias":
+        if row.name == "eps_param" and row.value is None and not summary.spec.biases:
             value = "  =  none: the dropped biases alone exceed ε (zero-bias floor, THEORY.md §4.4)"
         lines.append(f"{row.name}: {row.description}")
         lines.append(f"    {expr}{value}")
@@ -162,15 +169,16 @@ def format_summary(summary, origin: str, *, latex: bool = False) -> str:
 
 def run(args) -> int:
     from lotteryproofs import bounds
+    from lotteryproofs.construct.registry import get_construction
 
     if args.domain is not None:
         _validate.interval("--domain", *args.domain)
-    bounds.check_method(args.method)
+    spec = get_construction(args.method).bound
     bounds.check_weight_law(args.law)
     C_value, provenance = parse_C(args.C)
     norms, origin = _norms(args)
     summary = bounds.summarize(
-        args.method,
+        spec,
         norms,
         eps=args.eps,
         delta=args.delta,

@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="target file (.npz/.safetensors) or built-in name "
                              "(random:8-16-4[:SEED], lenet300100, digits-64-32, "
                              "breast-cancer-16-8, wine-16-8)")
-    parser.add_argument("--method", required=True, choices=("2l", "ll", "l+1", "zero-bias"),
+    from lotteryproofs.construct.registry import construction_names
+
+    parser.add_argument("--method", required=True, choices=construction_names(),
                         help="construction: 2l (§4.1), ll (looks-linear, §4.2), l+1 (§4.3) "
                              "or zero-bias (§4.4); no default")
     eps = parser.add_mutually_exclusive_group()
@@ -55,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _eps_param_from_eps(eps: float, method: str, target, domain) -> float:
     from lotteryproofs import bounds
     from lotteryproofs._validate import InputError
+    from lotteryproofs.construct.registry import get_construction
 
     if method == "l+1":
         # the l+1 a-priori bound needs gain bounds G_l that THEORY.md does not give
@@ -64,7 +67,7 @@ def _eps_param_from_eps(eps: float, method: str, target, domain) -> float:
             "use --method 2l or ll with --eps")
     norms = bounds.target_norms(target, target.activation_bounds(domain),
                                 input_has_negative=bool(domain.has_negative.any()))
-    eps_param = bounds.solve_eps_param(method, norms, eps)
+    eps_param = bounds.solve_eps_param(get_construction(method).bound, norms, eps)
     if eps_param is None:
         raise InputError(f"no ε' > 0 makes the a-priori bound ≤ ε = {eps} for this target"
                          + (" (the dropped biases alone exceed it)" if method == "zero-bias"
@@ -88,7 +91,9 @@ def run(args) -> int:
     import numpy as np
 
     from lotteryproofs import io, memory, outputs
+    from lotteryproofs.commands._target import announce
     from lotteryproofs.construct import construct, source_widths
+    from lotteryproofs.network import Box
     from lotteryproofs.progress import phase
 
     if args.domain:
@@ -97,9 +102,12 @@ def run(args) -> int:
     memory.check_target_spec(args.target, method=args.method, rho=args.rho,
                              certify=bool(args.json), save=bool(args.out))
     with phase("reading the target"):
-        target, metadata = io.read_target(args.target)
+        target, metadata, info = io.read_target_info(args.target)
     n_0 = target.widths[0]
-    domain = _domain(args, n_0, metadata)
+    if args.domain:
+        info = info.with_box(Box.cube(args.domain[0], args.domain[1], n_0), "--domain")
+    domain = info.input_box
+    announce("construct", info)
     if args.eps is not None:
         eps_param = _eps_param_from_eps(args.eps, args.method, target, domain)
     else:
@@ -135,6 +143,7 @@ def run(args) -> int:
         data.setdefault("time_s", elapsed)
         if dataset is not None:
             data["dataset"] = dataset
+        data["assumptions"] = list(info.assumptions)
     # every result is written, complete, or none is (outputs.staged; Ctrl-C safe)
     finals = [p for p in (args.out, args.json) if p]
     if finals:

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs=2,
         type=_types.finite_float,
         metavar=("LO", "HI"),
-        help="input box [LO, HI]^n0 with LO < HI (default: the ticket's box, else -1 1)",
+        help="input box [LO, HI]^n0 with LO < HI (default: the ticket's box, else the "
+             "target's, else -1 1)",
     )
     parser.add_argument("--json", metavar="CERT.json",
                         help="write the certificate JSON here (default: not written)")
@@ -64,6 +65,7 @@ def format_certificate(cert) -> str:
 def run(args) -> int:
     from lotteryproofs import io, memory, outputs
     from lotteryproofs.certify import certify
+    from lotteryproofs.commands._target import announce
     from lotteryproofs.network import Box
     from lotteryproofs.progress import phase
 
@@ -73,18 +75,19 @@ def run(args) -> int:
     memory.check_verify(args.ticket)
     with phase("reading the ticket and the target"):
         ticket = io.load_ticket(args.ticket)
-        target = io.load_target(args.target)
+        target, _, info = io.read_target_info(args.target)
     n0 = target.widths[0]
     if args.domain is not None:
-        box = Box.cube(*domain, n0)
+        info = info.with_box(Box.cube(*domain, n0), "--domain")
     elif "domain" in ticket.metadata:
-        box = Box.from_json(ticket.metadata["domain"])
-    else:
-        box = Box.cube(-1.0, 1.0, n0)
+        info = info.with_box(Box.from_json(ticket.metadata["domain"]), "ticket")
+    box = info.input_box
+    announce("verify", info)
     with phase("certifying (observed error search, outward-rounded interval arithmetic)"):
         cert = certify(ticket, target, box, rng=args.seed, n_samples=samples)
     if args.json:
         with outputs.staged(args.json) as (staging,):
-            io.write_json_atomic(staging, cert.to_json())
+            io.write_json_atomic(staging, {**cert.to_json(),
+                                           "assumptions": list(info.assumptions)})
     print(format_certificate(cert))
     return 0

@@ -3,12 +3,10 @@
 :func:`construct` draws the whole source network from a named scheme (lotteryproofs.init)
 **before** looking at the target, solves one random-subset-sum instance per effective target
 parameter in the sparsest mode, and returns a :class:`~lotteryproofs.ticket.Ticket` (source,
-binary masks for every weight and bias, Λ, the log of every instance). Methods:
-
-    "2l"         §4.1  two source layers per target layer, nonzero biases
-    "ll"         §4.2  the same on a looks-linear source: one instance per weight, twins
-    "l+1"        §4.3  one extra layer; ρ copies of every hidden target neuron
-    "zero-bias"  §4.4  the 2L construction on a zero-bias source: target biases dropped
+binary masks for every weight and bias, Λ, the log of every instance). The methods are the
+registered constructions (:mod:`lotteryproofs.construct.registry`; ``construction_names()``):
+2L (§4.1), looks-linear 2L (§4.2), L+1 (§4.3) and the zero-bias baseline (§4.4), one module
+each.
 
 :func:`represented_layers` reads back, from a ticket's masks and metadata alone (so also from a
 ticket loaded from disk), what the ticket computes per target layer at unit scale; the
@@ -21,58 +19,43 @@ import numbers
 
 import numpy as np
 
-from lotteryproofs import __version__, _validate
-from lotteryproofs.construct import common, l_plus_one, looks_linear, sizing, two_layer
-from lotteryproofs.construct.sizing import DEFAULT_LUEKER_C, a_priori_rho
+from lotteryproofs import _validate
+from lotteryproofs._version import __version__
+from lotteryproofs.bound_spec import DEFAULT_LUEKER_C
+from lotteryproofs.construct import common
+from lotteryproofs.construct.base import BuildInput
+from lotteryproofs.construct.registry import construction_names, get_construction
 from lotteryproofs.construct.univariate import LayoutError
-from lotteryproofs.init import unit_scale
-from lotteryproofs.network import Box, Network
+from lotteryproofs.init import draw_source, unit_scale
+from lotteryproofs.network import Box, Network, network_sha256
 from lotteryproofs.ticket import RepresentedLayer, Ticket
 
-__all__ = ["METHODS", "DEFAULT_INIT", "DEFAULT_LUEKER_C", "LayoutError", "a_priori_rho",
-           "construct", "represented_layers", "source_widths"]
+__all__ = ["METHODS", "DEFAULT_LUEKER_C", "LayoutError", "a_priori_rho", "a_priori_widths",
+           "construct", "construction_names", "get_construction", "represented_layers",
+           "source_widths"]
 
-METHODS = ("2l", "ll", "l+1", "zero-bias")
-#: The scheme each method draws from unless told otherwise.
-DEFAULT_INIT = {"2l": "uniform", "ll": "looks-linear", "l+1": "uniform",
-                "zero-bias": "uniform-zero-bias"}
+#: The registered method names (from the registry; kept for callers that iterate them).
+METHODS = construction_names()
 
-
-def _check_method(method) -> str:
-    if method not in METHODS:
-        raise _validate.InputError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
-    return method
+#: Options of ``construct`` that belong to one construction each, with the value that means
+#: "not given" (each construction declares its own and refuses the others').
+_METHOD_OPTION_UNSET = {"widen": False, "rho_in": None, "max_widen_rounds": 4}
 
 
-def _resolve_init(method: str, init: str | None) -> str:
-    from lotteryproofs.init import SCHEMES
+def _given_options(**values) -> dict:
+    """The method options a caller set (a value other than the signature's "not given")."""
+    def unset(name, value):
+        default = _METHOD_OPTION_UNSET[name]
+        return value is default or (type(value) is type(default) and value == default)
 
-    init = DEFAULT_INIT[method] if init is None else init
-    if method == "zero-bias" and not init.endswith("-zero-bias"):
-        init = f"{init}-zero-bias"
-    if init not in SCHEMES:
-        raise _validate.InputError(
-            f"unknown initialisation scheme {init!r} for method {method}; known: "
-            f"{', '.join(sorted(SCHEMES))}")
-    if method == "ll" and init != "looks-linear":
-        raise _validate.InputError(f"method ll needs the looks-linear scheme, got {init!r}")
-    if method != "ll" and init == "looks-linear":
-        raise _validate.InputError(
-            f"method {method} needs an i.i.d. scheme (uniform, normal); use method ll for "
-            "looks-linear sources")
-    return init
+    return {name: value for name, value in values.items() if not unset(name, value)}
 
 
-def source_widths(method: str, target_widths, rho: int, *, rho_in: int | None = None):
+def source_widths(method, target_widths, rho: int, *, rho_in: int | None = None):
     """The source widths of a method for target widths (n_0, …, n_L) and multiplicity ρ."""
-    method = _check_method(method)
-    if method == "2l":
-        return two_layer.source_widths(target_widths, rho)
-    if method == "zero-bias":
-        return two_layer.source_widths(target_widths, rho, constants=False)
-    if method == "ll":
-        return looks_linear.source_widths(target_widths, rho)
-    return l_plus_one.source_widths(target_widths, rho, rho if rho_in is None else rho_in)
+    construction = get_construction(method)
+    given = {} if rho_in is None else {"rho_in": rho_in}
+    return construction.source_widths(target_widths, rho, construction.validate_options(given))
 
 
 def _seed_metadata(rng) -> dict:
@@ -106,6 +89,32 @@ def _estimate_bytes(target: Network, widths, rho: int) -> float:
     return 5 * 8.0 * n_params + batch
 
 
+def _sizing_law(init: str, init_options) -> str:
+    """The weight law D_w the a-priori sizing assumes: the scheme's ``law`` option, else the
+    family its name starts with."""
+    return init_options.get("law", "normal" if init.startswith("normal") else "uniform")
+
+
+def a_priori_widths(method, target: Network, eps_param, delta, *, negative_inputs=None,
+                    law: str = "uniform", bias_factor: float = 1.0,
+                    C: float = DEFAULT_LUEKER_C) -> dict:
+    """ρ (and ρ_in for L+1) from the width theorem (THEORY.md §3, §6) for this target:
+    :func:`lotteryproofs.bounds.a_priori_widths` with the method's bound (the only sizing
+    rule). ``negative_inputs``: a boolean mask of the inputs that can be negative (default
+    all)."""
+    from lotteryproofs import bounds  # sympy: imported only when sizing is asked for
+
+    return bounds.a_priori_widths(get_construction(method).bound, target, eps_param, delta,
+                                  negative_inputs=negative_inputs, weight_law=law,
+                                  beta=bias_factor, lueker_c=C)
+
+
+def a_priori_rho(method, target: Network, eps_param, delta, **options) -> int:
+    """ρ such that, by the union bound of §6 and the lemma of §3, P(any failure) ≤ δ
+    (:func:`a_priori_widths`' ``rho``)."""
+    return a_priori_widths(method, target, eps_param, delta, **options)["rho"]
+
+
 def construct(target: Network, method: str, *, eps_param, delta, init: str | None = None,
               rng, domain: Box | None = None, rho: int | None = None, widen: bool = False,
               rho_in: int | None = None, init_options: dict | None = None,
@@ -113,82 +122,55 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     """Draw a source for ``method`` and choose a ticket approximating ``target`` (THEORY.md §4).
 
     ``eps_param`` is ε' (per-parameter accuracy), ``delta`` δ (allowed failure probability,
-    which sizes ρ by :func:`a_priori_rho` when ``rho`` is None), ``domain`` the input box
-    (default [-1, 1]^{n_0}; it decides where negative parts are built). Failed instances are
-    recorded in the log (``failed``), never hidden; with ``widen=True`` (2l, ll, zero-bias) the
-    blocks whose pools failed get genuinely new neurons and are solved again
-    (proofs/2l-construction.md, "Widening").
+    which sizes ρ — and ρ_in for L+1 — by the width theorem of bounds.py when ``rho`` is
+    None), ``domain`` the input box (default [-1, 1]^{n_0}; it decides where negative parts are
+    built). Failed instances are recorded in the log (``failed``), never hidden. ``widen``,
+    ``max_widen_rounds`` (2l, ll, zero-bias) and ``rho_in`` (l+1) are options of one method
+    each, declared by its construction: with ``widen=True`` the blocks whose pools failed get
+    genuinely new neurons and are solved again (proofs/2l-construction.md, "Widening").
     """
-    method = _check_method(method)
+    construction = get_construction(method)
     if not isinstance(target, Network):
         raise _validate.InputError(f"target must be a Network, got {type(target).__name__}")
+    construction.supports.check(construction.owner, target)
     eps_param = _validate.positive("eps_param (ε')", eps_param)
     delta = _validate.open_unit("delta (δ)", delta)
     domain = _check_domain(domain, target.widths[0])
-    init = _resolve_init(method, init)
+    init = construction.resolve_init(init)
     init_options = dict(init_options or {})
+    options = construction.validate_options(_given_options(
+        widen=widen, rho_in=rho_in, max_widen_rounds=max_widen_rounds))
     seed_meta = _seed_metadata(rng)
     rng = _validate.rng(rng)
     if rho is None:
-        law = init_options.get("law", "normal" if init.startswith("normal") else "uniform")
-        rho = a_priori_rho(method, target, eps_param, delta,
-                           negative_inputs=int(domain.has_negative.sum()), law=law,
-                           bias_factor=float(init_options.get("bias_factor", 1.0)) or 1.0,
-                           C=lueker_c)
+        sizes = a_priori_widths(
+            construction, target, eps_param, delta, negative_inputs=domain.has_negative,
+            law=_sizing_law(init, init_options),
+            bias_factor=float(init_options.get("bias_factor", 1.0)) or 1.0, C=lueker_c)
+        rho = sizes["rho"]
+        # a width the theorem sizes separately (ρ_in of L+1) fills the option of that name
+        options.update({k: sizes[k] for k, v in options.items() if v is None and k in sizes})
         rho_source = "a_priori"
     else:
         rho = _validate.positive_int("rho (ρ)", rho)
         rho_source = "given"
-    if method == "ll":
-        looks_linear.check_rho(rho)
-    if widen and method == "l+1":
-        raise _validate.InputError(
-            "--widen is implemented for the methods 2l, ll and zero-bias, not l+1")
-    rho_in = rho if rho_in is None else _validate.positive_int("rho_in", rho_in)
-    widths = source_widths(method, target.widths, rho, rho_in=rho_in)
-    _validate.fits_in_memory(_estimate_bytes(target, widths, max(rho, rho_in)),
-                             f"the {method} construction with rho={rho} (source widths "
-                             f"{widths[:4]}{'…' if len(widths) > 4 else ''})")
-
-    from lotteryproofs.init import draw_source
+    construction.check_rho(rho)
+    widths = construction.source_widths(target.widths, rho, options)
+    largest = max(rho, options.get("rho_in") or rho)
+    _validate.fits_in_memory(_estimate_bytes(target, widths, largest),
+                             f"the {construction.name} construction with rho={rho} (source "
+                             f"widths {widths[:4]}{'…' if len(widths) > 4 else ''})")
 
     draw = draw_source(init, widths, rng=rng, **init_options)
-    scales = draw.layer_scales
     # Masks are chosen on the unit-scale form of the very source the ticket holds, the same
     # numbers represented_layers reads back (not the draw's own unit network, which can differ
     # from source/λ by one rounding).
-    unit = common.unit_parameters(draw.network, scales)
-    widening = None
-    if method in ("2l", "zero-bias", "ll"):
-        if method == "ll":
-            owners, mirrors = looks_linear.layout(target.widths, rho)
-            looks_linear.check_mirror_structure(unit, mirrors)
-        else:
-            owners = two_layer.regular_layout(target.widths, rho, constants=method == "2l")
-            mirrors = [None] * target.depth
-        if widen:
-            from lotteryproofs.construct import widen as widen_module
-
-            draw, unit, owners, mirrors, wm, bm, solved, widening = widen_module.build_widening(
-                target, draw, owners, domain, eps_param, rng, max_widen_rounds,
-                zero_bias=method == "zero-bias", mirrors=mirrors if method == "ll" else None)
-            scales = draw.layer_scales
-            if method == "ll":
-                looks_linear.check_mirror_structure(unit, mirrors)
-        else:
-            wm, bm, solved = two_layer.build_pairs(target, unit, domain, eps_param, owners,
-                                                   mirrors)
-        layout = {"pairs": two_layer.pair_layout(target, owners, domain)}
-    else:
-        wm, bm, solved = l_plus_one.build(target, unit, domain, eps_param, rho, rho_in)
-        layout = l_plus_one.layout(target.widths, rho, rho_in)
-
-    from lotteryproofs.network import network_sha256
-
-    log = common.build_log(solved)
-    source = draw.network
+    unit = common.unit_parameters(draw.network, draw.layer_scales)
+    built = construction.build(BuildInput(target, draw, unit, domain, eps_param, rho, options,
+                                          rng))
+    log = common.build_log(built.solved)
     metadata = {
-        "method": method,
+        "method": construction.name,
         "init": init,
         "init_options": {k: v for k, v in sorted(draw.options.items())},
         **seed_meta,
@@ -201,12 +183,13 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
         "rho": int(rho),
         "rho_source": rho_source,
         "lueker_c": float(lueker_c) if rho_source == "a_priori" else None,
-        "layer_scales": [float(s) for s in scales],
-        "layout": layout,
+        "layer_scales": [float(s) for s in built.layer_scales],
+        "layout": built.layout,
         "rss_failures": int(log.failed.sum()),
-        "widening": widening,
+        "widening": built.widening,
     }
-    return Ticket(source, tuple(wm), tuple(bm), common.output_scale(scales), metadata, log)
+    return Ticket(built.source, built.weight_masks, built.bias_masks,
+                  common.output_scale(built.layer_scales), metadata, log)
 
 
 def represented_layers(ticket: Ticket) -> tuple[RepresentedLayer, ...]:
@@ -217,19 +200,10 @@ def represented_layers(ticket: Ticket) -> tuple[RepresentedLayer, ...]:
     the kept parameters do not have the layout the metadata claims.
     """
     meta = ticket.metadata
-    try:
-        method = _check_method(meta["method"])
-        scales = meta["layer_scales"]
-        layout = meta["layout"]
-        widths = tuple(int(n) for n in meta["target_widths"])
-    except KeyError as exc:
+    missing = [k for k in ("method", "layer_scales", "layout", "target_widths") if k not in meta]
+    if missing:
         raise _validate.InputError(
-            f"the ticket's metadata lacks {exc.args[0]!r}; it was not made by construct()"
-        ) from None
-    unit_ticket, _ = unit_scale(ticket.network, scales)
-    if method == "l+1":
-        return l_plus_one.represent(unit_ticket, widths, int(meta["rho"]), layout)
-    return two_layer.represent_pairs(unit_ticket, layout["pairs"])
-
-
-__all__ += ["sizing"]
+            f"the ticket's metadata lacks {missing[0]!r}; it was not made by construct()")
+    construction = get_construction(meta["method"])
+    unit_ticket, _ = unit_scale(ticket.network, meta["layer_scales"])
+    return construction.represent(unit_ticket, meta)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lotteryproofs import _validate
 from lotteryproofs.network import Network
 from lotteryproofs.ticket import RSSLog
 
@@ -253,15 +252,6 @@ def build_log(solved: list[Solved]) -> RSSLog:
 def significant(values: np.ndarray, eps_param: float) -> np.ndarray:
     """Which target parameters get an instance: |value| > ε' (the rest are left out, error ≤ ε')."""
     return np.abs(values) > eps_param
-
-
-def check_common_arguments(target: Network, eps_param, delta, rho) -> tuple[float, float, int]:
-    eps_param = _validate.positive("eps_param (ε')", eps_param)
-    delta = _validate.open_unit("delta (δ)", delta)
-    rho = _validate.positive_int("rho (ρ)", rho)
-    if not isinstance(target, Network):
-        raise _validate.InputError(f"target must be a Network, got {type(target).__name__}")
-    return eps_param, delta, rho
 
 
 def compact(network: Network) -> Network:

@@ -13,14 +13,19 @@ Source widths [n_0, ρ_in(n_0+1), ρ(n_1+1), …, ρ(n_{L−1}+1), n_L] (0-based
 - the output layer has one copy per output neuron. With L = 1 this is the 2L construction.
 
 The copies carry different errors, so the effective input weight's gain is Σ_{r∈S}|v_r|, not
-|w| (THEORY.md §4.3, §5).
+|w| (THEORY.md §4.3, §5). This module registers the L+1 construction (:data:`CONSTRUCTION`);
+its option ``rho_in`` is the multiplicity of the first block layer (default ρ, or the width
+theorem's ρ_in when ρ is sized a priori).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from lotteryproofs.bound_spec import BoundSpec
 from lotteryproofs.construct import common, univariate
+from lotteryproofs.construct.base import BuildInput, Built, Construction
+from lotteryproofs.construct.options import NONE, Interval, Option
 from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import PART_BIAS, PART_POSITIVE, RepresentedLayer
 
@@ -45,7 +50,8 @@ def owners(target_widths, rho: int, rho_in: int) -> list[np.ndarray]:
     return out
 
 
-def build(target: Network, unit: Network, box: Box, eps_param: float, rho: int, rho_in: int):
+def build(target: Network, unit: common.UnitParameters, box: Box, eps_param: float, rho: int,
+          rho_in: int):
     """Masks (weights, biases per source layer) and solved instances at unit scale."""
     widths = target.widths
     depth = target.depth
@@ -157,3 +163,33 @@ def represent(unit_ticket: Network, target_widths, rho: int, meta_layout: dict):
         out.append(RepresentedLayer(per_copy(pos), np.zeros((copies, n_out, n_in)),
                                     per_copy(bias), per_copy(gain)))
     return tuple(out)
+
+
+def _rho_in(rho: int, options) -> int:
+    return rho if options["rho_in"] is None else options["rho_in"]
+
+
+def _build(inp: BuildInput) -> Built:
+    rho, rho_in = inp.rho, _rho_in(inp.rho, inp.options)
+    wm, bm, solved = build(inp.target, inp.unit, inp.domain, inp.eps_param, rho, rho_in)
+    return Built(inp.draw.network, tuple(inp.draw.layer_scales), tuple(wm), tuple(bm), solved,
+                 layout(inp.target.widths, rho, rho_in))
+
+
+def _represent(unit_ticket: Network, metadata):
+    widths = tuple(int(n) for n in metadata["target_widths"])
+    return represent(unit_ticket, widths, int(metadata["rho"]), metadata["layout"])
+
+
+def _widths(target_widths, rho: int, options):
+    return source_widths(target_widths, rho, _rho_in(rho, options))
+
+
+#: ρ_in: the multiplicity of the first block layer (THEORY.md §4.3)
+RHO_IN = Option("rho_in", None, (NONE, Interval(int, 1)),
+                "multiplicity of the first block layer (default ρ)")
+
+CONSTRUCTION = Construction(
+    "l+1", "L+1", "§4.3 one extra layer; ρ copies of every hidden target neuron",
+    default_init="uniform", bound=BoundSpec("l+1", copies=True), source_widths=_widths,
+    build=_build, represent=_represent, options=(RHO_IN,))

@@ -9,26 +9,20 @@ sign split. For target weight w_ji one instance over {v_jk·u_k : u_k > 0, k in 
 chooses a subset S; keeping S gives Σ_S v_jk u_k σ(x_i), and keeping the twins of S too adds
 Σ_S (−v_jk)·u_k·σ(−x_i): the pair computes (Σ_S v_jk u_k)·x_i, so the negative part is built
 by the same subset, only where x_i can be negative. Constants use the twin with c > 0.
+This module registers the looks-linear construction (:data:`CONSTRUCTION`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lotteryproofs import _validate
+from lotteryproofs.bound_spec import BoundSpec
 from lotteryproofs.construct import common, two_layer
-from lotteryproofs.network import Network
+from lotteryproofs.construct.base import BuildInput, Built
 
 
 def source_widths(target_widths, rho: int):
     return two_layer.source_widths(target_widths, rho, pad_even=True)
-
-
-def check_rho(rho: int) -> int:
-    if rho % 2:
-        raise _validate.InputError(
-            f"looks-linear needs an even rho (ρ/2 mirror pairs per block), got {rho}")
-    return rho
 
 
 def layout(target_widths, rho: int):
@@ -42,7 +36,7 @@ def layout(target_widths, rho: int):
     return owners, mirrors
 
 
-def check_mirror_structure(unit: Network, mirrors) -> None:
+def check_mirror_structure(unit: common.UnitParameters, mirrors) -> None:
     """The drawn source really has the twin structure the construction relies on."""
     for t, mirror in enumerate(mirrors):
         b, s = 2 * t, 2 * t + 1
@@ -52,3 +46,17 @@ def check_mirror_structure(unit: Network, mirrors) -> None:
             raise ValueError(
                 f"source layers {b}, {s} are not looks-linear twins (k ↔ k ± H); the ll "
                 "construction needs the looks-linear scheme")
+
+
+def _build(inp: BuildInput) -> Built:
+    owners, mirrors = layout(inp.target.widths, inp.rho)
+    check_mirror_structure(inp.unit, mirrors)
+    return two_layer.solve_pair_layers(inp, owners, mirrors, zero_bias=False,
+                                       check=check_mirror_structure)
+
+
+CONSTRUCTION = two_layer.pair_construction(
+    "ll", "looks-linear 2L",
+    "§4.2 the 2L construction on a looks-linear source: one instance per weight, twins",
+    widths=source_widths, build=_build, default_init="looks-linear",
+    bound=BoundSpec("ll", mirror_pairs=True), mirrored_source=True)

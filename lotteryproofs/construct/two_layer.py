@@ -9,16 +9,29 @@ The zero-bias baseline (§4.4) is the same construction on a source whose biases
 neuron can be a constant, so the source has no constant blocks (widths ρ·n_{l−1}) and every
 target bias |b| > ε' becomes an instance with no candidates, recorded as failed with error |b|.
 Every subnetwork of such a source is positively homogeneous, so its output at x = 0 is 0 and
-its error over a box containing 0 is ≥ ‖f_T(0)‖_∞ (proofs/zero-bias-floor.md).
+its error over a box containing 0 is ≥ ‖f_T(0)‖_∞ (proofs/zero-bias-floor.md); its record is
+:mod:`lotteryproofs.construct.zero_bias`, the looks-linear variant's
+:mod:`lotteryproofs.construct.looks_linear`. This module registers the 2L construction
+(:data:`CONSTRUCTION`) and holds the pair machinery the three share.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lotteryproofs.construct import common, univariate
+from lotteryproofs.bound_spec import BoundSpec
+from lotteryproofs.construct import common, univariate, widen
+from lotteryproofs.construct.base import BuildInput, Built, Construction
+from lotteryproofs.construct.options import BOOLEAN, Interval, Option
 from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import RepresentedLayer
+
+#: The options of the 2L family (2l, ll, zero-bias): widening where instances fail.
+WIDEN_OPTIONS = (
+    Option("widen", False, (BOOLEAN,),
+           "where an instance fails, add genuinely new neurons and solve again"),
+    Option("max_widen_rounds", 4, (Interval(int, 0),), "at most this many widenings"),
+)
 
 
 def source_widths(target_widths, rho: int, *, constants: bool = True, pad_even: bool = False):
@@ -36,7 +49,8 @@ def source_widths(target_widths, rho: int, *, constants: bool = True, pad_even: 
     return widths
 
 
-def build_pairs(target: Network, unit: Network, box: Box, eps_param: float, owners, mirrors):
+def build_pairs(target: Network, unit: common.UnitParameters, box: Box, eps_param: float, owners,
+                mirrors):
     """Masks and solved instances for every (block, sum) pair of a 2L-type source.
 
     ``owners[t]`` / ``mirrors[t]`` describe block layer 2t (see solve_block_pair). The
@@ -97,3 +111,50 @@ def _unread_outputs(unit_ticket: Network, layer: int, n_out: int):
     w, b = unit_ticket.weights[layer][n_out:], unit_ticket.biases[layer][n_out:]
     live = np.flatnonzero(np.any(w != 0, axis=1) | (b != 0))
     return int(n_out + live[0]) if live.size else None
+
+
+def solve_pair_layers(inp: BuildInput, owners, mirrors=None, *, zero_bias: bool,
+                      check=None) -> Built:
+    """Solve every (block, sum) pair on the drawn source, widening it first if the options ask
+    (lotteryproofs.construct.widen). ``mirrors``: the twin maps of a looks-linear source (None:
+    no twins); ``check(unit, mirrors)`` re-checks the widened source's twin structure."""
+    target, domain, eps_param = inp.target, inp.domain, inp.eps_param
+    source, widening = inp.draw.network, None
+    pair_mirrors = [None] * target.depth if mirrors is None else mirrors
+    if inp.options["widen"]:
+        widened = widen.build_widening(
+            target, inp.draw, owners, domain, eps_param, inp.rng, inp.options["max_widen_rounds"],
+            zero_bias=zero_bias, solve=build_pairs, mirrors=mirrors)
+        if check is not None:
+            check(widened.unit, widened.mirrors)
+        source, owners, widening = widened.source, widened.owners, widened.record
+        wm, bm, solved = widened.weight_masks, widened.bias_masks, widened.solved
+    else:
+        wm, bm, solved = build_pairs(target, inp.unit, domain, eps_param, owners, pair_mirrors)
+    return Built(source, tuple(inp.draw.layer_scales), tuple(wm), tuple(bm), solved,
+                 {"pairs": pair_layout(target, owners, domain)}, widening)
+
+
+def represent(unit_ticket: Network, metadata) -> tuple[RepresentedLayer, ...]:
+    """Read-back of a 2L-type ticket (2l, ll, zero-bias): its pairs, from the layout."""
+    return represent_pairs(unit_ticket, metadata["layout"]["pairs"])
+
+
+def _build(inp: BuildInput) -> Built:
+    owners = regular_layout(inp.target.widths, inp.rho, constants=True)
+    return solve_pair_layers(inp, owners, zero_bias=False)
+
+
+def pair_construction(name: str, label: str, summary: str, *, widths, build,
+                      **fields) -> Construction:
+    """The record of a 2L-family construction: pairs read back by :func:`represent`, the
+    widening options, and ``widths(target_widths, rho)`` for its source widths."""
+    return Construction(
+        name=name, label=label, summary=summary,
+        source_widths=lambda target_widths, rho, options: widths(target_widths, rho),
+        build=build, represent=represent, options=WIDEN_OPTIONS, **fields)
+
+
+CONSTRUCTION = pair_construction(
+    "2l", "2L", "§4.1 two source layers per target layer, nonzero biases",
+    widths=source_widths, build=_build, default_init="uniform", bound=BoundSpec("2l"))

@@ -16,20 +16,32 @@ outgoing columns v and −v — the twin structure the ll construction checks.
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from lotteryproofs import _validate
-from lotteryproofs.construct import common, two_layer
+from lotteryproofs.construct import common
+from lotteryproofs.laws import sample as sample_law
 from lotteryproofs.network import Network
 from lotteryproofs.ticket import PART_BIAS
 
 
-def _draw(law: str, rng, shape) -> np.ndarray:
-    if law == "normal":
-        return rng.standard_normal(shape)
-    return rng.uniform(-1.0, 1.0, shape)
+@dataclass(frozen=True, eq=False)
+class Widened:
+    """The result of :func:`build_widening`: the widened source (He scales of the original
+    widths), its unit-scale parameters, the block owners and twin maps of the widened block
+    layers, the masks and solved instances on it, and the record kept in the metadata."""
+
+    source: Network
+    unit: common.UnitParameters
+    owners: list
+    mirrors: list
+    weight_masks: list
+    bias_masks: list
+    solved: list
+    record: dict
 
 
 def _failing_owners(solved, depth: int, widths, zero_bias: bool) -> list[set]:
@@ -60,19 +72,41 @@ def _bias_rule(options, looks_linear: bool) -> str:
     return rule
 
 
+@dataclass(frozen=True)
+class _Law:
+    """How new block neurons are drawn at unit scale: the law, the bias rule, β, twins."""
+
+    law: str
+    rule: str
+    beta: float
+    twins: bool
+
+
+def _new_neurons(law: _Law, rng, k: int, n_in: int, n_out: int):
+    """k new block neurons at unit scale: incoming rows, biases, outgoing columns (in this
+    order from the rng; twins append the mirrored copies −r, −c, −v)."""
+    rows = sample_law(law.law, rng, (k, n_in))
+    biases = np.zeros(k) if law.rule == "zero" else law.beta * sample_law(law.law, rng, k)
+    cols = sample_law(law.law, rng, (n_out, k))
+    if law.twins:
+        rows, biases, cols = (np.vstack((rows, -rows)), np.concatenate((biases, -biases)),
+                              np.hstack((cols, -cols)))
+    return rows, biases, cols
+
+
 def build_widening(target, draw, owners, domain, eps_param, rng, max_rounds: int, *,
-                   zero_bias: bool, mirrors=None):
+                   zero_bias: bool, solve: Callable, mirrors=None) -> Widened:
     """Solve, widen the failing blocks, solve again (≤ max_rounds widenings).
 
-    ``mirrors`` (looks-linear sources) are the twin maps of the block layers; new neurons come
-    in twin pairs. Returns (draw, unit, owners, mirrors, weight masks, bias masks, solved,
-    widening metadata).
+    ``solve(target, unit, domain, eps_param, owners, mirrors) -> (weight masks, bias masks,
+    solved)`` is the pair construction's solver (lotteryproofs.construct.two_layer);
+    ``mirrors`` (looks-linear sources) are the twin maps of the block layers, and new neurons
+    then come in twin pairs.
     """
     options = draw.options
-    law = options["law"]
     looks_linear = mirrors is not None
-    rule = _bias_rule(options, looks_linear)
-    beta = float(options.get("bias_factor", 1.0))
+    law = _Law(options["law"], _bias_rule(options, looks_linear),
+               float(options.get("bias_factor", 1.0)), looks_linear)
     scales = draw.layer_scales
     rho = int(np.bincount(owners[0]).max())
     unit_w = [np.array(w) for w in draw.unit_network.weights]
@@ -84,7 +118,7 @@ def build_widening(target, draw, owners, domain, eps_param, rng, max_rounds: int
     while True:
         source = draw.network if rounds == 0 else _scaled(unit_w, unit_b, scales)
         unit = common.unit_parameters(source, scales)
-        wm, bm, solved = two_layer.build_pairs(target, unit, domain, eps_param, owners, mirrors)
+        wm, bm, solved = solve(target, unit, domain, eps_param, owners, mirrors)
         failing = _failing_owners(solved, target.depth, target.widths, zero_bias)
         if rounds >= max_rounds or not any(failing):
             break
@@ -92,15 +126,11 @@ def build_widening(target, draw, owners, domain, eps_param, rng, max_rounds: int
         for t, blocks in enumerate(failing):
             for owner in sorted(blocks):
                 b, s = 2 * t, 2 * t + 1
-                n_in, n_out = unit_w[b].shape[1], unit_w[s].shape[0]
+                start = unit_w[b].shape[0]
                 k = rho // 2 if looks_linear else rho
-                rows = _draw(law, rng, (k, n_in))
-                new_b = np.zeros(k) if rule == "zero" else beta * _draw(law, rng, k)
-                cols = _draw(law, rng, (n_out, k))
+                rows, new_b, cols = _new_neurons(law, rng, k, unit_w[b].shape[1],
+                                                 unit_w[s].shape[0])
                 if looks_linear:
-                    start = unit_w[b].shape[0]
-                    rows, new_b, cols = (np.vstack((rows, -rows)), np.concatenate((new_b, -new_b)),
-                                         np.hstack((cols, -cols)))
                     twin = np.concatenate((np.arange(k) + k, np.arange(k))) + start
                     mirrors[t] = np.concatenate((mirrors[t], twin))
                 unit_w[b] = np.vstack((unit_w[b], rows))
@@ -108,12 +138,9 @@ def build_widening(target, draw, owners, domain, eps_param, rng, max_rounds: int
                 unit_w[s] = np.hstack((unit_w[s], cols))
                 owners[t] = np.concatenate((owners[t], np.full(rho, owner)))
                 added.append([b, owner, rho])
-    if rounds:
-        draw = dataclasses.replace(draw, network=source,
-                                   unit_network=Network(tuple(unit_w), tuple(unit_b)))
-    widening = {"rounds": rounds, "added": added,
-                "scales": "new neurons use the layer scales of the original widths"}
-    return draw, unit, owners, mirrors, wm, bm, solved, widening
+    record = {"rounds": rounds, "added": added,
+              "scales": "new neurons use the layer scales of the original widths"}
+    return Widened(source, unit, owners, mirrors, wm, bm, solved, record)
 
 
 def _scaled(unit_w, unit_b, scales) -> Network:

@@ -29,7 +29,7 @@ FIGURES: dict[str, str] = {
     "overparam": "lotteryproofs.figures.overparam:figure_overparam",
     "zero_bias": "lotteryproofs.figures.zero_bias:figure_zero_bias",
     "lenet": "lotteryproofs.figures.lenet:figure_lenet",
-    # written by the edge-popup work (issue 9); its caption is in docs/figures.md
+    # written by the edge-popup work; its caption is in docs/figures.md
     "popup": "lotteryproofs.figures.popup:figure_popup_grid",
 }
 

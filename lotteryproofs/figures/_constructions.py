@@ -11,17 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lotteryproofs.construct import construct
+from lotteryproofs.construct.registry import CONSTRUCTIONS
 from lotteryproofs.ticket import Ticket
 
 #: δ recorded in the tickets' metadata (ρ is given, so it does not size anything here).
 DELTA = 0.1
 
 
+def biased_constructions() -> tuple:
+    """The registered constructions that represent target biases (all but the zero-bias
+    baseline), in registry order: the ones the error and size figures compare."""
+    return tuple(c for c in CONSTRUCTIONS.values() if c.bound.biases)
+
+
 @dataclass(frozen=True, eq=False)
 class Sufficient:
     """The smallest ρ found without RSS failures (``ticket`` built with it), or ``None``."""
 
-    method: str
+    method: object  # a method name or its Construction
     eps_param: float
     rho: int | None
     ticket: Ticket | None
@@ -32,7 +39,7 @@ def _failures(ticket: Ticket) -> int:
     return int(ticket.metadata["rss_failures"])
 
 
-def sufficient_ticket(target, method: str, eps_param: float, *, seed: int, domain=None,
+def sufficient_ticket(target, method, eps_param: float, *, seed: int, domain=None,
                       lo: int = 4, hi: int = 256) -> Sufficient:
     """Bisection over even ρ ∈ [lo, hi] for the smallest failure-free construction.
 

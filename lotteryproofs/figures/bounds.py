@@ -6,10 +6,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lotteryproofs.certify import certify
-from lotteryproofs.figures._constructions import sufficient_ticket
+from lotteryproofs.figures._constructions import biased_constructions, sufficient_ticket
 from lotteryproofs.targets import random_target
-
-METHODS = {"2l": "2L", "ll": "looks-linear 2L", "l+1": "L+1"}
 
 
 def figure_bounds(*, rng, quick: bool) -> Figure:
@@ -37,11 +35,12 @@ def figure_bounds(*, rng, quick: bool) -> Figure:
         samples, rho_max = 2000, 128
     target = random_target(widths, rng)
     fig = Figure(figsize=(9.0, 3.2))
-    axes = fig.subplots(1, len(METHODS), sharey=True)
-    for ax, (method, label) in zip(axes, METHODS.items(), strict=True):
+    constructions = biased_constructions()
+    axes = fig.subplots(1, len(constructions), sharey=True)
+    for ax, construction in zip(axes, constructions, strict=True):
         rows = []
         for eps in eps_values:
-            found = sufficient_ticket(target, method, eps, seed=int(rng.integers(2**63)),
+            found = sufficient_ticket(target, construction, eps, seed=int(rng.integers(2**63)),
                                       hi=rho_max)
             if found.ticket is None:
                 continue
@@ -54,7 +53,7 @@ def figure_bounds(*, rng, quick: bool) -> Figure:
         ax.plot(eps, certified, "o-", color="C0", label="certified (a posteriori)")
         ax.plot(eps, observed, "v:", color="C2", label="observed (lower bound of sup)")
         ax.set(xscale="log", yscale="log", xlabel="per-parameter accuracy ε'",
-               title=f"{label} (ρ {int(rho.min())}–{int(rho.max())})")
+               title=f"{construction.label} (ρ {int(rho.min())}–{int(rho.max())})")
         ax.invert_xaxis()
     axes[0].set_ylabel("sup-norm output error over $[-1, 1]^{n_0}$")
     axes[0].legend(loc="upper right")

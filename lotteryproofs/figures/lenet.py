@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lotteryproofs.construct import construct
+from lotteryproofs.construct import construct, looks_linear, two_layer
 from lotteryproofs.evaluate import agreement, predict
 from lotteryproofs.io import read_target, target_box
 from lotteryproofs.network import Network
@@ -17,11 +17,11 @@ AUTHORS = {
     "looks-linear": {"nonzeros": 105_716, "error_mean": None, "error_max": 0.228,
                      "agreement": None},
 }
-#: Our constructions: (label, method, extra options).
+#: Our constructions: (label, construction, extra options).
 OURS = (
-    ("2L", "2l", {}),
-    ("2L + widening", "2l", {"widen": True}),
-    ("looks-linear", "ll", {}),
+    ("2L", two_layer.CONSTRUCTION, {}),
+    ("2L + widening", two_layer.CONSTRUCTION, {"widen": True}),
+    ("looks-linear", looks_linear.CONSTRUCTION, {}),
 )
 RHO, EPS_PARAM, N_INPUTS = 40, 0.01, 200
 

@@ -7,11 +7,9 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from lotteryproofs.construct.sizing import a_priori_rho
-from lotteryproofs.figures._constructions import DELTA, sufficient_ticket
+from lotteryproofs.construct import a_priori_rho
+from lotteryproofs.figures._constructions import DELTA, biased_constructions, sufficient_ticket
 from lotteryproofs.targets import random_target
-
-METHODS = {"2l": "2L", "ll": "looks-linear 2L", "l+1": "L+1"}
 
 
 def log_fit(eps, values) -> tuple[float, float]:
@@ -34,7 +32,7 @@ def figure_overparam(*, rng, quick: bool) -> Figure:
     Data: target :func:`lotteryproofs.targets.random_target` 4-8-8-2 (quick: 2-4-1) from the
     figure's generator; :func:`lotteryproofs.construct.construct` methods 2l, ll, l+1 (default
     schemes), ε' ∈ {1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4} (quick: {1e-1, 1e-2});
-    :func:`lotteryproofs.construct.sizing.a_priori_rho`. One construction seed per
+    :func:`lotteryproofs.construct.a_priori_rho` (bounds.py's width theorem). One seed per
     (method, ε').
     Seed: the figure's generator (``lotteryproofs figures --seed S``, default 0).
     Command: ``lotteryproofs figures --only overparam``.
@@ -48,8 +46,9 @@ def figure_overparam(*, rng, quick: bool) -> Figure:
     fig = Figure(figsize=(8.0, 4.2))
     ax_size, ax_rho = fig.subplots(1, 2)
     grid = np.geomspace(max(eps_values), min(eps_values), 50)
-    for i, (method, label) in enumerate(METHODS.items()):
-        found = [sufficient_ticket(target, method, eps, seed=int(rng.integers(2**63)),
+    for i, construction in enumerate(biased_constructions()):
+        label = construction.label
+        found = [sufficient_ticket(target, construction, eps, seed=int(rng.integers(2**63)),
                                    hi=rho_max)
                  for eps in eps_values]
         ok = [f for f in found if f.ticket is not None]
@@ -63,7 +62,7 @@ def figure_overparam(*, rng, quick: bool) -> Figure:
             ax_size.plot(grid, a + b * np.log(1 / grid), "--", color=colour, linewidth=1.0,
                          label=f"fit {a:.0f} + {b:.0f}·ln(1/ε')")
         ax_rho.plot(eps, rho, "o-", color=colour, label=f"{label}: ρ that sufficed")
-        theory = [a_priori_rho(method, target, e, DELTA) for e in eps_values]
+        theory = [a_priori_rho(construction, target, e, DELTA) for e in eps_values]
         ax_rho.plot(eps_values, theory, "--", color=colour, linewidth=1.0,
                     label=f"{label}: a-priori ρ")
     ax_size.axhline(target.count_nonzero(), color="0.3", linestyle=":", linewidth=1.0,

@@ -1,4 +1,4 @@
-"""Figure: edge-popup test accuracy by initialisation, density and option (issue 9, §7).
+"""Figure: edge-popup test accuracy by initialisation, density and option (THEORY.md §7).
 
 :func:`popup_grid_results` computes the data (the experiment grid of experiments.py, the
 ``quick`` grid when asked); :func:`plot_popup_grid` draws any :class:`GridResults` — one panel
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lotteryproofs.experiments import GridResults, default_grid, quick_grid, run_grid
+from lotteryproofs.experiments import SOURCES, GridResults, default_grid, quick_grid, run_grid
 
 
 def popup_grid_results(*, quick: bool, root_seed: int = 0, workers: int | None = None
@@ -19,6 +19,15 @@ def popup_grid_results(*, quick: bool, root_seed: int = 0, workers: int | None =
     """The edge-popup grid's results (default grid, or the CI-sized one when ``quick``)."""
     spec = quick_grid(root_seed) if quick else default_grid(root_seed)
     return run_grid(spec, workers=workers)
+
+
+def _zero_bias(source: str) -> bool:
+    """Whether a grid source draws every bias 0 (a control): by its scheme, not its name."""
+    from lotteryproofs.init import SCHEMES
+
+    scheme, options = SOURCES.get(source, (None, {}))
+    fixed = SCHEMES[scheme].fixed if scheme in SCHEMES else {}
+    return fixed.get("bias_rule") == "zero" or options.get("biases") == "zero"
 
 
 def plot_popup_grid(results: GridResults) -> Figure:
@@ -45,7 +54,7 @@ def plot_popup_grid(results: GridResults) -> Figure:
                 x = densities[keep] * np.exp(offset)
                 ax.errorbar(x, 100 * mean, yerr=100 * np.vstack([mean - lower, upper - mean]),
                             marker="o", markersize=3, capsize=2, linewidth=1,
-                            linestyle="--" if "zero-bias" in source else "-", label=source)
+                            linestyle="--" if _zero_bias(source) else "-", label=source)
             # a t-interval can pass 100 % with few seeds; the axis stops at the possible range
             ax.set_ylim(top=100.5)
             ax.set_xscale("log")

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lotteryproofs.certify import certify
-from lotteryproofs.construct import construct
+from lotteryproofs.construct import construct, two_layer, zero_bias
 from lotteryproofs.figures._constructions import DELTA, sufficient_ticket
 from lotteryproofs.network import Network
 from lotteryproofs.targets import random_target
@@ -21,10 +21,11 @@ def _pair(target, eps, rng, *, samples, rho_max):
     """2L ticket at the smallest failure-free ρ, and the zero-bias ticket at the same ρ and
     seed; their certificates over [-1, 1]^{n_0}. None if 2L found no failure-free ρ."""
     seed = int(rng.integers(2**63))
-    found = sufficient_ticket(target, "2l", eps, seed=seed, hi=rho_max)
+    found = sufficient_ticket(target, two_layer.CONSTRUCTION, eps, seed=seed, hi=rho_max)
     if found.ticket is None:
         return None
-    zero = construct(target, "zero-bias", eps_param=eps, delta=DELTA, rho=found.rho, rng=seed)
+    zero = construct(target, zero_bias.CONSTRUCTION, eps_param=eps, delta=DELTA, rho=found.rho,
+                     rng=seed)
     cert_seed = int(rng.integers(2**63))
     return (certify(found.ticket, target, (-1.0, 1.0), rng=cert_seed, n_samples=samples),
             certify(zero, target, (-1.0, 1.0), rng=cert_seed, n_samples=samples))
@@ -80,7 +81,7 @@ def figure_zero_bias(*, rng, quick: bool) -> Figure:
     ax_eps.invert_xaxis()
     ax_eps.legend(loc="lower left", fontsize=6.5)
 
-    points = {"2l": [], "zero-bias": []}
+    biased, unbiased = [], []
     for scale in (0.1, 0.3, 1.0):
         for _ in range(per_scale):
             base = random_target(widths, rng)
@@ -88,13 +89,14 @@ def figure_zero_bias(*, rng, quick: bool) -> Figure:
             pair = _pair(scaled, 1e-2, rng, samples=samples, rho_max=rho_max)
             if pair is None:
                 continue
-            points["2l"].append((zero_floor(scaled), pair[0].observed_output_error))
-            points["zero-bias"].append((zero_floor(scaled), pair[1].observed_output_error))
-    for colour, marker, (key, label) in zip(("C0", "C1"), ("o", "s"), (
-            ("2l", "nonzero biases (2L)"), ("zero-bias", "zero biases")), strict=True):
-        x, y = np.array(points[key]).T
+            biased.append((zero_floor(scaled), pair[0].observed_output_error))
+            unbiased.append((zero_floor(scaled), pair[1].observed_output_error))
+    for colour, marker, points, label in (
+            ("C0", "o", biased, f"nonzero biases ({two_layer.CONSTRUCTION.label})"),
+            ("C1", "s", unbiased, zero_bias.CONSTRUCTION.label)):
+        x, y = np.array(points).T
         ax_floor.plot(x, y, marker, color=colour, linestyle="none", label=label)
-    every = np.array(points["2l"] + points["zero-bias"])
+    every = np.array(biased + unbiased)
     lo, hi = every.min() * 0.5, every.max() * 2.0
     ax_floor.plot([lo, hi], [lo, hi], "--", color="0.2", linewidth=1.0, label="error = floor")
     ax_floor.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),

@@ -38,11 +38,12 @@ import numpy as np
 from numba import njit
 
 from lotteryproofs import _validate
+from lotteryproofs._limits import MAX_MASK_VALUES
 from lotteryproofs._validate import InputError
 from lotteryproofs.rss import _exact
 
 _U = 2.0**-53
-MAX_COVERAGE_VALUES = 62
+MAX_COVERAGE_VALUES = MAX_MASK_VALUES
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""What the bounds of one construction depend on: :class:`BoundSpec` (THEORY.md §4–§6).
+
+Kept apart from bounds.py (which builds the sympy expressions) so that a construction can
+declare its spec without importing sympy: the construction registry — and so every command
+line start — stays cheap; bounds.py re-exports both names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Lueker's constant as fitted in THEORY.md §3 for U[-1, 1] candidates (provisional): the
+#: default of the a-priori sizing, to be replaced by the value lotteryproofs.constants measures.
+DEFAULT_LUEKER_C = 4.3
+
+
+@dataclass(frozen=True)
+class BoundSpec:
+    """What the §4–§6 bounds of one construction depend on (each construction module of
+    lotteryproofs.construct instantiates one; every function of bounds.py takes it, never a
+    name).
+
+    ``biases``: target biases are represented (one RSS instance per bias over products v·c
+    with a constant block; c_l = ε'(k_l B_{l−1} + 1)); False for the zero-bias baseline,
+    whose biases are dropped (c_l = ε' k_l B_{l−1} + b̄_l, no constant blocks, §4.4).
+    ``mirror_pairs``: looks-linear twins (§4.2): pools of ρ/2 paired values without a sign
+    split, no separate negative part, hidden widths rounded up to even, ρ even.
+    ``copies``: L+1 (§4.3): ρ copies of every hidden target neuron, gain k_l G_l for l ≥ 2 from
+    the gain bounds G_l, the first block layer sized by its own multiplicity ρ_in.
+    """
+
+    name: str
+    biases: bool = True
+    mirror_pairs: bool = False
+    copies: bool = False
+
+    @property
+    def has_sufficient_eps_param(self) -> bool:
+        """Whether :func:`sufficient_eps_param_expr` exists: the bound vanishes as ε' → 0 and
+        does not depend on ρ."""
+        return self.biases and not self.copies
+
+    @property
+    def needs_gains(self) -> bool:
+        """Whether the a-priori bound needs the gain bounds G_l (L+1)."""
+        return self.copies
+
+    @property
+    def rho_multiple(self) -> int:
+        """ρ must be a multiple of this (2 for mirror pairs: ρ/2 pairs per block)."""
+        return 2 if self.mirror_pairs else 1
+
+    @property
+    def negative_split(self) -> bool:
+        """Layer 1 builds a negative part (its own instances) where inputs can be < 0."""
+        return not self.mirror_pairs

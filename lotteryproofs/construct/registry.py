@@ -1,0 +1,36 @@
+"""The registered constructions, by name (THEORY.md §4; docs/architecture.md).
+
+Each construction module defines one :class:`~lotteryproofs.construct.base.Construction`
+record; adding a construction is one new module and its entry in :data:`_MODULES` (and the
+import beside it). Everything that needs a method (the CLI's ``--method`` choices, bounds,
+certify, checks, figures) looks it up here; nothing else compares method names.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from lotteryproofs import _validate
+from lotteryproofs.construct import l_plus_one, looks_linear, two_layer, zero_bias
+from lotteryproofs.construct.base import Construction
+
+_MODULES = (two_layer, looks_linear, l_plus_one, zero_bias)
+
+#: name → Construction, in the order of THEORY.md §4.
+CONSTRUCTIONS = MappingProxyType({m.CONSTRUCTION.name: m.CONSTRUCTION for m in _MODULES})
+
+
+def construction_names() -> tuple[str, ...]:
+    """The registered method names, in the order of THEORY.md §4."""
+    return tuple(CONSTRUCTIONS)
+
+
+def get_construction(name) -> Construction:
+    """The construction registered as ``name`` (a Construction is returned as is), or an
+    InputError listing the registered names."""
+    if isinstance(name, Construction):
+        return name
+    if isinstance(name, str) and name in CONSTRUCTIONS:
+        return CONSTRUCTIONS[name]
+    raise _validate.InputError(
+        f"unknown method {name!r}; methods: {', '.join(CONSTRUCTIONS)}")
