@@ -39,19 +39,24 @@ COMMANDS = {
 
 
 class _UsageError(SystemExit):
-    """A command's option refused while parsing: :func:`main` returns its status (2)."""
+    """A refused option value: :func:`main` returns its status (2), as for an InputError."""
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (the usage is one ``--help`` away). A command's bad
-    option reads ``--eps must be > 0, got -1.0`` and is returned by :func:`main` as status 2;
-    the top-level parser (no or an unknown command) exits as argparse does."""
+    """argparse with a one-line error (the usage is one ``--help`` away).
+
+    A bad option *value* (refused by a ``commands/_types.py`` converter, whose messages read
+    "must …") is a user mistake like any :class:`InputError`: it reads ``--eps must be > 0,
+    got -1.0`` and :func:`main` returns 2. A malformed command line (an unknown command or
+    choice, a missing required option) exits as argparse does (``SystemExit(2)``).
+    """
 
     def error(self, message):
-        # "argument --eps: must be > 0" → "--eps must be > 0" (the validators' wording)
-        message = re.sub(r"^argument (\S+?)(?:/\S+)?: (must )", r"\1 \2", message)
+        value_error = re.match(r"^argument (\S+?)(?:/\S+)?: (must .*)$", message, re.S)
+        if value_error:
+            message = f"{value_error[1]} {value_error[2]}"
         text = f"{self.prog}: error: {message} (see {self.prog} --help)\n"
-        if self.prog == "lotteryproofs":
+        if not value_error:
             self.exit(2, text)
         self._print_message(text, sys.stderr)
         raise _UsageError(2)
