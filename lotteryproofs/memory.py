@@ -11,7 +11,10 @@ parameters, ``/usr/bin/time -v``): 1.8 GB after the construction, 3.1 GB after t
 certificate, 4.6 GB for the whole ``construct --out --json`` command; the batch term off a
 dense 64-64-32-10 target at ρ = 60. Each coefficient rounds its measurement up, so the
 estimate is an upper bound in practice (the stages' terms are added although they do not all
-coexist); tests/test_construct_cli.py checks it against the measured peak of a construction.
+coexist); tests/test_construct_cli.py checks its array part against the traced peak
+(tracemalloc) of a construction, which unlike the resident size does not depend on the numpy
+build or on whether numba compiles (a fresh virtual environment measured 1.7 GB resident where
+a warm one measured 0.8 GB for the same command).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from lotteryproofs import _validate
 #: bytes of one float64 parameter
 _F64 = 8.0
 #: interpreter, numpy, numba and sympy loaded: what any command holds before its own arrays
-#: (measured: 0.21 GiB for construct random:3-4-2 --json, warm numba cache; compiling on the
-#: first run takes more)
+#: (peak resident size of construct random:3-4-2 --json: 0.21 GB with numba's cache warm,
+#: 0.33 GB when it compiles first)
 BASELINE_BYTES = 0.4 * 2**30
 #: float64 copies of the source alive at each stage's peak (see the module docstring)
 SOURCE_COPIES = {
@@ -34,9 +37,10 @@ SOURCE_COPIES = {
     "save": 6.0,         # the ticket's arrays and their serialised bytes, twice
 }
 #: per RSS candidate of the largest batch (ρ² per nonzero target weight): values, neuron ids,
-#: chosen flags and the search's own tables; measured 33 bytes on a dense 64-64-32-10 target
-#: at ρ = 60 (0.78 GB peak), rounded up
-BATCH_BYTES_PER_CANDIDATE = 36.0
+#: chosen flags and the search's own tables; on a dense 64-64-32-10 target at ρ = 60 the
+#: traced peak (tracemalloc: numpy buffers and Python objects) is 0.63 GB, i.e. about 43 bytes
+#: per candidate, rounded up
+BATCH_BYTES_PER_CANDIDATE = 50.0
 
 
 @dataclass(frozen=True)

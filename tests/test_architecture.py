@@ -32,7 +32,7 @@ PACKAGE = ROOT / "lotteryproofs"
 #: or a package and everything inside it. A module may import its own layer and lower ones.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs._version", "lotteryproofs._limits", "lotteryproofs._validate",
-     "lotteryproofs.progress", "lotteryproofs.bound_spec"),
+     "lotteryproofs.progress", "lotteryproofs.bound_spec", "lotteryproofs.outputs"),
     ("lotteryproofs.network", "lotteryproofs.laws", "lotteryproofs.stats", "lotteryproofs.rss",
      "lotteryproofs.safetensors_format", "lotteryproofs.state_dict"),
     ("lotteryproofs.ticket", "lotteryproofs.targets", "lotteryproofs.target_info",
@@ -48,7 +48,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.construct.l_plus_one"),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
-    ("lotteryproofs.certify",),
+    ("lotteryproofs.certify", "lotteryproofs.memory"),
     ("lotteryproofs.evaluate", "lotteryproofs.train", "lotteryproofs.experiments"),
     ("lotteryproofs.theorems", "lotteryproofs.checks", "lotteryproofs.report"),
     ("lotteryproofs.figures",),

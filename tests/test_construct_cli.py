@@ -235,9 +235,11 @@ def test_abort_discards_a_group_not_yet_moved(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------ memory estimate
-def test_memory_estimate_bounds_the_measured_peak(tmp_path):
-    """The per-stage estimate is above the peak resident size a real run reaches, and not
-    absurdly (within 4×) above it: measured in a fresh process."""
+def test_memory_estimate_bounds_the_traced_peak(tmp_path):
+    """The array part of the per-stage estimate (without the interpreter's baseline) is above
+    the peak that tracemalloc traces for the same command (numpy buffers and Python objects,
+    in a fresh process), and not absurdly (within 4×) above it. Traced, not resident: the
+    resident size also counts numba compiling and allocator slack, which vary by machine."""
     import subprocess
     import sys
 
@@ -246,20 +248,22 @@ def test_memory_estimate_bounds_the_measured_peak(tmp_path):
 
     widths, rho = (64, 64, 32, 10), 60
     script = (
-        "import resource, sys\n"
+        "import sys, tracemalloc\n"
+        "tracemalloc.start()\n"
         "from lotteryproofs.cli import main\n"
         f"code = main(['construct', 'random:{'-'.join(map(str, widths))}', '--method', '2l',"
         f" '--rho', '{rho}', '--out', r'{tmp_path / 't.npz'}', '--json',"
         f" r'{tmp_path / 'c.json'}'])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
+        "print(tracemalloc.get_traced_memory()[1])\n"
         "sys.exit(code)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=300)
+                            timeout=600)
     assert result.returncode == 0, result.stderr
-    peak = int(result.stdout.split()[-1])
+    traced = int(result.stdout.split()[-1])
     estimate = memory.construct_estimate(widths, source_widths("2l", widths, rho), rho,
-                                         certify=True, save=True).peak
-    assert peak <= estimate <= 4 * peak, (peak, estimate)
+                                         certify=True, save=True)
+    arrays = estimate.peak - memory.BASELINE_BYTES
+    assert traced <= arrays <= 4 * traced, (traced, estimate.stages)
 
 
 def test_memory_refuses_with_the_stage_and_the_number():

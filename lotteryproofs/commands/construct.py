@@ -59,19 +59,19 @@ def _eps_param_from_eps(eps: float, method: str, target, domain) -> float:
     from lotteryproofs._validate import InputError
     from lotteryproofs.construct.registry import get_construction
 
-    if method == "l+1":
+    spec = get_construction(method).bound
+    if spec.needs_gains:
         # the l+1 a-priori bound needs gain bounds G_l that THEORY.md does not give
         raise InputError(
-            "--eps needs the a-priori bound, which for l+1 needs gain bounds G_l that the "
+            f"--eps needs the a-priori bound, which for {method} needs gain bounds G_l that the "
             "theory does not give; give --eps-param E instead (e.g. --eps-param 1e-4), or "
             "use --method 2l or ll with --eps")
     norms = bounds.target_norms(target, target.activation_bounds(domain),
                                 input_has_negative=bool(domain.has_negative.any()))
-    eps_param = bounds.solve_eps_param(get_construction(method).bound, norms, eps)
+    eps_param = bounds.solve_eps_param(spec, norms, eps)
     if eps_param is None:
-        raise InputError(f"no ε' > 0 makes the a-priori bound ≤ ε = {eps} for this target"
-                         + (" (the dropped biases alone exceed it)" if method == "zero-bias"
-                            else ""))
+        raise InputError(f"no ε' > 0 makes the a-priori bound ≤ ε = {eps} for this target "
+                         "(its floor at ε' → 0 already exceeds ε)")
     # round down: a smaller ε' keeps the a-priori bound ≤ ε
     return float(eps_param) * (1 - 1e-12)
 
