@@ -32,7 +32,11 @@ PACKAGE = ROOT / "lotteryproofs"
 #: or a package and everything inside it. A module may import its own layer and lower ones.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs._version", "lotteryproofs._limits", "lotteryproofs._validate",
-     "lotteryproofs.progress", "lotteryproofs.bound_spec", "lotteryproofs.outputs"),
+     "lotteryproofs.progress", "lotteryproofs.bound_spec", "lotteryproofs.rounding",
+     "lotteryproofs.outputs"),
+    ("lotteryproofs.activations",),
+    ("lotteryproofs.layers",),
+    ("lotteryproofs.propagation",),
     ("lotteryproofs.network", "lotteryproofs.laws", "lotteryproofs.stats", "lotteryproofs.rss",
      "lotteryproofs.safetensors_format", "lotteryproofs.state_dict"),
     ("lotteryproofs.ticket", "lotteryproofs.targets", "lotteryproofs.target_info",
