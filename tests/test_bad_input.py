@@ -351,7 +351,8 @@ def test_interrupt_stops_at_once_and_leaves_no_unfinished_result(case: Case, tmp
 
     argv = case.setup(tmp_path)
     before = _snapshot(tmp_path)
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               LOTTERYPROOFS_PROGRESS="1")  # the phase lines tell when the work has started
     process = subprocess.Popen([sys.executable, "-m", "lotteryproofs", *argv], cwd=tmp_path,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)

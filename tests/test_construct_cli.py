@@ -195,6 +195,7 @@ def test_long_phases_are_announced_on_stderr_not_stdout(monkeypatch, capsys):
     from lotteryproofs import progress
 
     monkeypatch.setattr(progress, "PHASE_DELAY_S", 0.05)
+    monkeypatch.setenv("LOTTERYPROOFS_PROGRESS", "1")
     with progress.phase("certifying", enabled=False):
         time.sleep(0.3)
     with progress.phase("quick", enabled=False):
