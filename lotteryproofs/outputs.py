@@ -19,6 +19,7 @@ from pathlib import Path
 
 _LOCK = threading.Lock()
 _STAGING: set[Path] = set()
+_EVER_STAGED: list[Path] = []  # every staging folder made, for abort's passes
 _COMMITTED: list[Path] = []
 _ABORTED = threading.Event()
 
@@ -33,10 +34,13 @@ def staged(*paths):
         for final in finals:
             parent = final.parent if str(final.parent) else Path(".")
             if parent not in folders:
-                folders[parent] = Path(tempfile.mkdtemp(prefix=f".{final.name}.",
-                                                        suffix=".staging", dir=parent))
-                with _LOCK:
+                with _LOCK:  # no new staging folder once aborted
+                    if _ABORTED.is_set():
+                        raise KeyboardInterrupt
+                    folders[parent] = Path(tempfile.mkdtemp(prefix=f".{final.name}.",
+                                                            suffix=".staging", dir=parent))
                     _STAGING.add(folders[parent])
+                    _EVER_STAGED.append(folders[parent])
         staging = [folders[f.parent if str(f.parent) else Path(".")] / f.name for f in finals]
         yield staging
         with _LOCK:
@@ -53,10 +57,12 @@ def staged(*paths):
 
 
 def abort() -> list[Path]:
-    """Stop every group not yet moved into place; the files already complete."""
+    """Stop every group not yet moved into place; the files already complete. Call it again
+    just before exiting: a writer still running may have re-created its staging folder (a
+    figure's folder is made with ``mkdir(parents=True)``) after the first pass."""
     with _LOCK:
         _ABORTED.set()
-        for folder in list(_STAGING):
+        for folder in _EVER_STAGED:
             shutil.rmtree(folder, ignore_errors=True)
         _STAGING.clear()
         return list(_COMMITTED)
