@@ -33,7 +33,8 @@ PACKAGE = ROOT / "lotteryproofs"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs._version", "lotteryproofs._limits", "lotteryproofs._validate",
      "lotteryproofs.progress", "lotteryproofs.bound_spec", "lotteryproofs.rounding",
-     "lotteryproofs.schemas"),
+     "lotteryproofs.iv_functions", "lotteryproofs.schemas", "lotteryproofs._worker_env",
+     "lotteryproofs.outputs"),
     ("lotteryproofs.activations",),
     ("lotteryproofs.layers",),
     ("lotteryproofs.propagation",),
@@ -42,7 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.ticket", "lotteryproofs.targets", "lotteryproofs.target_info",
      "lotteryproofs.init", "lotteryproofs.datasets"),
     ("lotteryproofs.bounds", "lotteryproofs.constants", "lotteryproofs.signal",
-     "lotteryproofs.popup", "lotteryproofs.io"),
+     "lotteryproofs.popup", "lotteryproofs.io", "lotteryproofs.executor"),
     # the constructions, bottom-up: shared pieces, widening, one module per method, registry
     ("lotteryproofs.construct.options", "lotteryproofs.construct.common",
      "lotteryproofs.construct.univariate", "lotteryproofs.construct.base"),
@@ -52,7 +53,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.construct.l_plus_one"),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
-    ("lotteryproofs.certify",),
+    ("lotteryproofs.certify", "lotteryproofs.memory"),
     ("lotteryproofs.evaluate", "lotteryproofs.train", "lotteryproofs.experiments",
      "lotteryproofs.export"),
     ("lotteryproofs.theorems", "lotteryproofs.checks", "lotteryproofs.report",

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from lotteryproofs import _validate
+
+#: What the CLI checks before running (lotteryproofs.cli.check_declared_paths).
+OUTPUTS = {"out": _validate.OutputFile((".npz", ".safetensors"), "an exported file")}
+INPUTS = ("ticket",)
+
 HELP = "export a ticket: the pruned network, a torch.nn.utils.prune state dict, or the source"
 
 
@@ -23,27 +29,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from lotteryproofs import export, io
-    from lotteryproofs._validate import InputError
+    from lotteryproofs import export, io, outputs
 
     out = Path(args.out)
     if out.suffix.lower() not in (".npz", ".safetensors"):
-        raise InputError(f"--out {args.out}: the exported file ends in .npz or .safetensors")
+        raise _validate.InputError(
+            f"--out {args.out}: the exported file ends in .npz or .safetensors")
     ticket_path = Path(args.ticket)
     if out.exists() and ticket_path.exists() and out.resolve() == ticket_path.resolve():
-        raise InputError(f"--out {args.out} is the input ticket; give another file")
+        raise _validate.InputError(f"--out {args.out} is the input ticket; give another file")
     ticket = io.load_ticket(args.ticket)
-    if args.format == "network":
+    with outputs.staged(args.out) as (staging,):
+        _write(args.format, ticket, staging, export, io)
+    return 0
+
+
+def _write(fmt, ticket, out, export, io) -> None:
+    if fmt == "network":
         network = export.standalone_network(ticket)
         io.save_target(network, out, export.network_metadata(ticket))
         print(f"network {list(network.widths)} ({network.count_nonzero()} nonzero parameters, "
-              f"Λ⁻¹ folded into the last layer) written to {out}")
-    elif args.format == "torch-prune":
+              "Λ⁻¹ folded into the last layer) written")
+    elif fmt == "torch-prune":
         full = io.full_source_ticket(ticket)
         io.write_arrays(out, export.torch_prune_arrays(full), export.torch_prune_metadata(full))
         print(f"torch.nn.utils.prune state dict of {full.source.depth} Linear modules (Λ under "
-              f"{export.OUTPUT_SCALE_KEY!r}) written to {out}")
+              f"{export.OUTPUT_SCALE_KEY!r}) written")
     else:
         io.save_ticket(ticket, out, store_source=True)
-        print(f"ticket with its whole source ({ticket.source_params} parameters) written to {out}")
-    return 0
+        print(f"ticket with its whole source ({ticket.source_params} parameters) written")
