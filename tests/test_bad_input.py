@@ -402,7 +402,7 @@ CASES: list[Case] = [
          "invalid choice: 'onnx'"),
     Case("tickets", "export-output-is-the-input",
          _export(_compact_ticket, "--format", "source", "--out", "t.npz"),
-         "is the input ticket"),
+         "is the input"),
     Case("tickets", "export-output-suffix",
          _export(_compact_ticket, "--format", "network", "--out", "n.onnx"),
          "ends in .npz or .safetensors"),
