@@ -31,6 +31,7 @@ COMMANDS = {
     "bounds": "lotteryproofs.commands.bounds",
     "constants": "lotteryproofs.commands.constants",
     "construct": "lotteryproofs.commands.construct",
+    "export": "lotteryproofs.commands.export",
     "train-target": "lotteryproofs.commands.train_target",
     "figures": "lotteryproofs.commands.figures",
     "popup": "lotteryproofs.commands.popup",

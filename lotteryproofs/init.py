@@ -49,6 +49,16 @@ Schemes (:data:`SCHEMES`, looked up by name in :func:`draw_network`):
     The layer scales σ_l are the He scales of the full source widths, so the twin doubling
     makes σ_l² = 1/m_{l−1} for normal hidden layers: the linear signal h keeps its norm.
 
+Streams (THEORY.md §10, proofs/lazy-source.md). A source is a function of (scheme, widths,
+options, seed): :class:`SourceSpec`. Every unit-scale weight matrix is cut into tiles of
+:data:`TILE` × :data:`TILE` entries and every bias vector into runs of :data:`TILE`; tile
+(tr, tc) of kind k (0 weight, 1 bias) of layer l is drawn by the law's one sampler from its own
+counter-based stream, numpy's Philox with the seed's 128-bit key and the counter
+(0, tc, tr, 2l + k). Tiles never share counter values, so any tile can be drawn alone, in any
+order, in any process, with the bytes it has in the fully drawn source; nothing in a key
+depends on a target. :func:`draw_source` draws every tile (its key drawn from the given rng);
+a construction draws only the tiles it reads (:class:`LazyUnitMatrix`).
+
 The constructions use :func:`draw_source`, which returns the He-scaled network *and* the
 unit-scale network, the layer scales and Λ in one :class:`SourceDraw`. :func:`unit_scale` and
 :func:`from_unit_scale` convert any network given its layer scales.
@@ -56,7 +66,11 @@ unit-scale network, the layer scales and Λ in one :class:`SourceDraw`. :func:`u
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -159,6 +173,11 @@ class SourceDraw:
         """Λ = Π_l σ_l."""
         return math.prod(self.layer_scales)
 
+    @property
+    def source(self) -> Network:
+        """What a ticket holds as its source: the drawn network itself."""
+        return self.network
+
 
 @dataclass(frozen=True)
 class Scheme:
@@ -166,7 +185,9 @@ class Scheme:
 
     ``defaults`` are the user options with their defaults, ``choices`` the allowed values of
     the non-numeric ones (``bias_factor`` is any β ≥ 0), ``fixed`` settings the name implies.
-    ``draw_unit(widths, rng, options) -> (unit_network, layer_scales)`` draws at unit scale.
+    ``draw_unit(widths, streams, options) -> (unit_network, layer_scales)`` draws at unit
+    scale from the source's :class:`Streams`; ``tiled`` says that every parameter is its
+    tile's own draw (the i.i.d. schemes), so a tile can be drawn without the rest.
     """
 
     name: str
@@ -175,23 +196,86 @@ class Scheme:
     choices: Mapping
     draw_unit: Callable = field(repr=False)
     fixed: Mapping = field(default_factory=lambda: MappingProxyType({}))
+    tiled: bool = False
+
+
+# --------------------------------------------------------------------------- streams
+#: Side of a weight tile (and length of a bias run): the unit of drawing (proofs/lazy-source.md).
+TILE = 64
+#: Stream kinds: the last counter word of tile (tr, tc) of layer l is 2l + kind.
+WEIGHT, BIAS = 0, 1
+
+
+def _tiles(n: int) -> int:
+    return -(-n // TILE)
+
+
+@dataclass(frozen=True)
+class Streams:
+    """The counter-based streams of one source: one 128-bit Philox key for all its tiles.
+
+    Tile (tr, tc) of kind k of layer l is drawn from Philox(key, counter=(0, tc, tr, 2l + k));
+    a tile needs ⌈TILE²/4⌉ counter increments of the lowest word, so no two tiles ever share a
+    counter value and every tile is a stream of its own (proofs/lazy-source.md).
+    """
+
+    key: tuple[int, int]
+
+    @classmethod
+    def from_seed(cls, entropy, spawn_key: Sequence[int] = ()) -> Streams:
+        """The key is the first 128 bits SeedSequence(entropy, spawn_key) generates."""
+        words = np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key)).generate_state(
+            2, np.uint64)
+        return cls((int(words[0]), int(words[1])))
+
+    def generator(self, layer: int, kind: int, tr: int, tc: int = 0) -> np.random.Generator:
+        counter = np.array([0, tc, tr, 2 * layer + kind], dtype=np.uint64)
+        return np.random.Generator(
+            np.random.Philox(key=np.array(self.key, dtype=np.uint64), counter=counter))
+
+    def weight_tile(self, law: str, shape, layer: int, tr: int, tc: int) -> np.ndarray:
+        """Tile (tr, tc) of the unit-scale draws of a (rows, cols) matrix of ``law``."""
+        rows, cols = shape
+        tile = (min(TILE, rows - tr * TILE), min(TILE, cols - tc * TILE))
+        return _sample_law(law, self.generator(layer, WEIGHT, tr, tc), tile)
+
+    def bias_run(self, law: str, n: int, layer: int, tr: int) -> np.ndarray:
+        return _sample_law(law, self.generator(layer, BIAS, tr), min(TILE, n - tr * TILE))
+
+    def matrix(self, law: str, shape, layer: int) -> np.ndarray:
+        """Every tile of a (rows, cols) matrix, assembled."""
+        rows, cols = shape
+        out = np.empty(shape)
+        for tr in range(_tiles(rows)):
+            for tc in range(_tiles(cols)):
+                out[tr * TILE:(tr + 1) * TILE, tc * TILE:(tc + 1) * TILE] = self.weight_tile(
+                    law, shape, layer, tr, tc)
+        return out
+
+    def vector(self, law: str, n: int, layer: int) -> np.ndarray:
+        parts = [self.bias_run(law, n, layer, tr) for tr in range(_tiles(n))]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
 
 # --------------------------------------------------------------------------- i.i.d. schemes
-def _draw_iid(widths, rng, options):
+def _iid_bias(options, unit_draw: np.ndarray, cumulative: float) -> np.ndarray:
+    if options["bias_rule"] == "zero":
+        return np.zeros(unit_draw.shape)
+    bias = options["bias_factor"] * unit_draw
+    # constant rule: b_l = β D_b in the source, so b̃_l = β D_b / Π_{k≤l} σ_k at unit scale
+    return bias if options["bias_rule"] == "product" else bias / cumulative
+
+
+def _draw_iid(widths, streams: Streams, options):
     law = options["law"]
     scales = he_layer_scales(widths, law)
-    beta = options["bias_factor"]
     cumulative = np.cumprod(scales)
     weights, biases = [], []
     for layer, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        weights.append(_sample_law(law, rng, (n_out, n_in)))
-        if options["bias_rule"] == "zero":
-            biases.append(np.zeros(n_out))
-            continue
-        bias = beta * _sample_law(law, rng, n_out)
-        # constant rule: b_l = β D_b in the source, so b̃_l = β D_b / Π_{k≤l} σ_k at unit scale
-        biases.append(bias if options["bias_rule"] == "product" else bias / cumulative[layer])
+        weights.append(streams.matrix(law, (n_out, n_in), layer))
+        draws = (np.zeros(n_out) if options["bias_rule"] == "zero"
+                 else streams.vector(law, n_out, layer))
+        biases.append(_iid_bias(options, draws, cumulative[layer]))
     return Network(tuple(weights), tuple(biases)), scales
 
 
@@ -209,10 +293,10 @@ def _ll_block_shapes(widths) -> list[tuple[int, int]]:
     return [(m[k + 1], m[k]) for k in range(depth)]
 
 
-def _ll_weight_block(law, kind, rng, shape) -> np.ndarray:
+def _ll_weight_block(law, kind, streams: Streams, shape, layer: int) -> np.ndarray:
     if kind == "iid":
-        return _sample_law(law, rng, shape)
-    gaussian = _sample_law("normal", rng, shape)
+        return streams.matrix(law, shape, layer)
+    gaussian = streams.matrix("normal", shape, layer)
     u, _, vt = np.linalg.svd(gaussian, full_matrices=False)
     # U Vᵀ is the polar factor: all singular values 1, independent of the SVD's sign choices
     return math.sqrt(LAW_VARIANCES[law] * shape[1]) * (u @ vt)
@@ -225,13 +309,13 @@ def _ll_groups(depth: int) -> list[list[int]]:
     return groups
 
 
-def _ll_bias_blocks(options, rng, blocks) -> list[np.ndarray]:
+def _ll_bias_blocks(options, streams: Streams, blocks) -> list[np.ndarray]:
     law, beta, kind = options["law"], options["bias_factor"], options["biases"]
     depth = len(blocks)
     if kind == "zero":
         return [np.zeros(w.shape[0]) for w in blocks]
     if kind == "independent":
-        return [beta * _sample_law(law, rng, w.shape[0]) for w in blocks]
+        return [beta * streams.vector(law, w.shape[0], k) for k, w in enumerate(blocks)]
     if depth < 2:
         raise _validate.InputError(
             "looks-linear with dependent biases needs depth >= 2 (at least 3 widths): a single "
@@ -241,7 +325,7 @@ def _ll_bias_blocks(options, rng, blocks) -> list[np.ndarray]:
     for group in _ll_groups(depth):
         offset = np.zeros(blocks[group[0]].shape[1])
         for k in group[:-1]:
-            out[k] = beta * _sample_law(law, rng, blocks[k].shape[0])
+            out[k] = beta * streams.vector(law, blocks[k].shape[0], k)
             offset = blocks[k] @ offset + out[k]
         out[group[-1]] = -(blocks[group[-1]] @ offset)
     return out
@@ -286,10 +370,11 @@ def looks_linear_blocks(network: Network) -> tuple[tuple[np.ndarray, ...], tuple
     return tuple(weight_blocks), tuple(bias_blocks)
 
 
-def _draw_looks_linear(widths, rng, options):
+def _draw_looks_linear(widths, streams: Streams, options):
     shapes = _ll_block_shapes(widths)
-    blocks = [_ll_weight_block(options["law"], options["weights"], rng, s) for s in shapes]
-    bias_blocks = _ll_bias_blocks(options, rng, blocks)
+    blocks = [_ll_weight_block(options["law"], options["weights"], streams, s, k)
+              for k, s in enumerate(shapes)]
+    bias_blocks = _ll_bias_blocks(options, streams, blocks)
     return looks_linear_layers(blocks, bias_blocks), he_layer_scales(widths, options["law"])
 
 
@@ -306,6 +391,7 @@ def _iid_scheme(law: str, zero_bias: bool) -> Scheme:
             choices=MappingProxyType({}),
             draw_unit=_draw_iid,
             fixed=MappingProxyType({"law": law, "bias_rule": "zero", "bias_factor": 0.0}),
+            tiled=True,
         )
     return Scheme(
         name=law,
@@ -314,6 +400,7 @@ def _iid_scheme(law: str, zero_bias: bool) -> Scheme:
         choices=MappingProxyType({"bias_rule": ("product", "constant")}),
         draw_unit=_draw_iid,
         fixed=MappingProxyType({"law": law}),
+        tiled=True,
     )
 
 
@@ -360,32 +447,215 @@ def _resolve_options(scheme: Scheme, options: Mapping) -> dict:
     return resolved
 
 
-def draw_source(scheme: str, widths: Sequence[int], *, rng, **options) -> SourceDraw:
-    """Draw one source network from a named scheme, with its unit-scale form and Λ.
-
-    The network is drawn at unit scale and scaled by the He layer scales (module docstring);
-    the draw never looks at a target. Same rng state, same bytes.
-    """
+def _check_scheme(scheme) -> Scheme:
     if scheme not in SCHEMES:
         raise _validate.InputError(
             f"unknown initialisation scheme {scheme!r}; known schemes: {', '.join(scheme_names())}"
         )
-    spec = SCHEMES[scheme]
+    return SCHEMES[scheme]
+
+
+def _json_ints(value):
+    return int(value) if isinstance(value, numbers.Integral) else [int(v) for v in value]
+
+
+@dataclass(frozen=True, eq=False)
+class SourceSpec:
+    """A source as a function of (scheme, widths, options, seed): nothing is drawn until asked.
+
+    ``options`` are the scheme's resolved options, ``entropy``/``spawn_key`` the SeedSequence
+    that keys the streams (module docstring, "Streams"). :meth:`network` draws the whole
+    source; for a ``tiled`` scheme :meth:`weight_tile` draws one tile of it (the same bytes),
+    :meth:`values_at` the source values at given positions, and :meth:`sha256` hashes the
+    source band by band without holding it (equal to network_sha256 of :meth:`network`).
+    """
+
+    scheme: str
+    widths: tuple[int, ...]
+    options: Mapping
+    entropy: object
+    spawn_key: tuple[int, ...] = ()
+
+    @classmethod
+    def make(cls, scheme: str, widths: Sequence[int], *, entropy, spawn_key=(),
+             **options) -> SourceSpec:
+        spec = _check_scheme(scheme)
+        widths = tuple(int(n) for n in _validate.widths("widths", widths))
+        resolved = _resolve_options(spec, options)
+        if spec.name == "looks-linear":
+            _ll_block_shapes(widths)
+        return cls(scheme, widths, MappingProxyType(resolved), _json_ints(entropy),
+                   tuple(int(k) for k in spawn_key))
+
+    @property
+    def tiled(self) -> bool:
+        return SCHEMES[self.scheme].tiled
+
+    @property
+    def streams(self) -> Streams:
+        return Streams.from_seed(self.entropy, self.spawn_key)
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths) - 1
+
+    @property
+    def n_params(self) -> int:
+        return sum(a * b + b for a, b in zip(self.widths[:-1], self.widths[1:], strict=True))
+
+    @functools.cached_property
+    def layer_scales(self) -> tuple[float, ...]:
+        return he_layer_scales(self.widths, self.options["law"])
+
+    def shape(self, layer: int) -> tuple[int, int]:
+        return (self.widths[layer + 1], self.widths[layer])
+
+    # ------------------------------------------------------------------ whole source
+    def unit_network(self) -> Network:
+        unit, _ = SCHEMES[self.scheme].draw_unit(self.widths, self.streams, self.options)
+        return unit
+
+    def draw(self) -> SourceDraw:
+        unit = self.unit_network()
+        scales = self.layer_scales
+        return SourceDraw(self.scheme, self.options, from_unit_scale(unit, scales), unit, scales)
+
+    def network(self) -> Network:
+        return self.draw().network
+
+    # ------------------------------------------------------------------ tiles (tiled schemes)
+    @functools.cached_property
+    def _cumulative(self) -> np.ndarray:
+        return np.cumprod(self.layer_scales)
+
+    def weight_tile(self, layer: int, tr: int, tc: int, streams: Streams | None = None
+                    ) -> np.ndarray:
+        """Tile (tr, tc) of the He-scaled weight matrix of ``layer``: σ_l·W̃ on the tile."""
+        self._require_tiled()
+        streams = streams or self.streams
+        unit = streams.weight_tile(self.options["law"], self.shape(layer), layer, tr, tc)
+        return self.layer_scales[layer] * unit
+
+    def biases(self, layer: int, streams: Streams | None = None) -> np.ndarray:
+        """The He-scaled bias vector of ``layer`` (every run: biases are few)."""
+        self._require_tiled()
+        streams = streams or self.streams
+        n = self.widths[layer + 1]
+        cumulative = self._cumulative
+        draws = (np.zeros(n) if self.options["bias_rule"] == "zero"
+                 else streams.vector(self.options["law"], n, layer))
+        return cumulative[layer] * _iid_bias(self.options, draws, cumulative[layer])
+
+    def weight_band(self, layer: int, tr: int, streams: Streams | None = None) -> np.ndarray:
+        """Rows tr·TILE … of the He-scaled weight matrix: the tiles of one tile row."""
+        streams = streams or self.streams
+        return np.hstack([self.weight_tile(layer, tr, tc, streams)
+                          for tc in range(_tiles(self.widths[layer]))])
+
+    def values_at(self, layer: int, rows, cols, streams: Streams | None = None) -> np.ndarray:
+        """He-scaled weights at (rows[m], cols[m]), drawing each tile they touch once."""
+        rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+        out = np.empty(rows.shape)
+        streams = streams or self.streams
+        for (tr, tc), idx in group_by_tile(rows, cols, self.widths[layer]):
+            tile = self.weight_tile(layer, tr, tc, streams)
+            out.flat[idx] = tile[rows.flat[idx] - tr * TILE, cols.flat[idx] - tc * TILE]
+        return out
+
+    def _require_tiled(self) -> None:
+        if not self.tiled:
+            raise ValueError(f"scheme {self.scheme!r} is drawn as a whole, not tile by tile")
+
+    def sha256(self) -> str:
+        """network_sha256 of the source, computed band by band (never the whole source)."""
+        if not self.tiled:
+            from lotteryproofs.network import network_sha256
+
+            return network_sha256(self.network())
+        digest = hashlib.sha256(json.dumps(list(self.widths)).encode())
+        streams = self.streams
+        for layer in range(self.depth):
+            for tr in range(_tiles(self.widths[layer + 1])):
+                digest.update(np.ascontiguousarray(
+                    self.weight_band(layer, tr, streams), dtype="<f8").tobytes())
+            digest.update(np.ascontiguousarray(self.biases(layer, streams), dtype="<f8").tobytes())
+        return digest.hexdigest()
+
+    # ------------------------------------------------------------------ files
+    def to_json(self) -> dict:
+        return {"scheme": self.scheme, "widths": list(self.widths),
+                "options": dict(sorted(self.options.items())), "entropy": self.entropy,
+                "spawn_key": list(self.spawn_key), "tile": TILE, "numpy": np.__version__}
+
+    @classmethod
+    def from_json(cls, data: Mapping, origin: str = "the ticket") -> SourceSpec:
+        try:
+            scheme, widths, options = data["scheme"], data["widths"], dict(data["options"])
+            entropy, spawn_key, tile = data["entropy"], data["spawn_key"], data["tile"]
+        except (KeyError, TypeError):
+            raise _validate.InputError(
+                f"{origin}: its source description is incomplete (needs scheme, widths, "
+                "options, entropy, spawn_key, tile)") from None
+        if tile != TILE:
+            raise _validate.InputError(
+                f"{origin}: its source was drawn in tiles of {tile}, this version draws {TILE}")
+        spec = _check_scheme(scheme)
+        fixed = {k: options.pop(k) for k in list(options) if k in spec.fixed}
+        if fixed != dict(spec.fixed):
+            raise _validate.InputError(f"{origin}: the options {fixed} do not fit {scheme!r}")
+        if not (isinstance(entropy, int) or (isinstance(entropy, list) and all(
+                isinstance(e, int) and e >= 0 for e in entropy))) or isinstance(entropy, bool):
+            raise _validate.InputError(f"{origin}: the source entropy must be integers")
+        if not isinstance(spawn_key, list) or not all(isinstance(k, int) for k in spawn_key):
+            raise _validate.InputError(f"{origin}: the source spawn_key must be integers")
+        return cls.make(scheme, widths, entropy=entropy, spawn_key=spawn_key, **options)
+
+
+def group_by_tile(rows: np.ndarray, cols: np.ndarray, n_cols: int):
+    """((tr, tc), flat indices) for every tile that (rows, cols) touch, tiles in order."""
+    per_row = _tiles(n_cols)
+    keys = (rows.ravel() // TILE) * per_row + cols.ravel() // TILE
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    cuts = np.flatnonzero(np.diff(sorted_keys)) + 1
+    for chunk in np.split(order, cuts) if order.size else []:
+        key = int(keys[chunk[0]])
+        yield (key // per_row, key % per_row), chunk
+
+
+def source_seed(rng) -> tuple[object, tuple[int, ...]]:
+    """(entropy, spawn_key) of the SeedSequence that keys a source's streams: an integer seed
+    is the entropy, a SeedSequence gives its own, a Generator gives 128 fresh bits."""
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise _validate.InputError(f"a seed must be >= 0, got {rng}")
+        return int(rng), ()
+    if isinstance(rng, np.random.SeedSequence):
+        return rng.entropy, tuple(int(k) for k in rng.spawn_key)
+    if isinstance(rng, np.random.Generator):
+        return int.from_bytes(rng.bytes(16), "little"), ()
+    _validate.rng(rng)  # None and other types: the one message for a missing/invalid rng
+    raise _validate.InputError(
+        f"rng must be an integer seed, a SeedSequence or a Generator, got {type(rng).__name__}")
+
+
+def draw_source(scheme: str, widths: Sequence[int], *, rng, **options) -> SourceDraw:
+    """Draw one source network from a named scheme, with its unit-scale form and Λ.
+
+    The streams are keyed by :func:`source_seed` of ``rng`` (so an integer seed or a
+    SeedSequence gives the source ``construct`` draws for it), then every tile is drawn
+    (:class:`SourceSpec`); the draw never looks at a target. Same rng state, same bytes.
+    """
+    spec = _check_scheme(scheme)
     widths = _validate.widths("widths", widths)
-    resolved = _resolve_options(spec, options)
     n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
     # peak: the drawn arrays, their read-only copies in the unit network, the scaled
     # temporaries and their copies in the source network
     _validate.fits_in_memory(4 * 8 * n_params, f"a {scheme} network of widths {list(widths)}")
-    rng = _validate.rng(rng)
-    unit_network, scales = spec.draw_unit(widths, rng, resolved)
-    return SourceDraw(
-        scheme=scheme,
-        options=MappingProxyType(resolved),
-        network=from_unit_scale(unit_network, scales),
-        unit_network=unit_network,
-        layer_scales=tuple(scales),
-    )
+    resolved = _resolve_options(spec, options)
+    entropy, spawn_key = source_seed(rng)
+    user = {k: v for k, v in resolved.items() if k not in spec.fixed}
+    return SourceSpec.make(scheme, widths, entropy=entropy, spawn_key=spawn_key, **user).draw()
 
 
 def draw_network(scheme: str, widths: Sequence[int], *, rng, **options) -> Network:

@@ -27,7 +27,7 @@ from lotteryproofs import _validate, state_dict, targets
 from lotteryproofs.network import Box, Network, network_sha256  # noqa: F401 (re-exported)
 from lotteryproofs.safetensors_format import read_safetensors
 from lotteryproofs.target_info import TargetInfo, declared_box, hidden_activations, target_info
-from lotteryproofs.ticket import RSSLog, Ticket
+from lotteryproofs.ticket import RSSLog, SourceOrigin, Ticket
 
 FORMAT_VERSION = 1
 _TICKET_SOURCE_KEY = re.compile(r"^layers\.\d+\.(weight|bias)$")
@@ -84,10 +84,12 @@ def write_json_atomic(path, data) -> None:
     write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An uncompressed ``.npz`` whose bytes depend only on the arrays (fixed zip timestamps)."""
+def npz_bytes(arrays: dict[str, np.ndarray], *, compress: bool = False) -> bytes:
+    """A ``.npz`` whose bytes depend only on the arrays (fixed zip timestamps); uncompressed
+    unless ``compress`` (deflate, which is deterministic for a given zlib)."""
     buffer = _io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(buffer, "w", compression=method) as archive:
         for name, array in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_ZIP_TIME)
             info.external_attr = 0o644 << 16
@@ -225,13 +227,15 @@ def _merge_direct_metadata(path: Path, metadata: dict, direct: dict[str, str]) -
     return merged
 
 
-def write_arrays(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
-    """Write arrays plus a ``metadata`` JSON string, atomically, as ``.npz`` or ``.safetensors``."""
+def write_arrays(path, arrays: dict[str, np.ndarray], metadata: dict, *,
+                 compress: bool = False) -> None:
+    """Write arrays plus a ``metadata`` JSON string, atomically, as ``.npz`` or ``.safetensors``
+    (``compress``: a deflated ``.npz``; safetensors files are never compressed)."""
     path = Path(path)
     metadata_text = json.dumps(metadata, sort_keys=True)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        data = npz_bytes({**arrays, "metadata": np.array(metadata_text)})
+        data = npz_bytes({**arrays, "metadata": np.array(metadata_text)}, compress=compress)
     elif suffix == ".safetensors":
         try:
             from safetensors.numpy import save
@@ -389,15 +393,180 @@ def ticket_arrays(ticket: Ticket) -> dict[str, np.ndarray]:
     return arrays
 
 
-def save_ticket(ticket: Ticket, path) -> None:
-    """Write a ticket file (DESIGN.md "Ticket files"), atomically; same ticket, same bytes."""
+def full_source_ticket(ticket: Ticket) -> Ticket:
+    """The same ticket holding its whole source (a compact ticket's source regenerated)."""
+    if not ticket.compact:
+        return ticket
+    source = ticket.origin.spec.network()
+    weight_masks = [np.zeros(w.shape, bool) for w in source.weights]
+    bias_masks = [np.zeros(b.shape, bool) for b in source.biases]
+    for layer, (wpos, _, bpos, _) in enumerate(ticket.kept()):
+        weight_masks[layer].flat[wpos] = True
+        bias_masks[layer][bpos] = True
+    origin = SourceOrigin(ticket.origin.spec, tuple(np.arange(n) for n in source.widths),
+                          ticket.origin.source_sha256, whole=True)
+    return Ticket(source, tuple(weight_masks), tuple(bias_masks), ticket.scale, ticket.metadata,
+                  ticket.rss_log, origin)
+
+
+def _narrow(positions: np.ndarray) -> np.ndarray:
+    return positions.astype(np.uint32 if positions.max(initial=0) < 2**32 else np.int64)
+
+
+def compact_ticket_arrays(ticket: Ticket, *, store_log: bool = True) -> dict[str, np.ndarray]:
+    """Kept positions (ascending flat indices into the full source, uint32 where they fit) and
+    values per layer, Λ and (``store_log``) the log (docs/files.md, "Compact tickets")."""
+    arrays = {}
+    for i, (wpos, wval, bpos, bval) in enumerate(ticket.kept()):
+        arrays[f"layers.{i}.weight_kept"] = _narrow(wpos)
+        arrays[f"layers.{i}.weight_values"] = np.asarray(wval, np.float64)
+        arrays[f"layers.{i}.bias_kept"] = _narrow(bpos)
+        arrays[f"layers.{i}.bias_values"] = np.asarray(bval, np.float64)
+    arrays["scale"] = np.array(ticket.scale, dtype=np.float64)
+    if ticket.rss_log is not None and store_log:
+        for name, column in ticket.rss_log.columns().items():
+            arrays[f"rss.{name}"] = column
+    return arrays
+
+
+def save_ticket(ticket: Ticket, path, *, store_source: bool = False,
+                store_log: bool = True) -> None:
+    """Write a ticket file (DESIGN.md "Ticket files"), atomically; same ticket, same bytes.
+
+    A compact ticket is written compact (its source as scheme, widths, options, seed, numpy
+    version and the full source's sha256 in the metadata's ``source``; the kept positions and
+    values; a deflated ``.npz``) unless ``store_source``, which writes the whole source and
+    its masks. ``store_log=False`` leaves the RSS log out of a compact ticket (its summary stays
+    in the metadata's ``rss_summary``; the log is the deterministic by-product of re-running
+    the construction with the same seed).
+    """
+    if ticket.origin is not None and not store_source:
+        source = {**ticket.origin.spec.to_json(), "sha256": ticket.origin.source_sha256}
+        metadata = {"format_version": FORMAT_VERSION, **ticket.metadata, "source": source}
+        if ticket.rss_log is not None and not store_log:
+            metadata["rss_summary"] = ticket.rss_log.summary()
+        write_arrays(path, compact_ticket_arrays(ticket, store_log=store_log), metadata,
+                     compress=True)
+        return
+    ticket = full_source_ticket(ticket)
     metadata = {"format_version": FORMAT_VERSION, **ticket.metadata}
     write_arrays(path, ticket_arrays(ticket), metadata)
 
 
+_COMPACT_KEY = re.compile(r"^layers\.\d+\.(weight|bias)_(kept|values)$")
+
+
+def _kept_arrays(path, arrays, spec, layer: int, part: str):
+    n = spec.widths[layer + 1] * (spec.widths[layer] if part == "weight" else 1)
+    names = (f"layers.{layer}.{part}_kept", f"layers.{layer}.{part}_values")
+    for name in names:
+        if name not in arrays:
+            raise _validate.InputError(f"{path}: not a complete compact ticket (missing {name})")
+    pos, values = arrays[names[0]], arrays[names[1]]
+    if pos.ndim != 1 or pos.dtype.kind not in "iu":
+        raise _validate.InputError(f"{path}: {names[0]} must be a 1-D array of integers")
+    if values.shape != pos.shape or values.dtype != np.float64:
+        raise _validate.InputError(
+            f"{path}: {names[1]} must be float64 with one value per position of {names[0]}")
+    pos = pos.astype(np.int64)
+    if pos.size and (pos[0] < 0 or pos[-1] >= n or np.any(np.diff(pos) <= 0)):
+        raise _validate.InputError(
+            f"{path}: {names[0]} must be ascending positions in [0, {n}) (a damaged file?)")
+    return pos, values
+
+
+def _regenerate_check(path, spec, kept) -> None:
+    """Every kept value must be the seed's: byte-equal to its position's regenerated value."""
+    drawn = None if spec.tiled else spec.network()
+    streams = spec.streams
+    for layer, (wpos, wval, bpos, bval) in enumerate(kept):
+        cols = spec.widths[layer]
+        rows, cc = wpos // cols, wpos % cols
+        if drawn is None:
+            weights, biases = spec.values_at(layer, rows, cc, streams), spec.biases(layer, streams)
+        else:
+            weights, biases = drawn.weights[layer][rows, cc], drawn.biases[layer]
+        checks = (("weight", wval, weights, [rows, cc]), ("bias", bval, biases[bpos], [bpos]))
+        for what, got, want, index in checks:
+            bad = np.flatnonzero(got.view(np.uint64) != want.view(np.uint64))
+            if bad.size:
+                where = ", ".join(str(int(i[bad[0]])) for i in index)
+                raise _validate.InputError(
+                    f"{path}: kept value at layers.{layer}.{what}[{where}] does not "
+                    "regenerate from the seed (another numpy, or a damaged file; a ticket written "
+                    "with --store-source holds its source)")
+
+
+def _load_compact(path, arrays, metadata) -> Ticket:
+    from lotteryproofs.init import SourceSpec
+
+    source = metadata.get("source")
+    if not isinstance(source, dict):
+        raise _validate.InputError(f"{path}: a compact ticket needs its metadata 'source'")
+    spec = SourceSpec.from_json(source, str(path))
+    sha = source.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise _validate.InputError(f"{path}: its source sha256 is not a sha256 hex digest")
+    stray = sorted(key for key in arrays if not (_COMPACT_KEY.match(key) or key == "scale"
+                                                 or key.startswith("rss.")))
+    if stray or any(int(k.split(".")[1]) >= spec.depth for k in arrays if _COMPACT_KEY.match(k)):
+        bad = stray[0] if stray else next(k for k in arrays if _COMPACT_KEY.match(k)
+                                          and int(k.split(".")[1]) >= spec.depth)
+        raise _validate.InputError(
+            f"{path}: {bad!r} is not part of a compact ticket of {spec.depth} layers")
+    kept = [(*_kept_arrays(path, arrays, spec, i, "weight"),
+             *_kept_arrays(path, arrays, spec, i, "bias")) for i in range(spec.depth)]
+    _regenerate_check(path, spec, kept)
+    scale, rss_log = _scale_and_log(path, arrays)
+    from lotteryproofs.ticket import droppable_levels, support_ticket
+
+    try:
+        ticket = support_ticket(spec, kept, scale, metadata, rss_log,
+                                droppable=droppable_levels(metadata.get("layout")),
+                                source_sha256=sha)
+    except _validate.InputError as exc:
+        raise _validate.InputError(f"{path}: {exc}") from None
+    _check_ticket_domain(path, metadata, spec.widths[0])
+    return ticket
+
+
+def _scale_and_log(path, arrays):
+    if "scale" not in arrays:
+        raise _validate.InputError(f"{path}: not a ticket file (missing scale)")
+    scale = state_dict.real_array(str(path), "scale", arrays["scale"]).reshape(-1)
+    if scale.shape != (1,):  # safetensors has no 0-d tensors: accept any single element
+        raise _validate.InputError(f"{path}: 'scale' must hold one number, got shape {scale.shape}")
+    rss_columns = {k[len("rss.") :]: v for k, v in arrays.items() if k.startswith("rss.")}
+    try:
+        rss_log = RSSLog(**rss_columns) if rss_columns else None
+    except TypeError as exc:
+        raise _validate.InputError(f"{path}: its RSS log is malformed ({exc})") from None
+    return float(scale[0]), rss_log
+
+
+def _check_ticket_domain(path, metadata, n_inputs: int) -> None:
+    if "domain" in metadata:
+        try:
+            domain = Box.from_json(metadata["domain"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _validate.InputError(
+                f"{path}: its metadata 'domain' is not an input box ({exc!r})") from None
+        if domain.dim != n_inputs:
+            raise _validate.InputError(
+                f"{path}: its metadata 'domain' has dimension {domain.dim} but its source has "
+                f"{n_inputs} inputs"
+            )
+
+
 def load_ticket(path) -> Ticket:
-    """Read a ticket file written by :func:`save_ticket` (or by anyone following the contract)."""
+    """Read a ticket file written by :func:`save_ticket` (or by anyone following the contract).
+
+    A compact ticket's kept values are checked to regenerate from its seed (one line naming
+    the first that does not); a ticket holding its whole source is read as it is.
+    """
     arrays, metadata = read_arrays(path)
+    if any(_COMPACT_KEY.match(key) for key in arrays):
+        return _load_compact(path, arrays, metadata)
     if not any(key.endswith("_mask") for key in arrays) and "scale" not in arrays:
         raise _validate.InputError(
             f"{path}: not a ticket file (no masks 'layers.{{i}}.weight_mask' and no scale; a "
@@ -422,26 +591,8 @@ def load_ticket(path) -> Ticket:
              for key in mask_keys}
     weight_masks = tuple(masks[f"layers.{i}.weight_mask"] for i in range(source.depth))
     bias_masks = tuple(masks[f"layers.{i}.bias_mask"] for i in range(source.depth))
-    scale = state_dict.real_array(str(path), "scale", arrays["scale"]).reshape(-1)
-    if scale.shape != (1,):  # safetensors has no 0-d tensors: accept any single element
-        raise _validate.InputError(f"{path}: 'scale' must hold one number, got shape {scale.shape}")
-    scale = float(scale[0])
-    rss_columns = {k[len("rss.") :]: v for k, v in arrays.items() if k.startswith("rss.")}
-    try:
-        rss_log = RSSLog(**rss_columns) if rss_columns else None
-    except TypeError as exc:
-        raise _validate.InputError(f"{path}: its RSS log is malformed ({exc})") from None
-    if "domain" in metadata:
-        try:
-            domain = Box.from_json(metadata["domain"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _validate.InputError(
-                f"{path}: its metadata 'domain' is not an input box ({exc!r})") from None
-        if domain.dim != source.widths[0]:
-            raise _validate.InputError(
-                f"{path}: its metadata 'domain' has dimension {domain.dim} but its source has "
-                f"{source.widths[0]} inputs"
-            )
+    scale, rss_log = _scale_and_log(path, arrays)
+    _check_ticket_domain(path, metadata, source.widths[0])
     try:
         return Ticket(source, weight_masks, bias_masks, scale, metadata, rss_log)
     except _validate.InputError as exc:

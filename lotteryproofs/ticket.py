@@ -1,10 +1,14 @@
 """A strong lottery ticket: a random source network, binary masks, and the output scale Λ.
 
 The ticket computes f_S = source ⊙ masks (THEORY.md §0), a genuine subnetwork: nothing about
-the source changes but which parameters are kept. It approximates the target as Λ⁻¹·f_S
-(scaling lemma, THEORY.md §1). The log of the random-subset-sum instances that chose the masks
-is carried along for reporting; certificates never trust it and recompute every error from
-the masks (certify.py).
+the source changes but which parameters are kept. A *compact* ticket (THEORY.md §10) knows its
+source only as a :class:`~lotteryproofs.init.SourceSpec` (scheme, widths, options, seed) and
+holds the kept parameters: its ``source`` is the *support*, the source restricted to the
+neurons a kept parameter touches (in the layers whose neuron order carries no meaning) with
+every unkept parameter 0, and ``origin`` maps the support back into the full source. A ticket
+approximates the target as Λ⁻¹·f_S (scaling lemma, THEORY.md §1). The log of the
+random-subset-sum instances that chose the masks is carried along for reporting; certificates
+never trust it and recompute every error from the masks (certify.py).
 """
 
 from __future__ import annotations
@@ -96,6 +100,38 @@ class RSSLog:
         }
 
 
+#: Inputs per batch of :meth:`Ticket.approximation`.
+_BATCH = 512
+
+
+def _sparse_or_dense(w: np.ndarray, density: float = 0.05):
+    if w.size and np.count_nonzero(w) <= density * w.size:
+        from scipy import sparse
+
+        return sparse.csr_matrix(w)
+    return w
+
+
+@dataclass(frozen=True, eq=False)
+class SourceOrigin:
+    """The seeded source of a ticket, and where the ticket's ``source`` sits in it.
+
+    ``spec`` is the :class:`~lotteryproofs.init.SourceSpec`; ``neurons[l][i]`` is the
+    full-source index of neuron i of ``ticket.source`` at level l (l = 0 … L; all of them when
+    the ticket holds its whole source; inputs and outputs are never dropped);
+    ``source_sha256`` is network_sha256 of the full source (None when not recorded).
+    """
+
+    spec: object
+    neurons: tuple[np.ndarray, ...]
+    source_sha256: str | None = None
+    #: ``ticket.source`` is the whole source (else only the support, unkept parameters 0)
+    whole: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "neurons", tuple(_readonly(n, np.int64) for n in self.neurons))
+
+
 @dataclass(frozen=True, eq=False)
 class Ticket:
     """Source network + binary masks (weights and biases) + scale Λ + provenance.
@@ -111,6 +147,7 @@ class Ticket:
     scale: float
     metadata: Mapping = field(default_factory=dict)
     rss_log: RSSLog | None = None
+    origin: SourceOrigin | None = None
 
     def __post_init__(self):
         if len(self.weight_masks) != self.source.depth or len(self.bias_masks) != self.source.depth:
@@ -138,6 +175,41 @@ class Ticket:
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
     @property
+    def compact(self) -> bool:
+        """Whether ``source`` is only the support (the full source is known by its spec)."""
+        return self.origin is not None and not self.origin.whole
+
+    @property
+    def source_widths(self) -> tuple[int, ...]:
+        """The widths of the full source (the support's are ``source.widths``)."""
+        return tuple(self.origin.spec.widths) if self.compact else self.source.widths
+
+    @property
+    def source_params(self) -> int:
+        return self.origin.spec.n_params if self.compact else self.source.n_params
+
+    def kept(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per layer: (weight positions, weight values, bias positions, bias values), the
+        positions flat (row-major) indices into the *full* source's arrays, ascending."""
+        out = []
+        widths = self.source_widths
+        for layer, (w, b, wm, bm) in enumerate(zip(self.source.weights, self.source.biases,
+                                                    self.weight_masks, self.bias_masks,
+                                                    strict=True)):
+            rows, cols = np.nonzero(wm)
+            (b_rows,) = np.nonzero(bm)
+            if self.origin is not None:
+                rows_full = self.origin.neurons[layer + 1][rows]
+                cols_full = self.origin.neurons[layer][cols]
+                b_full = self.origin.neurons[layer + 1][b_rows]
+            else:
+                rows_full, cols_full, b_full = rows, cols, b_rows
+            flat = rows_full * widths[layer] + cols_full
+            order = np.argsort(flat, kind="stable")
+            out.append((flat[order], w[rows, cols][order], b_full, b[b_rows]))
+        return out
+
+    @property
     def network(self) -> Network:
         """f_S: the source with every masked-out parameter set to 0."""
         return self.source.masked(self.weight_masks, self.bias_masks)
@@ -147,8 +219,79 @@ class Ticket:
         return self.network.count_nonzero()
 
     def approximation(self, x) -> np.ndarray:
-        """Λ⁻¹ f_S(x): the ticket's approximation of the target."""
-        return self.network.forward(x) / self.scale
+        """Λ⁻¹ f_S(x): the ticket's approximation of the target.
+
+        A ticket's layers are mostly pruned (a block neuron keeps one weight), so layers with
+        few nonzeros are multiplied as sparse matrices: the same sums of the same nonzero
+        products as the dense forward pass, in another order (rounding-level differences).
+        """
+        network = self.network
+        x = np.asarray(x, dtype=np.float64)
+        single = x.ndim == 1
+        h = x[None, :] if single else x
+        relu = all(getattr(a, "name", "relu") == "relu"
+                   for a in getattr(network, "activations", ()))
+        if h.ndim != 2 or h.shape[1] != network.widths[0] or not relu:
+            # the network's own pass: its message for a wrong shape, any other activation
+            return network.forward(x) / self.scale
+        layers = [(_sparse_or_dense(w), b) for w, b in zip(network.weights, network.biases,
+                                                           strict=True)]
+        out = np.empty((h.shape[0], network.widths[-1]))
+        for start in range(0, h.shape[0], _BATCH):  # batches bound the hidden activations
+            z = h[start:start + _BATCH].T
+            for layer, (w, b) in enumerate(layers):
+                z = w.dot(z) + b[:, None]
+                if layer < len(layers) - 1:
+                    np.maximum(z, 0.0, out=z)
+            out[start:start + _BATCH] = z.T / self.scale
+        return out[0] if single else out
+
+
+def droppable_levels(layout) -> set[int]:
+    """Hidden levels whose neuron order a ticket's layout does not use: the block layers of
+    pairs (their read-back recognises every neuron from its kept parameters alone)."""
+    pairs = layout.get("pairs", ()) if isinstance(layout, Mapping) else ()
+    return {int(pair["block_layer"]) + 1 for pair in pairs}
+
+
+def support_ticket(spec, kept, scale, metadata, rss_log=None, *, droppable=(),
+                   source_sha256=None) -> Ticket:
+    """The compact ticket of ``spec`` that keeps the parameters ``kept`` (as :meth:`Ticket.kept`
+    lists them). Hidden level l in ``droppable`` keeps only the neurons a kept parameter
+    touches (incoming weight, bias or outgoing weight); the others keep every neuron. The
+    support holds exactly the kept parameters, so its masked network computes f_S."""
+    widths = tuple(spec.widths)
+    depth = len(widths) - 1
+    touched = [np.zeros(n, bool) for n in widths]
+    for layer, (wpos, _, bpos, _) in enumerate(kept):
+        touched[layer + 1][wpos // widths[layer]] = True
+        touched[layer + 1][bpos] = True
+        touched[layer][wpos % widths[layer]] = True
+    neurons = []
+    for level, n in enumerate(widths):
+        keep = touched[level] if 0 < level < depth and level in droppable else np.ones(n, bool)
+        if not keep.any():
+            keep[0] = True  # a network needs width >= 1
+        neurons.append(np.flatnonzero(keep))
+    inverse = []
+    for level, n in enumerate(widths):
+        inv = np.full(n, -1, np.int64)
+        inv[neurons[level]] = np.arange(neurons[level].size)
+        inverse.append(inv)
+    weights, biases, wmasks, bmasks = [], [], [], []
+    for layer, (wpos, wval, bpos, bval) in enumerate(kept):
+        shape = (neurons[layer + 1].size, neurons[layer].size)
+        r, c = inverse[layer + 1][wpos // widths[layer]], inverse[layer][wpos % widths[layer]]
+        w, wm = np.zeros(shape), np.zeros(shape, bool)
+        w[r, c], wm[r, c] = wval, True
+        b, bm = np.zeros(shape[0]), np.zeros(shape[0], bool)
+        b[inverse[layer + 1][bpos]], bm[inverse[layer + 1][bpos]] = bval, True
+        weights.append(w)
+        biases.append(b)
+        wmasks.append(wm)
+        bmasks.append(bm)
+    return Ticket(Network(tuple(weights), tuple(biases)), tuple(wmasks), tuple(bmasks), scale,
+                  metadata, rss_log, SourceOrigin(spec, tuple(neurons), source_sha256))
 
 
 @dataclass(frozen=True, eq=False)

@@ -115,6 +115,39 @@ def _tanh_sequential(directory: Path, metadata: dict) -> str:
     header = {"metadata": json.dumps(metadata)} if metadata else None
     save_file(tensors, directory / "tgt.safetensors", header)
     return "tgt.safetensors"
+def _compact_ticket(directory: Path, name: str = "t.npz") -> str:
+    """A compact ticket of a small target (the seed and the kept parameters)."""
+    from lotteryproofs.construct import construct
+    from lotteryproofs.io import save_ticket
+    from lotteryproofs.targets import random_target
+
+    target = random_target((3, 4, 2), np.random.default_rng(0))
+    ticket = construct(target, "2l", eps_param=0.05, delta=0.1, rng=0, rho=6)
+    save_ticket(ticket, directory / name)
+    return name
+
+
+def _tampered_ticket(directory: Path) -> str:
+    """A compact ticket whose first kept weight of layer 1 was changed by one ulp."""
+    from lotteryproofs.io import read_arrays, write_arrays
+
+    name = _compact_ticket(directory)
+    arrays, metadata = read_arrays(directory / name)
+    values = arrays["layers.1.weight_values"].copy()
+    values[0] = np.nextafter(values[0], np.inf)
+    write_arrays(directory / name, {**arrays, "layers.1.weight_values": values}, metadata)
+    return name
+
+
+def _truncated_ticket(directory: Path) -> str:
+    name = _compact_ticket(directory)
+    data = (directory / name).read_bytes()
+    (directory / name).write_bytes(data[: len(data) // 2])
+    return name
+
+
+def _export(make_ticket, *extra: str) -> Callable[[Path], list[str]]:
+    return lambda d: ["export", make_ticket(d), *extra]
 
 
 def _construct_on(make_target: Callable[[Path], str]) -> Callable[[Path], list[str]]:
@@ -354,6 +387,25 @@ CASES: list[Case] = [
                                                      "--junit", "no/dir/j.xml"], "no/dir"),
     Case("check", "out-is-a-file", lambda d: (d / "r").write_text("x") and
          ["check", "--only", "init.scaling-lemma", "--out", "r"], "not a folder"),
+    # ---------------------------------------------------------------- tickets
+    Case("tickets", "kept-value-does-not-regenerate",
+         _export(_tampered_ticket, "--format", "network", "--out", "n.npz"),
+         "does not regenerate from the seed"),
+    Case("tickets", "verify-kept-value-does-not-regenerate",
+         lambda d: ["verify", _tampered_ticket(d), "--target", "random:3-4-2"],
+         "kept value at layers.1.weight["),
+    Case("tickets", "truncated-ticket",
+         _export(_truncated_ticket, "--format", "network", "--out", "n.npz"),
+         "not a readable .npz file"),
+    Case("tickets", "unknown-export-format",
+         _export(_compact_ticket, "--format", "onnx", "--out", "n.npz"),
+         "invalid choice: 'onnx'"),
+    Case("tickets", "export-output-is-the-input",
+         _export(_compact_ticket, "--format", "source", "--out", "t.npz"),
+         "is the input"),
+    Case("tickets", "export-output-suffix",
+         _export(_compact_ticket, "--format", "network", "--out", "n.onnx"),
+         "ends in .npz or .safetensors"),
 ]
 
 

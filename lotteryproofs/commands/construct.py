@@ -50,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "again (2l, ll, zero-bias)")
     parser.add_argument("--out", metavar="TICKET.npz",
                         help="write the ticket here (.npz or .safetensors; default: not written)")
+    parser.add_argument("--store-source", action="store_true",
+                        help="write the whole source, its masks and the RSS log into the ticket "
+                             "(default: compact, the seed and the kept parameters)")
+    parser.add_argument("--store-log", action="store_true",
+                        help="keep the RSS log in a compact ticket too (its summary is always "
+                             "kept)")
     parser.add_argument("--json", metavar="CERT.json",
                         help="write the certificate JSON here (default: not written)")
     from lotteryproofs.commands._target import add_activation_argument
@@ -125,19 +131,19 @@ def run(args) -> int:
     with phase(f"constructing ({args.method}: drawing the source, solving the subset sums)"):
         ticket = construct(target, args.method, eps_param=eps_param, delta=args.delta,
                            init=args.init, rng=np.random.SeedSequence(args.seed),
-                           domain=domain, rho=args.rho, widen=args.widen)
+                           domain=domain, rho=args.rho, widen=args.widen,
+                           keep_source=False)
     elapsed = time.perf_counter() - start
     if args.rho is None:  # ρ from the a-priori requirement: the remaining stages, now known
-        memory.check_construct(target, args.method, ticket.source.widths,
+        memory.check_construct(target, args.method, ticket.source_widths,
                                int(ticket.metadata["rho"]), certify=bool(args.json),
                                save=bool(args.out), source_allocated=True)
-    from lotteryproofs.construct.common import compact
     from lotteryproofs.evaluate import dataset_report, format_report
 
     with phase("measuring the observed error on 10^4 inputs"):
         dataset = dataset_report(target, ticket, metadata)  # None unless trained on a dataset
         x = domain.sample(10_000, np.random.default_rng(args.seed + 1))
-        approx = compact(ticket.network).forward(x) / ticket.scale
+        approx = ticket.approximation(x)
         observed = float(np.max(np.abs(approx - target.forward(x))))
     data = None
     if args.json:
@@ -155,13 +161,14 @@ def run(args) -> int:
         with phase("writing " + " and ".join(finals)), outputs.staged(*finals) as staging:
             paths = dict(zip(finals, staging, strict=True))
             if args.out:
-                io.save_ticket(ticket, paths[args.out])
+                io.save_ticket(ticket, paths[args.out], store_source=args.store_source,
+                               store_log=args.store_source or args.store_log)
             if args.json:
                 io.write_json_atomic(paths[args.json], data)
     log = ticket.rss_log
     print(f"method {args.method}, init {ticket.metadata['init']}, ε' = {eps_param:.6g}, "
           f"ρ = {ticket.metadata['rho']} ({ticket.metadata['rho_source']})")
-    print(f"source widths {list(ticket.source.widths)} ({ticket.source.n_params} parameters), "
+    print(f"source widths {list(ticket.source_widths)} ({ticket.source_params} parameters), "
           f"Λ = {ticket.scale:.6g}")
     print(f"ticket: {ticket.count_nonzero()} nonzero parameters (target "
           f"{target.count_nonzero()}); {log.n_instances} RSS instances, "

@@ -1,7 +1,8 @@
 """Constructive existence proofs: a ticket inside a random source for a given target (THEORY.md §4).
 
-:func:`construct` draws the whole source network from a named scheme (lotteryproofs.init)
-**before** looking at the target, solves one random-subset-sum instance per effective target
+:func:`construct` fixes the source network by a named scheme and the seed
+(lotteryproofs.init.SourceSpec) **before** looking at the target, draws of it only what the
+construction reads (THEORY.md §10), solves one random-subset-sum instance per effective target
 parameter in the sparsest mode, and returns a :class:`~lotteryproofs.ticket.Ticket` (source,
 binary masks for every weight and bias, Λ, the log of every instance). The methods are the
 registered constructions (:mod:`lotteryproofs.construct.registry`; ``construction_names()``):
@@ -26,9 +27,16 @@ from lotteryproofs.construct import common
 from lotteryproofs.construct.base import BuildInput
 from lotteryproofs.construct.registry import construction_names, get_construction
 from lotteryproofs.construct.univariate import LayoutError
-from lotteryproofs.init import draw_source, unit_scale
+from lotteryproofs.init import SCHEMES, SourceSpec, unit_scale
+from lotteryproofs.init import source_seed as init_source_seed
 from lotteryproofs.network import Box, Network, network_sha256
-from lotteryproofs.ticket import RepresentedLayer, Ticket
+from lotteryproofs.ticket import (
+    RepresentedLayer,
+    SourceOrigin,
+    Ticket,
+    droppable_levels,
+    support_ticket,
+)
 
 __all__ = ["METHODS", "DEFAULT_LUEKER_C", "LayoutError", "a_priori_rho", "a_priori_widths",
            "construct", "construction_names", "get_construction", "represented_layers",
@@ -70,6 +78,10 @@ def _seed_metadata(rng) -> dict:
     return {"seed": None, "spawn_key": []}
 
 
+#: The spawn-key word of the stream that draws after the source (widening's new neurons).
+_AFTER_SOURCE = 1 << 32
+
+
 def _check_domain(domain, n_0: int) -> Box:
     if domain is None:
         return Box.cube(-1.0, 1.0, n_0)
@@ -81,12 +93,13 @@ def _check_domain(domain, n_0: int) -> Box:
     return domain
 
 
-def _estimate_bytes(target: Network, widths, rho: int) -> float:
-    """Source (He-scaled + unit + masked copies, float64) plus the largest instance batch."""
+def _estimate_bytes(target: Network, widths, rho: int, *, tiled: bool) -> float:
+    """Source (He-scaled + unit + masked copies, float64; for a tiled scheme at most the
+    drawn tiles, the masks and the support) plus the largest instance batch."""
     n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
     nnz = max(int(np.count_nonzero(w)) for w in target.weights)
     batch = nnz * rho * rho * 17.0  # values (8) + neuron ids (8) + chosen (1) per candidate
-    return 5 * 8.0 * n_params + batch
+    return (3 if tiled else 5) * 8.0 * n_params + batch
 
 
 def _sizing_law(init: str, init_options) -> str:
@@ -118,7 +131,8 @@ def a_priori_rho(method, target: Network, eps_param, delta, **options) -> int:
 def construct(target: Network, method: str, *, eps_param, delta, init: str | None = None,
               rng, domain: Box | None = None, rho: int | None = None, widen: bool = False,
               rho_in: int | None = None, init_options: dict | None = None,
-              lueker_c: float = DEFAULT_LUEKER_C, max_widen_rounds: int = 4) -> Ticket:
+              lueker_c: float = DEFAULT_LUEKER_C, max_widen_rounds: int = 4,
+              keep_source: bool = True) -> Ticket:
     """Draw a source for ``method`` and choose a ticket approximating ``target`` (THEORY.md §4).
 
     ``eps_param`` is ε' (per-parameter accuracy), ``delta`` δ (allowed failure probability,
@@ -128,6 +142,15 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     ``max_widen_rounds`` (2l, ll, zero-bias) and ``rho_in`` (l+1) are options of one method
     each, declared by its construction: with ``widen=True`` the blocks whose pools failed get
     genuinely new neurons and are solved again (proofs/2l-construction.md, "Widening").
+
+    The source is a function of (scheme, widths, options, seed) (THEORY.md §10): ``rng`` is
+    an integer or SeedSequence (its entropy and spawn key are the seed) or a Generator (128
+    bits are drawn from it as the seed). The ticket knows its seed (``ticket.origin``: the
+    source's spec and sha256), so its file is written compact, unless widening added neurons.
+    With ``keep_source=True`` it holds its whole source (drawn once the masks are chosen);
+    with ``keep_source=False`` only its support (``ticket.compact``: the kept parameters on
+    the neurons they touch; the sha256 then streams over the source band by band), which is
+    what bounds the memory of a large source.
     """
     construction = get_construction(method)
     if not isinstance(target, Network):
@@ -141,7 +164,10 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     options = construction.validate_options(_given_options(
         widen=widen, rho_in=rho_in, max_widen_rounds=max_widen_rounds))
     seed_meta = _seed_metadata(rng)
-    rng = _validate.rng(rng)
+    source_seed = init_source_seed(rng)
+    # what draws after the source (widening) has its own stream, keyed by the same seed
+    rng = np.random.default_rng(np.random.SeedSequence(
+        source_seed[0], spawn_key=(*source_seed[1], _AFTER_SOURCE)))
     if rho is None:
         sizes = a_priori_widths(
             construction, target, eps_param, delta, negative_inputs=domain.has_negative,
@@ -157,15 +183,25 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     construction.check_rho(rho)
     widths = construction.source_widths(target.widths, rho, options)
     largest = max(rho, options.get("rho_in") or rho)
-    _validate.fits_in_memory(_estimate_bytes(target, widths, largest),
+    _validate.fits_in_memory(_estimate_bytes(target, widths, largest,
+                                             tiled=SCHEMES[init].tiled),
                              f"the {construction.name} construction with rho={rho} (source "
                              f"widths {widths[:4]}{'…' if len(widths) > 4 else ''})")
 
-    draw = draw_source(init, widths, rng=rng, **init_options)
-    # Masks are chosen on the unit-scale form of the very source the ticket holds, the same
-    # numbers represented_layers reads back (not the draw's own unit network, which can differ
-    # from source/λ by one rounding).
-    unit = common.unit_parameters(draw.network, draw.layer_scales)
+    # The source is fixed by (scheme, widths, options, seed) before the target is read
+    # (THEORY.md §10); a tiled scheme is drawn only where the construction reads it.
+    spec = SourceSpec.make(init, widths, entropy=source_seed[0], spawn_key=source_seed[1],
+                           **init_options)
+    sha = _Background(spec.sha256) if not keep_source and spec.tiled else None
+    if spec.tiled:
+        draw = common.LazyDraw(spec)
+        unit = draw.unit()
+    else:
+        draw = spec.draw()
+        # Masks are chosen on the unit-scale form of the very source the ticket holds, the
+        # same numbers represented_layers reads back (not the draw's own unit network, which
+        # can differ from source/λ by one rounding).
+        unit = common.unit_parameters(draw.network, draw.layer_scales)
     built = construction.build(BuildInput(target, draw, unit, domain, eps_param, rho, options,
                                           rng))
     log = common.build_log(built.solved)
@@ -188,8 +224,55 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
         "rss_failures": int(log.failed.sum()),
         "widening": built.widening,
     }
-    return Ticket(built.source, built.weight_masks, built.bias_masks,
-                  common.output_scale(built.layer_scales), metadata, log)
+    scale = common.output_scale(built.layer_scales)
+    drawn = None if spec.tiled else draw.network
+    if built.source is not spec and (drawn is None or built.source is not drawn):
+        # widening added neurons: the source is no longer the spec's, so it is stored
+        return Ticket(built.source, built.weight_masks, built.bias_masks, scale, metadata, log)
+    if keep_source:
+        full = draw.network
+        return Ticket(full, built.weight_masks, built.bias_masks, scale, metadata, log,
+                      SourceOrigin(spec, tuple(np.arange(n) for n in spec.widths),
+                                   network_sha256(full), whole=True))
+    digest = network_sha256(drawn) if drawn is not None else sha.result()
+    return _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest)
+
+
+class _Background:
+    """``fn()`` computed in a thread (the source's sha256 streams over every tile while the
+    construction runs: numpy's bit generators and hashlib release the GIL)."""
+
+    def __init__(self, fn):
+        import threading
+
+        self._out: list = []
+        self._thread = threading.Thread(target=lambda: self._out.append(fn()), daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if not self._out:
+            raise RuntimeError("the background computation failed")
+        return self._out[0]
+
+
+def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest) -> Ticket:
+    """The kept positions and their source values (from the tiles the construction drew, or
+    from the whole draw ``drawn`` of an untiled scheme), on the support the layout allows (the
+    pair constructions' block layers)."""
+    kept = []
+    for layer, (wm, bm) in enumerate(zip(built.weight_masks, built.bias_masks, strict=True)):
+        rows, cols = np.nonzero(wm)
+        (brows,) = np.nonzero(bm)
+        if drawn is None:
+            values = unit.weights[layer].source_values(rows, cols)
+            biases = spec.biases(layer)
+        else:
+            values, biases = drawn.weights[layer][rows, cols], drawn.biases[layer]
+        kept.append((rows * spec.widths[layer] + cols, values, brows, biases[brows]))
+    return support_ticket(spec, kept, scale, metadata, log,
+                          droppable=droppable_levels(built.layout), source_sha256=digest)
+
 
 
 def represented_layers(ticket: Ticket) -> tuple[RepresentedLayer, ...]:

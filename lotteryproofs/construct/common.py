@@ -281,3 +281,129 @@ def compact(network: Network) -> Network:
             biases[k] = np.zeros(1)
             weights[k + 1] = np.zeros((weights[k + 1].shape[0], 1))
     return Network(tuple(weights), tuple(biases))
+
+
+# ------------------------------------------------------------------------ sources drawn lazily
+class LazyUnitMatrix:
+    """The unit-scale weights (σ_l·W̃_l)/σ_l of a tiled source, drawn tile by tile when read.
+
+    Reading ``m[rows, cols]`` with two integer arrays draws only the tiles those positions
+    touch (each once; THEORY.md §10); any other use (slices, numpy functions) draws the whole
+    matrix. The values are those :func:`unit_parameters` computes from the fully drawn source:
+    the same tile bytes, the same division.
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, spec, layer: int, streams=None):
+        self.spec, self.layer = spec, layer
+        self.shape = spec.shape(layer)
+        self._streams = streams or spec.streams
+        self._scale = float(spec.layer_scales[layer])
+        self._tiles: dict = {}
+        self._dense = None
+
+    @property
+    def tiles_drawn(self) -> int:
+        return len(self._tiles)
+
+    def _tile(self, tr: int, tc: int) -> np.ndarray:
+        """A tile of the *source* (He-scaled) weights, drawn once."""
+        tile = self._tiles.get((tr, tc))
+        if tile is None:
+            tile = self.spec.weight_tile(self.layer, tr, tc, self._streams)
+            self._tiles[tr, tc] = tile
+        return tile
+
+    def source_values(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The source (He-scaled) weights at (rows, cols), from the same tiles."""
+        from lotteryproofs.init import TILE, group_by_tile
+
+        rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+        out = np.empty(rows.shape)
+        for (tr, tc), idx in group_by_tile(rows, cols, self.shape[1]):
+            tile = self._tile(tr, tc)
+            out.flat[idx] = tile[rows.flat[idx] - tr * TILE, cols.flat[idx] - tc * TILE]
+        return out
+
+    def __getitem__(self, key):
+        if (isinstance(key, tuple) and len(key) == 2
+                and all(isinstance(k, np.ndarray) and k.dtype.kind in "iu" for k in key)):
+            # elementwise, so (σ·w̃)/σ here is unit_parameters' division of the same number
+            return self.source_values(*key) / self._scale
+        return self.dense()[key]
+
+    def dense(self) -> np.ndarray:
+        if self._dense is None:
+            self._dense = np.vstack([
+                np.asarray(band) for band in
+                (self.spec.weight_band(self.layer, tr, self._streams) / self._scale
+                 for tr in range(-(-self.shape[0] // _tile_side())))])
+        return self._dense
+
+    def __array__(self, dtype=None, copy=None):
+        return self.dense() if dtype is None else self.dense().astype(dtype)
+
+
+def _tile_side() -> int:
+    from lotteryproofs.init import TILE
+
+    return TILE
+
+
+@dataclass(frozen=True, eq=False)
+class LazyDraw:
+    """A tiled source before it is drawn: what a construction's ``draw`` is for such sources.
+
+    ``source`` is the :class:`~lotteryproofs.init.SourceSpec` (the ticket stores it, not the
+    values); ``network`` / ``unit_network`` draw the whole source (widening needs it).
+    """
+
+    spec: object
+
+    @property
+    def source(self):
+        return self.spec
+
+    @property
+    def scheme(self) -> str:
+        return self.spec.scheme
+
+    @property
+    def options(self):
+        return self.spec.options
+
+    @property
+    def layer_scales(self) -> tuple[float, ...]:
+        return self.spec.layer_scales
+
+    @property
+    def scale(self) -> float:
+        return output_scale(self.spec.layer_scales)
+
+    @property
+    def network(self) -> Network:
+        return self._full().network
+
+    @property
+    def unit_network(self) -> Network:
+        return self._full().unit_network
+
+    def _full(self):
+        full = self.__dict__.get("_full_draw")
+        if full is None:
+            full = self.spec.draw()
+            object.__setattr__(self, "_full_draw", full)
+        return full
+
+    def unit(self) -> UnitParameters:
+        """Unit-scale parameters: lazily drawn weights, biases (few) drawn whole, divided as
+        :func:`unit_parameters` divides them."""
+        streams = self.spec.streams
+        weights, biases, cumulative = [], [], 1.0
+        for layer, s in enumerate(float(s) for s in self.spec.layer_scales):
+            cumulative *= s
+            weights.append(LazyUnitMatrix(self.spec, layer, streams))
+            biases.append(self.spec.biases(layer, streams) / cumulative)
+        return UnitParameters(tuple(weights), tuple(biases))

@@ -172,7 +172,7 @@ def _rho_in(rho: int, options) -> int:
 def _build(inp: BuildInput) -> Built:
     rho, rho_in = inp.rho, _rho_in(inp.rho, inp.options)
     wm, bm, solved = build(inp.target, inp.unit, inp.domain, inp.eps_param, rho, rho_in)
-    return Built(inp.draw.network, tuple(inp.draw.layer_scales), tuple(wm), tuple(bm), solved,
+    return Built(inp.draw.source, tuple(inp.draw.layer_scales), tuple(wm), tuple(bm), solved,
                  layout(inp.target.widths, rho, rho_in))
 
 

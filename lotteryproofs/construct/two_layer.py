@@ -119,7 +119,7 @@ def solve_pair_layers(inp: BuildInput, owners, mirrors=None, *, zero_bias: bool,
     (lotteryproofs.construct.widen). ``mirrors``: the twin maps of a looks-linear source (None:
     no twins); ``check(unit, mirrors)`` re-checks the widened source's twin structure."""
     target, domain, eps_param = inp.target, inp.domain, inp.eps_param
-    source, widening = inp.draw.network, None
+    source, widening = inp.draw.source, None
     pair_mirrors = [None] * target.depth if mirrors is None else mirrors
     if inp.options["widen"]:
         widened = widen.build_widening(

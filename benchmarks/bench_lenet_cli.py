@@ -1,0 +1,99 @@
+"""The paper's LeNet-300-100 end to end, as a user runs it: the ``construct`` command.
+
+Times, as a subprocess each (wall, CPU = user + system, peak RSS of the child from
+``resource.getrusage(RUSAGE_CHILDREN)``, measured in a fresh helper process per run so that the
+maximum is that run's):
+
+    lotteryproofs construct lenet300100 --method 2l --eps-param 0.01 --rho 60 --seed 0 \
+        --out l.npz --json l.json                    # compact ticket (default)
+    … the same with --store-source                   # today's full-source ticket file
+    lotteryproofs verify l.npz --target lenet300100  # compact ticket: regenerates kept values
+    lotteryproofs verify l.npz --target lenet300100 --full   # + the full source's sha256
+
+and reports the ticket sizes, the certificate's numbers and the load average. The machine is
+shared: read wall time beside CPU time.
+
+    PYTHONPATH=. python benchmarks/bench_lenet_cli.py [--out benchmarks/results/lenet_cli.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CONSTRUCT = ["construct", "lenet300100", "--method", "2l", "--eps-param", "0.01", "--rho", "60",
+             "--seed", "0"]
+
+#: Runs one command as a child and prints wall, CPU and the child's peak RSS as JSON.
+_TIMER = r"""
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"returncode": proc.returncode, "wall_s": wall,
+                  "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "peak_rss_mb": usage.ru_maxrss / 1024.0,
+                  "stdout": proc.stdout, "stderr": proc.stderr[-2000:]}))
+"""
+
+
+def timed(args: list[str], cwd: Path) -> dict:
+    command = [sys.executable, "-m", "lotteryproofs", *args]
+    out = subprocess.run([sys.executable, "-c", _TIMER, *command], cwd=cwd, capture_output=True,
+                         text=True, check=True, env=os.environ)
+    result = json.loads(out.stdout)
+    if result["returncode"] != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result['stderr']}")
+    return result
+
+
+def _construction_time(stdout: str) -> float | None:
+    for line in stdout.splitlines():
+        if "construction time" in line:
+            return float(line.rsplit("construction time", 1)[1].split()[0])
+    return None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results/lenet_cli.json")
+    args = parser.parse_args(argv)
+    results = {"load_average_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name, extra in (("compact", []), ("store_source", ["--store-source"])):
+            ticket, cert = f"{name}.npz", f"{name}.json"
+            run = timed([*CONSTRUCT, "--out", ticket, "--json", cert, *extra], tmp)
+            certificate = json.loads((tmp / cert).read_text())
+            results[name] = {
+                "wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2),
+                "peak_rss_mb": round(run["peak_rss_mb"], 1),
+                "construction_s": _construction_time(run["stdout"]),
+                "ticket_bytes": (tmp / ticket).stat().st_size,
+                "nonzero": certificate["ticket"]["params_nonzero"],
+                "rss_failures": certificate["rss"]["failures"],
+                "errors": {k: certificate["errors"][k] for k in (
+                    "max_param_error", "observed_output_error", "certified_output_error",
+                    "a_priori_output_error")},
+            }
+            print(name, json.dumps(results[name]), file=sys.stderr)
+        for name, extra in (("verify", []), ("verify_full", ["--full"])):
+            run = timed(["verify", "compact.npz", "--target", "lenet300100", *extra], tmp)
+            results[name] = {"wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2),
+                             "peak_rss_mb": round(run["peak_rss_mb"], 1)}
+            print(name, json.dumps(results[name]), file=sys.stderr)
+    results["load_average_after"] = os.getloadavg()
+    results["command"] = "lotteryproofs " + " ".join(CONSTRUCT) + " --out l.npz --json l.json"
+    Path(args.out).write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""A ticket as a file other tools read: the standalone network, PyTorch's pruning state dict,
+or the full source (``lotteryproofs export``; docs/files.md).
+
+* ``network``: the pruned network on its own, Λ⁻¹ folded into the last layer, so that it
+  computes the ticket's approximation Λ⁻¹·f_S(x) of the target (THEORY.md §1) — a target file
+  (``layers.{i}.weight|bias``) every command reads. Hidden neurons that cannot matter are
+  removed (:func:`lotteryproofs.construct.common.compact`: only zero terms are dropped).
+* ``torch-prune``: the state dict ``torch.nn.utils.prune.custom_from_mask`` leaves on an
+  ``nn.Sequential`` of Linear and ReLU modules (Linear modules at 0, 2, 4, …): per Linear
+  ``{i}.weight_orig``, ``{i}.bias_orig`` (the source) and ``{i}.weight_mask``,
+  ``{i}.bias_mask`` (0/1 in the weight's dtype, as torch stores them), plus Λ under
+  :data:`OUTPUT_SCALE_KEY` (pop it before ``load_state_dict``; the module computes f_S, the
+  target is approximated by f_S / Λ).
+* ``source``: the ticket with its whole source, as ``construct --store-source`` writes it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lotteryproofs.construct.common import compact
+from lotteryproofs.network import Network, network_sha256
+from lotteryproofs.ticket import Ticket
+
+FORMATS = ("network", "torch-prune", "source")
+#: The key of Λ in a torch-prune export (not a parameter of the module).
+OUTPUT_SCALE_KEY = "lotteryproofs.output_scale"
+
+
+def standalone_network(ticket: Ticket) -> Network:
+    """Λ⁻¹·f_S as a network of its own: unused neurons removed, the last layer divided by Λ."""
+    net = compact(ticket.network)
+    weights, biases = list(net.weights), list(net.biases)
+    weights[-1] = weights[-1] / ticket.scale
+    biases[-1] = biases[-1] / ticket.scale
+    return Network(tuple(weights), tuple(biases))
+
+
+def network_metadata(ticket: Ticket) -> dict:
+    """What the exported target file says about where it came from (and its input box)."""
+    meta = ticket.metadata
+    out = {"activation": "relu", "output_activation": "identity",
+           "exported_from": {k: meta.get(k) for k in ("method", "init", "seed", "eps_param",
+                                                       "target_sha256", "version")}}
+    domain = meta.get("domain")
+    if isinstance(domain, dict) and {"lower", "upper"} <= set(domain):
+        out["input_box"] = {"lower": domain["lower"], "upper": domain["upper"]}
+    return out
+
+
+def torch_prune_arrays(full: Ticket) -> dict[str, np.ndarray]:
+    """The custom_from_mask state dict of a ticket holding its whole source (module docstring)."""
+    arrays: dict[str, np.ndarray] = {}
+    for layer, (w, b, wm, bm) in enumerate(zip(full.source.weights, full.source.biases,
+                                               full.weight_masks, full.bias_masks, strict=True)):
+        i = 2 * layer  # nn.Sequential(Linear, ReLU, Linear, …)
+        arrays[f"{i}.weight_orig"] = w
+        arrays[f"{i}.bias_orig"] = b
+        arrays[f"{i}.weight_mask"] = wm.astype(w.dtype)
+        arrays[f"{i}.bias_mask"] = bm.astype(b.dtype)
+    arrays[OUTPUT_SCALE_KEY] = np.array([full.scale], dtype=np.float64)
+    return arrays
+
+
+def torch_prune_metadata(full: Ticket) -> dict:
+    return {"format": "torch-prune", "output_scale_key": OUTPUT_SCALE_KEY,
+            "source_sha256": network_sha256(full.source),
+            "modules": "nn.Sequential of Linear at 0, 2, 4, … with ReLU between"}

@@ -1,0 +1,210 @@
+"""Sources drawn on demand (THEORY.md §10, proofs/lazy-source.md).
+
+* Every tile drawn alone — in random order, in this process or in another one — is byte-equal
+  to the same tile of the fully drawn source, for every scheme.
+* The streamed sha256 equals network_sha256 of the fully drawn source.
+* A construction that draws lazily gives the ticket it gives on the fully drawn source, and a
+  compact ticket file round-trips (and refuses kept values that do not regenerate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lotteryproofs import io
+from lotteryproofs._validate import InputError
+from lotteryproofs.init import SCHEMES, TILE, SourceSpec, Streams, looks_linear_blocks
+from lotteryproofs.network import network_sha256
+
+TILED = sorted(name for name, s in SCHEMES.items() if s.tiled)
+OPTIONS = {"uniform": [{}, {"bias_rule": "constant", "bias_factor": 0.5}],
+           "normal": [{}, {"bias_rule": "constant"}],
+           "uniform-zero-bias": [{}], "normal-zero-bias": [{}]}
+
+
+def _tile_slices(widths, layer, tr, tc):
+    return (slice(tr * TILE, (tr + 1) * TILE), slice(tc * TILE, (tc + 1) * TILE))
+
+
+def _all_tiles(widths):
+    return [(layer, tr, tc) for layer in range(len(widths) - 1)
+            for tr in range(-(-widths[layer + 1] // TILE))
+            for tc in range(-(-widths[layer] // TILE))]
+
+
+widths_st = st.lists(st.integers(1, 150), min_size=2, max_size=4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(scheme=st.sampled_from(TILED), widths=widths_st, entropy=st.integers(0, 2**70),
+       choice=st.integers(0, 1), order_seed=st.integers(0, 2**32 - 1))
+def test_every_tile_alone_equals_the_full_draw(scheme, widths, entropy, choice, order_seed):
+    options = OPTIONS[scheme][choice % len(OPTIONS[scheme])]
+    spec = SourceSpec.make(scheme, widths, entropy=entropy, **options)
+    full = spec.network()
+    tiles = _all_tiles(widths)
+    order = np.random.default_rng(order_seed).permutation(len(tiles))
+    for k in order:
+        layer, tr, tc = tiles[k]
+        alone = SourceSpec.make(scheme, widths, entropy=entropy, **options)  # a fresh object
+        got = alone.weight_tile(layer, tr, tc)
+        want = full.weights[layer][_tile_slices(widths, layer, tr, tc)]
+        assert got.tobytes() == want.tobytes()
+    for layer in order[: len(widths) - 1] % (len(widths) - 1):
+        assert spec.biases(int(layer)).tobytes() == full.biases[int(layer)].tobytes()
+    assert spec.sha256() == network_sha256(full)
+
+
+def test_tiles_drawn_in_another_process_are_the_same_bytes():
+    """Every scheme: a child process draws the tiles in a random order and reports their
+    sha256; they match the slices of the full draw made here."""
+    cases = [("uniform", [70, 130, 3], {}), ("normal", [65, 64, 129], {"bias_rule": "constant"}),
+             ("uniform-zero-bias", [5, 200], {}), ("normal-zero-bias", [129, 2, 66], {})]
+    requests = []
+    rng = np.random.default_rng(4)
+    for scheme, widths, options in cases:
+        tiles = _all_tiles(widths)
+        for k in rng.permutation(len(tiles)):
+            requests.append((scheme, widths, options, *map(int, tiles[k])))
+    code = (
+        "import hashlib, json, sys\n"
+        "from lotteryproofs.init import SourceSpec\n"
+        "out = []\n"
+        "for scheme, widths, options, layer, tr, tc in json.load(sys.stdin):\n"
+        "    spec = SourceSpec.make(scheme, widths, entropy=123456789, **options)\n"
+        "    out.append(hashlib.sha256(spec.weight_tile(layer, tr, tc).tobytes()).hexdigest())\n"
+        "json.dump(out, sys.stdout)\n")
+    child = subprocess.run([sys.executable, "-c", code], input=json.dumps(requests),
+                           capture_output=True, text=True, check=True)
+    got = json.loads(child.stdout)
+    fulls = {}
+    for (scheme, widths, options, layer, tr, tc), digest in zip(requests, got, strict=True):
+        key = (scheme, tuple(widths))
+        if key not in fulls:
+            fulls[key] = SourceSpec.make(scheme, widths, entropy=123456789, **options).network()
+        want = fulls[key].weights[layer][_tile_slices(widths, layer, tr, tc)]
+        assert digest == hashlib.sha256(want.tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("weights,biases", [("iid", "independent"), ("orthogonal", "zero"),
+                                            ("iid", "dependent")])
+def test_looks_linear_blocks_are_their_tiles(weights, biases):
+    """The untiled scheme: its blocks W₀ (iid) are the same keyed tiles, its biases the same
+    keyed runs; orthogonal blocks are a function of the keyed Gaussian tiles."""
+    widths = [5, 140, 70, 3]
+    spec = SourceSpec.make("looks-linear", widths, entropy=9, weights=weights, biases=biases)
+    blocks, bias_blocks = looks_linear_blocks(spec.unit_network())
+    streams = Streams.from_seed(9)
+    m = [5, 70, 35, 3]
+    for layer, w0 in enumerate(blocks):
+        shape = (m[layer + 1], m[layer])
+        if weights == "iid":
+            assert np.array_equal(w0, streams.matrix("uniform", shape, layer))
+        else:
+            g = streams.matrix("normal", shape, layer)
+            u, _, vt = np.linalg.svd(g, full_matrices=False)
+            assert np.allclose(w0, np.sqrt(shape[1] / 3.0) * (u @ vt), rtol=0, atol=1e-12)
+    if biases == "independent":
+        assert np.array_equal(bias_blocks[1], streams.vector("uniform", m[2], 1))
+    assert spec.sha256() == network_sha256(spec.network())
+
+
+def test_keys_depend_on_the_seed_only():
+    a = SourceSpec.make("uniform", [4, 8, 2], entropy=1)
+    b = SourceSpec.make("uniform", [4, 8, 2], entropy=2)
+    c = SourceSpec.make("uniform", [4, 8, 2], entropy=1, spawn_key=(3,))
+    digests = {a.sha256(), b.sha256(), c.sha256()}
+    assert len(digests) == 3
+    assert a.sha256() == SourceSpec.make("uniform", [4, 8, 2], entropy=1).sha256()
+
+
+# ------------------------------------------------------------------------ constructions
+def _construct(name, method, keep_source=False, **options):
+    from lotteryproofs.construct import construct
+
+    target, metadata = io.read_target(name)
+    domain = io.target_box(metadata, target.widths[0])
+    ticket = construct(target, method, eps_param=0.01, delta=0.1, rng=0, domain=domain,
+                       keep_source=keep_source, **options)
+    return target, domain, ticket
+
+
+@pytest.mark.parametrize("method,options", [("2l", {"rho": 16}), ("zero-bias", {"rho": 16}),
+                                            ("l+1", {"rho": 6, "rho_in": 16}),
+                                            ("ll", {"rho": 16})])
+def test_lazy_construction_equals_the_full_draw(method, options):
+    """The same masks and log as the construction on the fully drawn source (a
+    BuildInput built by hand from spec.draw()), and the kept values are the source's."""
+    from lotteryproofs.construct import common, get_construction
+    from lotteryproofs.construct.base import BuildInput
+
+    target, domain, ticket = _construct("random:4-8-8-2:3", method, **options)
+    assert ticket.compact
+    spec = ticket.origin.spec
+    full = spec.draw()
+    construction = get_construction(method)
+    opts = construction.validate_options({k: v for k, v in options.items() if k == "rho_in"})
+    unit = common.unit_parameters(full.network, full.layer_scales)
+    built = construction.build(BuildInput(target, full, unit, domain, 0.01, options["rho"],
+                                          opts, None))
+    kept = ticket.kept()
+    for layer, (wm, bm) in enumerate(zip(built.weight_masks, built.bias_masks, strict=True)):
+        wpos, wval, bpos, bval = kept[layer]
+        assert np.array_equal(np.flatnonzero(wm), wpos)
+        assert np.array_equal(np.flatnonzero(bm), bpos)
+        assert np.array_equal(full.network.weights[layer].ravel()[wpos], wval)
+        assert np.array_equal(full.network.biases[layer][bpos], bval)
+    log = common.build_log(built.solved)
+    for name, column in log.columns().items():
+        assert np.array_equal(column, getattr(ticket.rss_log, name)), name
+    assert ticket.origin.source_sha256 == network_sha256(full.network)
+
+
+def test_compact_file_round_trip_and_store_source(tmp_path):
+    from lotteryproofs.certify import certify
+
+    target, domain, ticket = _construct("random:4-8-8-2:3", "2l", rho=16)
+    whole = _construct("random:4-8-8-2:3", "2l", keep_source=True, rho=16)[2]
+    assert whole.origin.whole and not whole.compact and ticket.compact
+    assert whole.source.widths == ticket.source_widths
+    assert whole.origin.source_sha256 == ticket.origin.source_sha256 \
+        == network_sha256(whole.source)
+    c_whole = tmp_path / "w.npz"
+    io.save_ticket(whole, c_whole)  # written compact too: it knows its seed
+    compact, full = tmp_path / "c.npz", tmp_path / "f.safetensors"
+    io.save_ticket(ticket, compact)
+    io.save_ticket(ticket, full, store_source=True)
+    a, b = io.load_ticket(compact), io.load_ticket(full)
+    assert a.compact and not b.compact
+    assert b.source.widths == ticket.source_widths == a.source_widths
+    assert network_sha256(b.source) == a.origin.source_sha256
+    for got in (a, b):
+        assert got.count_nonzero() == ticket.count_nonzero()
+        assert certify(got, target, domain).to_json()["errors"] == \
+            certify(ticket, target, domain).to_json()["errors"]
+    assert compact.stat().st_size < full.stat().st_size
+    assert c_whole.read_bytes() == compact.read_bytes()
+
+
+def test_compact_file_refuses_values_that_do_not_regenerate(tmp_path):
+    _, _, ticket = _construct("random:4-8-8-2:3", "2l", rho=16)
+    path = tmp_path / "c.npz"
+    io.save_ticket(ticket, path)
+    arrays, metadata = io.read_arrays(path)
+    values = arrays["layers.1.weight_values"].copy()
+    values[3] = np.nextafter(values[3], np.inf)
+    arrays["layers.1.weight_values"] = values
+    io.write_arrays(path, arrays, metadata)
+    pos = int(arrays["layers.1.weight_kept"][3])
+    cols = ticket.source_widths[1]
+    with pytest.raises(InputError, match=rf"kept value at layers\.1\.weight\[{pos // cols}, "
+                                         rf"{pos % cols}\] does not regenerate from the seed"):
+        io.load_ticket(path)
