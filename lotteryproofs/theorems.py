@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Modules whose ``THEOREMS`` make up the registry, lowest layer first.
-CHECK_MODULES: tuple[str, ...] = ("lotteryproofs.checks.init", "lotteryproofs.checks.construct", "lotteryproofs.checks.popup", "lotteryproofs.checks.rss", "lotteryproofs.checks.bounds", "lotteryproofs.checks.constants",)
+CHECK_MODULES: tuple[str, ...] = ("lotteryproofs.checks.init", "lotteryproofs.checks.construct", "lotteryproofs.checks.popup", "lotteryproofs.checks.rss", "lotteryproofs.checks.bounds", "lotteryproofs.checks.constants", "lotteryproofs.checks.bounded_gain",)
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,66 @@ def test_errors_are_recomputed_exactly():
     assert got.error == float(want)
 
 
-@pytest.mark.parametrize("c", [-1.0, float("nan"), 1e7, "1"])
+@pytest.mark.parametrize("c", [-1.0, float("nan"), 1e13, "1"])
 def test_bad_gain_slack_is_refused(c):
     with pytest.raises(InputError, match="gain_slack"):
         sparsest_subset_sum(np.array([0.5, 0.25]), 0.5, 1e-3, gain_slack=c)
+
+
+# --------------------------------------------------------------- the construction and bound
+def test_check_fails_when_the_constraint_is_dropped():
+    """The registered check passes; the same construction with plain L+1 subsets (the gain
+    constraint dropped, everything else equal) fails it on the measured gains."""
+    import dataclasses
+
+    from lotteryproofs.checks import bounded_gain as check
+    from lotteryproofs.construct import bounded_gain, l_plus_one
+    from lotteryproofs.theorems import CheckContext
+
+    good = check.check_bounded_gain(CheckContext(np.random.default_rng(3)))
+    assert good.passed, good.measured
+    mutant = dataclasses.replace(bounded_gain.CONSTRUCTION, build=l_plus_one.CONSTRUCTION.build)
+    bad = check.check_construction(mutant, CheckContext(np.random.default_rng(3)))
+    assert not bad.passed
+    assert sum(r["per_weight"] for r in bad.details["tickets"]) > 0
+
+
+def test_a_priori_bound_is_the_recursion_with_gain_a_plus_gamma_k():
+    """bounds.py's expression equals e_l = g_l e_{l−1} + c_l unrolled with g_l = a_l + γ k_l
+    (l ≥ 2), and its root ε' is the closed form ε / Σ_l (k_l B_{l−1} + 1) Π_{m>l} g_m."""
+    import sympy
+
+    from lotteryproofs import bounds
+    from lotteryproofs.construct import bounded_gain
+
+    spec = bounded_gain.CONSTRUCTION.bound
+    gamma = sympy.nsimplify(bounded_gain.GAIN_BUDGET)
+    for depth in (1, 2, 3, 4):
+        s = bounds.layer_symbols(depth)
+        e = bounds.EPS_PARAM
+        gains = [s.a[0] + s.k[0] * e] + [s.a[m] + gamma * s.k[m] for m in range(1, depth)]
+        injected = [e * (s.k[m] * s.B[m] + 1) for m in range(depth)]
+        want = bounds.unrolled_recursion(gains, injected)
+        got = bounds.a_priori_output_error_expr(spec, depth)
+        assert sympy.simplify(got - want) == 0
+    norms = bounds.TargetNorms(widths=(3, 5, 4, 2), a=(1.5, 2.0, 1.2), k=(3, 5, 4),
+                               B=(1.0, 2.5, 3.0), bbar=(1, 1, 1), w_max=0.9, b_max=1.0,
+                               input_has_negative=True)
+    root = bounds.solve_eps_param(spec, norms, 0.1)
+    g2, g3 = 2.0 + 2 * 5, 1.2 + 2 * 4
+    closed = 0.1 / ((3 * 1.0 + 1) * g2 * g3 + (5 * 2.5 + 1) * g3 + (4 * 3.0 + 1))
+    assert float(root) == pytest.approx(closed, rel=1e-12)
+    suff = bounds.sufficient_eps_param_expr(spec, 3)
+    assert float(bounds.evaluate_mpmath(suff, {**norms.values(), bounds.EPS: 0.1})) == \
+        pytest.approx(closed, rel=1e-12)
+
+
+def test_engine_gain_slack_never_exceeds_the_budget():
+    from lotteryproofs.construct import bounded_gain, common
+
+    for eps in (0.1, 3e-3, 1.234e-5, 7e-9):
+        c = bounded_gain.engine_gain_slack(eps)
+        tol = eps * (1 - common.SOLVER_MARGIN)
+        assert Fraction(c) * Fraction(tol) <= Fraction(bounded_gain.GAIN_BUDGET)
+        assert Fraction(float(np.nextafter(c, np.inf))) * Fraction(tol) > \
+            Fraction(bounded_gain.GAIN_BUDGET) * (1 - Fraction(1, 10**12))

@@ -192,11 +192,13 @@ def exact_sums(values: np.ndarray, chosen: np.ndarray, targets: np.ndarray):
     return np.array(achieved, dtype=np.float64), np.array(error, dtype=np.float64)
 
 
-def solve(instances: Instances, eps_param: float) -> Solved:
+def solve(instances: Instances, eps_param: float, *, gain_slack: float | None = None) -> Solved:
     """Solve every instance with the sparsest mode (fewest candidates with error ≤ ε').
 
     Where no subset reaches ε' the engine's best effort is kept and the instance is marked
-    failed — never resampled, never hidden.
+    failed — never resampled, never hidden. ``gain_slack`` = c selects the engine's
+    bounded-gain mode: only subsets with Σ_S|v| ≤ |target| + c·tol, tol = ε'(1 − margin) ≤ ε'
+    (a failed instance then keeps the empty subset, proofs/bounded-gain-l+1.md).
     """
     from lotteryproofs.rss import sparsest_subset_sum_batch
 
@@ -208,6 +210,7 @@ def solve(instances: Instances, eps_param: float) -> Solved:
         result = sparsest_subset_sum_batch(
             np.ascontiguousarray(instances.values[live, :width]), instances.target[live],
             eps_param * (1 - SOLVER_MARGIN), lengths=instances.lengths[live],
+            gain_slack=gain_slack,
         )
         chosen[live, :width] = np.asarray(result.chosen, bool)
         # Padding is never a candidate, whatever the engine does with it.

@@ -271,6 +271,16 @@ def solve(values, m, t, tol, mode, size, max_size, gain_c=-1.0):
 
     k_lo = size if mode == MODE_FIXED else 0
     k_hi = size if mode == MODE_FIXED else max_size
+    if mode == MODE_SPARSEST and gain_c >= 0.0:
+        # no subset of k values has Σ|v| below the k smallest |v|: sizes whose smallest
+        # abs-sum exceeds the cap are out (approximate sums, so compared with the slack)
+        smallest = np.sort(np.abs(values[:m]))
+        total = 0.0
+        fits = 0
+        while fits < m and total + smallest[fits] <= abs(t) + gain_c * tol + gslack:
+            total += smallest[fits]
+            fits += 1
+        k_hi = min(k_hi, fits)
     la_s = np.empty((2, 2 ** (h_a + 1)))
     la_m = np.empty((2, 2 ** (h_a + 1)), np.int64)
     la_off = np.empty((2, h_a + 2), np.int64)

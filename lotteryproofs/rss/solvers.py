@@ -39,7 +39,7 @@ from lotteryproofs._validate import InputError
 from lotteryproofs.rss import _search
 
 #: Largest c of the bounded-gain mode (c·tol must stay a product without overflow).
-MAX_GAIN_SLACK = 1e6
+MAX_GAIN_SLACK = 1e12
 #: Batches at least this large are solved on all numba threads, smaller ones in the caller's.
 PARALLEL_MIN_ROWS = 64
 
