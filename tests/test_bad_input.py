@@ -176,6 +176,11 @@ CASES: list[Case] = [
              "fc1.weight": np.ones((4, 3)), "fc1.bias": np.ones(4),
              "fc2.weight": np.ones((2, 4)), "fc2.bias": np.ones(2)})),
          "name modules by attribute"),
+    # ---------------------------------------------------------------- rho-in (construction option)
+    Case("numbers", "rho-in-zero",
+         lambda d: ["construct", _small_target(d), "--method", "l+1-bounded", "--rho", "8",
+                    "--rho-in", "0"], "rho_in"),
+    Case("numbers", "rho-in-on-2l", _construct("--rho-in", "30"), "no option 'rho_in'"),
 ]
 
 

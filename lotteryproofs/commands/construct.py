@@ -29,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the source draw")
     parser.add_argument("--rho", type=int, default=None,
                         help="block multiplicity ρ (default: the a-priori width requirement)")
+    from lotteryproofs.construct.registry import CONSTRUCTIONS
+
+    # declared once, as a construction option (l+1 family); construct() validates it
+    rho_in = next(o for c in CONSTRUCTIONS.values() for o in c.options if o.name == "rho_in")
+    parser.add_argument("--rho-in", type=int, default=None, metavar="N",
+                        help=f"{rho_in.help}; l+1 methods only (default: ρ, or the a-priori "
+                             "width requirement when ρ is not given)")
     parser.add_argument("--widen", action="store_true",
                         help="where an instance fails, add genuinely new neurons and solve again")
     parser.add_argument("--out", metavar="TICKET.npz", help="write the ticket here")
@@ -81,7 +88,7 @@ def run(args) -> int:
     start = time.perf_counter()
     ticket = construct(target, args.method, eps_param=eps_param, delta=args.delta,
                        init=args.init, rng=np.random.SeedSequence(args.seed), domain=domain,
-                       rho=args.rho, widen=args.widen)
+                       rho=args.rho, widen=args.widen, rho_in=args.rho_in)
     elapsed = time.perf_counter() - start
     from lotteryproofs.evaluate import dataset_report, format_report
 
