@@ -4,6 +4,7 @@
     python benchmarks/bench_bounded_gain.py constructions  # l+1-bounded vs l+1, equal ρ and ε'
     python benchmarks/bench_bounded_gain.py real           # wine, breast cancer, digits
     python benchmarks/bench_bounded_gain.py real --datasets wine --rho 40 --rho-in 60
+    python benchmarks/bench_bounded_gain.py lenet --rho 10 --rho-in 60 --certify
 
 ``rss``: per law of laws.py (uniform, normal, product), pool size n and ε', the failure rate
 per instance (no subset within ε', resp. none within ε' and the gain cap) of the exact sparsest
@@ -17,6 +18,9 @@ fixed c = 1; targets z ~ U[-1, 1]; 95 % Clopper–Pearson intervals (lotteryproo
 from /usr/bin/time): ``lotteryproofs construct NAME --method l+1-bounded --eps 0.1 --rho R
 --rho-in RI --json C.json`` (ε' chosen by the bounded-gain a-priori bound), and plain l+1 with
 ``--eps-param`` = that same ε' (its own a-priori ε' is ~10⁻⁹, see the real-targets section).
+
+``lenet``: LeNet-300-100, both methods in one process at ε' = 0.01 (the a-priori ε' is far out
+of reach there), only while /proc/meminfo shows ≥ 14 GB available (plain l+1 peaked at 9.3 GB).
 """
 
 from __future__ import annotations
@@ -151,9 +155,69 @@ def real_rows(datasets, rho: int, rho_in: int, eps: float) -> list[dict]:
     return rows
 
 
+def available_gb() -> float:
+    """MemAvailable of /proc/meminfo in GB (the LeNet rows need ≥ 14 GB; others share it)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 2**20
+    return 0.0
+
+
+def lenet_rows(rho: int, rho_in: int, eps_param: float, certify_too: bool) -> list[dict]:
+    """LeNet-300-100, plain and bounded-gain L+1 in the same run, same seed, ε', ρ, ρ_in:
+    failures, nonzeros, agreement and output error on 10⁴ box inputs, certified bound, time."""
+    import gc
+    import resource
+
+    from lotteryproofs.certify import certify
+    from lotteryproofs.construct import construct
+    from lotteryproofs.construct.common import compact
+    from lotteryproofs.io import read_target, target_box
+
+    target, metadata = read_target("lenet300100")
+    box = target_box(metadata, target.widths[0])
+    x = box.sample(10_000, np.random.default_rng(1))
+    exact = target.forward(x)
+    rows = []
+    for method in ("l+1", "l+1-bounded"):
+        if available_gb() < 14:
+            rows.append({"method": method, "skipped": f"{available_gb():.1f} GB available"})
+            print(json.dumps(rows[-1]), flush=True)
+            continue
+        start, cpu = time.perf_counter(), time.process_time()
+        ticket = construct(target, method, eps_param=eps_param, delta=0.1, rng=0, domain=box,
+                           rho=rho, rho_in=rho_in)
+        row = {"method": method, "rho": rho, "rho_in": rho_in, "eps_param": eps_param,
+               "construct_s": round(time.perf_counter() - start, 1),
+               "construct_cpu_s": round(time.process_time() - cpu, 1),
+               "load": round(os.getloadavg()[0], 1), "source_params": ticket.source.n_params,
+               "instances": ticket.rss_log.n_instances,
+               "failures": int(ticket.rss_log.failed.sum()),
+               "max_param_error": float(ticket.rss_log.error.max()),
+               "nonzeros": ticket.count_nonzero()}
+        approx = compact(ticket.network).forward(x) / ticket.scale
+        err = np.max(np.abs(approx - exact), axis=1)
+        row.update({"out_err_mean": float(err.mean()), "out_err_max": float(err.max()),
+                    "agreement": float(np.mean(np.argmax(approx, 1) == np.argmax(exact, 1)))})
+        if certify_too:
+            start = time.perf_counter()
+            cert = certify(ticket, target, box, n_samples=1000)
+            row.update({"certified": cert.certified_output_error,
+                        "a_priori": cert.a_priori_output_error,
+                        "certify_s": round(time.perf_counter() - start, 1)})
+        row["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        del ticket
+        gc.collect()
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("rss", "constructions", "real"))
+    parser.add_argument("part", choices=("rss", "constructions", "real", "lenet"))
+    parser.add_argument("--eps-param", type=float, default=0.01, help="lenet only")
+    parser.add_argument("--certify", action="store_true", help="lenet: also certify")
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--datasets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
@@ -169,8 +233,10 @@ def main(argv=None) -> int:
         out = rss_table(args.trials, 0)
     elif args.part == "constructions":
         out = construction_table(args.seeds)
-    else:
+    elif args.part == "real":
         out = real_rows(args.datasets, args.rho, args.rho_in, args.eps)
+    else:
+        out = lenet_rows(args.rho, args.rho_in, args.eps_param, args.certify)
     print(f"# wall {time.perf_counter() - start:.1f} s, CPU (this process) "
           f"{time.process_time() - cpu:.1f} s, load {os.getloadavg()[0]:.2f}")
     if args.json:
