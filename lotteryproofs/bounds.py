@@ -14,7 +14,8 @@ Three families, all built symbolically and evaluated by substitution:
   zero-bias baseline g_l = a_l + k_l ε'; c_l = ε'(k_l B_{l−1} + 1), or ε' k_l B_{l−1} + b̄_l
   for the zero-bias baseline whose target biases are dropped (b̄_l = ‖b_l‖_∞); for L+1 the gain
   of layer l ≥ 2 is k_l G_l with G_l an a-priori bound on Σ_{r∈S}|v_r| (THEORY.md gives none;
-  we use G_l = ρ·v_max, proofs/width-theorem.md).
+  we use G_l = ρ·v_max, proofs/width-theorem.md); for bounded-gain L+1 (subsets with
+  Σ|v| ≤ |w| + γ) g_l = a_l + γ k_l for l ≥ 2 (proofs/bounded-gain-l+1.md).
 * **Per-parameter accuracy.** ε' is the unique positive root of e_L(ε') = ε (the closed form is
   a polynomial in ε' with non-negative coefficients, so it increases): :func:`solve_eps_param`.
   A closed-form sufficient value, valid for ε' ≤ 1, is
