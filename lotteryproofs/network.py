@@ -1,10 +1,13 @@
-"""Fully connected ReLU networks: the targets, the random sources and the tickets.
+"""Networks: the targets, the random sources and the tickets.
 
-A network of depth L with widths n_0 … n_L computes (THEORY.md §0)
+A network of depth L is a sequence of layers A_1 … A_L (:mod:`lotteryproofs.layers`; today
+``Dense``, z = W h + b) with activations σ_1 … σ_{L−1} between them
+(:mod:`lotteryproofs.activations`; ReLU unless said otherwise). It computes (THEORY.md §0)
 
-    x⁽⁰⁾ = x,   x⁽ˡ⁾ = σ(W_l x⁽ˡ⁻¹⁾ + b_l)  for l < L,   f(x) = W_L x⁽ᴸ⁻¹⁾ + b_L,
+    x⁽⁰⁾ = x,   x⁽ˡ⁾ = σ_l(W_l x⁽ˡ⁻¹⁾ + b_l)  for l < L,   f(x) = W_L x⁽ᴸ⁻¹⁾ + b_L,
 
-with σ = ReLU and W_l of shape (n_l, n_{l−1}) (PyTorch's (out, in)). Everything is float64.
+with W_l of shape (n_l, n_{l−1}) (PyTorch's (out, in)), everything float64, and every pass
+(float, interval, rigorous, exact) through :func:`lotteryproofs.propagation.propagate`.
 """
 
 from __future__ import annotations
@@ -17,12 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from lotteryproofs import _validate
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array = np.array(array, dtype=np.float64, copy=True)
-    array.setflags(write=False)
-    return array
+from lotteryproofs.activations import RELU, Activation, get_activation
+from lotteryproofs.layers import Dense
+from lotteryproofs.layers import frozen_array as _frozen
+from lotteryproofs.propagation import FLOAT64, FLOAT_INTERVAL, propagate
 
 
 @dataclass(frozen=True)
@@ -80,83 +81,131 @@ class Box:
     @classmethod
     def from_json(cls, data: dict) -> Box:
         lower, upper, dim = data["lower"], data["upper"], int(data["dim"])
-        return cls(np.broadcast_to(np.asarray(lower, float), dim), np.broadcast_to(np.asarray(upper, float), dim))
+        return cls(np.broadcast_to(np.asarray(lower, float), dim),
+                   np.broadcast_to(np.asarray(upper, float), dim))
 
 
-@dataclass(frozen=True, eq=False)
 class Network:
-    """A ReLU network: ``weights[l]`` has shape (n_{l+1}, n_l), ``biases[l]`` shape (n_{l+1},).
+    """A feed-forward network: ``layers`` (Dense today) with ``activations`` between them.
 
-    Arrays are copied to read-only float64 on construction, so a Network never changes.
+    ``Network(weights, biases)`` builds dense layers (``weights[l]`` of shape
+    (n_{l+1}, n_l), ``biases[l]`` of shape (n_{l+1},)) with ReLU between them, or with
+    ``activation=`` (one for every hidden layer: a name, a spec like ``"leaky_relu:0.1"`` or
+    an :class:`~lotteryproofs.activations.Activation`) or ``activations=`` (one per hidden
+    layer). :meth:`from_layers` builds one from layer objects. Arrays are copied to read-only
+    float64, so a Network never changes.
     """
 
-    weights: tuple[np.ndarray, ...]
-    biases: tuple[np.ndarray, ...]
+    __slots__ = ("layers", "activations")
 
-    def __post_init__(self):
-        weights, biases = tuple(self.weights), tuple(self.biases)
+    def __init__(self, weights: Sequence, biases: Sequence, *, activation=None,
+                 activations: Sequence | None = None):
+        weights, biases = tuple(weights), tuple(biases)
         if len(weights) == 0:
             raise _validate.InputError("a network needs at least one layer")
         if len(weights) != len(biases):
             raise _validate.InputError(
                 f"a network needs one bias per layer: {len(weights)} weights, {len(biases)} biases"
             )
-        checked_w, checked_b = [], []
-        for l, (w, b) in enumerate(zip(weights, biases, strict=True)):
-            w = _validate.finite_array(f"layer {l} weight", w, ndim=2)
-            b = _validate.finite_array(f"layer {l} bias", b, ndim=1)
+        layers = []
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            w = _validate.finite_array(f"layer {i} weight", w, ndim=2)
+            b = _validate.finite_array(f"layer {i} bias", b, ndim=1)
             if b.shape[0] != w.shape[0]:
                 raise _validate.InputError(
-                    f"layer {l}: bias has {b.shape[0]} entries but the weight has {w.shape[0]} rows"
+                    f"layer {i}: bias has {b.shape[0]} entries but the weight has {w.shape[0]} rows"
                 )
-            if l > 0 and w.shape[1] != checked_w[-1].shape[0]:
+            layers.append(Dense.trusted(_frozen(w), _frozen(b)))
+        self._init(layers, _activations(len(layers), activation, activations))
+
+    @classmethod
+    def from_layers(cls, layers: Sequence, activations=RELU) -> Network:
+        """A network from layer objects; ``activations`` is one activation (for every hidden
+        layer) or a sequence of one per hidden layer."""
+        layers = tuple(layers)
+        if len(layers) == 0:
+            raise _validate.InputError("a network needs at least one layer")
+        if isinstance(activations, (str, dict, Activation)):
+            acts = _activations(len(layers), activations, None)
+        else:
+            acts = _activations(len(layers), None, activations)
+        network = object.__new__(cls)
+        network._init(layers, acts)
+        return network
+
+    def _init(self, layers, activations) -> None:
+        for i in range(1, len(layers)):
+            if layers[i].in_features != layers[i - 1].out_features:
                 raise _validate.InputError(
-                    f"layer {l} expects {w.shape[1]} inputs but layer {l - 1} has "
-                    f"{checked_w[-1].shape[0]} outputs"
+                    f"layer {i} expects {layers[i].in_features} inputs but layer {i - 1} has "
+                    f"{layers[i - 1].out_features} outputs"
                 )
-            checked_w.append(_frozen(w))
-            checked_b.append(_frozen(b))
-        object.__setattr__(self, "weights", tuple(checked_w))
-        object.__setattr__(self, "biases", tuple(checked_b))
+        object.__setattr__(self, "layers", tuple(layers))
+        object.__setattr__(self, "activations", tuple(activations))
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a Network is immutable (cannot set {name!r})")
+
+    def __repr__(self) -> str:
+        acts = {a.spec for a in self.activations}
+        return f"Network(widths={self.widths}, activation={', '.join(sorted(acts)) or '-'})"
 
     # ----------------------------------------------------------------- shape
     @property
+    def weights(self) -> tuple[np.ndarray, ...]:
+        return tuple(layer.weight for layer in self.layers)
+
+    @property
+    def biases(self) -> tuple[np.ndarray, ...]:
+        return tuple(layer.bias for layer in self.layers)
+
+    @property
+    def activation(self) -> Activation | None:
+        """The activation of every hidden layer when they are all the same (else None)."""
+        if not self.activations:
+            return RELU
+        first = self.activations[0]
+        return first if all(a == first for a in self.activations) else None
+
+    @property
+    def is_relu(self) -> bool:
+        return all(a == RELU for a in self.activations)
+
+    @property
     def depth(self) -> int:
-        """L, the number of layers (weight matrices)."""
-        return len(self.weights)
+        """L, the number of layers."""
+        return len(self.layers)
 
     @property
     def widths(self) -> tuple[int, ...]:
         """(n_0, n_1, …, n_L)."""
-        return (self.weights[0].shape[1],) + tuple(w.shape[0] for w in self.weights)
+        return (self.layers[0].in_features,) + tuple(ly.out_features for ly in self.layers)
 
     @property
     def n_params(self) -> int:
         """All weights and biases, zero or not."""
-        return sum(w.size + b.size for w, b in zip(self.weights, self.biases, strict=True))
+        return sum(p.size for layer in self.layers for p in layer.parameters)
 
     def count_nonzero(self) -> int:
         """Exact number of nonzero weights and biases."""
-        return sum(
-            int(np.count_nonzero(w)) + int(np.count_nonzero(b))
-            for w, b in zip(self.weights, self.biases, strict=True)
-        )
+        return sum(int(np.count_nonzero(p)) for layer in self.layers for p in layer.parameters)
 
     # --------------------------------------------------------------- compute
+    def propagate(self, value, arithmetic, *, pre=None, post=None):
+        """:func:`lotteryproofs.propagation.propagate` through this network."""
+        return propagate(self.layers, self.activations, value, arithmetic, pre=pre, post=post)
+
     def forward(self, x) -> np.ndarray:
         """f(x) for x of shape (n_0,) or (batch, n_0); returns (n_L,) or (batch, n_L)."""
         x = np.asarray(x, dtype=np.float64)
         single = x.ndim == 1
         h = x[None, :] if single else x
-        if h.ndim != 2 or h.shape[1] != self.widths[0]:
+        n_in = self.layers[0].in_features
+        if h.ndim != 2 or h.shape[1] != n_in:
             raise _validate.InputError(
-                f"input must have shape (batch, {self.widths[0]}) or ({self.widths[0]},), "
-                f"got {x.shape}"
+                f"input must have shape (batch, {n_in}) or ({n_in},), got {x.shape}"
             )
-        for l, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = h @ w.T + b
-            if l < self.depth - 1:
-                np.maximum(h, 0.0, out=h)
+        h = self.propagate(h, FLOAT64)
         return h[0] if single else h
 
     def __call__(self, x) -> np.ndarray:
@@ -170,60 +219,92 @@ class Network:
                 f"need {self.depth} weight and bias masks, got {len(weight_masks)} and "
                 f"{len(bias_masks)}"
             )
-        for l, (m, p) in enumerate(
+        for i, (m, p) in enumerate(
             zip(weight_masks + bias_masks, self.weights + self.biases, strict=True)
         ):
             m = np.asarray(m)
             if m.shape != p.shape:
-                raise _validate.InputError(f"mask {l} has shape {m.shape}, parameter {p.shape}")
+                raise _validate.InputError(f"mask {i} has shape {m.shape}, parameter {p.shape}")
             if not np.all((m == 0) | (m == 1)):
-                raise _validate.InputError(f"mask {l} is not binary (0/1)")
-        return Network(
-            tuple(w * np.asarray(m, bool) for w, m in zip(self.weights, weight_masks, strict=True)),
-            tuple(b * np.asarray(m, bool) for b, m in zip(self.biases, bias_masks, strict=True)),
+                raise _validate.InputError(f"mask {i} is not binary (0/1)")
+        return Network.from_layers(
+            [layer.masked(wm, bm)
+             for layer, wm, bm in zip(self.layers, weight_masks, bias_masks, strict=True)],
+            self.activations,
         )
+
+    def with_parameters(self, weights: Sequence, biases: Sequence) -> Network:
+        """The same architecture and activations with other dense parameters."""
+        return Network(weights, biases, activations=self.activations)
 
     def preactivation_bounds(self, box: Box) -> list[tuple[np.ndarray, np.ndarray]]:
         """Interval bound propagation: [lo_l, hi_l] ∋ W_l x⁽ˡ⁻¹⁾ + b_l for every x in the box.
 
         In centre–radius form, c' = W c + b and r' = |W| r, then σ applied to the bounds of
-        hidden layers. Floating-point (not outward-rounded): the rigorous version lives in
-        the certificate (certify.py), which recomputes it with outward rounding.
+        hidden layers. Floating-point (not outward-rounded): the rigorous version is the
+        OUTWARD arithmetic (certify.bound.rigorous_preactivation_bounds).
         """
+        self._check_box(box)
+        out: list = []
+        self.propagate((box.lower, box.upper), FLOAT_INTERVAL, pre=out)
+        return out
+
+    def _check_box(self, box: Box) -> None:
         if box.dim != self.widths[0]:
             raise _validate.InputError(
                 f"the box has dimension {box.dim} but the network has {self.widths[0]} inputs"
             )
-        lo, hi = box.lower, box.upper
-        out = []
-        for l, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            centre, radius = (hi + lo) / 2, (hi - lo) / 2
-            c = w @ centre + b
-            r = np.abs(w) @ radius
-            out.append((c - r, c + r))
-            if l < self.depth - 1:
-                lo, hi = np.maximum(c - r, 0.0), np.maximum(c + r, 0.0)
-        return out
 
     def activation_bounds(self, box: Box) -> list[np.ndarray]:
         """B_l per neuron: max |x⁽ˡ⁾_j| over the box, l = 0 … L−1 (THEORY.md §5)."""
-        bounds = [np.maximum(np.abs(box.lower), np.abs(box.upper))]
-        for lo, hi in self.preactivation_bounds(box)[:-1]:
+        return activation_bounds(self, box, self.preactivation_bounds(box), interval=True)
+
+
+def activation_bounds(network: Network, box: Box, pre, *, interval: bool) -> list[np.ndarray]:
+    """B_0 = max(|lo|, |hi|) of the box, then B_l = max(|σ(lo_l)|, |σ(hi_l)|) for the hidden
+    layers' pre-activation bounds ``pre`` (σ is monotone, so its image of [lo, hi] is
+    [σ(lo), σ(hi)]); ``interval=False`` takes the images rounded outward."""
+    bounds = [np.maximum(np.abs(box.lower), np.abs(box.upper))]
+    for act, (lo, hi) in zip(network.activations, pre[:-1], strict=True):
+        if act == RELU:  # σ ≥ 0 and monotone: the bound is σ(hi), exactly
             bounds.append(np.maximum(hi, 0.0))
-        return bounds
+            continue
+        a, b = act.interval(lo, hi) if interval else act.interval_outward(lo, hi)
+        bounds.append(np.maximum(np.abs(a), np.abs(b)))
+    return bounds
+
+
+def _activations(depth: int, activation, activations) -> tuple[Activation, ...]:
+    if activation is not None and activations is not None:
+        raise _validate.InputError("give activation= or activations=, not both")
+    if activations is not None:
+        acts = tuple(get_activation(a) for a in activations)
+        if len(acts) != depth - 1:
+            raise _validate.InputError(
+                f"a network of depth {depth} needs {depth - 1} activations, got {len(acts)}"
+            )
+        return acts
+    act = RELU if activation is None else get_activation(activation)
+    return (act,) * (depth - 1)
 
 
 def same_parameters(a: Network, b: Network) -> bool:
-    """Exact equality of every weight and bias (and of the architecture)."""
-    return a.widths == b.widths and all(
-        np.array_equal(p, q) for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True)
+    """Exact equality of every weight and bias (and of the architecture and activations)."""
+    pairs = zip(a.weights + a.biases, b.weights + b.biases, strict=True)
+    return a.widths == b.widths and a.activations == b.activations and all(
+        np.array_equal(p, q) for p, q in pairs
     )
 
 
 def network_sha256(network: Network) -> str:
-    """sha256 of the widths and the float64 little-endian bytes of every parameter."""
+    """sha256 of the widths and the float64 little-endian bytes of every parameter.
+
+    A network whose activations are not all ReLU also hashes their specs (so a ReLU network
+    keeps the digest it always had, which tickets store as their target's identity).
+    """
     digest = hashlib.sha256(json.dumps(network.widths).encode())
-    for w, b in zip(network.weights, network.biases, strict=True):
-        digest.update(np.ascontiguousarray(w, dtype="<f8").tobytes())
-        digest.update(np.ascontiguousarray(b, dtype="<f8").tobytes())
+    for layer in network.layers:
+        layer.digest_update(digest)
+    if not network.is_relu:
+        digest.update(json.dumps([a.spec for a in network.activations]).encode())
     return digest.hexdigest()

@@ -34,12 +34,15 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.layers import Dense
 from lotteryproofs.network import Network
+from lotteryproofs.propagation import FLOAT64, propagate
 from lotteryproofs.ticket import Ticket
 
 BIAS_RANKINGS = ("separate", "joint")
@@ -186,6 +189,7 @@ def distribute_scale(network: Network, scale: float) -> Network:
     return Network(
         tuple(cl * w for cl, w in zip(c, network.weights, strict=True)),
         tuple(dl * b for dl, b in zip(d, network.biases, strict=True)),
+        activations=network.activations,
     )
 
 
@@ -211,16 +215,35 @@ def _softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np
     return loss, grad / y.shape[0]
 
 
+class ScaledLayers(Sequence):
+    """The layers of the scaled subnetwork, c_l (W_l ⊙ m_l) and d_l (b_l ⊙ m^b_l), each
+    formed when the propagation reaches it: one effective weight matrix in memory at a time,
+    as in the loop this replaces."""
+
+    def __init__(self, source: Network, weight_masks, bias_masks, log_scale: float):
+        self.source, self.weight_masks, self.bias_masks = source, weight_masks, bias_masks
+        self.c, self.d = layer_scale_factors(source.depth, log_scale)
+
+    def __len__(self) -> int:
+        return self.source.depth
+
+    def __getitem__(self, i: int) -> Dense:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        src = self.source
+        return Dense.trusted(self.c[i] * (src.weights[i] * self.weight_masks[i]),
+                             self.d[i] * (src.biases[i] * self.bias_masks[i]))
+
+
+def scaled_layers(source: Network, weight_masks, bias_masks, log_scale: float) -> list[Dense]:
+    """All layers of :class:`ScaledLayers`, formed now."""
+    return list(ScaledLayers(source, weight_masks, bias_masks, log_scale))
+
+
 def masked_logits(source: Network, weight_masks, bias_masks, log_scale: float, x) -> np.ndarray:
     """The scaled subnetwork's logits z_D (module docstring), masks possibly real-valued."""
-    c, d = layer_scale_factors(source.depth, log_scale)
-    h = np.asarray(x, dtype=np.float64)
-    for i in range(source.depth):
-        h = h @ (c[i] * (source.weights[i] * weight_masks[i])).T + d[i] * (
-            source.biases[i] * bias_masks[i])
-        if i < source.depth - 1:
-            h = np.maximum(h, 0.0)
-    return h
+    layers = ScaledLayers(source, weight_masks, bias_masks, log_scale)
+    return propagate(layers, source.activations, np.asarray(x, dtype=np.float64), FLOAT64)
 
 
 def loss_and_gradients(source: Network, weight_masks, bias_masks, log_scale: float, x, y
@@ -235,12 +258,11 @@ def loss_and_gradients(source: Network, weight_masks, bias_masks, log_scale: flo
     """
     depth = source.depth
     c, d = layer_scale_factors(depth, log_scale)
-    weights = [c[i] * (source.weights[i] * weight_masks[i]) for i in range(depth)]
-    biases = [d[i] * (source.biases[i] * bias_masks[i]) for i in range(depth)]
+    layers = scaled_layers(source, weight_masks, bias_masks, log_scale)
+    weights = [layer.weight for layer in layers]
+    biases = [layer.bias for layer in layers]
     inputs = [np.asarray(x, dtype=np.float64)]
-    for i in range(depth):
-        z = inputs[-1] @ weights[i].T + biases[i]
-        inputs.append(np.maximum(z, 0.0) if i < depth - 1 else z)
+    propagate(layers, source.activations, inputs[0], FLOAT64, post=inputs)
     loss, g = _softmax_cross_entropy(inputs[-1], np.asarray(y))
     grad_wm, grad_bm = [None] * depth, [None] * depth
     grad_log_scale = 0.0
@@ -359,6 +381,10 @@ def train_popup(source: Network, x, y, config: PopupConfig, *, rng) -> PopupResu
     updates with Adam or SGD+momentum under a cosine learning-rate decay over all steps.
     Runs with one BLAS thread (:func:`single_blas_thread`).
     """
+    if not source.is_relu:
+        raise _validate.InputError(
+            f"edge-popup's backward pass is written for ReLU sources, not {source!r}"
+        )
     with single_blas_thread():
         return _train_popup(source, x, y, config, rng=rng)
 

@@ -104,9 +104,12 @@ def measure_signal_propagation(*, law: str = "normal", bias_rule: str = "product
         draw = draw_source(scheme, widths, rng=rng, **options)
         cumulative = np.cumprod(draw.layer_scales)
         h = rng.uniform(-1.0, 1.0, (n_inputs, width))
-        for layer, (w, b) in enumerate(zip(draw.network.weights, draw.network.biases,
-                                           strict=True)):
-            weight_part = h @ w.T
+        network = draw.network
+        for layer, dense in enumerate(network.layers):
+            # the layer's two parts are measured separately, so the loop is this module's;
+            # Dense.forward computes the same sum in the same order
+            b = dense.bias
+            weight_part = h @ dense.weight.T
             z = weight_part + b
             bias_scale = {"zero": 0.0, "constant": 1.0, "product": cumulative[layer]}[bias_rule]
             sums[:, layer] += (
@@ -116,7 +119,8 @@ def measure_signal_propagation(*, law: str = "normal", bias_rule: str = "product
                 draw.layer_scales[layer] ** 2 * var_w * np.sum(np.mean(h * h, axis=0)),
                 (beta * bias_scale) ** 2 * var_b,
             )
-            h = np.maximum(z, 0.0)
+            if layer < network.depth - 1:
+                h = network.activations[layer].forward(z)
     q, t_w, t_b, e_w, e_b = sums / n_networks
 
     scales = np.array(draw.layer_scales)

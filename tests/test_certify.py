@@ -376,3 +376,56 @@ def test_certify_refuses_a_ticket_whose_masks_break_its_layout():
     broken = Ticket(ticket.source, tuple(masks), ticket.bias_masks, ticket.scale, ticket.metadata)
     with pytest.raises(InputError, match="do not have the layout its metadata claims"):
         C.certify(broken, target, (-1, 1), n_samples=10)
+
+
+# ------------------------------------------------ certified = the smaller rigorous bound
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), widths=widths_strategy, eps_param=st.floats(1e-4, 0.2))
+def test_certified_is_the_smaller_of_recursion_and_a_priori(seed, widths, eps_param):
+    """certified = min(recursion, a-priori) when every represented parameter is within ε'
+    (here exact represented layers, so no rounding slack), and says which one won."""
+    rng = np.random.default_rng(seed)
+    target = small_target(seed, widths)
+    box = Box.cube(-1.0, 1.0, widths[0])
+    ticket, rep = perturbed_fixture(target, eps_param, rng)
+    cert = C.certify(ticket, target, box, rng=seed, n_samples=200, represented=rep)
+    recursion = C.certified_output_error(target, box, rep)  # computed independently here
+    assert cert.max_param_error <= eps_param
+    assert cert.certified_output_error == min(recursion, cert.a_priori_output_error)
+    expected = "a-priori" if cert.a_priori_output_error < recursion else "recursion"
+    assert cert.certified_method == expected
+    assert cert.observed_output_error <= cert.certified_output_error <= cert.a_priori_output_error
+    assert cert.to_json()["errors"]["certified_method"] == expected
+
+
+def test_smaller_bound_needs_the_a_priori_hypothesis():
+    from lotteryproofs.certify.certificate import _smaller_bound
+
+    pre = [(np.array([-3.0]), np.array([2.0]))]
+    assert _smaller_bound(2.0, 1.0, True, None, pre) == (1.0, "a-priori")
+    assert _smaller_bound(2.0, 1.0, False, None, pre) == (2.0, "recursion")
+    assert _smaller_bound(2.0, float("inf"), True, None, pre) == (2.0, "recursion")
+    assert _smaller_bound(0.5, 1.0, True, None, pre) == (0.5, "recursion")
+    # Λ's rounding: e + s·(max|f_T| + e) rounded up, as for the recursion
+    slack = C.RoundingSlack((), (), 2.0**-40)
+    value, which = _smaller_bound(2.0, 1.0, True, slack, pre)
+    assert which == "a-priori"
+    assert Fraction(value) >= 1 + Fraction(2) ** -40 * (3 + 1)
+
+
+def test_a_priori_hypothesis_counts_the_rounding_slack():
+    slack = C.RoundingSlack((np.array([[[1e-3]]]),), (np.array([[0.0]]),))
+    assert C.within_eps_param(0.009, 0.0, 0.01, None)
+    assert C.within_eps_param(0.008, 0.0, 0.01, slack)
+    assert not C.within_eps_param(0.0095, 0.0, 0.01, slack)
+    assert not C.within_eps_param(0.0, 0.02, 0.01, None)
+
+
+def test_certified_bound_refuses_non_relu_targets():
+    relu = small_target(3, [3, 4, 2])
+    leaky = Network(relu.weights, relu.biases, activation="leaky_relu:0.1")
+    _, rep = perturbed_fixture(relu, 0.01, np.random.default_rng(0))
+    box = Box.cube(-1.0, 1.0, 3)
+    C.certified_output_error(relu, box, rep)
+    with pytest.raises(InputError, match="ReLU"):
+        C.certified_output_error(leaky, box, rep)

@@ -390,13 +390,15 @@ def test_supports_refuse_what_a_construction_cannot_build():
     from types import SimpleNamespace
 
     from lotteryproofs.construct.base import Supports
+    from lotteryproofs.targets import random_target
 
     supports = get_construction("2l").supports
-    assert supports == Supports(layers=("Dense",), activations=("ReLU",), domains=("box",))
-    supports.check("the 2l construction", SimpleNamespace())  # today's Network: ReLU, dense
-    with pytest.raises(InputError, match="supports the activations ReLU, not Tanh"):
-        supports.check("the 2l construction", SimpleNamespace(activation=SimpleNamespace(
-            name="Tanh")))
+    assert supports == Supports(layers=("Dense",), activations=("relu",), domains=("box",))
+    relu = random_target((3, 4, 2), np.random.default_rng(0))
+    supports.check("the 2l construction", relu)
+    leaky = Network(relu.weights, relu.biases, activation="leaky_relu:0.1")
+    with pytest.raises(InputError, match="supports the activations relu, not leaky_relu:0.1"):
+        supports.check("the 2l construction", leaky)
 
     class Conv2d:
         pass

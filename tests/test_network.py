@@ -17,9 +17,9 @@ widths_strategy = st.lists(st.integers(1, 6), min_size=2, max_size=5)
 def _loop_forward(net: Network, x: np.ndarray) -> np.ndarray:
     """Independent oracle: the layer equations of THEORY.md §0 written out neuron by neuron."""
     h = list(x)
-    for l, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+    for t, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         z = [sum(w[j, i] * h[i] for i in range(len(h))) + b[j] for j in range(w.shape[0])]
-        h = [max(v, 0.0) for v in z] if l < net.depth - 1 else z
+        h = [max(v, 0.0) for v in z] if t < net.depth - 1 else z
     return np.array(h)
 
 
@@ -49,14 +49,14 @@ def test_interval_bounds_contain_every_vertex_and_sample(widths, seed):
         points = np.vstack([points, vertices])
     bounds = net.preactivation_bounds(box)
     h = points
-    for l, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+    for t, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         z = h @ w.T + b
-        lo, hi = bounds[l]
+        lo, hi = bounds[t]
         assert np.all(z >= lo - 1e-12) and np.all(z <= hi + 1e-12)
         h = np.maximum(z, 0)
-    for l, B in enumerate(net.activation_bounds(box)):
+    for t, B in enumerate(net.activation_bounds(box)):
         h = points
-        for w, b in zip(net.weights[:l], net.biases[:l], strict=True):
+        for w, b in zip(net.weights[:t], net.biases[:t], strict=True):
             h = np.maximum(h @ w.T + b, 0)
         assert np.all(np.abs(h) <= B + 1e-12)
 
@@ -118,3 +118,21 @@ def test_bad_boxes_are_refused(lower, upper, message):
 def test_cube_refuses_reversed_domain():
     with pytest.raises(InputError, match="LO < HI"):
         Box.cube(1.0, -1.0, 3)
+
+
+def test_network_sha256_of_relu_networks_is_the_widths_and_parameter_bytes():
+    """The digest tickets store: json(widths) then every W_l, b_l as float64 little-endian,
+    recomputed here independently; a non-ReLU activation changes it."""
+    import hashlib
+    import json
+
+    from lotteryproofs.network import network_sha256
+
+    net = random_target((3, 5, 2), np.random.default_rng(8))
+    digest = hashlib.sha256(json.dumps(list(net.widths)).encode())
+    for w, b in zip(net.weights, net.biases, strict=True):
+        digest.update(w.astype("<f8").tobytes())
+        digest.update(b.astype("<f8").tobytes())
+    assert network_sha256(net) == digest.hexdigest()
+    leaky = Network(net.weights, net.biases, activation="leaky_relu:0.5")
+    assert network_sha256(leaky) != digest.hexdigest()

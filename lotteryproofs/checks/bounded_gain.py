@@ -7,7 +7,9 @@ On random targets, at an ε' where plain L+1's sparsest subsets do exceed the bu
 * per represented weight of a copy layer (target layer l ≥ 2): Σ_{r∈S}|v_r| ≤ |w| + γ, and 0
   where the target weight is skipped (|w| ≤ ε');
 * per layer: g_l = max_j Σ_i Σ_{r∈S_ji}|v_r| ≤ a_l + γ k_l, the a-priori gain of bounds.py;
-* on tickets with no failed instance: certified ≤ a-priori (certificate of certify.py).
+* on tickets with no failed instance: the §5 recursion with the ticket's actual errors and
+  gains (certify.certified_output_error, the a-posteriori bound) ≤ the a-priori bound of the
+  ticket's certificate — the a-priori bound must dominate what the ticket achieves.
 
 A construction whose copy layers ignore the constraint (plain L+1 subsets under this name)
 fails the first item: tests/test_bounded_gain.py runs that mutant through this check.
@@ -53,8 +55,8 @@ def gain_violations(ticket, target, budget: float) -> dict:
 def check_construction(construction, ctx: CheckContext) -> CheckResult:
     """The check of the module docstring for ``construction`` (the registered one, or a
     mutant in the tests)."""
-    from lotteryproofs.certify import certify
-    from lotteryproofs.construct import bounded_gain, construct
+    from lotteryproofs.certify import certified_output_error, certify
+    from lotteryproofs.construct import bounded_gain, construct, represented_layers
     from lotteryproofs.targets import random_target
 
     budget = bounded_gain.GAIN_BUDGET
@@ -71,13 +73,13 @@ def check_construction(construction, ctx: CheckContext) -> CheckResult:
             v = gain_violations(ticket, target, budget)
             failures = int(ticket.rss_log.failed.sum())
             cert = certify(ticket, target, box, rng=ctx.rng, n_samples=500)
-            ordered = (failures > 0 or cert.certified_output_error
-                       <= cert.a_priori_output_error)
+            recursion = certified_output_error(target, box, represented_layers(ticket))
+            ordered = failures > 0 or recursion <= cert.a_priori_output_error
             ok = v["per_weight"] == 0 and v["per_layer"] == 0 and ordered
             passed &= ok
             rows.append({"widths": list(w), "eps_param": eps_param, "rho": rho,
                          "failures": failures, **v,
-                         "certified": cert.certified_output_error,
+                         "recursion": recursion, "certified": cert.certified_output_error,
                          "a_priori": cert.a_priori_output_error, "ordered": ordered})
     clean = [r for r in rows if r["failures"] == 0]
     passed &= bool(clean)  # the ordering must have been tested at least once
@@ -101,8 +103,8 @@ THEOREMS = (
     Theorem(
         key="construct.l-plus-one-bounded",
         title="bounded-gain L+1 construction",
-        claim="copy-layer gains Σ|v| ≤ |w| + γ, so g_l ≤ a_l + γk_l a priori; certified ≤ "
-              "a-priori without failures",
+        claim="copy-layer gains Σ|v| ≤ |w| + γ, so g_l ≤ a_l + γk_l a priori; a-posteriori "
+              "≤ a-priori without failures",
         theory="§4.3, §5",
         document="proofs/bounded-gain-l+1.md",
         code=("lotteryproofs.rss:sparsest_subset_sum_batch",

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lotteryproofs.activations import RELU
+from lotteryproofs.certify import certified_output_error
 from lotteryproofs.network import Box, Network
 from lotteryproofs.theorems import CheckContext, CheckResult, Theorem
 from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, PART_POSITIVE, Ticket
@@ -20,12 +22,10 @@ from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, PART_POSITIVE, Ticket
 FLOAT_SLACK = 1e-9
 
 
-def relu(x):
-    return np.maximum(x, 0.0)
-
-
 def represented_forward(layers, x) -> np.ndarray:
-    """Evaluate the represented map (one copy per layer): Σ P σ(x̂) + N σ(−x̂) + b, σ between."""
+    """Evaluate the represented map (one copy per layer): Σ P σ(x̂) + N σ(−x̂) + b, σ between
+    (σ = ReLU: the constructions split x = σ(x) − σ(−x))."""
+    relu = RELU.forward
     h = np.asarray(x, dtype=np.float64)
     for t, layer in enumerate(layers):
         if layer.copies != 1:
@@ -48,23 +48,13 @@ def parameter_errors(layers, target: Network, domain: Box):
 
 
 def section5_bound(layers, target: Network, domain: Box) -> float:
-    """THEORY.md §5 per neuron with achieved errors (float evaluation, not outward-rounded).
+    """THEORY.md §5 per neuron with the achieved errors of ``layers``: the certificate's
+    rigorous recursion (:func:`lotteryproofs.certify.certified_output_error`, outward
+    rounded, the represented layers taken as exact),
 
-    e_j ≤ max_c Σ_i [gain·e_i + |P − w|·sup σ(x_i) + |N + w|·sup σ(−x_i)] + |b̂ − b|, with the
-    target's activation bounds from interval propagation over the box; σ is 1-Lipschitz. The
-    rigorous interval-arithmetic version is the certificate's (lotteryproofs.certify).
+    e_j ≤ max_c Σ_i [gain·e_i + max(|P − w|·sup σ(x_i), |N + w|·sup σ(−x_i))] + |b̂ − b|.
     """
-    pre = target.preactivation_bounds(domain)
-    up, down = relu(domain.upper), relu(-domain.lower)
-    e = np.zeros(target.widths[0])
-    for t, (layer, (e_pos, e_neg, e_b)) in enumerate(
-            zip(layers, parameter_errors(layers, target, domain), strict=True)):
-        total = layer.gain @ e + e_pos @ up + e_neg @ down + e_b
-        e = total.max(axis=0)
-        if t < target.depth - 1:
-            up = relu(pre[t][1])
-            down = np.zeros_like(up)
-    return float(e.max())
+    return certified_output_error(target, domain, tuple(layers))
 
 
 def failed_parameters(ticket: Ticket, layers, target: Network, domain: Box, eps_param: float):

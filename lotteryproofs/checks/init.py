@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from lotteryproofs.activations import IDENTITY
 from lotteryproofs.init import (
     LAW_VARIANCES,
     draw_source,
@@ -20,18 +21,18 @@ from lotteryproofs.init import (
     unit_scale,
 )
 from lotteryproofs.network import Network
+from lotteryproofs.propagation import FLOAT64, propagate
+from lotteryproofs.rounding import UNIT_ROUNDOFF, gamma_upper
 from lotteryproofs.signal import bonferroni_z, measure_signal_propagation
 from lotteryproofs.theorems import CheckContext, CheckResult, Theorem
 
-UNIT_ROUNDOFF = 2.0**-53
-
 
 def magnitude(network: Network, x: np.ndarray) -> np.ndarray:
-    """M_L = |W_L|(…σ(|W_1||x| + |b_1|)…) + |b_L|, per output and input: the size of every term."""
-    h = np.abs(np.atleast_2d(x))
-    for w, b in zip(network.weights, network.biases, strict=True):
-        h = h @ np.abs(w).T + np.abs(b)
-    return h
+    """M_L = |W_L|(…(|W_1||x| + |b_1|)…) + |b_L|, per output and input: the size of every term
+    (the network of absolute values, no activation: its values are ≥ 0 anyway)."""
+    layers = [layer.absolute() for layer in network.layers]
+    identity = [IDENTITY] * (network.depth - 1)
+    return propagate(layers, identity, np.abs(np.atleast_2d(x)), FLOAT64)
 
 
 def rounding_tolerance(network: Network, x: np.ndarray) -> np.ndarray:
@@ -56,17 +57,16 @@ def random_masks(network: Network, rng: np.random.Generator, density: float):
 def activation_jacobian(network: Network, x: np.ndarray, *, absolute: bool = False
                         ) -> np.ndarray:
     """∂f/∂x at x from the forward pass's activation pattern: W_L D_{L−1} W_{L−1} … D_1 W_1,
-    D_l = diag(1[z_l > 0]). Independent of any looks-linear structure. ``absolute=True`` gives
-    |W_L| D_{L−1} … D_1 |W_1| with the same pattern: the scale of the product's rounding error."""
-    h = np.asarray(x, dtype=np.float64)
-    jac = np.eye(h.shape[0])
-    for layer, (w, b) in enumerate(zip(network.weights, network.biases, strict=True)):
-        z = w @ h + b
+    D_l = diag(σ'(z_l)) (for ReLU 1[z_l > 0]). Independent of any looks-linear structure.
+    ``absolute=True`` gives |W_L| D_{L−1} … D_1 |W_1| with the same pattern: the scale of the
+    product's rounding error."""
+    pre: list = []
+    network.propagate(np.asarray(x, dtype=np.float64), FLOAT64, pre=pre)
+    jac = np.eye(network.widths[0])
+    for layer, w in enumerate(network.weights):
         jac = (np.abs(w) if absolute else w) @ jac
         if layer < network.depth - 1:
-            active = z > 0
-            jac = jac * active[:, None]
-            h = np.where(active, z, 0.0)
+            jac = jac * network.activations[layer].derivative(pre[layer])[:, None]
     return jac
 
 
@@ -202,13 +202,8 @@ def singular_value_tolerance(network: Network, x: np.ndarray, expected: float) -
     depth, n_max = network.depth, max(network.widths)
     jac_norm = float(np.linalg.norm(activation_jacobian(network, x), 2))
     absolute_norm = float(np.linalg.norm(activation_jacobian(network, x, absolute=True), 2))
-    return ((depth + 1) * _gamma(n_max + 1) * absolute_norm
-            + 10 * n_max * UNIT_ROUNDOFF * jac_norm + _gamma(depth) * expected)
-
-
-def _gamma(k: int) -> float:
-    """Higham's γ_k = k u / (1 − k u)."""
-    return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
+    return ((depth + 1) * gamma_upper(n_max + 1)[0] * absolute_norm
+            + 10 * n_max * UNIT_ROUNDOFF * jac_norm + gamma_upper(depth)[0] * expected)
 
 
 def check_zero_bias_homogeneity(ctx: CheckContext) -> CheckResult:

@@ -13,14 +13,17 @@ import math
 
 import numpy as np
 
-from lotteryproofs.checks.init import UNIT_ROUNDOFF, magnitude, rounding_tolerance
+from lotteryproofs.checks.init import magnitude, rounding_tolerance
 from lotteryproofs.network import Network
 from lotteryproofs.popup import (
     _softmax_cross_entropy,
     distribute_scale,
     loss_and_gradients,
     masked_logits,
+    scaled_layers,
 )
+from lotteryproofs.propagation import FLOAT64, propagate
+from lotteryproofs.rounding import UNIT_ROUNDOFF
 from lotteryproofs.theorems import CheckContext, CheckResult, Theorem
 
 
@@ -101,14 +104,9 @@ def central_difference_gap(rng: np.random.Generator, step: float = 1e-5) -> floa
         x = rng.normal(size=(6, widths[0]))
         y = rng.integers(0, widths[-1], size=6)
         # the loss is not differentiable where a hidden pre-activation is 0: stay 1e-3 away
-        c = math.exp(log_lam / depth)
-        h, near_kink = x, False
-        for i in range(depth - 1):
-            z = h @ (c * net.weights[i] * wm[i]).T + math.exp(log_lam * (i + 1) / depth) * (
-                net.biases[i] * bm[i])
-            near_kink |= bool(np.min(np.abs(z)) < 1e-3)
-            h = np.maximum(z, 0)
-        if not near_kink:
+        pre: list = []
+        propagate(scaled_layers(net, wm, bm, log_lam), net.activations, x, FLOAT64, pre=pre)
+        if not any(np.min(np.abs(z)) < 1e-3 for z in pre[:-1]):
             break
     grads = loss_and_gradients(net, wm, bm, log_lam, x, y)
     scale = 1.0 + max(float(np.max(np.abs(g))) for g in grads.weight_masks + grads.bias_masks)

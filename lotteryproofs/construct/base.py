@@ -39,16 +39,16 @@ class Supports:
     """What a construction accepts: layer types, activations (by name) and input domains."""
 
     layers: tuple = ("Dense",)
-    activations: tuple = ("ReLU",)
+    activations: tuple = ("relu",)  # activations.ACTIVATIONS names
     domains: tuple = ("box",)
 
     def check(self, owner: str, target: Network) -> None:
         """Refuse a target with a layer type or activation this construction cannot build."""
-        activation = getattr(target, "activation", None)
-        name = "ReLU" if activation is None else getattr(activation, "name", str(activation))
-        if name not in self.activations:
-            raise _validate.InputError(
-                f"{owner} supports the activations {', '.join(self.activations)}, not {name}")
+        # every hidden activation (Network.activation is None when they differ)
+        for activation in getattr(target, "activations", ()):
+            if activation.name not in self.activations:
+                raise _validate.InputError(f"{owner} supports the activations "
+                                           f"{', '.join(self.activations)}, not {activation.spec}")
         for layer in getattr(target, "layers", ()):
             kind = type(layer).__name__
             if kind not in self.layers:

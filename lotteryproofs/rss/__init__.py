@@ -8,7 +8,13 @@
 """
 
 from lotteryproofs.rss.coverage import CoverageCertificate, coverage_certificate
-from lotteryproofs.rss.oracle import bounded_gain_sparsest_brute_force, subset_sums_brute_force
+from lotteryproofs.rss.oracle import (
+    bounded_gain_sparsest_brute_force,
+    brute_force_min_error,
+    brute_force_min_size,
+    exact_subset_error,
+    subset_sums_brute_force,
+)
 from lotteryproofs.rss.solvers import (
     BatchSubsetSumResult,
     SubsetSumResult,
@@ -27,7 +33,10 @@ __all__ = [
     "bounded_gain_sparsest_brute_force",
     "closest_subset_sum",
     "closest_subset_sum_batch",
+    "brute_force_min_error",
+    "brute_force_min_size",
     "coverage_certificate",
+    "exact_subset_error",
     "fixed_size_subset_sum",
     "fixed_size_subset_sum_batch",
     "sparsest_subset_sum",

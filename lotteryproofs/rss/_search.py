@@ -42,12 +42,12 @@ import numpy as np
 from numba import njit, prange
 
 from lotteryproofs._limits import MAX_MASK_VALUES
+from lotteryproofs.rounding import UNIT_ROUNDOFF as _U
 from lotteryproofs.rss import _exact
 
 MODE_CLOSEST, MODE_FIXED, MODE_SPARSEST = 0, 1, 2
 #: Masks are int64 bit sets: no search may look at more values than this.
 MAX_SEARCH_VALUES = MAX_MASK_VALUES
-_U = 2.0**-53
 
 
 def prefix_start(tol: float, n: int) -> int:

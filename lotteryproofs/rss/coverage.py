@@ -40,9 +40,9 @@ from numba import njit
 from lotteryproofs import _validate
 from lotteryproofs._limits import MAX_MASK_VALUES
 from lotteryproofs._validate import InputError
+from lotteryproofs.rounding import UNIT_ROUNDOFF as _U
 from lotteryproofs.rss import _exact
 
-_U = 2.0**-53
 MAX_COVERAGE_VALUES = MAX_MASK_VALUES
 
 

@@ -1,0 +1,294 @@
+"""The certificate of a ticket: observed ≤ certified ≤ a-priori output errors (THEORY.md §5).
+
+For a target f_T, a ticket f_S with output scale Λ and an input box D:
+
+* **observed** — a true lower bound of sup_D ‖f_T − Λ⁻¹ f_S‖_∞ (:mod:`certify.observed`);
+* **certified** — a rigorous upper bound: the smaller of the §5 recursion with the ticket's
+  actual represented parameters (:mod:`certify.bound`) and the a-priori bound made rigorous
+  for the rounding of Λ, the latter only when every represented parameter is provably within
+  ε' (its hypothesis); ``certified_method`` says which one won;
+* **a-priori** — the §5 closed form (bounds.py) for the ε' the ticket was built with, the
+  target's norms a_l, k_l and the same rigorous B_l; for L+1 the gain bound G_l = ρ·max|v|
+  (the source draw's largest unit-scale weight), since THEORY.md gives no a-priori bound on
+  Σ_{r∈S}|v_r|.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+
+from lotteryproofs import _validate
+from lotteryproofs.network import Box, Network
+from lotteryproofs.rounding import UNIT_ROUNDOFF, up
+from lotteryproofs.rounding import up as _up  # the name a_priori_gains has always used
+from lotteryproofs.ticket import Ticket
+
+from .bound import (
+    certified_output_error,
+    check_represented,
+    max_param_errors,
+    rigorous_activation_bounds,
+    rigorous_preactivation_bounds,
+    with_scale_slack,
+)
+from .observed import observed_output_error
+from .rounding import RoundingSlack, abs_ticket, rounding_slack
+
+#: Relative room between certified and a-priori for the rounding terms only the certified bound
+#: carries (γ_K-sized, K ≤ a few hundred: far below this).
+ROUNDING_RTOL = 1e-12
+
+
+# ===================================================================== the certificate
+@dataclass(frozen=True)
+class Certificate:
+    """Everything DESIGN.md's certificate JSON carries, plus the worst input found."""
+
+    method: str
+    init: str | None
+    seed: object
+    eps_param: float
+    delta: float | None
+    target_sha256: str
+    target_widths: tuple
+    target_params_nonzero: int
+    source_widths: tuple
+    source_params: int
+    ticket_params_nonzero: int
+    scale: float
+    max_param_error: float
+    max_weight_error: float
+    max_bias_error: float
+    observed_output_error: float
+    certified_output_error: float
+    a_priori_output_error: float
+    domain: Box
+    rss: dict | None
+    time_s: float
+    worst_input: np.ndarray = field(repr=False, default=None)
+    a_priori_gains: tuple | None = None
+    #: which rigorous bound is ``certified_output_error``: "recursion" or "a-priori"
+    certified_method: str = "recursion"
+
+    @property
+    def ordered(self) -> bool:
+        """observed ≤ certified ≤ a-priori (the last only meaningful without RSS failures).
+
+        The a-priori bound is about exact represented parameters; the certified one also carries
+        the rounding of the read-back and of Λ (Lemma 5 of proofs/certificate-soundness.md), so
+        the second comparison allows :data:`ROUNDING_RTOL` relative.
+        """
+        return self.observed_output_error <= self.certified_output_error and (
+            self.certified_output_error <= self.a_priori_output_error * (1 + ROUNDING_RTOL)
+        )
+
+    def to_json(self) -> dict:
+        def num(x):
+            return None if x is None else (float(x) if math.isfinite(float(x)) else str(float(x)))
+
+        return {
+            "method": self.method,
+            "init": self.init,
+            "seed": self.seed,
+            "eps_param": self.eps_param,
+            "delta": self.delta,
+            "target": {
+                "sha256": self.target_sha256,
+                "widths": list(self.target_widths),
+                "params_nonzero": self.target_params_nonzero,
+            },
+            "source": {"widths": list(self.source_widths), "params": self.source_params},
+            "ticket": {"params_nonzero": self.ticket_params_nonzero, "scale": self.scale},
+            "errors": {
+                "max_param_error": self.max_param_error,
+                "max_weight_error": self.max_weight_error,
+                "max_bias_error": self.max_bias_error,
+                "observed_output_error": self.observed_output_error,
+                "certified_output_error": num(self.certified_output_error),
+                "certified_method": self.certified_method,
+                "a_priori_output_error": num(self.a_priori_output_error),
+                "a_priori_gains": None
+                if self.a_priori_gains is None
+                else [num(g) for g in self.a_priori_gains],
+                "domain": self.domain.to_json(),
+            },
+            "rss": self.rss,
+            "time_s": self.time_s,
+        }
+
+
+def within_eps_param(w_err: float, b_err: float, eps_param: float,
+                     slack: RoundingSlack | None) -> bool:
+    """Every represented parameter provably within ε' of the target's: the measured float
+    errors plus the largest bound on their own rounding (``slack``), rounded up, ≤ ε'."""
+    if slack is None:
+        return max(w_err, b_err) <= eps_param
+    s_w = max((float(np.max(s)) for s in slack.weights if np.size(s)), default=0.0)
+    s_b = max((float(np.max(s)) for s in slack.bias if np.size(s)), default=0.0)
+    return float(up(w_err + s_w)) <= eps_param and float(up(b_err + s_b)) <= eps_param
+
+
+def _certified_fields(recursion: float, a_priori: float, hypothesis: bool,
+                      slack: RoundingSlack | None, pre) -> dict:
+    """The Certificate's ``certified_output_error`` and ``certified_method``."""
+    value, which = _smaller_bound(recursion, a_priori, hypothesis, slack, pre)
+    return {"certified_output_error": value, "certified_method": which}
+
+
+def _smaller_bound(recursion: float, a_priori: float, hypothesis: bool,
+                   slack: RoundingSlack | None, pre) -> tuple[float, str]:
+    """min(recursion, a-priori) as the certified bound, and which one it is.
+
+    The a-priori bound holds for the exact represented parameters when each is within ε'
+    (``hypothesis``); Λ's rounding adds s·(max|f_T| + e) as for the recursion
+    (proofs/certificate-soundness.md, Lemma 5).
+    """
+    if not hypothesis or not math.isfinite(a_priori):
+        return recursion, "recursion"
+    candidate = with_scale_slack(a_priori, slack, pre)
+    return (candidate, "a-priori") if candidate < recursion else (recursion, "recursion")
+
+
+def _check_domain(domain, dim: int) -> Box:
+    if isinstance(domain, Box):
+        box = domain
+    else:
+        try:
+            lo, hi = domain
+        except (TypeError, ValueError):
+            raise _validate.InputError(
+                f"domain must be a Box or a pair (LO, HI), got {domain!r}"
+            ) from None
+        box = Box.cube(lo, hi, dim)
+    if box.dim != dim:
+        raise _validate.InputError(f"the domain has dimension {box.dim}, the target {dim} inputs")
+    return box
+
+
+def a_priori_gains(ticket: Ticket, represented, spec) -> tuple | None:
+    """G_l = ρ·max|v| for a construction whose bound needs gains (``spec.needs_gains``: L+1,
+    copies of the previous layer × the largest unit-scale source weight): an upper bound of
+    every Σ_{r∈S}|v_r| that uses only the source draw. None for the other constructions."""
+    if not spec.needs_gains:
+        return None
+    scales = ticket.metadata.get("layer_scales")
+    if scales is None:
+        return tuple(math.inf for _ in represented)
+    v_max = max(
+        float(np.max(np.abs(w))) / float(s)
+        for w, s in zip(ticket.source.weights, scales, strict=True)
+    )
+    v_max = float(_up(v_max * (1 + 4 * UNIT_ROUNDOFF)))
+    gains = [0.0]
+    for t in range(1, len(represented)):
+        gains.append(float(_up(represented[t - 1].copies * v_max)))
+    return tuple(gains)
+
+
+def certify(
+    ticket: Ticket,
+    target: Network,
+    domain=(-1.0, 1.0),
+    *,
+    rng=0,
+    n_samples: int = 10_000,
+    represented=None,
+) -> Certificate:
+    """The certificate of DESIGN.md for ``ticket`` against ``target`` over ``domain``.
+
+    ``domain`` is a Box or (LO, HI) for [LO, HI]^{n_0}; ``rng`` drives the samples of the
+    observed error (default seed 0: the same call gives the same certificate). ``represented``
+    overrides ``construct.represented_layers(ticket)`` (tests with hand-made layers; then no
+    rounding slack for the read-back is added, the layers being taken as exact).
+    """
+    from lotteryproofs import bounds
+    from lotteryproofs.construct import get_construction
+    from lotteryproofs.network import network_sha256
+
+    start = time.perf_counter()
+    if not isinstance(ticket, Ticket):
+        raise _validate.InputError(f"ticket must be a Ticket, got {type(ticket).__name__}")
+    if not isinstance(target, Network):
+        raise _validate.InputError(f"target must be a Network, got {type(target).__name__}")
+    meta = ticket.metadata
+    sha = network_sha256(target)
+    if meta.get("target_sha256") != sha:
+        raise _validate.InputError(
+            f"the ticket was built for target {meta.get('target_sha256')!r}, not this target "
+            f"(sha256 {sha})"
+        )
+    box = _check_domain(domain, target.widths[0])
+    construction = get_construction(meta.get("method"))
+    eps_param = _validate.positive("the ticket's eps_param", meta.get("eps_param"))
+    ticket_network = ticket.network
+    if (
+        ticket_network.widths[0] != target.widths[0]
+        or ticket_network.widths[-1] != target.widths[-1]
+    ):
+        raise _validate.InputError("the ticket's input/output widths differ from the target's")
+
+    if represented is None:
+        from lotteryproofs.construct import LayoutError, represented_layers
+
+        try:
+            represented = represented_layers(ticket)
+            absolute = represented_layers(abs_ticket(ticket))
+        except LayoutError as exc:
+            raise _validate.InputError(
+                f"the ticket's masks do not have the layout its metadata claims: {exc}"
+            ) from None
+        slack = rounding_slack(ticket, absolute, depth_source=ticket.source.depth)
+    else:
+        slack = None
+    represented = tuple(represented)
+    check_represented(target, represented)
+
+    pre = rigorous_preactivation_bounds(target, box)
+    recursion = certified_output_error(target, box, represented, slack, pre=pre)
+    w_err, b_err = max_param_errors(target, box, represented)
+    hypothesis = within_eps_param(w_err, b_err, eps_param, slack)
+    observed = observed_output_error(
+        target, ticket_network, ticket.scale, box, rng=rng, n_samples=n_samples
+    )
+    norms = bounds.target_norms(
+        target,
+        rigorous_activation_bounds(target, box, pre),
+        input_has_negative=bool(box.has_negative.any()),
+    )
+    gains = a_priori_gains(ticket, represented, construction.bound)
+    a_priori = bounds.a_priori_output_error(construction.bound, norms, eps_param, gains=gains)
+    a_priori = (
+        float(np.nextafter(float(a_priori), np.inf)) if mpmath.isfinite(a_priori) else math.inf
+    )
+    rss = ticket.rss_log.summary() if ticket.rss_log is not None else None
+    return Certificate(
+        method=construction.name,
+        init=meta.get("init"),
+        seed=meta.get("seed"),
+        eps_param=eps_param,
+        delta=meta.get("delta"),
+        target_sha256=sha,
+        target_widths=tuple(target.widths),
+        target_params_nonzero=target.count_nonzero(),
+        source_widths=tuple(ticket.source.widths),
+        source_params=ticket.source.n_params,
+        ticket_params_nonzero=ticket_network.count_nonzero(),
+        scale=float(ticket.scale),
+        max_param_error=max(w_err, b_err),
+        max_weight_error=w_err,
+        max_bias_error=b_err,
+        observed_output_error=observed.value,
+        # the smaller rigorous bound, and which one it is
+        **_certified_fields(recursion, a_priori, hypothesis, slack, pre),
+        a_priori_output_error=a_priori,
+        domain=box,
+        rss=rss,
+        time_s=round(time.perf_counter() - start, 3),
+        worst_input=observed.x,
+        a_priori_gains=gains,
+    )
