@@ -27,23 +27,33 @@ class BoundSpec:
     split, no separate negative part, hidden widths rounded up to even, ρ even.
     ``copies``: L+1 (§4.3): ρ copies of every hidden target neuron, gain k_l G_l for l ≥ 2 from
     the gain bounds G_l, the first block layer sized by its own multiplicity ρ_in.
+    ``gain_budget`` (with ``copies``; bounded-gain L+1): γ > 0 such that every copy-layer
+    subset has Σ_{r∈S}|v_r| ≤ |w| + γ (the RSS engine's bounded-gain mode with c = γ/ε');
+    then the gain of layer l ≥ 2 is a_l + γ·k_l a priori, no G_l needed
+    (proofs/bounded-gain-l+1.md).
     """
 
     name: str
     biases: bool = True
     mirror_pairs: bool = False
     copies: bool = False
+    gain_budget: float | None = None
+
+    @property
+    def bounded_gain(self) -> bool:
+        """L+1 with gain-bounded subsets (its gain bound is a closed form, not G_l)."""
+        return self.copies and self.gain_budget is not None
 
     @property
     def has_sufficient_eps_param(self) -> bool:
         """Whether :func:`sufficient_eps_param_expr` exists: the bound vanishes as ε' → 0 and
         does not depend on ρ."""
-        return self.biases and not self.copies
+        return self.biases and (not self.copies or self.bounded_gain)
 
     @property
     def needs_gains(self) -> bool:
         """Whether the a-priori bound needs the gain bounds G_l (L+1)."""
-        return self.copies
+        return self.copies and not self.bounded_gain
 
     @property
     def rho_multiple(self) -> int:

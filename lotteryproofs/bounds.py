@@ -14,7 +14,8 @@ Three families, all built symbolically and evaluated by substitution:
   zero-bias baseline g_l = a_l + k_l ε'; c_l = ε'(k_l B_{l−1} + 1), or ε' k_l B_{l−1} + b̄_l
   for the zero-bias baseline whose target biases are dropped (b̄_l = ‖b_l‖_∞); for L+1 the gain
   of layer l ≥ 2 is k_l G_l with G_l an a-priori bound on Σ_{r∈S}|v_r| (THEORY.md gives none;
-  we use G_l = ρ·v_max, proofs/width-theorem.md).
+  we use G_l = ρ·v_max, proofs/width-theorem.md); for bounded-gain L+1 (subsets with
+  Σ|v| ≤ |w| + γ) g_l = a_l + γ k_l for l ≥ 2 (proofs/bounded-gain-l+1.md).
 * **Per-parameter accuracy.** ε' is the unique positive root of e_L(ε') = ε (the closed form is
   a polynomial in ε' with non-negative coefficients, so it increases): :func:`solve_eps_param`.
   A closed-form sufficient value, valid for ε' ≤ 1, is
@@ -134,11 +135,16 @@ def layer_gains_and_injections(spec: BoundSpec, depth: int, *, eps_param=EPS_PAR
     and bias within ε', zeros stay zero, |A σ(t̂) + B σ(−t̂) − w t| ≤ (|w| + ε')|t̂ − t| + ε'|t|).
     zero-bias: biases dropped, c_l = ε' k_l B_{l−1} + b̄_l. L+1: g_l = k_l G_l for l ≥ 2 (G_l an
     a-priori bound on the gain Σ_{r∈S}|v_r| of one represented weight), layer 1 as 2L.
+    Bounded-gain L+1 (``spec.gain_budget`` = γ): g_l = a_l + γ·k_l for l ≥ 2, since
+    Σ_i Σ_{r∈S_ji}|v_r| ≤ Σ_{i: |w_ji|>ε'} (|w_ji| + γ) ≤ a_l + γ k_l
+    (proofs/bounded-gain-l+1.md).
     """
     s = layer_symbols(depth)
     gains, injected = [], []
     for ly in range(depth):
-        if spec.copies and ly >= 1:
+        if spec.bounded_gain and ly >= 1:
+            gains.append(s.a[ly] + _gain_budget(spec) * s.k[ly])
+        elif spec.copies and ly >= 1:
             gains.append(s.k[ly] * s.G[ly])
         else:
             gains.append(s.a[ly] + s.k[ly] * eps_param)
@@ -147,6 +153,11 @@ def layer_gains_and_injections(spec: BoundSpec, depth: int, *, eps_param=EPS_PAR
         else:
             injected.append(eps_param * s.k[ly] * s.B[ly] + s.bbar[ly])
     return gains, injected
+
+
+def _gain_budget(spec: BoundSpec):
+    """γ of a bounded-gain spec as an exact sympy number (a float is converted exactly)."""
+    return sympy.nsimplify(spec.gain_budget, rational=True)
 
 
 @functools.lru_cache(maxsize=64)
@@ -162,6 +173,8 @@ def sufficient_eps_param_expr(spec: BoundSpec, depth: int):
 
     Since k_m ε' ≤ k_m for ε' ≤ 1, e_L(ε') ≤ ε' Σ_l (k_l B_{l−1} + 1) Π_{m>l}(a_m + k_m); so
     ε' = ε / that sum works whenever it is ≤ 1 (:func:`solve_eps_param` gives the exact root).
+    Bounded-gain L+1: the gains of layers m ≥ 2 are a_m + γ k_m (free of ε'), so e_L is
+    linear in ε' and ε / Σ_l (k_l B_{l−1} + 1) Π_{m>l}(a_m + γ k_m) is the root itself.
     """
     if not spec.has_sufficient_eps_param:
         raise _validate.InputError(
@@ -171,9 +184,16 @@ def sufficient_eps_param_expr(spec: BoundSpec, depth: int):
     s = layer_symbols(depth)
     total = sympy.Integer(0)
     for ly in range(depth):
-        tail = sympy.Mul(*(s.a[m] + s.k[m] for m in range(ly + 1, depth)))
+        tail = sympy.Mul(*(s.a[m] + _sufficient_k_factor(spec, m) * s.k[m]
+                           for m in range(ly + 1, depth)))
         total += (s.k[ly] * s.B[ly] + 1) * tail
     return EPS / total
+
+
+def _sufficient_k_factor(spec: BoundSpec, layer: int):
+    """The factor of k_m in the gain bound a_m + (factor)·k_m used for ε' ≤ 1 (1; γ on the
+    bounded-gain copy layers, whose gain is exactly a_m + γ k_m)."""
+    return _gain_budget(spec) if spec.bounded_gain and layer >= 1 else sympy.Integer(1)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -434,6 +454,14 @@ def construction_pools(spec: BoundSpec, weight_law: str) -> dict[str, tuple[Pool
         weights = PoolLaw("weights (products, sign split)", product_law, a_p, p_p, usable=half)
         biases = PoolLaw("biases (products v·c, c > 0)", product_law, a_p, p_p, scale=BETA,
                          usable=half, target=B_MAX)
+    if spec.bounded_gain:
+        # PROVISIONAL: the L+1 pool's requirement; the gain constraint removes subsets, so the
+        # contained-uniform lemma does not cover it as stated — its failure rate is measured
+        # (proofs/bounded-gain-l+1.md, table), not proven
+        a_s, p_s = contained_uniform_constants(weight_law)
+        single = PoolLaw("hidden weights (single values, gain-bounded; provisional)",
+                         weight_law, a_s, p_s)
+        return {"rho_in": (weights, biases), "rho": (single, biases)}
     if spec.copies:
         a_s, p_s = contained_uniform_constants(weight_law)
         single = PoolLaw("hidden weights (single values)", weight_law, a_s, p_s)

@@ -51,6 +51,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.construct.two_layer",),
     ("lotteryproofs.construct.looks_linear", "lotteryproofs.construct.zero_bias",
      "lotteryproofs.construct.l_plus_one"),
+    ("lotteryproofs.construct.bounded_gain",),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
     ("lotteryproofs.certify", "lotteryproofs.memory"),
@@ -71,7 +72,7 @@ KNOWN_CYCLE_EDGES = frozenset()
 REGISTRY_MODULES = frozenset({
     "lotteryproofs.construct.two_layer", "lotteryproofs.construct.looks_linear",
     "lotteryproofs.construct.l_plus_one", "lotteryproofs.construct.zero_bias",
-    "lotteryproofs.construct.registry",
+    "lotteryproofs.construct.bounded_gain", "lotteryproofs.construct.registry",
 })
 
 

@@ -406,6 +406,11 @@ CASES: list[Case] = [
     Case("tickets", "export-output-suffix",
          _export(_compact_ticket, "--format", "network", "--out", "n.onnx"),
          "ends in .npz or .safetensors"),
+    # ---------------------------------------------------------------- rho-in (construction option)
+    Case("numbers", "rho-in-zero",
+         lambda d: ["construct", _small_target(d), "--method", "l+1-bounded", "--rho", "8",
+                    "--rho-in", "0"], "rho_in"),
+    Case("numbers", "rho-in-on-2l", _construct("--rho-in", "30"), "no option 'rho_in'"),
 ]
 
 

@@ -223,7 +223,7 @@ def test_constructions_without_failures_are_ordered_for_every_method():
                 eps_param=0.1,
                 delta=0.1,
                 rng=seed,
-                rho=60 if method == "l+1" else 30,
+                rho=60 if construct.get_construction(method).bound.copies else 30,
             )
             cert = C.certify(ticket, target, (-1.0, 1.0), rng=seed, n_samples=300)
             if succeeded(ticket):

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="per-parameter accuracy ε' of every subset sum (default 0.01)")
     eps.add_argument("--eps", type=_types.positive_float, metavar="E",
                      help="absolute output error ε over the input box, any value > 0; ε' is "
-                          "chosen by the a-priori bound (methods 2l, ll, zero-bias)")
+                          "chosen by the a-priori bound (methods 2l, ll, l+1-bounded, zero-bias)")
     parser.add_argument("--delta", type=_types.unit_open, default=0.1,
                         help="allowed failure probability δ in (0, 1), sizes ρ "
                              "(default: %(default)s)")
@@ -45,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rho", type=_types.positive_int, default=None,
                         help="block multiplicity ρ >= 1 (default: the a-priori width "
                              "requirement)")
+    from lotteryproofs.construct.registry import CONSTRUCTIONS
+
+    # declared once, as a construction option (l+1 family); construct() validates it
+    rho_in = next(o for c in CONSTRUCTIONS.values() for o in c.options if o.name == "rho_in")
+    parser.add_argument("--rho-in", type=int, default=None, metavar="N",
+                        help=f"{rho_in.help}; l+1 methods only (default: ρ, or the a-priori "
+                             "width requirement when ρ is not given)")
     parser.add_argument("--widen", action="store_true",
                         help="where an instance fails, add genuinely new neurons and solve "
                              "again (2l, ll, zero-bias)")
@@ -132,7 +139,7 @@ def run(args) -> int:
         ticket = construct(target, args.method, eps_param=eps_param, delta=args.delta,
                            init=args.init, rng=np.random.SeedSequence(args.seed),
                            domain=domain, rho=args.rho, widen=args.widen,
-                           keep_source=False)
+                           keep_source=False, rho_in=args.rho_in)
     elapsed = time.perf_counter() - start
     if args.rho is None:  # ρ from the a-priori requirement: the remaining stages, now known
         memory.check_construct(target, args.method, ticket.source_widths,

@@ -28,6 +28,10 @@ SOLVER_MARGIN = 1e-9
 #: number searched, so a truncated pool is visible.
 MAX_SEARCHED = 40
 
+#: Bounded-gain instances without a subset are re-solved at 2, 4, …, 2^RELAX_ROUNDS times the
+#: tolerance with the same gain cap (the best error that keeps the gain bound).
+RELAX_ROUNDS = 24
+
 
 # --------------------------------------------------------------------------------- unit scale
 @dataclass(frozen=True, eq=False)
@@ -192,26 +196,38 @@ def exact_sums(values: np.ndarray, chosen: np.ndarray, targets: np.ndarray):
     return np.array(achieved, dtype=np.float64), np.array(error, dtype=np.float64)
 
 
-def solve(instances: Instances, eps_param: float) -> Solved:
+def solve(instances: Instances, eps_param: float, *, gain_slack: float | None = None) -> Solved:
     """Solve every instance with the sparsest mode (fewest candidates with error ≤ ε').
 
     Where no subset reaches ε' the engine's best effort is kept and the instance is marked
-    failed — never resampled, never hidden.
+    failed — never resampled, never hidden. ``gain_slack`` = c selects the engine's
+    bounded-gain mode: only subsets with Σ_S|v| ≤ |target| + c·tol, tol = ε'(1 − margin) ≤ ε'.
+    A bounded-gain instance with no such subset is re-solved with (2tol, c/2), (4tol, c/4), …
+    (the cap c·tol is unchanged, exactly: powers of two), so its subset still satisfies the
+    gain bound and its error is the smallest of that ladder — still reported failed
+    (proofs/bounded-gain-l+1.md).
     """
     from lotteryproofs.rss import sparsest_subset_sum_batch
 
     b, n = instances.values.shape
     chosen = np.zeros((b, n), bool)
     live = np.flatnonzero(instances.lengths > 0)
-    if live.size:
+    tol = eps_param * (1 - SOLVER_MARGIN)
+    rounds = 0
+    while live.size:
         width = int(instances.lengths[live].max())
         result = sparsest_subset_sum_batch(
             np.ascontiguousarray(instances.values[live, :width]), instances.target[live],
-            eps_param * (1 - SOLVER_MARGIN), lengths=instances.lengths[live],
+            tol, lengths=instances.lengths[live], gain_slack=gain_slack,
         )
+        chosen[live] = False
         chosen[live, :width] = np.asarray(result.chosen, bool)
-        # Padding is never a candidate, whatever the engine does with it.
-        chosen &= np.arange(n)[None, :] < instances.lengths[:, None]
+        if gain_slack is None or rounds == RELAX_ROUNDS:
+            break
+        live = live[~np.asarray(result.feasible, bool)]
+        tol, gain_slack, rounds = 2.0 * tol, gain_slack / 2.0, rounds + 1
+    # Padding is never a candidate, whatever the engine does with it.
+    chosen &= np.arange(n)[None, :] < instances.lengths[:, None]
     achieved, error = exact_sums(instances.values, chosen, instances.target)
     return Solved(instances, chosen, achieved, error, error > eps_param)
 

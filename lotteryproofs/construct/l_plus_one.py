@@ -51,8 +51,12 @@ def owners(target_widths, rho: int, rho_in: int) -> list[np.ndarray]:
 
 
 def build(target: Network, unit: common.UnitParameters, box: Box, eps_param: float, rho: int,
-          rho_in: int):
-    """Masks (weights, biases per source layer) and solved instances at unit scale."""
+          rho_in: int, *, gain_slack: float | None = None):
+    """Masks (weights, biases per source layer) and solved instances at unit scale.
+
+    ``gain_slack`` = c restricts every weight instance of the copy layers (target layers
+    l ≥ 2) to subsets with Σ_S|v| ≤ |w| + c·ε' (the bounded-gain variant,
+    :mod:`lotteryproofs.construct.bounded_gain`); None is the plain L+1 construction."""
     widths = target.widths
     depth = target.depth
     own = owners(widths, rho, rho_in)
@@ -69,7 +73,8 @@ def build(target: Network, unit: common.UnitParameters, box: Box, eps_param: flo
     from lotteryproofs.progress import progress
 
     for t in progress(range(1, depth), desc="construct (copy layers)"):
-        s = _solve_copy_layer(t, target, unit, own[t], copies_of(t, depth, rho), eps_param)
+        s = _solve_copy_layer(t, target, unit, own[t], copies_of(t, depth, rho), eps_param,
+                              gain_slack)
         for batch in s:
             inst_id, neurons = batch.chosen_neurons()
             rows = batch.instances.row[inst_id] * copies_of(t, depth, rho) + \
@@ -81,8 +86,9 @@ def build(target: Network, unit: common.UnitParameters, box: Box, eps_param: flo
     return weight_masks, bias_masks, solved
 
 
-def _solve_copy_layer(t, target, unit, owner, copies, eps_param):
-    """Instances of target layer t ≥ 1: weights over single draws, biases over v·c."""
+def _solve_copy_layer(t, target, unit, owner, copies, eps_param, gain_slack=None):
+    """Instances of target layer t ≥ 1: weights over single draws (gain-bounded when
+    ``gain_slack`` is given), biases over v·c (their gain never multiplies an error)."""
     w_t, b_t = target.weights[t], target.biases[t]
     n_in = w_t.shape[1]
     sum_w = unit.weights[t + 1]
@@ -105,7 +111,8 @@ def _solve_copy_layer(t, target, unit, owner, copies, eps_param):
         layer=t, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
         targets=b_t[jb_c], pools=constant_pools, pool_of=np.zeros(jb_c.size, np.int64),
         outgoing=sum_w, out_rows=jb_c * copies + cb, amplitude=amplitude)
-    return [common.solve(weights, eps_param), common.solve(biases, eps_param)]
+    return [common.solve(weights, eps_param, gain_slack=gain_slack),
+            common.solve(biases, eps_param)]
 
 
 def layout(target_widths, rho: int, rho_in: int) -> dict:
@@ -169,19 +176,27 @@ def _rho_in(rho: int, options) -> int:
     return rho if options["rho_in"] is None else options["rho_in"]
 
 
-def _build(inp: BuildInput) -> Built:
+def build_from_input(inp: BuildInput, *, gain_slack: float | None = None) -> Built:
+    """The Construction's ``build`` (``gain_slack``: see :func:`build`)."""
     rho, rho_in = inp.rho, _rho_in(inp.rho, inp.options)
-    wm, bm, solved = build(inp.target, inp.unit, inp.domain, inp.eps_param, rho, rho_in)
+    wm, bm, solved = build(inp.target, inp.unit, inp.domain, inp.eps_param, rho, rho_in,
+                           gain_slack=gain_slack)
     return Built(inp.draw.source, tuple(inp.draw.layer_scales), tuple(wm), tuple(bm), solved,
                  layout(inp.target.widths, rho, rho_in))
 
 
-def _represent(unit_ticket: Network, metadata):
+def _build(inp: BuildInput) -> Built:
+    return build_from_input(inp)
+
+
+def represent_from_metadata(unit_ticket: Network, metadata):
+    """The Construction's ``represent``: :func:`represent` with the ticket's metadata."""
     widths = tuple(int(n) for n in metadata["target_widths"])
     return represent(unit_ticket, widths, int(metadata["rho"]), metadata["layout"])
 
 
-def _widths(target_widths, rho: int, options):
+def widths_from_options(target_widths, rho: int, options):
+    """The Construction's ``source_widths`` (ρ_in from the options, default ρ)."""
     return source_widths(target_widths, rho, _rho_in(rho, options))
 
 
@@ -191,5 +206,6 @@ RHO_IN = Option("rho_in", None, (NONE, Interval(int, 1)),
 
 CONSTRUCTION = Construction(
     "l+1", "L+1", "§4.3 one extra layer; ρ copies of every hidden target neuron",
-    default_init="uniform", bound=BoundSpec("l+1", copies=True), source_widths=_widths,
-    build=_build, represent=_represent, options=(RHO_IN,))
+    default_init="uniform", bound=BoundSpec("l+1", copies=True),
+    source_widths=widths_from_options, build=_build, represent=represent_from_metadata,
+    options=(RHO_IN,))

@@ -11,10 +11,16 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from lotteryproofs import _validate
-from lotteryproofs.construct import l_plus_one, looks_linear, two_layer, zero_bias
+from lotteryproofs.construct import (
+    bounded_gain,
+    l_plus_one,
+    looks_linear,
+    two_layer,
+    zero_bias,
+)
 from lotteryproofs.construct.base import Construction
 
-_MODULES = (two_layer, looks_linear, l_plus_one, zero_bias)
+_MODULES = (two_layer, looks_linear, l_plus_one, bounded_gain, zero_bias)
 
 #: name → Construction, in the order of THEORY.md §4.
 CONSTRUCTIONS = MappingProxyType({m.CONSTRUCTION.name: m.CONSTRUCTION for m in _MODULES})

@@ -1,6 +1,7 @@
 """Random-subset-sum engine (THEORY.md §3): exact solvers, batches, coverage certificates.
 
-* :mod:`lotteryproofs.rss.solvers` — closest / sparsest / fixed-size, one instance or a batch
+* :mod:`lotteryproofs.rss.solvers` — closest / sparsest (optionally bounded-gain: Σ_S|v| ≤
+  |t| + c·tol) / fixed-size, one instance or a batch
   (meet in the middle, exact re-check of near-ties; algorithm in _search.py).
 * :mod:`lotteryproofs.rss.coverage` — exact covering certificate of an interval.
 * :mod:`lotteryproofs.rss.oracle` — exhaustive enumeration, the tests' independent oracle.
@@ -10,6 +11,7 @@
 from lotteryproofs.rss import _numba_cache  # noqa: F401
 from lotteryproofs.rss.coverage import CoverageCertificate, coverage_certificate
 from lotteryproofs.rss.oracle import (
+    bounded_gain_sparsest_brute_force,
     brute_force_min_error,
     brute_force_min_size,
     exact_subset_error,
@@ -30,6 +32,7 @@ __all__ = [
     "BatchSubsetSumResult",
     "CoverageCertificate",
     "SubsetSumResult",
+    "bounded_gain_sparsest_brute_force",
     "closest_subset_sum",
     "closest_subset_sum_batch",
     "brute_force_min_error",

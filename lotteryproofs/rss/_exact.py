@@ -117,6 +117,59 @@ def within(values, target, mask, tol, terms, partials):
 
 
 @njit(cache=True)
+def _split(a):
+    """Dekker's split: a = hi + lo exactly, each with at most 26 significant bits."""
+    c = 134217729.0 * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+@njit(cache=True)
+def two_product(a, b):
+    """(p, e) with p = fl(a·b) and a·b = p + e exactly (Dekker; no overflow or underflow)."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, e
+
+
+@njit(cache=True)
+def abs_sum(values, mask):
+    """Σ_S |values| in float (index order): the approximation the search filters with."""
+    s = 0.0
+    i = 0
+    while mask:
+        if mask & 1:
+            s += abs(values[i])
+        mask >>= 1
+        i += 1
+    return s
+
+
+@njit(cache=True)
+def gain_within(values, target, mask, slack_c, tol, terms, partials):
+    """Exactly: Σ_S |values| ≤ |target| + slack_c·tol (the bounded-gain constraint).
+
+    slack_c·tol enters as the exact pair (p, e) of :func:`two_product`, so the sign of
+    Σ_S |v| − |t| − p − e is the exact sign of the constraint's slack."""
+    k = 0
+    i = 0
+    m = mask
+    while m:
+        if m & 1:
+            terms[k] = abs(values[i])
+            k += 1
+        m >>= 1
+        i += 1
+    p, e = two_product(slack_c, tol)
+    terms[k] = -abs(target)
+    terms[k + 1] = -p
+    terms[k + 2] = -e
+    return fsum(terms, k + 3, partials) <= 0.0
+
+
+@njit(cache=True)
 def compare_errors(values, target, mask1, mask2, terms, partials):
     """Exact sign of |t − Σ_S1| − |t − Σ_S2| (−1, 0 or 1)."""
     s1 = 1.0 if signed_error(values, target, mask1, terms, partials) >= 0.0 else -1.0

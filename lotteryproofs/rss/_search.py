@@ -10,6 +10,11 @@ is found by the two-pointer sweep over the two sorted lists in O(|A_i| + |B_{k�
 * closest: each half fully sorted by merging L with L + v (O(2^{m/2})), one sweep:
   O(2^{m/2}) time and memory.
 * fixed size k: the sweeps i = max(0, k − |B|) … min(k, |A|).
+* bounded-gain sparsest (``gain_c`` = c ≥ 0): the sparsest search restricted to subsets with
+  Σ_S|v| ≤ |t| + c·tol. Σ|v| is additive over the halves, so each pair within tol is tested
+  on (sum, abs-sum); a half whose own abs-sum already exceeds the cap is skipped with its whole
+  window (dominance: the other half only adds). The abs-sums are recomputed from the masks
+  (only for pairs in a window), so the halves' generation is unchanged.
 * sparsest: sizes k = 0, 1, 2, … in increasing order, one windowed pass per k over the pairs
   within tol, stopping at the first k that has one; only the groups of size ≤ k are ever
   built (O(Σ_{p≤k} C(m/2+1, p+1)) work), so easy instances (tol = 1e-2, k ≤ 3) touch a few
@@ -171,15 +176,17 @@ def _sweep(xs, x0, x1, ys, y0, y1, t):
 
 @njit(cache=True)
 def _scan(values, t, tol, xs, xm, x0, x1, ys, ym, y0, y1, shift, thr, slack, best, best_apx,
-          terms, partials):
+          terms, partials, gain_c=-1.0, gslack=0.0):
     """Every pair with approximate error ≤ thr, best first; returns (best mask, its approximate
-    error), mask -1 if none. With tol > 0 only subsets exactly within tol qualify.
+    error), mask -1 if none. With tol > 0 only subsets exactly within tol qualify; with
+    gain_c ≥ 0 only subsets with Σ_S|v| ≤ |t| + gain_c·tol (exactly) qualify.
 
-    Approximate errors are within ``slack`` of the exact ones, so a comparison or a tol test
-    that the approximations decide by more than that margin is certain; the rest are decided
-    exactly (_exact.py)."""
+    Approximate errors are within ``slack`` of the exact ones (approximate Σ|v| within
+    ``gslack``), so a comparison, a tol test or a gain test that the approximations decide by
+    more than that margin is certain; the rest are decided exactly (_exact.py)."""
     if x1 <= x0 or y1 <= y0:
         return best, best_apx
+    cap = abs(t) + gain_c * tol
     lo = y1
     hi = y1
     for i in range(x0, x1):
@@ -190,6 +197,12 @@ def _scan(values, t, tol, xs, xm, x0, x1, ys, ym, y0, y1, shift, thr, slack, bes
             lo = hi
         while lo > y0 and ys[lo - 1] >= c - thr:
             lo -= 1
+        gx = 0.0
+        if gain_c >= 0.0 and lo < hi:
+            # dominance: Σ|v| only grows with the other half, so a half over the cap is out
+            gx = _exact.abs_sum(values, xm[i])
+            if gx > cap + gslack:
+                continue
         for j in range(lo, hi):
             e = abs(c - ys[j])
             mask = xm[i] | (ym[j] << shift)
@@ -198,6 +211,13 @@ def _scan(values, t, tol, xs, xm, x0, x1, ys, ym, y0, y1, shift, thr, slack, bes
                     continue
                 if e >= tol - slack and not _exact.within(values, t, mask, tol, terms,
                                                            partials):
+                    continue
+            if gain_c >= 0.0:
+                g = gx + _exact.abs_sum(values, ym[j] << shift)
+                if g > cap + gslack:
+                    continue
+                if g >= cap - gslack and not _exact.gain_within(values, t, mask, gain_c, tol,
+                                                                terms, partials):
                     continue
             if best < 0 or e < best_apx - 2.0 * slack:
                 best, best_apx = mask, e
@@ -208,13 +228,16 @@ def _scan(values, t, tol, xs, xm, x0, x1, ys, ym, y0, y1, shift, thr, slack, bes
 
 
 @njit(cache=True)
-def solve(values, m, t, tol, mode, size, max_size):
+def solve(values, m, t, tol, mode, size, max_size, gain_c=-1.0):
     """One instance over values[:m]. Returns (mask, feasible).
 
     mode MODE_CLOSEST: exact argmin of |t − Σ_S| (feasible: within tol, or True if tol ≤ 0).
     mode MODE_FIXED: exact argmin over |S| = size.
     mode MODE_SPARSEST: smallest |S| ≤ max_size with exact error ≤ tol, best error among
     those; if none, feasible False and the exact closest subset with |S| ≤ max_size.
+    With gain_c ≥ 0 (sparsest only, the bounded-gain mode): the same among the subsets with
+    Σ_S|v| ≤ |t| + gain_c·tol; if none, feasible False and the empty subset (which satisfies
+    the gain constraint).
     """
     terms, partials = _exact.scratch(m)
     h_a = m // 2
@@ -229,6 +252,7 @@ def solve(values, m, t, tol, mode, size, max_size):
     for i in range(m):
         mag += abs(values[i])
     slack = 4.0 * (m + 4) * _U * mag
+    gslack = 4.0 * (m + 4) * _U * (mag + abs(gain_c) * tol)
     built_a = 0
     built_b = 0
     ts = np.empty(2**h_b)
@@ -247,6 +271,16 @@ def solve(values, m, t, tol, mode, size, max_size):
 
     k_lo = size if mode == MODE_FIXED else 0
     k_hi = size if mode == MODE_FIXED else max_size
+    if mode == MODE_SPARSEST and gain_c >= 0.0:
+        # no subset of k values has Σ|v| below the k smallest |v|: sizes whose smallest
+        # abs-sum exceeds the cap are out (approximate sums, so compared with the slack)
+        smallest = np.sort(np.abs(values[:m]))
+        total = 0.0
+        fits = 0
+        while fits < m and total + smallest[fits] <= abs(t) + gain_c * tol + gslack:
+            total += smallest[fits]
+            fits += 1
+        k_hi = min(k_hi, fits)
     la_s = np.empty((2, 2 ** (h_a + 1)))
     la_m = np.empty((2, 2 ** (h_a + 1)), np.int64)
     la_off = np.empty((2, h_a + 2), np.int64)
@@ -263,9 +297,11 @@ def solve(values, m, t, tol, mode, size, max_size):
             for i in range(max(0, k - h_b), min(k, h_a) + 1):
                 best, best_apx = _scan(values, t, tol, sa, ma, ga[i], ga[i + 1], sb, mb,
                                        gb[k - i], gb[k - i + 1], h_a, tol + slack, slack,
-                                       best, best_apx, terms, partials)
+                                       best, best_apx, terms, partials, gain_c, gslack)
             if best >= 0:
                 return best, True
+    if mode == MODE_SPARSEST and gain_c >= 0.0:
+        return np.int64(0), False
     # fixed size, or sparsest without a feasible size: the exact closest over sizes k_lo..k_hi
     errs = np.full(k_hi + 1, np.inf)
     for k in range(k_lo, k_hi + 1):
@@ -287,13 +323,14 @@ def solve(values, m, t, tol, mode, size, max_size):
 
 
 @njit(cache=True)
-def _solve_row(row, length, t, tol, mode, size, max_size, prefix, m_start, max_values):
+def _solve_row(row, length, t, tol, mode, size, max_size, prefix, m_start, max_values,
+               gain_c=-1.0):
     """One row, with the prefix strategy if asked; returns (mask, feasible, n_used)."""
     n = min(length, max_values)
     m = min(m_start, n) if prefix else n
     while True:
         k_max = min(max_size, m)
-        mask, feasible = solve(row, m, t, tol, mode, min(size, m), k_max)
+        mask, feasible = solve(row, m, t, tol, mode, min(size, m), k_max, gain_c)
         if feasible or m >= n:
             return mask, feasible, m
         m = min(n, m + 2)
@@ -301,12 +338,12 @@ def _solve_row(row, length, t, tol, mode, size, max_size, prefix, m_start, max_v
 
 @njit(cache=True)
 def _fill_row(b, values, lengths, targets, tols, mode, size, max_size, prefix, m_starts,
-              max_values, chosen, value, error, feasible, n_used):
+              max_values, chosen, value, error, feasible, n_used, gain_c):
     """Solve row b and write its outputs: value = Σ_S values and error = |t − Σ_S values|,
     both correctly rounded (_exact.py)."""
     row = values[b]
     mask, ok, used = _solve_row(row, lengths[b], targets[b], tols[b], mode, size, max_size,
-                                prefix, m_starts[b], max_values)
+                                prefix, m_starts[b], max_values, gain_c)
     terms, partials = _exact.scratch(used)
     value[b] = _exact.subset_value(row, mask, terms, partials)
     error[b] = abs(_exact.signed_error(row, targets[b], mask, terms, partials))
@@ -318,18 +355,18 @@ def _fill_row(b, values, lengths, targets, tols, mode, size, max_size, prefix, m
 
 @njit(cache=True, parallel=True)
 def solve_batch(values, lengths, targets, tols, mode, size, max_size, prefix, m_starts,
-                max_values, chosen, value, error, feasible, n_used):
+                max_values, chosen, value, error, feasible, n_used, gain_c=-1.0):
     """Every row of a batch, rows in parallel (numba threads); fills the output arrays."""
     for b in prange(values.shape[0]):
         _fill_row(b, values, lengths, targets, tols, mode, size, max_size, prefix, m_starts,
-                  max_values, chosen, value, error, feasible, n_used)
+                  max_values, chosen, value, error, feasible, n_used, gain_c)
 
 
 @njit(cache=True)
 def solve_batch_serial(values, lengths, targets, tols, mode, size, max_size, prefix, m_starts,
-                       max_values, chosen, value, error, feasible, n_used):
+                       max_values, chosen, value, error, feasible, n_used, gain_c=-1.0):
     """:func:`solve_batch` in the calling thread: for single instances and small batches,
     where waking the thread pool costs more than it saves (milliseconds on a busy machine)."""
     for b in range(values.shape[0]):
         _fill_row(b, values, lengths, targets, tols, mode, size, max_size, prefix, m_starts,
-                  max_values, chosen, value, error, feasible, n_used)
+                  max_values, chosen, value, error, feasible, n_used, gain_c)

@@ -80,3 +80,35 @@ def brute_force_min_size(values, target, tol) -> int | None:
     ok = [c for c in near
           if exact_subset_error(values, np.flatnonzero(masks[c]), target) <= Fraction(tol)]
     return int(sizes[ok].min()) if ok else None
+
+
+def bounded_gain_sparsest_brute_force(values, target, tol, gain_slack):
+    """The bounded-gain sparsest subset by enumeration, decided in exact rational arithmetic.
+
+    Among the subsets S with |target − Σ_S v| ≤ tol and Σ_S |v| ≤ |target| + gain_slack·tol
+    (both exact, :class:`fractions.Fraction`), the smallest |S|, then the smallest exact error,
+    then the smallest bit mask (the engine's order). Returns the sorted indices, or None when
+    no subset qualifies. Float sums only preselect: every subset within a generous margin of
+    either boundary is re-decided exactly, so the answer does not depend on rounding.
+    """
+    values = _validate.finite_array("values", values, ndim=1)
+    sums, masks = subset_sums_brute_force(values)
+    gains = np.abs(values) @ masks.T.astype(np.float64) if values.size else np.zeros(1)
+    n = values.shape[0]
+    margin = 8 * (n + 4) * 2.0**-53 * (np.abs(values).sum() + abs(target) + gain_slack * tol)
+    cap = abs(target) + gain_slack * tol
+    near = (np.abs(target - sums) <= tol + margin) & (gains <= cap + margin)
+    exact_t, exact_tol = Fraction(float(target)), Fraction(float(tol))
+    exact_cap = abs(exact_t) + Fraction(float(gain_slack)) * exact_tol
+    fv = [Fraction(float(v)) for v in values]
+    best = None
+    for code in np.flatnonzero(near):
+        idx = np.flatnonzero(masks[code])
+        err = abs(exact_t - sum((fv[i] for i in idx), Fraction(0)))
+        gain = sum((abs(fv[i]) for i in idx), Fraction(0))
+        if err > exact_tol or gain > exact_cap:
+            continue
+        key = (idx.size, err, int(code))
+        if best is None or key < best[0]:
+            best = (key, idx)
+    return None if best is None else best[1].astype(np.int64)

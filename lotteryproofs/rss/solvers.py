@@ -16,6 +16,10 @@ a subset within tol; the result is optimal over values[:n_used]. The prefix grow
 the largest search that fits in memory (and 62 values); a row still without a subset within
 tol there is reported with ``feasible = False`` and that ``n_used``.
 
+Bounded-gain sparsest (``gain_slack`` = c): minimal cardinality among the subsets with exact
+error ≤ tol **and** Σ_S |v_i| ≤ |t| + c·tol (exact), the RSS step of the bounded-gain L+1
+construction (proofs/bounded-gain-l+1.md).
+
 Time O(2^{m/2}·m) and memory O(2^{m/2}) per instance in the worst case; sparsest mode stops
 at the first feasible size and builds only the sums of subsets up to that size (_search.py).
 Searches needing more memory than ``lotteryproofs._validate.DEFAULT_MEMORY_LIMIT_BYTES`` are
@@ -34,6 +38,8 @@ from lotteryproofs import _validate
 from lotteryproofs._validate import InputError
 from lotteryproofs.rss import _search
 
+#: Largest c of the bounded-gain mode (c·tol must stay a product without overflow).
+MAX_GAIN_SLACK = 1e12
 #: Batches at least this large are solved on all numba threads, smaller ones in the caller's.
 PARALLEL_MIN_ROWS = 64
 
@@ -117,7 +123,18 @@ def _tols(tol, n_rows: int, *, required: bool) -> np.ndarray:
     return array
 
 
-def _run(values, targets, tol, mode, *, lengths, size, max_size, prefix, max_values):
+def _gain_slack(gain_slack) -> float:
+    """c of the bounded-gain mode (None: unconstrained, encoded as −1 for the kernel)."""
+    if gain_slack is None:
+        return -1.0
+    c = _validate.finite_scalar("gain_slack", gain_slack)
+    if not 0 <= c <= MAX_GAIN_SLACK:
+        raise InputError(f"gain_slack must lie in [0, {MAX_GAIN_SLACK:g}], got {c}")
+    return c
+
+
+def _run(values, targets, tol, mode, *, lengths, size, max_size, prefix, max_values,
+         gain_slack=None):
     values = _validate.finite_array("values", values, ndim=2)
     targets = _validate.finite_array("targets", targets, ndim=1)
     n_rows, n_cols = values.shape
@@ -127,6 +144,7 @@ def _run(values, targets, tol, mode, *, lengths, size, max_size, prefix, max_val
     if not np.isfinite(np.abs(values).sum(axis=1).max() + np.abs(targets).max()):
         raise InputError("values and targets are too large: their sums overflow float64")
     tols = _tols(tol, n_rows, required=mode == _search.MODE_SPARSEST)
+    gain_c = _gain_slack(gain_slack)
     if prefix and tol is None:
         raise InputError("prefix=True needs tol: the prefix grows until a subset is within tol")
     max_values = n_cols if max_values is None else _count("max_values", max_values, 1)
@@ -162,7 +180,7 @@ def _run(values, targets, tol, mode, *, lengths, size, max_size, prefix, max_val
     kernel = _search.solve_batch if n_rows >= PARALLEL_MIN_ROWS else _search.solve_batch_serial
     kernel(
         values, lengths, targets, tols, mode, size, max_size, bool(prefix), m_starts,
-        max_values, chosen, value, error, feasible, n_used,
+        max_values, chosen, value, error, feasible, n_used, gain_c,
     )
     return BatchSubsetSumResult(chosen, value, error, feasible, chosen.sum(axis=1), n_used)
 
@@ -185,12 +203,18 @@ def closest_subset_sum(values, target, *, tol=None, prefix=False, max_values=Non
                    prefix=prefix, max_values=max_values)
 
 
-def sparsest_subset_sum(values, target, tol, *, max_size=None, max_values=None, prefix=False):
+def sparsest_subset_sum(values, target, tol, *, max_size=None, max_values=None, prefix=False,
+                        gain_slack=None):
     """A subset of minimal cardinality (≤ max_size) with exact error ≤ tol; among those the
     smallest error. If none exists: ``feasible = False`` and the exact closest subset of size
-    ≤ max_size (never a silent success)."""
+    ≤ max_size (never a silent success).
+
+    Bounded-gain mode (``gain_slack`` = c ≥ 0): the same among the subsets that also satisfy
+    Σ_S |v| ≤ |target| + c·tol, decided exactly (proofs/bounded-gain-l+1.md). If none exists:
+    ``feasible = False`` and the **empty** subset (it satisfies the gain constraint; its
+    error is |target|)."""
     return _single(values, target, tol, _search.MODE_SPARSEST, size=0, max_size=max_size,
-                   prefix=prefix, max_values=max_values)
+                   prefix=prefix, max_values=max_values, gain_slack=gain_slack)
 
 
 def fixed_size_subset_sum(values, target, size, *, max_values=None):
@@ -208,10 +232,12 @@ def closest_subset_sum_batch(values, targets, *, lengths=None, tol=None, prefix=
 
 
 def sparsest_subset_sum_batch(values, targets, tol, *, lengths=None, max_size=None,
-                              prefix=False, max_values=None):
-    """:func:`sparsest_subset_sum` for every row (see :func:`closest_subset_sum_batch`)."""
+                              prefix=False, max_values=None, gain_slack=None):
+    """:func:`sparsest_subset_sum` for every row (see :func:`closest_subset_sum_batch`);
+    ``gain_slack`` (one c for the batch) selects the bounded-gain mode."""
     return _run(values, targets, tol, _search.MODE_SPARSEST, lengths=lengths, size=0,
-                max_size=max_size, prefix=prefix, max_values=max_values)
+                max_size=max_size, prefix=prefix, max_values=max_values,
+                gain_slack=gain_slack)
 
 
 def fixed_size_subset_sum_batch(values, targets, size, *, lengths=None, max_values=None):

@@ -1,0 +1,250 @@
+"""What the gain constraint costs: bounded-gain L+1 against plain L+1 (benchmarks/README.md).
+
+    python benchmarks/bench_bounded_gain.py rss            # failure table of the RSS mode
+    python benchmarks/bench_bounded_gain.py constructions  # l+1-bounded vs l+1, equal ρ and ε'
+    python benchmarks/bench_bounded_gain.py real           # wine, breast cancer, digits
+    python benchmarks/bench_bounded_gain.py real --datasets wine --rho 40 --rho-in 60
+    python benchmarks/bench_bounded_gain.py lenet --rho 10 --rho-in 60 --certify
+
+``rss``: per law of laws.py (uniform, normal, product), pool size n and ε', the failure rate
+per instance (no subset within ε', resp. none within ε' and the gain cap) of the exact sparsest
+solver unconstrained, with the absolute budget γ = 2 of the construction (c = γ/ε') and with a
+fixed c = 1; targets z ~ U[-1, 1]; 95 % Clopper–Pearson intervals (lotteryproofs.stats).
+
+``constructions``: random targets, the same seeds, ε' and ρ for both methods: failed instances
+(with Clopper–Pearson intervals over all instances) and ticket nonzeros.
+
+``real``: exactly what a user runs, one subprocess per row (so peak memory is the row's own,
+from /usr/bin/time): ``lotteryproofs construct NAME --method l+1-bounded --eps 0.1 --rho R
+--rho-in RI --json C.json`` (ε' chosen by the bounded-gain a-priori bound), and plain l+1 with
+``--eps-param`` = that same ε' (its own a-priori ε' is ~10⁻⁹, see the real-targets section).
+
+``lenet``: LeNet-300-100, both methods in one process at ε' = 0.01 (the a-priori ε' is far out
+of reach there), only while /proc/meminfo shows ≥ 14 GB available (plain l+1 peaked at 9.3 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {"wine": "wine-16-8", "breast-cancer": "breast-cancer-16-8", "digits": "digits-64-32"}
+
+
+def _interval(k: int, n: int) -> str:
+    from lotteryproofs.stats import clopper_pearson
+
+    lo, hi = clopper_pearson(k, n)
+    return f"{k / n:.4f} [{lo:.4f}, {hi:.4f}]"
+
+
+def rss_table(trials: int, seed: int) -> str:
+    from lotteryproofs import laws
+    from lotteryproofs.construct.bounded_gain import GAIN_BUDGET
+    from lotteryproofs.rss import sparsest_subset_sum_batch
+
+    rng = np.random.default_rng(seed)
+    lines = ["| law | n | ε' | unconstrained | γ = 2 (c = γ/ε') | c = 1 | time s |",
+             "|---|---|---|---|---|---|---|"]
+    for law in ("uniform", "normal", "product"):
+        for n in (20, 30, 40):
+            for eps in (1e-2, 1e-3, 1e-4):
+                values = laws.sample(law, rng, (trials, n))
+                targets = rng.uniform(-1, 1, trials)
+                start = time.perf_counter()
+                cells = []
+                for c in (None, GAIN_BUDGET / eps, 1.0):
+                    r = sparsest_subset_sum_batch(values, targets, eps, gain_slack=c)
+                    cells.append(_interval(int((~r.feasible).sum()), trials))
+                lines.append(f"| {law} | {n} | {eps:g} | {' | '.join(cells)} | "
+                             f"{time.perf_counter() - start:.1f} |")
+                print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+def construction_table(seeds: int) -> str:
+    from lotteryproofs.construct import construct
+    from lotteryproofs.network import Box
+    from lotteryproofs.stats import mean_interval
+    from lotteryproofs.targets import random_target
+
+    lines = ["| target | ε' | ρ = ρ_in | method | failed / instances (95 % CP) | ticket nnz "
+             "(mean [95 %]) | s |", "|---|---|---|---|---|---|---|"]
+    for widths in ((4, 8, 6, 3), (6, 12, 8, 4, 2)):
+        for eps, rho in ((1e-2, 32), (1e-3, 40)):
+            for method in ("l+1", "l+1-bounded"):
+                fails = total = 0
+                nnz = []
+                start = time.perf_counter()
+                for s in range(seeds):
+                    target = random_target(widths, np.random.default_rng(s))
+                    ticket = construct(target, method, eps_param=eps, delta=0.1, rng=100 + s,
+                                       domain=Box.cube(-1.0, 1.0, widths[0]), rho=rho,
+                                       rho_in=rho)
+                    fails += int(ticket.rss_log.failed.sum())
+                    total += int(ticket.rss_log.failed.size)
+                    nnz.append(ticket.count_nonzero())
+                m, lo, hi = mean_interval(nnz)
+                lines.append(f"| {'-'.join(map(str, widths))} | {eps:g} | {rho} | {method} | "
+                             f"{fails}/{total}: {_interval(fails, total)} | {m:.0f} "
+                             f"[{lo:.0f}, {hi:.0f}] | {time.perf_counter() - start:.1f} |")
+                print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+def _bounded_eps_param(name: str, eps: float) -> float:
+    from lotteryproofs.commands.construct import _eps_param_from_eps
+    from lotteryproofs.io import read_target, target_box
+
+    network, metadata = read_target(name)
+    return _eps_param_from_eps(eps, "l+1-bounded", network,
+                               target_box(metadata, network.widths[0]))
+
+
+def run_cli(argv: list[str]) -> dict:
+    """One ``lotteryproofs construct`` in a subprocess under /usr/bin/time; the certificate."""
+    with tempfile.TemporaryDirectory() as folder:
+        cert = Path(folder) / "c.json"
+        cmd = ["/usr/bin/time", "-f", "TIME %e %U %S %M", sys.executable, "-m", "lotteryproofs",
+               *argv, "--json", str(cert)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        timing = [ln for ln in proc.stderr.splitlines() if ln.startswith("TIME ")]
+        wall, user, sys_, rss_kb = (float(x) for x in timing[-1].split()[1:]) if timing else (
+            (float("nan"),) * 4)
+        row = {"wall_s": wall, "cpu_s": user + sys_, "peak_mb": rss_kb / 1024,
+               "rc": proc.returncode}
+        if proc.returncode != 0:
+            row["error"] = proc.stderr.strip().splitlines()[-2:]
+            return row
+        data = json.loads(cert.read_text())
+    d, e = data.get("dataset") or {}, data["errors"]
+    row.update({
+        "eps_param": data["eps_param"], "target_acc": d.get("target_test_accuracy"),
+        "ticket_acc": d.get("ticket_test_accuracy"), "agreement": d.get("agreement"),
+        "observed": e["observed_output_error"], "certified": e["certified_output_error"],
+        "a_priori": e["a_priori_output_error"], "instances": data["rss"]["instances"],
+        "failures": data["rss"]["failures"], "ticket_nnz": data["ticket"]["params_nonzero"],
+        "target_nnz": data["target"]["params_nonzero"],
+        "source_params": data["source"]["params"], "construct_s": data["time_s"]})
+    return row
+
+
+def real_rows(datasets, rho: int, rho_in: int, eps: float) -> list[dict]:
+    rows = []
+    for key in datasets:
+        name = TARGETS[key]
+        eps_param = _bounded_eps_param(name, eps)
+        common = ["construct", name, "--rho", str(rho), "--rho-in", str(rho_in), "--seed", "0"]
+        for method, accuracy in (("l+1-bounded", ["--eps", str(eps)]),
+                                 ("l+1", ["--eps-param", repr(eps_param)])):
+            row = {"target": name, "method": method, "rho": rho, "rho_in": rho_in,
+                   **run_cli([*common, "--method", method, *accuracy])}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+def available_gb() -> float:
+    """MemAvailable of /proc/meminfo in GB (the LeNet rows need ≥ 14 GB; others share it)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 2**20
+    return 0.0
+
+
+def lenet_rows(rho: int, rho_in: int, eps_param: float, certify_too: bool) -> list[dict]:
+    """LeNet-300-100, plain and bounded-gain L+1 in the same run, same seed, ε', ρ, ρ_in:
+    failures, nonzeros, agreement and output error on 10⁴ box inputs, certified bound, time."""
+    import gc
+    import resource
+
+    from lotteryproofs.certify import certify
+    from lotteryproofs.construct import construct
+    from lotteryproofs.construct.common import compact
+    from lotteryproofs.io import read_target, target_box
+
+    target, metadata = read_target("lenet300100")
+    box = target_box(metadata, target.widths[0])
+    x = box.sample(10_000, np.random.default_rng(1))
+    exact = target.forward(x)
+    rows = []
+    for method in ("l+1", "l+1-bounded"):
+        if available_gb() < 14:
+            rows.append({"method": method, "skipped": f"{available_gb():.1f} GB available"})
+            print(json.dumps(rows[-1]), flush=True)
+            continue
+        start, cpu = time.perf_counter(), time.process_time()
+        ticket = construct(target, method, eps_param=eps_param, delta=0.1, rng=0, domain=box,
+                           rho=rho, rho_in=rho_in)
+        row = {"method": method, "rho": rho, "rho_in": rho_in, "eps_param": eps_param,
+               "construct_s": round(time.perf_counter() - start, 1),
+               "construct_cpu_s": round(time.process_time() - cpu, 1),
+               "load": round(os.getloadavg()[0], 1), "source_params": ticket.source.n_params,
+               "instances": ticket.rss_log.n_instances,
+               "failures": int(ticket.rss_log.failed.sum()),
+               "max_param_error": float(ticket.rss_log.error.max()),
+               "nonzeros": ticket.count_nonzero()}
+        approx = compact(ticket.network).forward(x) / ticket.scale
+        err = np.max(np.abs(approx - exact), axis=1)
+        row.update({"out_err_mean": float(err.mean()), "out_err_max": float(err.max()),
+                    "agreement": float(np.mean(np.argmax(approx, 1) == np.argmax(exact, 1)))})
+        if certify_too:
+            start = time.perf_counter()
+            cert = certify(ticket, target, box, n_samples=1000)
+            row.update({"certified": cert.certified_output_error,
+                        "a_priori": cert.a_priori_output_error,
+                        "certify_s": round(time.perf_counter() - start, 1)})
+        row["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        del ticket
+        gc.collect()
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=("rss", "constructions", "real", "lenet"))
+    parser.add_argument("--eps-param", type=float, default=0.01, help="lenet only")
+    parser.add_argument("--certify", action="store_true", help="lenet: also certify")
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--datasets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument("--rho", type=int, default=40)
+    parser.add_argument("--rho-in", type=int, default=60)
+    parser.add_argument("--eps", type=float, default=0.1)
+    parser.add_argument("--json", metavar="OUT.json")
+    args = parser.parse_args(argv)
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load {os.getloadavg()[0]:.2f}")
+    start, cpu = time.perf_counter(), time.process_time()
+    if args.part == "rss":
+        out = rss_table(args.trials, 0)
+    elif args.part == "constructions":
+        out = construction_table(args.seeds)
+    elif args.part == "real":
+        out = real_rows(args.datasets, args.rho, args.rho_in, args.eps)
+    else:
+        out = lenet_rows(args.rho, args.rho_in, args.eps_param, args.certify)
+    print(f"# wall {time.perf_counter() - start:.1f} s, CPU (this process) "
+          f"{time.process_time() - cpu:.1f} s, load {os.getloadavg()[0]:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    if isinstance(out, str):
+        print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
