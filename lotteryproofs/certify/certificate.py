@@ -3,10 +3,12 @@
 For a target f_T, a ticket f_S with output scale Λ and an input box D:
 
 * **observed** — a true lower bound of sup_D ‖f_T − Λ⁻¹ f_S‖_∞ (:mod:`certify.observed`);
-* **certified** — a rigorous upper bound: the smaller of the §5 recursion with the ticket's
-  actual represented parameters (:mod:`certify.bound`) and the a-priori bound made rigorous
-  for the rounding of Λ, the latter only when every represented parameter is provably within
-  ε' (its hypothesis); ``certified_method`` says which one won;
+* **certified** — a rigorous upper bound: the smallest of the §5 recursion with the ticket's
+  actual represented parameters (:mod:`certify.bound`), the differential bound
+  (:mod:`certify.differential`), the linear differential bound (:mod:`certify.symbolic`)
+  and the a-priori bound made rigorous for the rounding of Λ,
+  the latter only when every represented parameter is provably within ε' (its hypothesis);
+  ``certified_method`` says which one won, ``certified_bounds`` holds every candidate;
 * **a-priori** — the §5 closed form (bounds.py) for the ε' the ticket was built with, the
   target's norms a_l, k_l and the same rigorous B_l; for L+1 the gain bound G_l = ρ·max|v|
   (the source draw's largest unit-scale weight), since THEORY.md gives no a-priori bound on
@@ -36,8 +38,10 @@ from .bound import (
     rigorous_preactivation_bounds,
     with_scale_slack,
 )
+from .differential import differential_output_error
 from .observed import observed_output_error
 from .rounding import RoundingSlack, abs_ticket, rounding_slack
+from .symbolic import linear_differential_output_error
 
 #: Relative room between certified and a-priori for the rounding terms only the certified bound
 #: carries (γ_K-sized, K ≤ a few hundred: far below this).
@@ -72,8 +76,13 @@ class Certificate:
     time_s: float
     worst_input: np.ndarray = field(repr=False, default=None)
     a_priori_gains: tuple | None = None
-    #: which rigorous bound is ``certified_output_error``: "recursion" or "a-priori"
+    #: which rigorous bound is ``certified_output_error``: "recursion", "differential",
+    #: "linear-differential" or "a-priori"
     certified_method: str = "recursion"
+    #: every rigorous candidate (method → value; None where its hypothesis is not proved)
+    certified_bounds: dict | None = None
+    #: how the observed error was found (samples, ascent restarts, exact recomputations)
+    observed_search: dict | None = None
 
     @property
     def ordered(self) -> bool:
@@ -111,6 +120,12 @@ class Certificate:
                 "observed_output_error": self.observed_output_error,
                 "certified_output_error": num(self.certified_output_error),
                 "certified_method": self.certified_method,
+                "certified_bounds": None
+                if self.certified_bounds is None
+                else {k: num(v) for k, v in self.certified_bounds.items()},
+                "observed_method": "samples, projected gradient ascent, exact recomputation",
+                "observed_search": self.observed_search,
+                "a_priori_method": "closed form of THEORY.md §5 for the ticket's ε'",
                 "a_priori_output_error": num(self.a_priori_output_error),
                 "a_priori_gains": None
                 if self.a_priori_gains is None
@@ -133,25 +148,32 @@ def within_eps_param(w_err: float, b_err: float, eps_param: float,
     return float(up(w_err + s_w)) <= eps_param and float(up(b_err + s_b)) <= eps_param
 
 
-def _certified_fields(recursion: float, a_priori: float, hypothesis: bool,
+def _certified_fields(bounds: dict, a_priori: float, hypothesis: bool,
                       slack: RoundingSlack | None, pre) -> dict:
-    """The Certificate's ``certified_output_error`` and ``certified_method``."""
-    value, which = _smaller_bound(recursion, a_priori, hypothesis, slack, pre)
-    return {"certified_output_error": value, "certified_method": which}
+    """The Certificate's ``certified_output_error``, ``certified_method`` and
+    ``certified_bounds``."""
+    value, which, table = _smallest_bound(bounds, a_priori, hypothesis, slack, pre)
+    return {"certified_output_error": value, "certified_method": which,
+            "certified_bounds": table}
 
 
-def _smaller_bound(recursion: float, a_priori: float, hypothesis: bool,
-                   slack: RoundingSlack | None, pre) -> tuple[float, str]:
-    """min(recursion, a-priori) as the certified bound, and which one it is.
+def _smallest_bound(bounds: dict, a_priori: float, hypothesis: bool,
+                    slack: RoundingSlack | None, pre) -> tuple[float, str, dict]:
+    """The smallest rigorous bound as the certified bound, which one it is, and the table.
 
-    The a-priori bound holds for the exact represented parameters when each is within ε'
-    (``hypothesis``); Λ's rounding adds s·(max|f_T| + e) as for the recursion
-    (proofs/certificate-soundness.md, Lemma 5).
+    ``bounds`` maps a method name to a rigorous upper bound of the sup (each already carries
+    the read-back's and Λ's rounding). The a-priori bound holds for the exact represented
+    parameters when each is within ε' (``hypothesis``); Λ's rounding adds s·(max|f_T| + e)
+    as for the others (proofs/certificate-soundness.md, Lemma 5). Ties go to the earlier
+    entry of ``bounds`` (the recursion first), then the a-priori bound.
     """
-    if not hypothesis or not math.isfinite(a_priori):
-        return recursion, "recursion"
-    candidate = with_scale_slack(a_priori, slack, pre)
-    return (candidate, "a-priori") if candidate < recursion else (recursion, "recursion")
+    table = dict(bounds)
+    if hypothesis and math.isfinite(a_priori):
+        table["a-priori"] = with_scale_slack(a_priori, slack, pre)
+    else:
+        table["a-priori"] = None
+    which = min((k for k, v in table.items() if v is not None), key=lambda k: table[k])
+    return table[which], which, table
 
 
 def _check_domain(domain, dim: int) -> Box:
@@ -249,7 +271,13 @@ def certify(
     check_represented(target, represented)
 
     pre = rigorous_preactivation_bounds(target, box)
-    recursion = certified_output_error(target, box, represented, slack, pre=pre)
+    rigorous = {
+        "recursion": certified_output_error(target, box, represented, slack, pre=pre),
+        "differential": differential_output_error(target, box, represented, slack, pre=pre),
+        "linear-differential": linear_differential_output_error(
+            target, box, represented, slack, pre=pre
+        ),
+    }
     w_err, b_err = max_param_errors(target, box, represented)
     hypothesis = within_eps_param(w_err, b_err, eps_param, slack)
     observed = observed_output_error(
@@ -284,11 +312,12 @@ def certify(
         max_bias_error=b_err,
         observed_output_error=observed.value,
         # the smaller rigorous bound, and which one it is
-        **_certified_fields(recursion, a_priori, hypothesis, slack, pre),
+        **_certified_fields(rigorous, a_priori, hypothesis, slack, pre),
         a_priori_output_error=a_priori,
         domain=box,
         rss=rss,
         time_s=round(time.perf_counter() - start, 3),
         worst_input=observed.x,
+        observed_search=observed.search,
         a_priori_gains=gains,
     )
