@@ -381,34 +381,48 @@ def test_certify_refuses_a_ticket_whose_masks_break_its_layout():
 # ------------------------------------------------ certified = the smaller rigorous bound
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), widths=widths_strategy, eps_param=st.floats(1e-4, 0.2))
-def test_certified_is_the_smaller_of_recursion_and_a_priori(seed, widths, eps_param):
-    """certified = min(recursion, a-priori) when every represented parameter is within ε'
-    (here exact represented layers, so no rounding slack), and says which one won."""
+def test_certified_is_the_smallest_rigorous_bound(seed, widths, eps_param):
+    """certified = min(recursion, differential, linear-differential, a-priori) when every
+    represented parameter is within ε' (here exact represented layers, so no rounding slack),
+    each computed independently here, and the certificate says which one won."""
     rng = np.random.default_rng(seed)
     target = small_target(seed, widths)
     box = Box.cube(-1.0, 1.0, widths[0])
     ticket, rep = perturbed_fixture(target, eps_param, rng)
     cert = C.certify(ticket, target, box, rng=seed, n_samples=200, represented=rep)
-    recursion = C.certified_output_error(target, box, rep)  # computed independently here
+    candidates = {
+        "recursion": C.certified_output_error(target, box, rep),
+        "differential": C.differential_output_error(target, box, rep),
+        "linear-differential": C.linear_differential_output_error(target, box, rep),
+        "a-priori": cert.a_priori_output_error,
+    }
     assert cert.max_param_error <= eps_param
-    assert cert.certified_output_error == min(recursion, cert.a_priori_output_error)
-    expected = "a-priori" if cert.a_priori_output_error < recursion else "recursion"
+    assert cert.certified_output_error == min(candidates.values())
+    expected = min(candidates, key=candidates.get)
     assert cert.certified_method == expected
+    assert cert.certified_bounds == candidates
     assert cert.observed_output_error <= cert.certified_output_error <= cert.a_priori_output_error
-    assert cert.to_json()["errors"]["certified_method"] == expected
+    errors = cert.to_json()["errors"]
+    assert errors["certified_method"] == expected
+    assert errors["certified_bounds"] == candidates
 
 
-def test_smaller_bound_needs_the_a_priori_hypothesis():
-    from lotteryproofs.certify.certificate import _smaller_bound
+def test_smallest_bound_needs_the_a_priori_hypothesis():
+    from lotteryproofs.certify.certificate import _smallest_bound
 
     pre = [(np.array([-3.0]), np.array([2.0]))]
-    assert _smaller_bound(2.0, 1.0, True, None, pre) == (1.0, "a-priori")
-    assert _smaller_bound(2.0, 1.0, False, None, pre) == (2.0, "recursion")
-    assert _smaller_bound(2.0, float("inf"), True, None, pre) == (2.0, "recursion")
-    assert _smaller_bound(0.5, 1.0, True, None, pre) == (0.5, "recursion")
+    two = {"recursion": 2.0, "differential": 3.0}
+    assert _smallest_bound(two, 1.0, True, None, pre)[:2] == (1.0, "a-priori")
+    assert _smallest_bound(two, 1.0, False, None, pre)[:2] == (2.0, "recursion")
+    assert _smallest_bound(two, float("inf"), True, None, pre)[:2] == (2.0, "recursion")
+    assert _smallest_bound({"recursion": 0.5}, 1.0, True, None, pre)[:2] == (0.5, "recursion")
+    _, which, table = _smallest_bound({"recursion": 2.0, "differential": 0.7}, 1.0, False,
+                                      None, pre)
+    assert which == "differential" and table == {"recursion": 2.0, "differential": 0.7,
+                                                 "a-priori": None}
     # Λ's rounding: e + s·(max|f_T| + e) rounded up, as for the recursion
     slack = C.RoundingSlack((), (), 2.0**-40)
-    value, which = _smaller_bound(2.0, 1.0, True, slack, pre)
+    value, which, _ = _smallest_bound(two, 1.0, True, slack, pre)
     assert which == "a-priori"
     assert Fraction(value) >= 1 + Fraction(2) ** -40 * (3 + 1)
 

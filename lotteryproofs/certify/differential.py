@@ -27,18 +27,20 @@ and b̂. :func:`differential_output_error_iv` is the same method in pure ``mpmat
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
+import mpmath
 import numpy as np
 
 from lotteryproofs.network import Box, Network
-from lotteryproofs.rounding import down, gamma_upper, iv53, sum_upper, up
+from lotteryproofs.propagation import MPMATH_IV
+from lotteryproofs.rounding import down, gamma_upper, sum_upper, up
 from lotteryproofs.ticket import RepresentedLayer
 
 from .bound import (
     check_represented,
     rigorous_preactivation_bounds,
-    rigorous_preactivation_bounds_iv,
     with_scale_slack,
 )
 from .rounding import RoundingSlack
@@ -175,18 +177,27 @@ def differential_output_error_iv(
     box: Box,
     represented: Sequence[RepresentedLayer],
     slack: RoundingSlack | None = None,
+    *,
+    prec: int = 113,
 ) -> float:
     """:func:`differential_output_error` evaluated entirely in ``mpmath.iv`` (slow; small
-    nets): the same formulas, each sum an interval sum, each endpoint outward-rounded."""
+    nets): the same formulas, each sum an interval sum, each endpoint outward-rounded, the
+    target's interval bounds included. At the default 113 bits this encloses the method's
+    exact real value to ~1e-33 relative, so the float bound (an upper bound of that value)
+    must be ≥ it; at 53 bits every operation's outward ulp can exceed the float path's
+    γ_n-term and the comparison would not be one of soundness."""
     check_represented(target, represented)
-    with iv53() as iv:
+    with _iv_precision(prec) as iv:
         def I(lo, hi=None):  # noqa: E743 (an interval constructor)
             return iv.mpf([lo, lo if hi is None else hi])
 
         def mul(a, b):
             return a * b
 
-        pre = rigorous_preactivation_bounds_iv(target, box)
+        xs = [iv.mpf([float(a), float(c)]) for a, c in zip(box.lower, box.upper, strict=True)]
+        zs: list = []
+        target.propagate(xs, MPMATH_IV, pre=zs)
+        pre = [([z.a for z in layer], [z.b for z in layer]) for layer in zs]
         prev = None
         for t, (w, b, rep) in enumerate(
             zip(target.weights, target.biases, represented, strict=True)
@@ -248,6 +259,18 @@ def differential_output_error_iv(
             f_max = max(max(abs(v) for v in lo), max(abs(v) for v in hi))
             e_out = e_out + I(float(slack.scale)) * (I(f_max) + e_out)
         return float(e_out.b)
+
+
+@contextlib.contextmanager
+def _iv_precision(prec: int):
+    """mpmath.iv at ``prec`` bits, restoring the caller's precision."""
+    iv = mpmath.iv
+    old = iv.prec
+    iv.prec = int(prec)
+    try:
+        yield iv
+    finally:
+        iv.prec = old
 
 
 def _relu_difference_iv(iv, zlo, zhi, dlo, dhi):
