@@ -176,6 +176,35 @@ def _smallest_bound(bounds: dict, a_priori: float, hypothesis: bool,
     return table[which], which, table
 
 
+def rigorous_bounds(target: Network, box: Box, represented, slack: RoundingSlack | None,
+                    *, pre=None) -> dict:
+    """Every rigorous upper bound of sup_box ‖f_T − Λ⁻¹ f_S‖_∞ that needs no hypothesis,
+    by method name (the recursion first): proofs/certificate-soundness.md and
+    proofs/certificate-differential.md."""
+    pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
+    return {
+        "recursion": certified_output_error(target, box, represented, slack, pre=pre),
+        "differential": differential_output_error(target, box, represented, slack, pre=pre),
+        "linear-differential": linear_differential_output_error(
+            target, box, represented, slack, pre=pre
+        ),
+    }
+
+
+def ticket_layers(ticket: Ticket):
+    """(represented layers, rounding slack) of a ticket, read from its masks."""
+    from lotteryproofs.construct import LayoutError, represented_layers
+
+    try:
+        represented = represented_layers(ticket)
+        absolute = represented_layers(abs_ticket(ticket))
+    except LayoutError as exc:
+        raise _validate.InputError(
+            f"the ticket's masks do not have the layout its metadata claims: {exc}"
+        ) from None
+    return tuple(represented), rounding_slack(ticket, absolute, depth_source=ticket.source.depth)
+
+
 def _check_domain(domain, dim: int) -> Box:
     if isinstance(domain, Box):
         box = domain
@@ -220,6 +249,7 @@ def certify(
     rng=0,
     n_samples: int = 10_000,
     represented=None,
+    observed_restarts: int = 0,
 ) -> Certificate:
     """The certificate of DESIGN.md for ``ticket`` against ``target`` over ``domain``.
 
@@ -227,6 +257,8 @@ def certify(
     observed error (default seed 0: the same call gives the same certificate). ``represented``
     overrides ``construct.represented_layers(ticket)`` (tests with hand-made layers; then no
     rounding slack for the read-back is added, the layers being taken as exact).
+    ``observed_restarts`` adds restarted gradient-ascent rounds to the observed search
+    (:func:`certify.observed.observed_output_error`; 0 keeps the historical search).
     """
     from lotteryproofs import bounds
     from lotteryproofs.construct import get_construction
@@ -255,33 +287,19 @@ def certify(
         raise _validate.InputError("the ticket's input/output widths differ from the target's")
 
     if represented is None:
-        from lotteryproofs.construct import LayoutError, represented_layers
-
-        try:
-            represented = represented_layers(ticket)
-            absolute = represented_layers(abs_ticket(ticket))
-        except LayoutError as exc:
-            raise _validate.InputError(
-                f"the ticket's masks do not have the layout its metadata claims: {exc}"
-            ) from None
-        slack = rounding_slack(ticket, absolute, depth_source=ticket.source.depth)
+        represented, slack = ticket_layers(ticket)
     else:
         slack = None
     represented = tuple(represented)
     check_represented(target, represented)
 
     pre = rigorous_preactivation_bounds(target, box)
-    rigorous = {
-        "recursion": certified_output_error(target, box, represented, slack, pre=pre),
-        "differential": differential_output_error(target, box, represented, slack, pre=pre),
-        "linear-differential": linear_differential_output_error(
-            target, box, represented, slack, pre=pre
-        ),
-    }
+    rigorous = rigorous_bounds(target, box, represented, slack, pre=pre)
     w_err, b_err = max_param_errors(target, box, represented)
     hypothesis = within_eps_param(w_err, b_err, eps_param, slack)
     observed = observed_output_error(
-        target, ticket_network, ticket.scale, box, rng=rng, n_samples=n_samples
+        target, ticket_network, ticket.scale, box, rng=rng, n_samples=n_samples,
+        restarts=observed_restarts,
     )
     norms = bounds.target_norms(
         target,
