@@ -120,6 +120,25 @@ def _later_layer_terms(w, rep, sw, xlo, xhi, dlo, dhi, previous_copies):
     return down(down(a_lo + s_lo) - m_hi), up(up(a_hi + s_hi) - m_lo)
 
 
+def layer_difference(target, box, represented, slack, pre, t, dlo, dhi):
+    """(lo, hi) of shape (copies, out) ∋ ẑ − z at layer t (0-based), given [dlo, dhi] ∋ every
+    copy's δ of layer t − 1 (unused at t = 0) and the target's bounds ``pre``."""
+    w, b, rep = target.weights[t], target.biases[t], represented[t]
+    sw = 0.0 if slack is None else slack.weights[t]
+    sb = 0.0 if slack is None else slack.bias[t]
+    if t == 0:
+        tlo, thi = _first_layer_terms(box, w, rep, sw)
+    else:
+        zlo, zhi = pre[t - 1]
+        tlo, thi = _later_layer_terms(
+            w, rep, sw, np.maximum(zlo, 0.0), np.maximum(zhi, 0.0), dlo, dhi,
+            represented[t - 1].copies,
+        )
+    slo, shi = _sum(tlo, thi, axis=2)
+    blo, bhi = _diff(rep.bias, b, sb)
+    return down(slo + blo), up(shi + bhi)
+
+
 def differential_intervals(
     target: Network,
     box: Box,
@@ -133,20 +152,8 @@ def differential_intervals(
     pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
     out = []
     dlo = dhi = None
-    for t, (w, b, rep) in enumerate(zip(target.weights, target.biases, represented, strict=True)):
-        sw = 0.0 if slack is None else slack.weights[t]
-        sb = 0.0 if slack is None else slack.bias[t]
-        if t == 0:
-            tlo, thi = _first_layer_terms(box, w, rep, sw)
-        else:
-            zlo, zhi = pre[t - 1]
-            tlo, thi = _later_layer_terms(
-                w, rep, sw, np.maximum(zlo, 0.0), np.maximum(zhi, 0.0), dlo, dhi,
-                represented[t - 1].copies,
-            )
-        slo, shi = _sum(tlo, thi, axis=2)
-        blo, bhi = _diff(rep.bias, b, sb)
-        d_lo, d_hi = down(slo + blo), up(shi + bhi)
+    for t in range(target.depth):
+        d_lo, d_hi = layer_difference(target, box, represented, slack, pre, t, dlo, dhi)
         out.append((d_lo, d_hi))
         if t < target.depth - 1:
             zlo, zhi = pre[t]

@@ -35,7 +35,7 @@ from lotteryproofs.rounding import UNDERFLOW, UNIT_ROUNDOFF, dot_error, down, ga
 from lotteryproofs.ticket import RepresentedLayer
 
 from .bound import check_represented, rigorous_preactivation_bounds, with_scale_slack
-from .differential import _later_layer_terms, _sum, differential_intervals, relu_difference
+from .differential import _later_layer_terms, _sum, layer_difference, relu_difference
 from .rounding import RoundingSlack
 
 
@@ -183,9 +183,6 @@ def linear_differential_output_error(
         z_bounds.append((zlo, zhi))
         if t < depth - 1:
             x_bounds.append(_relax_target(zlo, zhi, lo_b, hi_b, feat))
-    # the interval method's difference intervals, with the tightened target bounds
-    interval = differential_intervals(target, box, represented, slack, pre=z_bounds)
-
     # ---- the difference
     d_lo = d_hi = None  # affine bounds of δ (one copy) or None (copies: intervals below)
     delta_lo = delta_hi = None  # concrete δ intervals per previous neuron
@@ -242,7 +239,10 @@ def linear_differential_output_error(
             blo, bhi = down(blo), up(bhi)
             hi_b = _combine(m, *s_hi, blo, bhi, feat, upper=True)
             lo_b = _combine(m, *s_lo, blo, bhi, feat, upper=False)
-        ilo, ihi = (v.reshape(rows) for v in interval[t])
+        # the interval method's step on the tightened target bounds and on the δ intervals
+        # this method has already intersected
+        ilo, ihi = (v.reshape(rows) for v in layer_difference(
+            target, box, represented, slack, z_bounds, t, delta_lo, delta_hi))
         dlo = np.maximum(feat.lower(*lo_b), ilo)
         dhi = np.minimum(feat.upper(*hi_b), ihi)
         if t == depth - 1:
