@@ -31,17 +31,21 @@ from lotteryproofs.rounding import up as _up  # the name a_priori_gains has alwa
 from lotteryproofs.ticket import Ticket
 
 from .bound import (
-    certified_output_error,
     check_represented,
     max_param_errors,
     rigorous_activation_bounds,
     rigorous_preactivation_bounds,
     with_scale_slack,
 )
-from .differential import differential_output_error
+from .candidates import rigorous_bounds, ticket_layers
 from .observed import observed_output_error
-from .rounding import RoundingSlack, abs_ticket, rounding_slack
-from .symbolic import linear_differential_output_error
+from .rounding import RoundingSlack
+
+#: Inputs of at most this dimension also get the bound of a fixed split of the box into
+#: AUTO_SPLIT_CELLS cells (deterministic: a cell count, not a time limit), the largest cell
+#: bound first (:mod:`certify.split`); the split's cell corners also feed the observed error.
+AUTO_SPLIT_DIM = 2
+AUTO_SPLIT_CELLS = 32
 
 #: Relative room between certified and a-priori for the rounding terms only the certified bound
 #: carries (γ_K-sized, K ≤ a few hundred: far below this).
@@ -176,35 +180,6 @@ def _smallest_bound(bounds: dict, a_priori: float, hypothesis: bool,
     return table[which], which, table
 
 
-def rigorous_bounds(target: Network, box: Box, represented, slack: RoundingSlack | None,
-                    *, pre=None) -> dict:
-    """Every rigorous upper bound of sup_box ‖f_T − Λ⁻¹ f_S‖_∞ that needs no hypothesis,
-    by method name (the recursion first): proofs/certificate-soundness.md and
-    proofs/certificate-differential.md."""
-    pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
-    return {
-        "recursion": certified_output_error(target, box, represented, slack, pre=pre),
-        "differential": differential_output_error(target, box, represented, slack, pre=pre),
-        "linear-differential": linear_differential_output_error(
-            target, box, represented, slack, pre=pre
-        ),
-    }
-
-
-def ticket_layers(ticket: Ticket):
-    """(represented layers, rounding slack) of a ticket, read from its masks."""
-    from lotteryproofs.construct import LayoutError, represented_layers
-
-    try:
-        represented = represented_layers(ticket)
-        absolute = represented_layers(abs_ticket(ticket))
-    except LayoutError as exc:
-        raise _validate.InputError(
-            f"the ticket's masks do not have the layout its metadata claims: {exc}"
-        ) from None
-    return tuple(represented), rounding_slack(ticket, absolute, depth_source=ticket.source.depth)
-
-
 def _check_domain(domain, dim: int) -> Box:
     if isinstance(domain, Box):
         box = domain
@@ -301,6 +276,20 @@ def certify(
         target, ticket_network, ticket.scale, box, rng=rng, n_samples=n_samples,
         restarts=observed_restarts,
     )
+    worst_value, worst_x = observed.value, observed.x
+    search = dict(observed.search or {})
+    if box.dim <= AUTO_SPLIT_DIM:
+        from .split import split_certify
+
+        cells = split_certify(
+            ticket, target, box, 1.0, observed=worst_value, observed_x=worst_x,
+            time_limit=math.inf, max_cells=AUTO_SPLIT_CELLS, represented=represented,
+            slack=slack,
+        )
+        rigorous["split"] = cells.certified
+        search["split_cells"] = cells.cells  # their corners and centres were evaluated too
+        if cells.observed > worst_value:  # an exact value at a cell's corner or centre
+            worst_value, worst_x = cells.observed, cells.worst_input
     norms = bounds.target_norms(
         target,
         rigorous_activation_bounds(target, box, pre),
@@ -328,14 +317,14 @@ def certify(
         max_param_error=max(w_err, b_err),
         max_weight_error=w_err,
         max_bias_error=b_err,
-        observed_output_error=observed.value,
+        observed_output_error=worst_value,
         # the smaller rigorous bound, and which one it is
         **_certified_fields(rigorous, a_priori, hypothesis, slack, pre),
         a_priori_output_error=a_priori,
         domain=box,
         rss=rss,
         time_s=round(time.perf_counter() - start, 3),
-        worst_input=observed.x,
-        observed_search=observed.search,
+        worst_input=worst_x,
+        observed_search=search,
         a_priori_gains=gains,
     )

@@ -23,7 +23,7 @@ from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import Ticket
 
 from .bound import check_represented
-from .certificate import rigorous_bounds, ticket_layers
+from .candidates import rigorous_bounds, ticket_layers
 from .exact import exact_output_error, float_down
 from .observed import Pair
 
