@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from lotteryproofs import certify as C
 from lotteryproofs import cli, construct, io, targets
 from lotteryproofs._validate import InputError
+from lotteryproofs.certify.certificate import AUTO_SPLIT_CELLS, AUTO_SPLIT_DIM
+from lotteryproofs.certify.split import split_certify
 from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import PART_BIAS, RepresentedLayer, Ticket
 
@@ -382,9 +384,10 @@ def test_certify_refuses_a_ticket_whose_masks_break_its_layout():
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), widths=widths_strategy, eps_param=st.floats(1e-4, 0.2))
 def test_certified_is_the_smallest_rigorous_bound(seed, widths, eps_param):
-    """certified = min(recursion, differential, linear-differential, a-priori) when every
-    represented parameter is within ε' (here exact represented layers, so no rounding slack),
-    each computed independently here, and the certificate says which one won."""
+    """certified = min(recursion, differential, linear-differential, split (dimension ≤ 2),
+    a-priori) when every represented parameter is within ε' (here exact represented layers, so
+    no rounding slack), each computed independently here, and the certificate says which one
+    won."""
     rng = np.random.default_rng(seed)
     target = small_target(seed, widths)
     box = Box.cube(-1.0, 1.0, widths[0])
@@ -394,8 +397,14 @@ def test_certified_is_the_smallest_rigorous_bound(seed, widths, eps_param):
         "recursion": C.certified_output_error(target, box, rep),
         "differential": C.differential_output_error(target, box, rep),
         "linear-differential": C.linear_differential_output_error(target, box, rep),
-        "a-priori": cert.a_priori_output_error,
     }
+    if box.dim <= AUTO_SPLIT_DIM:  # the fixed split, rerun here from the same observed start
+        observed = C.observed_output_error(target, ticket.network, ticket.scale, box, rng=seed,
+                                           n_samples=200)
+        candidates["split"] = split_certify(
+            ticket, target, box, 1.0, observed=observed.value, time_limit=float("inf"),
+            max_cells=AUTO_SPLIT_CELLS, represented=rep, slack=None).certified
+    candidates["a-priori"] = cert.a_priori_output_error
     assert cert.max_param_error <= eps_param
     assert cert.certified_output_error == min(candidates.values())
     expected = min(candidates, key=candidates.get)
