@@ -20,7 +20,7 @@ An :class:`Activation` declares
 
 Every activation here is monotone non-decreasing, so the image of [lo, hi] is
 [σ(lo), σ(hi)]. Adding one is one class in this module and its entry in
-:data:`ACTIVATIONS` (docs/architecture-model.md).
+:data:`ACTIVATIONS` (docs/architecture.md).
 """
 
 from __future__ import annotations

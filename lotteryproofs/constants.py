@@ -25,15 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from lotteryproofs import _validate, stats
 from lotteryproofs._limits import MAX_MASK_VALUES
+from lotteryproofs.executor import DEFAULT_RETRIES, executor_or_default, open_checkpoint, run_blocks
 from lotteryproofs.laws import Law, get_law
 
 #: Trials per independent stream (one SeedSequence child each).
@@ -84,7 +82,7 @@ def _single_from_gaps(values, target, eps, gaps) -> bool:
     return True
 
 
-def _solve_block(task) -> tuple[int, np.ndarray, np.ndarray]:
+def _solve_block(task) -> dict[str, np.ndarray]:
     """One (block, n) step: which of the still-open trials are covered / single-successes.
 
     One exact coverage certificate per open trial decides both: p's event is "no gap", q's
@@ -104,12 +102,7 @@ def _solve_block(task) -> tuple[int, np.ndarray, np.ndarray]:
         covered[i] = certificate.covered
         single[i] = certificate.covered or _single_from_gaps(pool, targets[i], eps,
                                                              certificate.gaps)
-    return block, covered, single
-
-
-def _worker_init() -> None:
-    # each process solves its own rows: one numba thread per process avoids oversubscription
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    return {"covered": covered, "single": single}
 
 
 # ---------------------------------------------------------------------- results
@@ -242,15 +235,21 @@ def _entropy(seed) -> int:
 def estimate_constants(law, eps: float, delta: float, *, trials: int | None = None,
                        seed: int | None = None, interval=(-1.0, 1.0), n_min: int | None = None,
                        n_max: int | None = None, workers: int = 1,
-                       confidence: float = CONFIDENCE,
-                       progress: Callable | None = None) -> ConstantsEstimate:
+                       confidence: float = CONFIDENCE, progress: str | None = None,
+                       executor=None, checkpoint=None, retries: int | None = None,
+                       block_trials: int = BLOCK_TRIALS) -> ConstantsEstimate:
     """Estimate p(n), q(n) for n = n_min, n_min + 1, … and the smallest certified n.
 
     n_min defaults to the counting limit in candidates (below it p(n) = 0 is proven); the scan
     stops at the first n whose Clopper–Pearson lower limit of p(n) is >= 1 − δ, or at n_max
     (default: n_min + 60, at most 62 values per pool: 62 candidates for value laws, 125 for
-    looks-linear, 96 for sign-split). Results do not depend on ``workers``.
-    ``progress`` (optional) is called with the number of finished (block, n) steps.
+    looks-linear, 96 for sign-split).
+
+    Each n is one round of (block, n) steps on ``executor`` (lotteryproofs.executor; default:
+    ``workers`` local processes, in-process for 1); the result does not depend on the executor,
+    its worker count or the completion order, only on ``block_trials`` (the draws of a block
+    come from its own SeedSequence child). ``checkpoint`` (a folder) keeps every finished step,
+    so the same call repeated after a crash resumes; ``progress`` labels the progress report.
     """
     law = get_law(law)
     eps = _validate.positive("eps", eps)
@@ -277,32 +276,35 @@ def estimate_constants(law, eps: float, delta: float, *, trials: int | None = No
             f"n_max must be <= {hard_cap} candidates for {law.name} (exact coverage "
             f"certificates take at most {MAX_EXACT_VALUES} values), got {n_max}")
 
-    sizes = [BLOCK_TRIALS] * (trials // BLOCK_TRIALS)
-    if trials % BLOCK_TRIALS:
-        sizes.append(trials % BLOCK_TRIALS)
+    block_trials = _validate.positive_int("block_trials", block_trials)
+    sizes = [block_trials] * (trials // block_trials)
+    if trials % block_trials:
+        sizes.append(trials % block_trials)
+    store = None
+    if checkpoint is not None:
+        store = open_checkpoint(checkpoint, "constants", {
+            "law": law.name, "eps": eps, "delta": delta, "interval": interval, "trials": trials,
+            "seed": entropy, "n_min": n_min, "n_max": n_max, "confidence": confidence,
+            "block_trials": block_trials, "candidate_capacity": CANDIDATE_CAPACITY})
     open_cover = [np.ones(s, dtype=bool) for s in sizes]
     open_single = [np.ones(s, dtype=bool) for s in sizes]
     level = 1 - delta
     best_lower = stats.best_lower_limit(trials, confidence)
     rows: list[ConstantsRow] = []
     n_required = None
-    executor = None
-    if workers > 1:
-        import multiprocessing
-
-        executor = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                                       mp_context=multiprocessing.get_context("spawn"))
-    try:
+    with executor_or_default(executor, workers) as executor:
         for n in range(n_min, n_max + 1):
+            blocks = [b for b in range(len(sizes)) if open_cover[b].any() or open_single[b].any()]
             tasks = [(law.name, eps, interval, entropy, b, sizes[b], n, open_cover[b],
-                      open_single[b]) for b in range(len(sizes))
-                     if open_cover[b].any() or open_single[b].any()]
-            results = executor.map(_solve_block, tasks) if executor else map(_solve_block, tasks)
-            for block, covered, single in results:
-                open_cover[block] &= ~covered
-                open_single[block] &= ~single
-                if progress is not None:
-                    progress(1)
+                      open_single[b]) for b in blocks]
+            results = run_blocks(
+                _solve_block, tasks, executor=executor, checkpoint=store,
+                keys=[f"n{n:03d}-b{b:05d}" for b in blocks],
+                retries=DEFAULT_RETRIES if retries is None else retries,
+                label=None if progress is None else f"{progress} n={n}")
+            for block, result in zip(blocks, results, strict=True):
+                open_cover[block] &= ~result["covered"]
+                open_single[block] &= ~result["single"]
             cover = trials - sum(int(o.sum()) for o in open_cover)
             single = trials - sum(int(o.sum()) for o in open_single)
             rows.append(ConstantsRow(
@@ -316,9 +318,6 @@ def estimate_constants(law, eps: float, delta: float, *, trials: int | None = No
                 break
             if cover == trials:
                 break  # every trial covered: more n cannot raise the limit
-    finally:
-        if executor is not None:
-            executor.shutdown()
     note = ""
     if n_required is None:
         if best_lower < level:
@@ -333,6 +332,7 @@ def estimate_constants(law, eps: float, delta: float, *, trials: int | None = No
         C=None if n_required is None else lueker_constant(n_required, eps, delta),
         counting_limit=limit, counting_limit_candidates=limit_candidates,
         best_lower_limit=best_lower, note=note,
+        extra={} if block_trials == BLOCK_TRIALS else {"block_trials": block_trials},
     )
 
 
@@ -404,7 +404,8 @@ class AuthorsReplication:
         return data
 
 
-def _authors_block(task):
+def _authors_block(task) -> dict[str, np.ndarray]:
+    """One block of the authors' experiment: which trials succeed, and the subset sizes."""
     from lotteryproofs.rss import sparsest_subset_sum_batch
 
     law_name, n, eps, max_size, entropy, block, trials = task
@@ -412,17 +413,20 @@ def _authors_block(task):
     values = get_law(law_name).sample(rng, (trials, n))
     targets = rng.uniform(-1.0, 1.0, trials)
     result = sparsest_subset_sum_batch(values, targets, eps, max_size=max_size)
-    return result.feasible.copy(), result.size.copy()
+    return {"feasible": result.feasible.copy(), "size": result.size.copy()}
 
 
 def replicate_authors(law, *, trials: int = AUTHORS_SETUP["trials"], seed: int | None = None,
                       n: int = AUTHORS_SETUP["n"], eps: float = AUTHORS_SETUP["eps"],
                       max_size: int = AUTHORS_SETUP["max_size"], workers: int = 1,
-                      confidence: float = CONFIDENCE) -> AuthorsReplication:
+                      confidence: float = CONFIDENCE, progress: str | None = None,
+                      executor=None, checkpoint=None,
+                      retries: int | None = None) -> AuthorsReplication:
     """The authors' experiment: ``trials`` pools of n values of ``law`` and one target
     z ~ U[-1, 1] each; the sparsest subset of size <= max_size within ε' (exact solver, failure
     when none exists, then the closest subset of size <= max_size); failure rate and mean
-    subset size (all instances, and successes only)."""
+    subset size (all instances, and successes only). Blocks of 5000 trials, each with its own
+    SeedSequence child, on ``executor`` (as in :func:`estimate_constants`)."""
     law = get_law(law)
     if law.name not in AUTHORS_STATISTICS:
         raise _validate.InputError(
@@ -434,16 +438,15 @@ def replicate_authors(law, *, trials: int = AUTHORS_SETUP["trials"], seed: int |
     if trials % _AUTHORS_BLOCK:
         sizes.append(trials % _AUTHORS_BLOCK)
     tasks = [(law.name, n, eps, max_size, entropy, b, s) for b, s in enumerate(sizes)]
-    if workers > 1:
-        import multiprocessing
-
-        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
-            parts = list(pool.map(_authors_block, tasks))
-    else:
-        parts = [_authors_block(t) for t in tasks]
-    feasible = np.concatenate([p[0] for p in parts])
-    size = np.concatenate([p[1] for p in parts])
+    store = None if checkpoint is None else open_checkpoint(checkpoint, "authors", {
+        "law": law.name, "n": n, "eps": eps, "max_size": max_size, "trials": trials,
+        "seed": entropy, "block_trials": _AUTHORS_BLOCK})
+    with executor_or_default(executor, workers) as executor:
+        parts = run_blocks(_authors_block, tasks, executor=executor, checkpoint=store,
+                           retries=DEFAULT_RETRIES if retries is None else retries,
+                           label=progress)
+    feasible = np.concatenate([p["feasible"] for p in parts])
+    size = np.concatenate([p["size"] for p in parts])
     failures = int((~feasible).sum())
     mean, lo, hi = stats.mean_interval(size, confidence)
     mean_ok, lo_ok, hi_ok = stats.mean_interval(size[feasible], confidence)

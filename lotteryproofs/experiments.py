@@ -7,10 +7,11 @@ n_classes) from a named source (:data:`SOURCES`), learn its scores with edge-pop
 The **grid** (:func:`run_grid`): datasets × sources × densities × options × seeds, each cell
 the mean test accuracy over the seeds with a 95 % Student-t interval, and paired
 comparisons of every source with the zero-bias controls (the same seed shares the data split,
-so differences are paired). Runs go to a ``ProcessPoolExecutor`` (one BLAS thread per
-worker); every run's randomness is a child of the root ``SeedSequence`` keyed by the seed
-index and by names (not list positions), so adding a source or an option leaves the other
-runs' bytes unchanged, and the result does not depend on the number of workers.
+so differences are paired). Every run is one block of lotteryproofs.executor (local processes
+with one BLAS thread each by default, or Dask); every run's randomness is a child of the root
+``SeedSequence`` keyed by the seed index and by names (not list positions), so adding a source
+or an option leaves the other runs' bytes unchanged, and the result does not depend on the
+executor or its number of workers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import os
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -338,26 +338,42 @@ def paired_comparisons(runs: Sequence[Mapping]) -> list[dict]:
     return out
 
 
-def run_grid(spec: GridSpec, *, workers: int | None = None, show_progress: bool | None = None
-             ) -> GridResults:
-    """Run every task of ``spec`` over ``workers`` processes (default: every core)."""
-    from lotteryproofs.progress import progress
+def run_grid(spec: GridSpec, *, workers: int | None = None, show_progress: bool | None = None,
+             executor=None, checkpoint=None, retries: int | None = None) -> GridResults:
+    """Run every task of ``spec``, one block each, on ``executor`` (lotteryproofs.executor;
+    default: ``workers`` local processes, every core when None). ``checkpoint`` (a folder)
+    keeps every finished run, so the same call repeated after a crash resumes. Progress: a
+    bar on a terminal when ``show_progress`` is None, always reported when True (a line per
+    run off a terminal), never when False."""
+    import sys
+
+    from lotteryproofs.executor import (
+        DEFAULT_RETRIES,
+        executor_or_default,
+        open_checkpoint,
+        run_blocks,
+    )
 
     workers = _validate.positive_int("workers", workers or os.cpu_count() or 1)
     tasks = [_Task(spec, dataset, source, density, option, seed)
              for dataset in spec.datasets for source in spec.sources
              for density in spec.densities for option in spec.options
              for seed in range(spec.seeds)]
-    # digits runs are the slow ones: start them first so that the pool ends evenly
+    store = None if checkpoint is None else open_checkpoint(checkpoint, "popup-grid",
+                                                            spec.to_json())
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        runs = list(progress(pool.map(_run_task, tasks, chunksize=1), total=len(tasks),
-                             desc="popup grid", enabled=show_progress))
+    with executor_or_default(executor, workers) as executor:
+        runs = run_blocks(_run_task, tasks, executor=executor, checkpoint=store,
+                          keys=[f"run{i:05d}" for i in range(len(tasks))],
+                          retries=DEFAULT_RETRIES if retries is None else retries,
+                          label="popup grid" if show_progress else None)
     wall = time.perf_counter() - start
     # on a shared machine the wall time depends on the load; the CPU time does not
     cpu = math.fsum(r["cpu_seconds"] for r in runs)
     return GridResults(spec, tuple(runs), tuple(summarise_cells(runs)),
-                       tuple(paired_comparisons(runs)), wall, workers,
+                       tuple(paired_comparisons(runs)), wall, executor.workers,
                        extra={"cpu_seconds": cpu, "load_average_at_end": os.getloadavg()[0]})
 
 

@@ -14,7 +14,7 @@ A layer is an affine map z = A(h) (THEORY.md §0: z = W h + b). The propagation 
   dyadic vector ints / 2^e, both exactly.
 
 Adding a layer type (Conv2d, pooling, …) is one class here with these methods and a test
-(docs/architecture-model.md).
+(docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,22 +1,24 @@
-"""The registry: every claim the toolkit checks, its proofs/ document, code, tests and check.
+"""The record of a registered claim: what it states, where it is proved, how it is checked.
 
-Each topic module in ``lotteryproofs/checks/`` exposes ``THEOREMS``, a tuple of
-:class:`Theorem`; :data:`CHECK_MODULES` lists them. ``lotteryproofs check`` runs every check
-(report.py); tests/test_theorems.py keeps the registry and proofs/ in step (every document
-exists and every code and test it names exists).
+A topic module of ``lotteryproofs/checks/`` (or another package, through the entry-point group
+``lotteryproofs.theorems``) builds :class:`Theorem` records; the registry in
+:mod:`lotteryproofs.checks` collects them, and ``lotteryproofs check`` runs every
+``Theorem.check`` (lotteryproofs/report.py). This module imports no check and no registry, so
+a check module and a third-party plugin can both import it (docs/testing.md).
 """
 
 from __future__ import annotations
 
-import importlib
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Modules whose ``THEOREMS`` make up the registry, lowest layer first.
-CHECK_MODULES: tuple[str, ...] = ("lotteryproofs.checks.init", "lotteryproofs.checks.construct", "lotteryproofs.checks.popup", "lotteryproofs.checks.rss", "lotteryproofs.checks.bounds", "lotteryproofs.checks.constants",)
+from lotteryproofs import _validate
+
+#: The distribution name of the theorems shipped with the toolkit itself.
+BUILTIN_PACKAGE = "lotteryproofs"
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,9 @@ class Theorem:
 
     ``code`` names the implementing objects as ``module:qualname``; ``tests`` names the tests
     that verify it as pytest node ids (``tests/test_x.py::test_y``); ``document`` is the
-    proofs/ file (relative to the repository root) that states and proves it.
+    proofs/ file (relative to the root of the project that registers it) that states and
+    proves it. ``package`` is the distribution that registered it; the registry sets it for
+    theorems that come from an entry point, so a plugin need not (and cannot) claim another's.
     """
 
     key: str
@@ -53,20 +57,16 @@ class Theorem:
     code: tuple[str, ...]
     tests: tuple[str, ...]
     check: Callable[[CheckContext], CheckResult]
+    package: str = BUILTIN_PACKAGE
 
 
-def registry() -> tuple[Theorem, ...]:
-    """Every registered theorem, in the order of CHECK_MODULES; keys are unique."""
-    theorems: list[Theorem] = []
-    for module_name in CHECK_MODULES:
-        theorems.extend(importlib.import_module(module_name).THEOREMS)
-    keys = [t.key for t in theorems]
-    duplicated = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicated:
-        raise RuntimeError(f"theorem keys registered twice: {duplicated}")
-    return tuple(theorems)
+def check_seed(seed, name: str = "seed") -> int:
+    """The root seed of a check run: an integer >= 0 (numpy's SeedSequence refuses others)."""
+    return _validate.positive_int(name, seed, minimum=0)
 
 
 def theorem_rng(seed: int, key: str) -> np.random.Generator:
     """An independent stream per theorem, stable when other theorems are added or removed."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(key.encode()),)))
+    seed = check_seed(seed)
+    spawn_key = (zlib.crc32(key.encode()),)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn_key))

@@ -1,10 +1,15 @@
-"""Hypothesis profiles: the built-in ``ci`` profile (derandomised) when CI is set."""
+"""The suite runs with the toolkit's own pytest plugin (lp_rng, --lp-seed, hypothesis profiles):
+``lotteryproofs-ci`` (derandomised) when CI is set, else ``lotteryproofs-dev``."""
 
 import os
 
-from hypothesis import HealthCheck, settings
+# also active through the pytest11 entry point once installed; registered under its module
+# name there too, so pytest loads it once
+pytest_plugins = ["lotteryproofs.testing.plugin"]
 
-settings.register_profile(
-    "dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+def pytest_configure(config):
+    from hypothesis import settings
+
+    # the plugin registered the profiles when it was imported (above)
+    settings.load_profile("lotteryproofs-ci" if os.environ.get("CI") else "lotteryproofs-dev")

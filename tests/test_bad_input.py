@@ -176,6 +176,16 @@ CASES: list[Case] = [
              "fc1.weight": np.ones((4, 3)), "fc1.bias": np.ones(4),
              "fc2.weight": np.ones((2, 4)), "fc2.bias": np.ones(2)})),
          "name modules by attribute"),
+    # ---------------------------------------------------------------- check
+    Case("check", "seed-negative", lambda d: ["check", "--seed", "-1", "--only",
+                                              "init.scaling-lemma"], "--seed"),
+    Case("check", "seed-not-integer", lambda d: ["check", "--seed", "1.5", "--only",
+                                                 "init.scaling-lemma"], "--seed"),
+    Case("check", "unknown-key", lambda d: ["check", "--only", "no.such.key"], "no.such.key"),
+    Case("check", "junit-missing-folder", lambda d: ["check", "--only", "init.scaling-lemma",
+                                                     "--junit", "no/dir/j.xml"], "no/dir"),
+    Case("check", "out-is-a-file", lambda d: (d / "r").write_text("x") and
+         ["check", "--only", "init.scaling-lemma", "--out", "r"], "not a folder"),
 ]
 
 

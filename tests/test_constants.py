@@ -175,7 +175,8 @@ def test_authors_replication_against_enumeration(name):
     """The replication at n = 8 equals brute force on the same draws (failures and sizes)."""
     from lotteryproofs.constants import _authors_block
 
-    feasible, size = _authors_block((name, 8, 0.02, 7, 3, 0, 150))
+    block = _authors_block((name, 8, 0.02, 7, 3, 0, 150))
+    feasible, size = block["feasible"], block["size"]
     rng = np.random.default_rng(np.random.SeedSequence(3, spawn_key=(0,)))
     values = get_law(name).sample(rng, (150, 8))
     targets = rng.uniform(-1.0, 1.0, 150)

@@ -1,6 +1,6 @@
 """The RSS engine against exhaustive enumeration, decided in exact arithmetic (issue 2).
 
-The oracle below is independent of the engine: every subset is enumerated
+The oracle (lotteryproofs.rss.oracle) is independent of the engine: every subset is enumerated
 (``subset_sums_brute_force``), near-optimal candidates are re-checked with ``math.fsum`` and
 ``fractions.Fraction`` (not the engine's compiled summation), and "equal" means the exactly
 recomputed errors are equal.
@@ -20,9 +20,12 @@ from lotteryproofs import _validate
 from lotteryproofs._validate import InputError
 from lotteryproofs.rss import (
     _exact,
+    brute_force_min_error,
+    brute_force_min_size,
     closest_subset_sum,
     closest_subset_sum_batch,
     coverage_certificate,
+    exact_subset_error,
     fixed_size_subset_sum,
     fixed_size_subset_sum_batch,
     sparsest_subset_sum,
@@ -47,32 +50,10 @@ def draw_values(law: str, n: int, seed: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ the oracle
-def exact_error(values, idx, target) -> Fraction:
-    return abs(Fraction(target) - sum((Fraction(float(v)) for v in values[idx]), Fraction(0)))
-
-
-def oracle_min_error(values, target, allowed=None):
-    """Min over the allowed subsets of |t − Σ| (exact Fraction), or None if none allowed."""
-    sums, masks = subset_sums_brute_force(values)
-    if allowed is not None:
-        keep = allowed(masks)
-        sums, masks = sums[keep], masks[keep]
-    if sums.size == 0:
-        return None
-    slack = 4 * (values.size + 4) * 2.0**-53 * (np.abs(values).sum() + abs(target))
-    approx = np.abs(target - sums)
-    near = np.flatnonzero(approx <= approx.min() + 2 * slack)
-    return min(exact_error(values, np.flatnonzero(masks[c]), target) for c in near)
-
-
-def oracle_min_size(values, target, tol):
-    """Smallest |S| with exact |t − Σ_S| ≤ tol, or None."""
-    sums, masks = subset_sums_brute_force(values)
-    slack = 4 * (values.size + 4) * 2.0**-53 * (np.abs(values).sum() + abs(target))
-    sizes = masks.sum(axis=1)
-    near = np.flatnonzero(np.abs(target - sums) <= tol + slack)
-    ok = [c for c in near if exact_error(values, np.flatnonzero(masks[c]), target) <= Fraction(tol)]
-    return int(sizes[ok].min()) if ok else None
+# exhaustive enumeration re-decided in Fraction (lotteryproofs.rss.oracle), engine-independent
+exact_error = exact_subset_error
+oracle_min_error = brute_force_min_error
+oracle_min_size = brute_force_min_size
 
 
 def rounded(x: Fraction) -> float:

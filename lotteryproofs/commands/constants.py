@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--authors", action="store_true",
                         help="replicate the authors' statistics (n=15, ε'=0.01, subsets ≤ 14) "
                              "for uniform and product; --trials defaults to 100000")
+    parser.add_argument("--block-trials", type=int, default=None, metavar="N",
+                        help="trials per block, each block with its own random stream "
+                             "(default: 250); part of the result, unlike --workers: larger "
+                             "blocks cost less scheduling on a cluster (docs/cluster.md)")
+    from lotteryproofs.executor.options import add_arguments as add_executor_arguments
+
+    add_executor_arguments(parser)
 
 
 def _summary_table(estimates) -> str:
@@ -72,12 +79,27 @@ def _print_line(estimate) -> None:
           + (f"  ({estimate.note})" if estimate.note else ""), flush=True)
 
 
-def _run_authors(args) -> int:
+def _cell_checkpoint(args, name: str):
+    """The checkpoint folder of one estimate: DIR/NAME (each has its own manifest)."""
+    if args.checkpoint is None:
+        return None
+    from pathlib import Path
+
+    return Path(args.checkpoint) / name
+
+
+def _blocks(args) -> dict:
+    return {} if args.block_trials is None else {"block_trials": args.block_trials}
+
+
+def _run_authors(args, executor) -> int:
     from lotteryproofs.constants import AUTHORS_STATISTICS, replicate_authors
     from lotteryproofs.io import write_json_atomic
 
     trials = 100_000 if args.trials is None else args.trials
-    results = [replicate_authors(law, trials=trials, seed=args.seed, workers=args.workers)
+    results = [replicate_authors(law, trials=trials, seed=args.seed, executor=executor,
+                                 checkpoint=_cell_checkpoint(args, f"authors-{law}"),
+                                 progress=f"authors {law}")
                for law in AUTHORS_STATISTICS]
     for r in results:
         print(r.summary())
@@ -88,15 +110,19 @@ def _run_authors(args) -> int:
 
 def run(args) -> int:
     from lotteryproofs._validate import InputError
+    from lotteryproofs.executor.options import executor_from_args
 
-    if args.authors:
-        return _run_authors(args)
-    if not (args.law and args.eps and args.delta):
+    if args.checkpoint is not None and args.seed is None:
+        raise InputError("--checkpoint needs --seed: a resumed run must redraw the same trials")
+    if not (args.authors or (args.law and args.eps and args.delta)):
         raise InputError("give --law, --eps and --delta (or --authors)")
+    with executor_from_args(args) as executor:
+        return (_run_authors if args.authors else _run_estimates)(args, executor)
 
+
+def _run_estimates(args, executor) -> int:
     from lotteryproofs.constants import estimate_constants
     from lotteryproofs.io import write_bytes_atomic, write_json_atomic
-    from lotteryproofs.progress import progress
 
     estimates = []
     # one scan per (law, ε') at the smallest δ: a larger δ's run with the same trials and seed
@@ -104,18 +130,20 @@ def run(args) -> int:
     deltas = sorted(set(args.delta), reverse=True)
     for law in args.law:
         for eps in args.eps:
-            with progress(desc=f"{law} eps={eps:g}") as bar:
-                full = estimate_constants(
-                    law, eps, deltas[-1], trials=args.trials, seed=args.seed,
-                    interval=args.interval, n_min=args.n_min, n_max=args.n_max,
-                    workers=args.workers, progress=bar.update,
-                )
+            full = estimate_constants(
+                law, eps, deltas[-1], trials=args.trials, seed=args.seed,
+                interval=args.interval, n_min=args.n_min, n_max=args.n_max,
+                executor=executor, progress=f"{law} eps={eps:g}", **_blocks(args),
+                checkpoint=_cell_checkpoint(args, f"{law}-eps{eps!r}-delta{deltas[-1]!r}"),
+            )
             for delta in deltas:
                 estimate = full.for_delta(delta) if args.trials is not None else None
                 if estimate is None:  # default trials depend on δ: run it separately
                     estimate = full if delta == deltas[-1] else estimate_constants(
                         law, eps, delta, seed=args.seed, interval=args.interval,
-                        n_min=args.n_min, n_max=args.n_max, workers=args.workers)
+                        n_min=args.n_min, n_max=args.n_max, executor=executor,
+                        progress=f"{law} eps={eps:g} delta={delta:g}", **_blocks(args),
+                        checkpoint=_cell_checkpoint(args, f"{law}-eps{eps!r}-delta{delta!r}"))
                 estimates.append(estimate)
                 _print_line(estimate)
     table = _summary_table(estimates)

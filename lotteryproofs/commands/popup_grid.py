@@ -16,11 +16,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (default: every core)")
     parser.add_argument("--json", metavar="OUT.json", help="write every run and cell here")
     parser.add_argument("--table", metavar="OUT.md", help="write the Markdown table here")
+    from lotteryproofs.executor.options import add_arguments as add_executor_arguments
+
+    add_executor_arguments(parser)
 
 
 def run(args) -> int:
     from lotteryproofs import __version__
     from lotteryproofs._validate import InputError, positive_int
+    from lotteryproofs.executor.options import executor_from_args
     from lotteryproofs.experiments import default_grid, grid_table, quick_grid, run_grid
     from lotteryproofs.io import write_bytes_atomic, write_json_atomic
 
@@ -28,7 +32,9 @@ def run(args) -> int:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
     workers = None if args.workers is None else positive_int("--workers", args.workers)
     spec = quick_grid(args.seed) if args.quick else default_grid(args.seed)
-    results = run_grid(spec, workers=workers)
+    with executor_from_args(args) as executor:
+        results = run_grid(spec, workers=workers, executor=executor,
+                           checkpoint=args.checkpoint, show_progress=True)
     table = grid_table(results)
     print(table)
     print(f"\n{spec.n_runs} runs in {results.wall_seconds:.1f} s with {results.workers} workers "

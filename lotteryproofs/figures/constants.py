@@ -4,11 +4,13 @@ limit."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from lotteryproofs.constants import counting_limit, estimate_constants
+from lotteryproofs.executor import open_executor
 
 _DELTA = 0.05
 _LAW_LABELS = {"uniform": "U[-1, 1]", "product": "product U·U'", "normal": "N(0, 1)"}
@@ -51,10 +53,13 @@ def figure_constants(*, rng, quick: bool) -> Figure:
     else:
         laws, eps_values, trials = ("uniform", "product", "normal"), (1e-2, 1e-3, 1e-4), 1000
     estimates = {}
-    for law in laws:
-        for eps in eps_values:
-            seed = int(rng.integers(2**63))
-            estimates[law, eps] = estimate_constants(law, eps, _DELTA, trials=trials, seed=seed)
+    # every core, one pool for the whole figure; the estimates do not depend on it
+    with open_executor(os.cpu_count() or 1) as executor:
+        for law in laws:
+            for eps in eps_values:
+                seed = int(rng.integers(2**63))
+                estimates[law, eps] = estimate_constants(law, eps, _DELTA, trials=trials,
+                                                         seed=seed, executor=executor)
 
     fig = Figure(figsize=(10.0, 3.9))
     ax_eps, ax_law, ax_fit = fig.subplots(1, 3)

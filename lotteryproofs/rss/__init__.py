@@ -7,7 +7,12 @@
 """
 
 from lotteryproofs.rss.coverage import CoverageCertificate, coverage_certificate
-from lotteryproofs.rss.oracle import subset_sums_brute_force
+from lotteryproofs.rss.oracle import (
+    brute_force_min_error,
+    brute_force_min_size,
+    exact_subset_error,
+    subset_sums_brute_force,
+)
 from lotteryproofs.rss.solvers import (
     BatchSubsetSumResult,
     SubsetSumResult,
@@ -25,7 +30,10 @@ __all__ = [
     "SubsetSumResult",
     "closest_subset_sum",
     "closest_subset_sum_batch",
+    "brute_force_min_error",
+    "brute_force_min_size",
     "coverage_certificate",
+    "exact_subset_error",
     "fixed_size_subset_sum",
     "fixed_size_subset_sum_batch",
     "sparsest_subset_sum",
