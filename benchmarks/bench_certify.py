@@ -51,17 +51,21 @@ def _ratio_summary(ratios) -> dict:
     return {"median": float(np.median(r)), "worst": float(np.max(r)), "best": float(np.min(r))}
 
 
-def tightness(n_tickets: int, seed: int = 0) -> dict:
+def tightness(n_tickets: int, seed: int = 0, methods=None) -> dict:
     """certified / exact sup over the same tickets as always (``tightness_case``, the same seed
     stream): the exact sup is enclosed by branch and bound over linear regions (rtol 1e-2),
     and soundness is *proved* per ticket by branch and bound with the certified value as
     threshold (sup ≤ certified to the oracle's 1e-8 resolution; an exact corner value above it
     is a violation). "before" is the bound the certificate reported before the differential
     bounds existed (the smaller of the recursion and, under its hypothesis, the a-priori bound),
-    recomputed on the same tickets."""
+    recomputed on the same tickets. ``methods`` restricts the run to some constructions; the
+    seeds of the others are still drawn, so every ticket is the one of a full run."""
     rng = np.random.default_rng(seed)
     result = {}
     for method in construct.METHODS:
+        if methods is not None and method not in methods:
+            rng.integers(2**31, size=n_tickets)  # the same stream as a full run
+            continue
         after, before, after_upper, winners = [], [], [], {}
         violations, unproven, unconverged = 0, 0, 0
         for k in range(n_tickets):
@@ -120,6 +124,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tickets", type=int, default=200)
     parser.add_argument("--restarts", type=int, default=4,
                         help="lenet: rounds of the restarted observed search (default 4)")
+    parser.add_argument("--methods", nargs="+", help="tightness: only these constructions")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     meta = {
@@ -132,7 +137,7 @@ def main(argv=None) -> int:
     if args.what == "speed":
         data = speed()
     elif args.what == "tightness":
-        data = tightness(args.tickets)
+        data = tightness(args.tickets, methods=args.methods)
     else:
         data = lenet(args.ticket, args.restarts)
     meta["load_average_after"] = list(os.getloadavg())
