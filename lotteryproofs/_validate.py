@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,7 +35,8 @@ def finite_array(name: str, values, *, ndim: int | None = None, dtype=np.float64
         raise InputError(f"{name} is empty")
     if not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))[0]
-        raise InputError(f"{name} has a non-finite entry ({array[tuple(bad)]}) at index {tuple(bad)}")
+        raise InputError(
+            f"{name} has a non-finite entry ({array[tuple(bad)]}) at index {tuple(bad)}")
     return array
 
 
@@ -85,7 +88,8 @@ def widths(name: str, values, *, minimum_layers: int = 2) -> tuple[int, ...]:
     try:
         items = list(values)
     except TypeError:
-        raise InputError(f"{name} must be a sequence of positive integers, got {values!r}") from None
+        raise InputError(
+            f"{name} must be a sequence of positive integers, got {values!r}") from None
     if len(items) < minimum_layers:
         raise InputError(f"{name} needs at least {minimum_layers} entries, got {items}")
     return tuple(positive_int(f"{name}[{i}]", w) for i, w in enumerate(items))
@@ -122,3 +126,118 @@ def fits_in_memory(n_bytes: float, what: str, *, limit: int | None = None) -> No
             f"{what} would need about {n_bytes / 2**30:.1f} GiB, more than the limit of "
             f"{limit / 2**30:.1f} GiB (set LOTTERYPROOFS_MEMORY_LIMIT in bytes to change it)"
         )
+
+
+# ------------------------------------------------------------------ seeds and intervals
+def seed(value, name: str = "seed") -> int:
+    """A root seed: an integer >= 0 (numpy's SeedSequence refuses negative entropy)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise InputError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def interval(name: str, lower, upper) -> tuple[float, float]:
+    """A finite interval [lower, upper] with lower < upper (an input box side, a z range)."""
+    lower = finite_scalar(f"{name} LO", lower)
+    upper = finite_scalar(f"{name} HI", upper)
+    if not lower < upper:
+        raise InputError(f"{name} needs LO < HI, got {lower:g} {upper:g}")
+    return lower, upper
+
+
+# ------------------------------------------------------------------------- output paths
+@dataclass(frozen=True)
+class OutputFile:
+    """Constraint on an output file option: one of ``suffixes``, its folder exists and is
+    writable, it is not a folder. ``what`` names it in messages ("a ticket file")."""
+
+    suffixes: tuple[str, ...]
+    what: str
+
+
+@dataclass(frozen=True)
+class OutputFolder:
+    """Constraint on an output folder option: created if missing, so it must not be a file
+    and its nearest existing ancestor must be a writable folder."""
+
+    what: str = "an output folder"
+
+
+TICKET_FILE = OutputFile((".npz", ".safetensors"), "a ticket file")
+TARGET_FILE = OutputFile((".npz", ".safetensors"), "a target file")
+JSON_FILE = OutputFile((".json",), "a JSON file")
+MARKDOWN_FILE = OutputFile((".md",), "a Markdown file")
+FOLDER = OutputFolder()
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Whether a file can be created in ``folder``: tried, since ``os.access`` says yes to
+    root everywhere (also in /proc), and the probe vanishes at once."""
+    import tempfile
+
+    if not folder.is_dir():
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def output_path(option: str, path, constraint) -> Path:
+    """``path`` checked against ``constraint`` (:class:`OutputFile` or :class:`OutputFolder`)
+    before any work, so that a command never fails after its computation for a bad path."""
+    path = Path(path)
+    if isinstance(constraint, OutputFolder):
+        if path.exists() and not path.is_dir():
+            raise InputError(f"{option} {path}: exists and is not a folder")
+        existing = path
+        while not existing.exists():
+            existing = existing.parent if str(existing.parent) else Path(".")
+        if not _writable_folder(existing):
+            raise InputError(f"{option} {path}: folder {existing} is not writable")
+        return path
+    if path.suffix.lower() not in constraint.suffixes:
+        raise InputError(f"{option} {path}: {constraint.what} ends in "
+                         f"{' or '.join(constraint.suffixes)}")
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder, not {constraint.what}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{option} {path}: folder {folder} does not exist")
+    if not _writable_folder(folder):
+        raise InputError(f"{option} {path}: folder {folder} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{option} {path}: exists and is not writable")
+    return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_paths(values: dict, outputs: dict, inputs: tuple[str, ...] = ()) -> None:
+    """Validate every given output option of a command (``outputs``: option → constraint,
+    the declaration each command module makes as ``OUTPUTS``) and refuse an output that is
+    one of the inputs (``inputs``: option names whose values may be files) or another output.
+
+    ``values`` maps option names (``"--out"``, ``"TARGET"``) to what the user gave (or None).
+    """
+    given = {option: Path(values[option]) for option in outputs if values.get(option)}
+    for option, path in given.items():
+        for source in inputs:
+            value = values.get(source)
+            if value and Path(str(value)).exists() and _same_file(path, Path(str(value))):
+                raise InputError(f"{option} {path}: is the input {source}; refusing to "
+                                 "overwrite it")
+    for option, path in given.items():
+        output_path(option, path, outputs[option])
+    seen: dict[Path, str] = {}
+    for option, path in given.items():
+        key = path.resolve()
+        if key in seen:
+            raise InputError(f"{option} {path}: also given as {seen[key]}")
+        seen[key] = option

@@ -26,7 +26,7 @@ import numpy as np
 from lotteryproofs import _validate, state_dict, targets
 from lotteryproofs.network import Box, Network, network_sha256  # noqa: F401 (re-exported)
 from lotteryproofs.safetensors_format import read_safetensors
-from lotteryproofs.target_info import TargetInfo, declared_box, target_info
+from lotteryproofs.target_info import TargetInfo, declared_box, hidden_activations, target_info
 from lotteryproofs.ticket import RSSLog, Ticket
 
 FORMAT_VERSION = 1
@@ -283,11 +283,14 @@ def _refuse_ticket(arrays: dict[str, np.ndarray], metadata: dict, origin: str) -
         )
 
 
-def read_target_info(path_or_name) -> tuple[Network, dict, TargetInfo]:
+def read_target_info(path_or_name, *, activation: str | None = None
+                     ) -> tuple[Network, dict, TargetInfo]:
     """A target network, its metadata, and what it declares and what is assumed for it.
 
     TARGET is a file (``.npz``/``.safetensors``, docs/files.md) or a built-in name
-    (targets.py). Built-in targets are ReLU networks by construction and say so.
+    (targets.py). Built-in targets are ReLU networks by construction and say so. The network
+    is built with the activations the metadata declares (any registered one), else with
+    ``activation`` (the command line's ``--activation``), else ReLU, which is then a note.
     """
     name = str(path_or_name)
     box_source = "metadata"
@@ -295,7 +298,8 @@ def read_target_info(path_or_name) -> tuple[Network, dict, TargetInfo]:
         widths, seed = targets.parse_random_name(name)
         metadata = {"source": name, "activation": "relu"}
         network = targets.random_target(widths, np.random.default_rng(seed))
-        return network, metadata, target_info(metadata, network.widths[0], name)
+        return network, metadata, target_info(metadata, network.widths[0], name,
+                                              n_hidden=network.depth - 1, activation=activation)
     if name in targets.SHIPPED:
         shipped = targets.SHIPPED[name]
         with resources_path(targets.shipped_target_path(name)) as path:
@@ -315,22 +319,26 @@ def read_target_info(path_or_name) -> tuple[Network, dict, TargetInfo]:
         arrays, metadata = read_arrays(name)
     _refuse_ticket(arrays, metadata, name)
     layers = _layers(arrays, name)
-    network = Network(layers.weights, layers.biases)
+    network = Network(layers.weights, layers.biases)  # validates the arrays
     layout = layers.parameter_free_modules()
     info = target_info(metadata, network.widths[0], name, box_source=box_source,
-                       layout_assumptions=(layout,) if layout else ())
+                       layout_assumptions=(layout,) if layout else (),
+                       n_hidden=network.depth - 1, activation=activation)
+    if not all(spec == "relu" for spec in info.activations):
+        network = Network.from_layers(network.layers, info.activations)
     return network, metadata, info
 
 
-def read_target(path_or_name) -> tuple[Network, dict]:
+def read_target(path_or_name, *, activation: str | None = None) -> tuple[Network, dict]:
     """A target network and its metadata (:func:`read_target_info` without the record)."""
-    network, metadata, _ = read_target_info(path_or_name)
+    network, metadata, _ = read_target_info(path_or_name, activation=activation)
     return network, metadata
 
 
-def load_target(path_or_name) -> Network:
-    """The target network of a file (``.npz``/``.safetensors``) or a built-in name, float64."""
-    return read_target_info(path_or_name)[0]
+def load_target(path_or_name, *, activation: str | None = None) -> Network:
+    """The target network of a file (``.npz``/``.safetensors``) or a built-in name, float64,
+    with its declared activations (else ``activation``, else ReLU)."""
+    return read_target_info(path_or_name, activation=activation)[0]
 
 
 def target_box(metadata: dict, dim: int, origin: str = "the target") -> Box:
@@ -339,8 +347,25 @@ def target_box(metadata: dict, dim: int, origin: str = "the target") -> Box:
 
 
 def save_target(network: Network, path, metadata: dict | None = None) -> None:
-    """Write a target file (``layers.{i}.weight|bias`` + ``metadata`` JSON), atomically."""
-    write_arrays(path, network_arrays(network), dict(metadata or {}))
+    """Write a target file (``layers.{i}.weight|bias`` + ``metadata`` JSON), atomically.
+
+    A network with other activations than ReLU declares them (``metadata["activation"]``:
+    one spec, or one per hidden layer), so that it reads back as itself; a declaration in
+    ``metadata`` that contradicts the network is refused. ReLU networks are written as before.
+    """
+    metadata = dict(metadata or {})
+    if not network.is_relu:
+        specs = tuple(a.spec for a in network.activations)
+        declared = specs[0] if len(set(specs)) == 1 else list(specs)
+        if "activation" in metadata:
+            given = hidden_activations(
+                "save_target metadata", metadata["activation"], len(specs))
+            if given != specs:
+                raise _validate.InputError(
+                    f"save_target: metadata activation {metadata['activation']!r} contradicts "
+                    f"the network's {declared!r}")
+        metadata["activation"] = declared
+    write_arrays(path, network_arrays(network), metadata)
 
 
 @contextlib.contextmanager

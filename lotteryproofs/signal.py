@@ -14,7 +14,13 @@ s_l = Π_{k≤l} σ_k (product rule), 1 (constant) or 0 (zero). With He scales t
 r_l = r_{l−1} σ_l² q_{l−2}/q_{l−1} for the product rule — a geometric decay by ≈ σ_l² per
 layer, *not* a constant ratio (THEORY.md §1 claims otherwise; see the proofs/ document).
 
-Reproduce the table of the report: ``python -m lotteryproofs.signal --width 256 --depth 20``.
+The source's activation φ may be any registered one (``activation=``, default ReLU: tanh and
+sigmoid sources too). The conditional predictions hold for every φ (they only use the measured
+layer inputs); the a-priori recursion replaces ReLU's E φ(z)² = q/2 (z ~ N(0, q)) by
+E φ(√q g)², g ~ N(0, 1), computed by Gauss–Hermite quadrature (:func:`second_moment`).
+
+Reproduce the table of the report: ``python -m lotteryproofs.signal --width 256 --depth 20``
+(``--activation tanh`` for a tanh source).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from statistics import NormalDist
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.activations import get_activation
 from lotteryproofs.init import LAW_VARIANCES, draw_source
 
 BIAS_RULES = ("zero", "constant", "product")
@@ -63,6 +70,7 @@ class SignalPropagation:
     predicted_ratio: np.ndarray
     mean_field_mean_sq: np.ndarray
     log_ratio_sd: np.ndarray
+    activation: str = "relu"  # the source's φ (an activation spec)
 
     def max_log_deviation(self) -> float:
         """max_l |log(r_l / predicted_ratio_l)| / log_ratio_sd_l (0 for the zero rule)."""
@@ -71,15 +79,34 @@ class SignalPropagation:
         return float(np.max(np.abs(np.log(self.ratio / self.predicted_ratio)) / self.log_ratio_sd))
 
 
+#: the trapezoidal rule for E f(g), g ~ N(0, 1), on [−12, 12] with step 1/64: for an analytic
+#: f growing at most polynomially its error is O(e^{−2π d/h}) (d the distance of f's nearest
+#: complex singularity; Gauss–Hermite converges much slower for tanh's poles) plus the
+#: truncated tail (≤ e^{−72})
+_GRID = np.linspace(-12.0, 12.0, 24 * 64 + 1)
+
+
+def second_moment(activation, q: float) -> float:
+    """E φ(z)², z ~ N(0, q): q/2 for ReLU exactly, else by quadrature (:data:`_GRID`)."""
+    act = get_activation(activation)
+    if act.name == "relu":
+        return q / 2
+    values = act.forward(math.sqrt(q) * _GRID)
+    density = np.exp(-0.5 * _GRID * _GRID) / math.sqrt(2.0 * math.pi)
+    return float(np.sum(values * values * density) * (_GRID[1] - _GRID[0]))
+
+
 def measure_signal_propagation(*, law: str = "normal", bias_rule: str = "product",
                                bias_factor: float = 1.0, width: int = 256, depth: int = 20,
-                               n_inputs: int = 256, n_networks: int = 1, rng
-                               ) -> SignalPropagation:
+                               n_inputs: int = 256, n_networks: int = 1, rng,
+                               activation="relu") -> SignalPropagation:
     """Measure q_l, T^w_l, T^b_l, r_l on ``n_networks`` He-scaled networks of constant width.
 
     The networks are drawn with :func:`lotteryproofs.init.draw_source` (scheme ``law`` with
-    ``bias_rule``, or ``law-zero-bias``); inputs are U[-1, 1]^width, fresh per network.
+    ``bias_rule``, or ``law-zero-bias``), with ``activation`` φ between the layers; inputs are
+    U[-1, 1]^width, fresh per network.
     """
+    phi = get_activation(activation)
     if law not in LAW_VARIANCES:
         raise _validate.InputError(f"unknown law {law!r}; known laws: {', '.join(LAW_VARIANCES)}")
     if bias_rule not in BIAS_RULES:
@@ -120,7 +147,7 @@ def measure_signal_propagation(*, law: str = "normal", bias_rule: str = "product
                 (beta * bias_scale) ** 2 * var_b,
             )
             if layer < network.depth - 1:
-                h = network.activations[layer].forward(z)
+                h = phi.forward(z)
     q, t_w, t_b, e_w, e_b = sums / n_networks
 
     scales = np.array(draw.layer_scales)
@@ -129,7 +156,8 @@ def measure_signal_propagation(*, law: str = "normal", bias_rule: str = "product
     mean_field = np.empty(depth)
     previous = width / 3.0  # Σ_i E x_i² for x ~ U[-1, 1]^width; later q̄/2 per neuron
     for layer in range(depth):
-        gain = scales[layer] ** 2 * var_w * (previous if layer == 0 else width * previous / 2)
+        inputs = previous if layer == 0 else width * second_moment(phi, previous)
+        gain = scales[layer] ** 2 * var_w * inputs
         mean_field[layer] = gain + (beta * bias_scales[layer]) ** 2 * var_b
         previous = mean_field[layer]
 
@@ -147,6 +175,7 @@ def measure_signal_propagation(*, law: str = "normal", bias_rule: str = "product
         n_inputs=n_inputs, n_networks=n_networks, mean_sq_preactivation=q, weight_term=t_w,
         bias_term=t_b, ratio=ratio, predicted_weight_term=e_w, predicted_bias_term=e_b,
         predicted_ratio=predicted_ratio, mean_field_mean_sq=mean_field, log_ratio_sd=sd,
+        activation=phi.spec,
     )
 
 
@@ -184,15 +213,18 @@ def _main(argv=None) -> int:
     parser.add_argument("--networks", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--layers", type=int, nargs="*", help="rows to print (default: all)")
+    parser.add_argument("--activation", default="relu", help="the source's activation")
     args = parser.parse_args(argv)
     for law in ("normal", "uniform"):
         results = [
             measure_signal_propagation(law=law, bias_rule=rule, width=args.width, depth=args.depth,
                                        n_inputs=args.inputs, n_networks=args.networks,
-                                       rng=np.random.default_rng([args.seed, i]))
+                                       rng=np.random.default_rng([args.seed, i]),
+                                       activation=args.activation)
             for i, rule in enumerate(BIAS_RULES)
         ]
-        print(f"\n### law = {law}, width {args.width}, β = 1, {args.networks} networks × "
+        print(f"\n### law = {law}, φ = {args.activation}, width {args.width}, β = 1, "
+              f"{args.networks} networks × "
               f"{args.inputs} inputs, seed {args.seed}\n")
         print(signal_table(results, args.layers or None))
         for r in results[1:]:

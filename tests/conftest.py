@@ -3,6 +3,10 @@
 
 import os
 
+# the commands' phase lines ("… certifying") off in every test and the commands it starts, whose
+# stderr tests compare line by line; the interrupt test turns them back on to wait for one
+os.environ["LOTTERYPROOFS_PROGRESS"] = "0"
+
 # also active through the pytest11 entry point once installed; registered under its module
 # name there too, so pytest loads it once
 pytest_plugins = ["lotteryproofs.testing.plugin"]

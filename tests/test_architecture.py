@@ -33,7 +33,8 @@ PACKAGE = ROOT / "lotteryproofs"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs._version", "lotteryproofs._limits", "lotteryproofs._validate",
      "lotteryproofs.progress", "lotteryproofs.bound_spec", "lotteryproofs.rounding",
-     "lotteryproofs.schemas", "lotteryproofs._worker_env"),
+     "lotteryproofs.iv_functions", "lotteryproofs.schemas", "lotteryproofs._worker_env",
+     "lotteryproofs.outputs"),
     ("lotteryproofs.activations",),
     ("lotteryproofs.layers",),
     ("lotteryproofs.propagation",),
@@ -52,7 +53,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.construct.l_plus_one"),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
-    ("lotteryproofs.certify",),
+    ("lotteryproofs.certify", "lotteryproofs.memory"),
     ("lotteryproofs.evaluate", "lotteryproofs.train", "lotteryproofs.experiments"),
     ("lotteryproofs.theorems", "lotteryproofs.checks", "lotteryproofs.report",
      "lotteryproofs.testing"),

@@ -397,7 +397,8 @@ def test_supports_refuse_what_a_construction_cannot_build():
     relu = random_target((3, 4, 2), np.random.default_rng(0))
     supports.check("the 2l construction", relu)
     leaky = Network(relu.weights, relu.biases, activation="leaky_relu:0.1")
-    with pytest.raises(InputError, match="supports the activations relu, not leaky_relu:0.1"):
+    with pytest.raises(InputError, match=r"the 2l construction does not support activation "
+                                         r"leaky_relu:0.1 \(supported: relu\)"):
         supports.check("the 2l construction", leaky)
 
     class Conv2d:

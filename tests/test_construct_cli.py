@@ -36,13 +36,13 @@ def test_cli_writes_ticket_and_certificate(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--eps-param", "0"], "eps_param"),
-    (["--eps-param", "-0.1"], "eps_param"),
-    (["--delta", "1"], "delta"),
-    (["--delta", "0"], "delta"),
+    (["--eps-param", "0"], "--eps-param must be > 0"),
+    (["--eps-param", "-0.1"], "--eps-param must be > 0"),
+    (["--delta", "1"], "--delta must lie in (0, 1)"),
+    (["--delta", "0"], "--delta must lie in (0, 1)"),
     (["--domain", "1", "1"], "LO < HI"),
     (["--domain", "2", "-1"], "LO < HI"),
-    (["--rho", "0"], "rho"),
+    (["--rho", "0"], "--rho must be an integer >= 1"),
     (["--rho", "100000000"], "GiB"),
     (["--init", "nonsense"], "scheme"),
 ])
@@ -133,3 +133,162 @@ def test_cli_eps_chooses_eps_param_by_the_a_priori_bound(tmp_path, capsys):
     code, _, err = _run(["construct", "random:4-8-3", "--method", "zero-bias", "--rho", "8",
                          "--eps", "0.5", "--out", str(tmp_path / "z.npz")], capsys)
     assert code == 2 and "no ε'" in err and not (tmp_path / "z.npz").exists()
+
+
+# ------------------------------------------------------------------ the command line itself
+def _subparsers():
+    import argparse
+
+    from lotteryproofs.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return parser, sub.choices
+
+
+def test_every_option_has_help_its_default_and_required_mark():
+    import argparse
+
+    parser, commands = _subparsers()
+    assert "%%" not in parser.format_help()
+    for name, sub in commands.items():
+        text = " ".join(sub.format_help().split())
+        assert "%%" not in text, name
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction) or not action.option_strings:
+                continue
+            option = action.option_strings[-1]
+            assert action.help, f"{name} {option} has no help text"
+            shown = " ".join(sub._get_formatter()._expand_help(action).split())
+            if action.required:
+                assert "(required)" in shown, f"{name} {option} is not marked required"
+            elif action.default not in (None, False) and action.default != argparse.SUPPRESS:
+                assert "default" in shown, f"{name} {option} does not show its default"
+
+
+def test_eps_is_any_positive_absolute_error(tmp_path, capsys):
+    code, stdout, err = _run(["construct", "random:3-4-2", "--method", "2l", "--rho", "8",
+                              "--eps", "1.0"], capsys)
+    assert code == 0, err
+    assert "ε' = " in stdout
+
+
+def test_l_plus_one_with_eps_says_what_to_do_instead(capsys):
+    code, _, err = _run(["construct", "random:3-4-2", "--method", "l+1", "--rho", "4",
+                         "--eps", "0.1"], capsys)
+    assert code == 2 and "give --eps-param" in err and "2l or ll" in err
+
+
+def test_no_output_is_written_when_a_later_one_is_refused(tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    out.write_bytes(b"the user's earlier ticket")
+    code, _, err = _run(["construct", "random:3-4-2", "--method", "2l", "--rho", "8",
+                         "--out", str(out), "--json", str(tmp_path / "no" / "c.json")], capsys)
+    assert code == 2 and "does not exist" in err
+    assert out.read_bytes() == b"the user's earlier ticket"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npz"]
+
+
+def test_long_phases_are_announced_on_stderr_not_stdout(monkeypatch, capsys):
+    import time
+
+    from lotteryproofs import progress
+
+    monkeypatch.setattr(progress, "PHASE_DELAY_S", 0.05)
+    monkeypatch.setenv("LOTTERYPROOFS_PROGRESS", "1")
+    with progress.phase("certifying", enabled=False):
+        time.sleep(0.3)
+    with progress.phase("quick", enabled=False):
+        pass
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["… certifying"] and captured.out == ""
+
+
+# ------------------------------------------------------------------ all-or-nothing outputs
+def test_staged_outputs_appear_together_or_not_at_all(tmp_path):
+    from lotteryproofs import outputs
+
+    a, b = tmp_path / "a.json", tmp_path / "b.md"
+    with pytest.raises(RuntimeError):
+        with outputs.staged(a, b) as (sa, sb):
+            sa.write_text("1")
+            raise RuntimeError("failed before b")
+    assert list(tmp_path.iterdir()) == []
+    with outputs.staged(a, b) as (sa, sb):
+        sa.write_text("1")
+        sb.write_text("2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.md"]
+
+
+def test_abort_discards_a_group_not_yet_moved(tmp_path, monkeypatch):
+    import threading
+
+    from lotteryproofs import outputs
+
+    monkeypatch.setattr(outputs, "_ABORTED", threading.Event())
+    monkeypatch.setattr(outputs, "_COMMITTED", [])
+    target = tmp_path / "t.json"
+    with pytest.raises(KeyboardInterrupt):
+        with outputs.staged(target) as (staging,):
+            staging.write_text("complete but not committed")
+            assert outputs.abort() == []
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ memory estimate
+def test_memory_estimate_bounds_the_traced_peak(tmp_path):
+    """The array part of the per-stage estimate (without the interpreter's baseline) is above
+    the peak that tracemalloc traces for the same command (numpy buffers and Python objects,
+    in a fresh process), and not absurdly (within 4×) above it. Traced, not resident: the
+    resident size also counts numba compiling and allocator slack, which vary by machine."""
+    import subprocess
+    import sys
+
+    from lotteryproofs import memory
+    from lotteryproofs.construct import source_widths
+
+    widths, rho = (64, 64, 32, 10), 60
+    script = (
+        "import sys, tracemalloc\n"
+        "tracemalloc.start()\n"
+        "from lotteryproofs.cli import main\n"
+        f"code = main(['construct', 'random:{'-'.join(map(str, widths))}', '--method', '2l',"
+        f" '--rho', '{rho}', '--out', r'{tmp_path / 't.npz'}', '--json',"
+        f" r'{tmp_path / 'c.json'}'])\n"
+        "print(tracemalloc.get_traced_memory()[1])\n"
+        "sys.exit(code)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    traced = int(result.stdout.split()[-1])
+    estimate = memory.construct_estimate(widths, source_widths("2l", widths, rho), rho,
+                                         certify=True, save=True)
+    arrays = estimate.peak - memory.BASELINE_BYTES
+    assert traced <= arrays <= 4 * traced, (traced, estimate.stages)
+
+
+def test_memory_refuses_with_the_stage_and_the_number():
+    from lotteryproofs import memory
+
+    # the target alone: 10^10 + 10^5 + 10^6 + 10 float64 parameters, held twice
+    n_params = 100000 * 100000 + 100000 + 100000 * 10 + 10
+    gib = (memory.BASELINE_BYTES + 2 * 8 * n_params) / 2**30
+    with pytest.raises(InputError, match=rf"\(target stage\) would need about {gib:.1f} GiB"):
+        memory.check_target_spec("random:100000-100000-10", method="2l", rho=None,
+                                 certify=False, save=False)
+
+
+# ------------------------------------------------------------------ numba's cache folder
+def test_numba_cache_folder_respects_the_user_and_never_is_the_package(tmp_path):
+    from pathlib import Path
+
+    import lotteryproofs
+    from lotteryproofs.rss import _exact, _numba_cache
+
+    assert _numba_cache.cache_dir({"NUMBA_CACHE_DIR": str(tmp_path / "mine")}) == \
+        tmp_path / "mine"
+    assert _numba_cache.cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == \
+        tmp_path / "lotteryproofs" / "numba"
+    package = Path(lotteryproofs.__file__).resolve().parent
+    where = Path(_exact.fsum._cache._cache_path).resolve()
+    assert not where.is_relative_to(package), where

@@ -254,8 +254,8 @@ def test_declared_relu_and_box_leave_nothing_assumed(tmp_path, spelling):
 
 
 @pytest.mark.parametrize(("metadata", "message"), [
-    ({"activation": "LeakyReLU"}, "activation 'LeakyReLU' is declared by .* only ReLU"),
-    ({"activation": "gelu"}, "activation 'gelu' is declared"),
+    ({"activation": ["relu", "tanh"]}, "lists 2 activations but the target has 1 hidden"),
+    ({"activation": "tanh:2"}, "takes no parameter"),
     ({"activation": "mish"}, "'mish', not a known activation"),
     ({"activation": 1}, "must be a name"),
     ({"output_activation": "Softmax"}, "output_activation 'Softmax' is declared"),

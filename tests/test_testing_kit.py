@@ -167,7 +167,7 @@ def test_strategies_shrink_to_the_simplest_example():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: lps.networks(activation="tanh"), lambda: lps.networks(weight_range=(1, -1)),
+    lambda: lps.networks(activation="mish"), lambda: lps.networks(weight_range=(1, -1)),
     lambda: lps.networks(zero_fraction=2.0), lambda: lps.networks(depth=0),
     lambda: lps.networks(widths=(3,)), lambda: lps.boxes(2, kinds=("round",)),
     lambda: lps.boxes(2, magnitude=1e-4), lambda: lps.subset_sum_pools(law="cauchy"),

@@ -5,6 +5,16 @@ from __future__ import annotations
 import sys
 
 
+def add_activation_argument(parser) -> None:
+    """``--activation NAME``: σ between the linear layers of a target file that declares none
+    (then recorded as an assumption instead of "assuming ReLU"; refused if the file declares
+    another)."""
+    parser.add_argument(
+        "--activation", metavar="NAME", default=None,
+        help="activation of a target file that declares none (relu, tanh, sigmoid, gelu, …; "
+             "default: ReLU, said in a note)")
+
+
 def announce(command: str, info) -> None:
     """The assumptions as ``note:`` lines on stderr, then the input box line on stdout.
 

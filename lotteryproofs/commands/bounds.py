@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from lotteryproofs import _validate
+from lotteryproofs.commands import _types
+
 HELP = (
     "print the a-priori error bound, the per-parameter accuracy ε', the RSS instance count "
     "and the widths that guarantee success (THEORY.md §5, §6) as expressions and values"
@@ -13,15 +16,20 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lotteryproofs.construct.registry import construction_names
 
-    parser.add_argument("--method", required=True, choices=construction_names())
+    parser.add_argument("--method", required=True, choices=construction_names(),
+                        help="construction: 2l, ll, l+1 or zero-bias; no default")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--target", help="a target file or built-in name (its own norms are used)")
+    which.add_argument("--target",
+                       help="a target file or built-in name (its own norms are used); "
+                            "this or --widths is required")
     which.add_argument(
-        "--widths", help="target widths such as 8,16,4 (worst-case norms from --w-max/--b-max)"
+        "--widths", help="target widths such as 8,16,4 (worst-case norms from --w-max/--b-max); "
+                         "this or --target is required"
     )
-    parser.add_argument("--eps", type=float, required=True, help="output accuracy ε in (0, 1)")
+    parser.add_argument("--eps", type=_types.positive_float, required=True,
+                        help="absolute output error ε > 0")
     parser.add_argument(
-        "--delta", type=float, required=True, help="failure probability δ in (0, 1)"
+        "--delta", type=_types.unit_open, required=True, help="failure probability δ in (0, 1)"
     )
     parser.add_argument(
         "--law",
@@ -29,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="weight law D_w of the source: uniform or normal (default: %(default)s)",
     )
     parser.add_argument(
-        "--beta", type=float, default=1.0, help="bias factor β of the source (default: %(default)s)"
+        "--beta", type=_types.positive_float, default=1.0,
+        help="bias factor β > 0 of the source (default: %(default)s)"
     )
     parser.add_argument(
         "--C",
@@ -40,24 +49,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--w-max",
-        type=float,
+        type=_types.positive_float,
         default=1.0,
         help="with --widths: bound on |target weights| (default: %(default)s)",
     )
     parser.add_argument(
         "--b-max",
-        type=float,
+        type=_types.non_negative_float,
         default=1.0,
         help="with --widths: bound on |target biases| (default: %(default)s)",
     )
     parser.add_argument(
         "--domain",
         nargs=2,
-        type=float,
+        type=_types.finite_float,
         metavar=("LO", "HI"),
-        help="input box [LO, HI]^n0 (default: the target's box, else -1 1)",
+        help="input box [LO, HI]^n0 with LO < HI (default: the target's box, else -1 1)",
     )
-    parser.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
+    parser.add_argument("--latex", action="store_true",
+                        help="print LaTeX instead of plain text (default: plain text)")
+    from lotteryproofs.commands._target import add_activation_argument
+
+    add_activation_argument(parser)
 
 
 def parse_C(text: str | None) -> tuple[float | None, str]:
@@ -93,11 +106,17 @@ def _norms(args):
     from lotteryproofs._validate import parse_widths
     from lotteryproofs.certify import rigorous_activation_bounds
     from lotteryproofs.commands._target import announce
+    from lotteryproofs.construct.registry import check_supported
     from lotteryproofs.network import Box
     from lotteryproofs.target_info import DEFAULT_BOX, box_line
 
     if args.widths is not None:
         widths = parse_widths("--widths", args.widths, minimum_layers=2)
+        if args.activation is not None:
+            from lotteryproofs.target_info import hidden_activations
+
+            check_supported(args.method, activations=hidden_activations(
+                "--activation", args.activation, len(widths) - 2))
         lo, hi = DEFAULT_BOX if args.domain is None else args.domain
         source = "default" if args.domain is None else "--domain"
         print(box_line(Box.cube(lo, hi, widths[0]), source))
@@ -106,7 +125,8 @@ def _norms(args):
         if args.domain is not None and args.domain[0] >= 0:
             norms = bounds.TargetNorms(**{**norms.__dict__, "input_has_negative": False})
         return norms, f"worst case over targets with |w| ≤ {args.w_max}, |b| ≤ {args.b_max}"
-    target, _, info = io.read_target_info(args.target)
+    target, _, info = io.read_target_info(args.target, activation=args.activation)
+    check_supported(args.method, target)
     if args.domain is not None:
         info = info.with_box(Box.cube(args.domain[0], args.domain[1], target.widths[0]), "--domain")
     box = info.input_box
@@ -161,6 +181,8 @@ def run(args) -> int:
     from lotteryproofs import bounds
     from lotteryproofs.construct.registry import get_construction
 
+    if args.domain is not None:
+        _validate.interval("--domain", *args.domain)
     spec = get_construction(args.method).bound
     bounds.check_weight_law(args.law)
     C_value, provenance = parse_C(args.C)

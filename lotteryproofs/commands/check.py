@@ -11,7 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from lotteryproofs._validate import FOLDER, OutputFile
+
 HELP = "verify every registered theorem numerically; exit 1 if any check fails"
+#: result paths, checked before any work (cli.check_declared_paths)
+OUTPUTS = {"out": FOLDER, "junit": OutputFile((".xml",), "a JUnit XML file")}
 
 #: Exit status when the checks passed but a theorem plugin did not load.
 EXIT_PLUGIN_ERROR = 3

@@ -10,35 +10,46 @@ from __future__ import annotations
 import argparse
 import os
 
+from lotteryproofs import _validate
+from lotteryproofs.commands import _types
+
 HELP = "estimate random-subset-sum constants (p(n), q(n), n_required, C) by Monte Carlo"
+
+
+#: result paths, checked before any work (cli.check_declared_paths)
+OUTPUTS = {"json": _validate.JSON_FILE, "markdown": _validate.MARKDOWN_FILE}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lotteryproofs.laws import LAWS
 
     parser.add_argument("--law", nargs="+", choices=sorted(LAWS), metavar="LAW",
-                        help=f"RSS law(s): {', '.join(LAWS)}")
-    parser.add_argument("--eps", nargs="+", type=float, metavar="E",
-                        help="per-parameter accuracy ε' (one or more)")
-    parser.add_argument("--delta", nargs="+", type=float, metavar="D",
-                        help="failure probability δ (one or more)")
-    parser.add_argument("--trials", type=int, default=None,
+                        help=f"RSS law(s): {', '.join(LAWS)} (required unless --authors)")
+    parser.add_argument("--eps", nargs="+", type=_types.positive_float, metavar="E",
+                        help="per-parameter accuracy ε' > 0, one or more (required unless "
+                             "--authors)")
+    parser.add_argument("--delta", nargs="+", type=_types.unit_open, metavar="D",
+                        help="failure probability δ in (0, 1), one or more (required unless "
+                             "--authors)")
+    parser.add_argument("--trials", type=_types.positive_int, default=None,
                         help="Monte Carlo trials per n (default: enough to certify 1 − δ, "
                              "≥ 1000; see constants.default_trials)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=_types.seed, default=None,
                         help="root seed (default: fresh entropy, recorded in the JSON)")
-    parser.add_argument("--interval", nargs=2, type=float, default=(-1.0, 1.0),
-                        metavar=("LO", "HI"), help="targets z ∈ [LO, HI] (default: -1 1)")
-    parser.add_argument("--n-min", type=int, default=None,
+    parser.add_argument("--interval", nargs=2, type=_types.finite_float, default=(-1.0, 1.0),
+                        metavar=("LO", "HI"),
+                        help="targets z ∈ [LO, HI], LO < HI (default: -1 1)")
+    parser.add_argument("--n-min", type=_types.positive_int, default=None,
                         help="first pool size (default: the counting limit in candidates)")
-    parser.add_argument("--n-max", type=int, default=None,
+    parser.add_argument("--n-max", type=_types.positive_int, default=None,
                         help="last pool size (default: n-min + 60, at most 62 values "
                              "per pool)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=_types.positive_int, default=os.cpu_count() or 1,
                         help="processes (default: all cores; results do not depend on it)")
-    parser.add_argument("--json", metavar="OUT.json", help="write the result(s) as JSON")
+    parser.add_argument("--json", metavar="OUT.json",
+                        help="write the result(s) as JSON (default: not written)")
     parser.add_argument("--markdown", metavar="OUT.md",
-                        help="write the summary table as Markdown")
+                        help="write the summary table as Markdown (default: not written)")
     parser.add_argument("--authors", action="store_true",
                         help="replicate the authors' statistics (n=15, ε'=0.01, subsets ≤ 14) "
                              "for uniform and product; --trials defaults to 100000")
@@ -104,7 +115,10 @@ def _run_authors(args, executor) -> int:
     for r in results:
         print(r.summary())
     if args.json:
-        write_json_atomic(args.json, [r.to_json() for r in results])
+        from lotteryproofs import outputs
+
+        with outputs.staged(args.json) as (staging,):
+            write_json_atomic(staging, [r.to_json() for r in results])
     return 0
 
 
@@ -112,10 +126,15 @@ def run(args) -> int:
     from lotteryproofs._validate import InputError
     from lotteryproofs.executor.options import executor_from_args
 
+    _validate.interval("--interval", *args.interval)
+    if args.n_min is not None and args.n_max is not None and args.n_max < args.n_min:
+        raise InputError(f"--n-max {args.n_max} is below --n-min {args.n_min}")
     if args.checkpoint is not None and args.seed is None:
         raise InputError("--checkpoint needs --seed: a resumed run must redraw the same trials")
-    if not (args.authors or (args.law and args.eps and args.delta)):
-        raise InputError("give --law, --eps and --delta (or --authors)")
+    missing = [o for o, v in (("--law", args.law), ("--eps", args.eps), ("--delta", args.delta))
+               if not v]
+    if missing and not args.authors:
+        raise InputError(f"give {', '.join(missing)} (required unless --authors)")
     with executor_from_args(args) as executor:
         return (_run_authors if args.authors else _run_estimates)(args, executor)
 
@@ -149,9 +168,14 @@ def _run_estimates(args, executor) -> int:
     table = _summary_table(estimates)
     print()
     print(table)
-    if args.json:
-        data = [e.to_json() for e in estimates]
-        write_json_atomic(args.json, data[0] if len(data) == 1 else data)
-    if args.markdown:
-        write_bytes_atomic(args.markdown, (table + "\n").encode())
+    from lotteryproofs import outputs
+
+    finals = [p for p in (args.json, args.markdown) if p]
+    with outputs.staged(*finals) as staging:  # both files or neither
+        paths = dict(zip(finals, staging, strict=True))
+        if args.json:
+            data = [e.to_json() for e in estimates]
+            write_json_atomic(paths[args.json], data[0] if len(data) == 1 else data)
+        if args.markdown:
+            write_bytes_atomic(paths[args.markdown], (table + "\n").encode())
     return 0

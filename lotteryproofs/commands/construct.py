@@ -4,50 +4,88 @@ from __future__ import annotations
 
 import argparse
 
+from lotteryproofs import _validate
+from lotteryproofs.commands import _types
+
 HELP = "construct a strong lottery ticket for a target (2l, ll, l+1 or zero-bias)"
+#: result paths, checked before any work (cli.check_declared_paths); inputs never overwritten
+OUTPUTS = {"out": _validate.TICKET_FILE, "json": _validate.JSON_FILE}
+INPUTS = ("target",)
+INIT_SCHEMES = ("uniform", "normal", "looks-linear", "uniform-zero-bias", "normal-zero-bias")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="TARGET",
                         help="target file (.npz/.safetensors) or built-in name "
-                             "(random:8-16-4[:SEED], lenet300100, …)")
+                             "(random:8-16-4[:SEED], lenet300100, digits-64-32, "
+                             "breast-cancer-16-8, wine-16-8)")
     from lotteryproofs.construct.registry import construction_names
 
-    parser.add_argument("--method", required=True, choices=construction_names())
+    parser.add_argument("--method", required=True, choices=construction_names(),
+                        help="construction: 2l (§4.1), ll (looks-linear, §4.2), l+1 (§4.3) "
+                             "or zero-bias (§4.4); no default")
     eps = parser.add_mutually_exclusive_group()
-    eps.add_argument("--eps-param", type=float, metavar="E",
+    eps.add_argument("--eps-param", type=_types.positive_float, metavar="E",
                      help="per-parameter accuracy ε' of every subset sum (default 0.01)")
-    eps.add_argument("--eps", type=float, metavar="E",
-                     help="output accuracy ε; ε' is chosen by the a-priori bound (bounds.py)")
-    parser.add_argument("--delta", type=float, default=0.1,
-                        help="allowed failure probability δ (sizes ρ; default %(default)s)")
-    parser.add_argument("--init", default=None,
-                        help="initialisation scheme (default: uniform; looks-linear for ll; "
-                             "uniform-zero-bias for zero-bias)")
-    parser.add_argument("--domain", nargs=2, type=float, metavar=("LO", "HI"),
-                        help="input box [LO, HI]^n0 (default: the target's own box, else -1 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the source draw")
-    parser.add_argument("--rho", type=int, default=None,
-                        help="block multiplicity ρ (default: the a-priori width requirement)")
+    eps.add_argument("--eps", type=_types.positive_float, metavar="E",
+                     help="absolute output error ε over the input box, any value > 0; ε' is "
+                          "chosen by the a-priori bound (methods 2l, ll, zero-bias)")
+    parser.add_argument("--delta", type=_types.unit_open, default=0.1,
+                        help="allowed failure probability δ in (0, 1), sizes ρ "
+                             "(default: %(default)s)")
+    parser.add_argument("--init", default=None, metavar="SCHEME",
+                        help=f"initialisation scheme, one of {', '.join(INIT_SCHEMES)} "
+                             "(default: uniform; looks-linear for ll; uniform-zero-bias for "
+                             "zero-bias)")
+    parser.add_argument("--domain", nargs=2, type=_types.finite_float, metavar=("LO", "HI"),
+                        help="input box [LO, HI]^n0 with LO < HI (default: the target's own "
+                             "box, else -1 1)")
+    parser.add_argument("--seed", type=_types.seed, default=0,
+                        help="seed of the source draw, an integer >= 0 (default: %(default)s)")
+    parser.add_argument("--rho", type=_types.positive_int, default=None,
+                        help="block multiplicity ρ >= 1 (default: the a-priori width "
+                             "requirement)")
     parser.add_argument("--widen", action="store_true",
-                        help="where an instance fails, add genuinely new neurons and solve again")
-    parser.add_argument("--out", metavar="TICKET.npz", help="write the ticket here")
-    parser.add_argument("--json", metavar="CERT.json", help="write the certificate JSON here")
+                        help="where an instance fails, add genuinely new neurons and solve "
+                             "again (2l, ll, zero-bias)")
+    parser.add_argument("--out", metavar="TICKET.npz",
+                        help="write the ticket here (.npz or .safetensors; default: not written)")
+    parser.add_argument("--json", metavar="CERT.json",
+                        help="write the certificate JSON here (default: not written)")
+    from lotteryproofs.commands._target import add_activation_argument
+
+    add_activation_argument(parser)
 
 
 def _eps_param_from_eps(eps: float, method: str, target, domain) -> float:
     from lotteryproofs import bounds
-    from lotteryproofs._validate import InputError, positive
+    from lotteryproofs._validate import InputError
     from lotteryproofs.construct.registry import get_construction
 
-    eps = positive("--eps (ε)", eps)
+    spec = get_construction(method).bound
+    if spec.needs_gains:
+        # the l+1 a-priori bound needs gain bounds G_l that THEORY.md does not give
+        raise InputError(
+            f"--eps needs the a-priori bound, which for {method} needs gain bounds G_l that the "
+            "theory does not give; give --eps-param E instead (e.g. --eps-param 1e-4), or "
+            "use --method 2l or ll with --eps")
     norms = bounds.target_norms(target, target.activation_bounds(domain),
                                 input_has_negative=bool(domain.has_negative.any()))
-    eps_param = bounds.solve_eps_param(get_construction(method).bound, norms, eps)
+    eps_param = bounds.solve_eps_param(spec, norms, eps)
     if eps_param is None:
-        raise InputError(f"no ε' > 0 makes the a-priori bound ≤ ε = {eps} for this target")
+        raise InputError(f"no ε' > 0 makes the a-priori bound ≤ ε = {eps} for this target "
+                         "(its floor at ε' → 0 already exceeds ε)")
     # round down: a smaller ε' keeps the a-priori bound ≤ ε
     return float(eps_param) * (1 - 1e-12)
+
+
+def _domain(args, n_0, metadata):
+    from lotteryproofs import io
+    from lotteryproofs.network import Box
+
+    if args.domain:
+        return Box.cube(*_validate.interval("--domain", *args.domain), n_0)
+    return io.target_box(metadata, n_0)
 
 
 def run(args) -> int:
@@ -55,13 +93,21 @@ def run(args) -> int:
 
     import numpy as np
 
-    from lotteryproofs import io
-    from lotteryproofs._validate import InputError
+    from lotteryproofs import io, memory, outputs
     from lotteryproofs.commands._target import announce
-    from lotteryproofs.construct import construct
+    from lotteryproofs.construct import construct, source_widths
+    from lotteryproofs.construct.registry import check_supported
     from lotteryproofs.network import Box
+    from lotteryproofs.progress import phase
 
-    target, metadata, info = io.read_target_info(args.target)
+    if args.domain:
+        _validate.interval("--domain", *args.domain)
+    # the target's own size first: a random target is allocated when it is drawn
+    memory.check_target_spec(args.target, method=args.method, rho=args.rho,
+                             certify=bool(args.json), save=bool(args.out))
+    with phase("reading the target"):
+        target, metadata, info = io.read_target_info(args.target, activation=args.activation)
+    check_supported(args.method, target)
     n_0 = target.widths[0]
     if args.domain:
         info = info.with_box(Box.cube(args.domain[0], args.domain[1], n_0), "--domain")
@@ -71,41 +117,48 @@ def run(args) -> int:
         eps_param = _eps_param_from_eps(args.eps, args.method, target, domain)
     else:
         eps_param = 0.01 if args.eps_param is None else args.eps_param
-    for option, path in (("--out", args.out), ("--json", args.json)):
-        if path and not path.lower().endswith((".npz", ".safetensors", ".json")):
-            raise InputError(f"{option} {path}: unexpected file type")
-    if args.out and not args.out.lower().endswith((".npz", ".safetensors")):
-        raise InputError(f"--out {args.out}: a ticket file ends in .npz or .safetensors")
-    if args.json and not args.json.lower().endswith(".json"):
-        raise InputError(f"--json {args.json}: the certificate file ends in .json")
+    if args.rho is not None:
+        memory.check_construct(target, args.method, source_widths(args.method, target.widths,
+                                                                  args.rho),
+                               args.rho, certify=bool(args.json), save=bool(args.out))
     start = time.perf_counter()
-    ticket = construct(target, args.method, eps_param=eps_param, delta=args.delta,
-                       init=args.init, rng=np.random.SeedSequence(args.seed), domain=domain,
-                       rho=args.rho, widen=args.widen)
+    with phase(f"constructing ({args.method}: drawing the source, solving the subset sums)"):
+        ticket = construct(target, args.method, eps_param=eps_param, delta=args.delta,
+                           init=args.init, rng=np.random.SeedSequence(args.seed),
+                           domain=domain, rho=args.rho, widen=args.widen)
     elapsed = time.perf_counter() - start
+    if args.rho is None:  # ρ from the a-priori requirement: the remaining stages, now known
+        memory.check_construct(target, args.method, ticket.source.widths,
+                               int(ticket.metadata["rho"]), certify=bool(args.json),
+                               save=bool(args.out), source_allocated=True)
+    from lotteryproofs.construct.common import compact
     from lotteryproofs.evaluate import dataset_report, format_report
 
-    dataset = dataset_report(target, ticket, metadata)  # None unless trained on a dataset
-    certificate = None
+    with phase("measuring the observed error on 10^4 inputs"):
+        dataset = dataset_report(target, ticket, metadata)  # None unless trained on a dataset
+        x = domain.sample(10_000, np.random.default_rng(args.seed + 1))
+        approx = compact(ticket.network).forward(x) / ticket.scale
+        observed = float(np.max(np.abs(approx - target.forward(x))))
+    data = None
     if args.json:
         from lotteryproofs.certify import certify
 
-        certificate = certify(ticket, target, domain)
-    if args.out:
-        io.save_ticket(ticket, args.out)
-    if certificate is not None:
-        data = certificate.to_json()
+        with phase("certifying (outward-rounded interval arithmetic)"):
+            data = certify(ticket, target, domain).to_json()
         data.setdefault("time_s", elapsed)
         if dataset is not None:
             data["dataset"] = dataset
         data["assumptions"] = list(info.assumptions)
-        io.write_json_atomic(args.json, data)
-    from lotteryproofs.construct.common import compact
-
+    # every result is written, complete, or none is (outputs.staged; Ctrl-C safe)
+    finals = [p for p in (args.out, args.json) if p]
+    if finals:
+        with phase("writing " + " and ".join(finals)), outputs.staged(*finals) as staging:
+            paths = dict(zip(finals, staging, strict=True))
+            if args.out:
+                io.save_ticket(ticket, paths[args.out])
+            if args.json:
+                io.write_json_atomic(paths[args.json], data)
     log = ticket.rss_log
-    x = domain.sample(10_000, np.random.default_rng(args.seed + 1))
-    approx = compact(ticket.network).forward(x) / ticket.scale
-    observed = float(np.max(np.abs(approx - target.forward(x))))
     print(f"method {args.method}, init {ticket.metadata['init']}, ε' = {eps_param:.6g}, "
           f"ρ = {ticket.metadata['rho']} ({ticket.metadata['rho_source']})")
     print(f"source widths {list(ticket.source.widths)} ({ticket.source.n_params} parameters), "

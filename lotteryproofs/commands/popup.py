@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from lotteryproofs import _validate
+from lotteryproofs.commands import _types
+
 HELP = ("prune a random network without training its weights (edge-popup, THEORY.md §7); "
         "report train/test accuracy and write the ticket")
+
+
+#: result paths, checked before any work (cli.check_declared_paths)
+OUTPUTS = {"out": _validate.TICKET_FILE, "json": _validate.JSON_FILE}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,31 +20,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="digits, breast-cancer or wine (scikit-learn, offline)")
     parser.add_argument("--hidden", default="256,256",
                         help="hidden widths, comma-separated (default: %(default)s)")
-    parser.add_argument("--density", type=float, required=True,
+    parser.add_argument("--density", type=_types.positive_float, required=True,
                         help="kept fraction of every weight and bias tensor, in (0, 1]")
-    parser.add_argument("--init", default="uniform",
-                        help="source initialisation (default: %(default)s); see "
-                             "lotteryproofs.experiments.SOURCES")
+    from lotteryproofs.experiments import SOURCES
+
+    parser.add_argument("--init", default="uniform", metavar="NAME",
+                        help=f"source initialisation, one of {', '.join(sorted(SOURCES))} "
+                             "(default: %(default)s)")
     parser.add_argument("--init-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra init.py option, e.g. bias_factor=0.05 (repeatable)")
-    parser.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
-    parser.add_argument("--split-seed", type=int, default=0,
+                        help="extra init.py option, e.g. bias_factor=0.05 (repeatable; "
+                             "default: none)")
+    parser.add_argument("--seed", type=_types.seed, default=0,
+                        help="root seed, an integer >= 0 (default: %(default)s)")
+    parser.add_argument("--split-seed", type=_types.seed, default=0,
                         help="seed of the train/test split (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=30, help="(default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=64, help="(default: %(default)s)")
+    parser.add_argument("--epochs", type=_types.positive_int, default=30,
+                        help="training epochs of the scores (default: %(default)s)")
+    parser.add_argument("--batch-size", type=_types.positive_int, default=64,
+                        help="minibatch size (default: %(default)s)")
     parser.add_argument("--optimizer", default="adam", help="adam or sgd (default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=0.01,
+    parser.add_argument("--lr", type=_types.positive_float, default=0.01,
                         help="peak learning rate, cosine decay (default: %(default)s)")
     parser.add_argument("--anneal", action="store_true",
-                        help="sparsity annealing: density 0.6 → target over several levels")
-    parser.add_argument("--anneal-levels", type=int, default=4, help="(default: %(default)s)")
+                        help="sparsity annealing: density 0.6 → target over several levels "
+                             "(default: off)")
+    parser.add_argument("--anneal-levels", type=_types.positive_int, default=4,
+                        help="density levels of the annealing (default: %(default)s)")
     parser.add_argument("--scaled", action="store_true",
-                        help="scaled edge-popup: fit an output scale λ (distributed λ^{l/D})")
+                        help="scaled edge-popup: fit an output scale λ (distributed λ^{l/D}; "
+                             "default: off)")
     parser.add_argument("--bias-ranking", default="separate",
                         help="rank bias scores 'separate'ly or 'joint'ly with the layer's "
                              "weights (default: %(default)s)")
-    parser.add_argument("--out", metavar="TICKET.npz", help="write the ticket here")
-    parser.add_argument("--json", metavar="OUT.json", help="write the results here")
+    parser.add_argument("--out", metavar="TICKET.npz",
+                        help="write the ticket here (default: not written)")
+    parser.add_argument("--json", metavar="OUT.json",
+                        help="write the results here (default: not written)")
 
 
 def _parse_option(text: str):
@@ -65,11 +83,11 @@ def test_indices(dataset):
 def run(args) -> int:
     import numpy as np
 
-    from lotteryproofs import __version__
+    from lotteryproofs import __version__, outputs
     from lotteryproofs.datasets import load_dataset
     from lotteryproofs.experiments import check_hidden, check_source, run_on_dataset
     from lotteryproofs.io import save_ticket, write_json_atomic
-    from lotteryproofs.popup import PopupConfig, check_density, popup_ticket
+    from lotteryproofs.popup import PopupConfig, check_density
 
     check_density(args.density)
     hidden = check_hidden(args.hidden)
@@ -98,23 +116,35 @@ def run(args) -> int:
         "epoch_losses": list(result.epoch_losses),
         "time_s": run_.seconds, "version": __version__,
     }
+    finals = [p for p in (args.out, args.json) if p]
+    with outputs.staged(*finals) as staging:  # the ticket and its results, or neither
+        paths = dict(zip(finals, staging, strict=True))
+        if args.out:
+            save_ticket(_ticket(run_, result, dataset, summary, seed_seq), paths[args.out])
+        if args.json:
+            write_json_atomic(paths[args.json], summary)
     print(f"{dataset.name}: {source_name} {list(run_.source.widths)} at density "
           f"{config.density}: train accuracy {run_.train_accuracy:.4f}, test accuracy "
           f"{run_.test_accuracy:.4f} (λ = {result.output_scale:.4g}, {run_.seconds:.1f} s)")
     if args.out:
-        metadata = {key: summary[key] for key in (
-            "dataset", "split_seed", "init", "init_options", "train_accuracy",
-            "test_accuracy", "version")}
-        metadata.update(
-            seed_entropy=str(seed_seq.entropy), n_classes=dataset.n_classes,
-            n_train=int(dataset.x_train.shape[0]), n_test=int(dataset.x_test.shape[0]),
-            output="logits; argmax",
-            # rows of the scikit-learn dataset held out for testing: evaluable without us
-            test_indices=[int(i) for i in test_indices(dataset)],
-        )
-        save_ticket(popup_ticket(run_.source, result, mean=dataset.mean, scale=dataset.scale,
-                                 metadata=metadata), args.out)
         print(f"ticket written to {args.out}")
     if args.json:
-        write_json_atomic(args.json, summary)
+        print(f"results written to {args.json}")
     return 0
+
+
+def _ticket(run_, result, dataset, summary, seed_seq):
+    from lotteryproofs.popup import popup_ticket
+
+    metadata = {key: summary[key] for key in (
+        "dataset", "split_seed", "init", "init_options", "train_accuracy",
+        "test_accuracy", "version")}
+    metadata.update(
+        seed_entropy=str(seed_seq.entropy), n_classes=dataset.n_classes,
+        n_train=int(dataset.x_train.shape[0]), n_test=int(dataset.x_test.shape[0]),
+        output="logits; argmax",
+        # rows of the scikit-learn dataset held out for testing: evaluable without us
+        test_indices=[int(i) for i in test_indices(dataset)],
+    )
+    return popup_ticket(run_.source, result, mean=dataset.mean, scale=dataset.scale,
+                        metadata=metadata)

@@ -4,32 +4,39 @@ from __future__ import annotations
 
 import argparse
 
+from lotteryproofs import _validate
+from lotteryproofs.commands import _types
+
+# plain text: argparse %-formats help strings, not descriptions (cli.py shows both)
 HELP = ("edge-popup over initialisations × densities × options × seeds on digits, "
-        "breast-cancer and wine: mean test accuracy with 95 %% intervals")
+        "breast-cancer and wine: mean test accuracy with 95\u00a0% intervals")
+#: result paths, checked before any work (cli.check_declared_paths)
+OUTPUTS = {"json": _validate.JSON_FILE, "table": _validate.MARKDOWN_FILE}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help="the CI-sized grid (< 60 s on 2 cores)")
-    parser.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=None,
+                        help="the CI-sized grid (< 60 s on 2 cores; default: the full grid)")
+    parser.add_argument("--seed", type=_types.seed, default=0,
+                        help="root seed, an integer >= 0 (default: %(default)s)")
+    parser.add_argument("--workers", type=_types.positive_int, default=None,
                         help="worker processes (default: every core)")
-    parser.add_argument("--json", metavar="OUT.json", help="write every run and cell here")
-    parser.add_argument("--table", metavar="OUT.md", help="write the Markdown table here")
+    parser.add_argument("--json", metavar="OUT.json",
+                        help="write every run and cell here (default: not written)")
+    parser.add_argument("--table", metavar="OUT.md",
+                        help="write the Markdown table here (default: not written)")
     from lotteryproofs.executor.options import add_arguments as add_executor_arguments
 
     add_executor_arguments(parser)
 
 
 def run(args) -> int:
-    from lotteryproofs import __version__
-    from lotteryproofs._validate import InputError, positive_int
+    from lotteryproofs import __version__, outputs
+    from lotteryproofs._validate import positive_int
     from lotteryproofs.executor.options import executor_from_args
     from lotteryproofs.experiments import default_grid, grid_table, quick_grid, run_grid
     from lotteryproofs.io import write_bytes_atomic, write_json_atomic
 
-    if args.seed < 0:
-        raise InputError(f"--seed must be >= 0, got {args.seed}")
     workers = None if args.workers is None else positive_int("--workers", args.workers)
     spec = quick_grid(args.seed) if args.quick else default_grid(args.seed)
     with executor_from_args(args) as executor:
@@ -39,11 +46,14 @@ def run(args) -> int:
     print(table)
     print(f"\n{spec.n_runs} runs in {results.wall_seconds:.1f} s with {results.workers} workers "
           f"({results.extra['cpu_seconds']:.1f} CPU s in the runs)")
-    if args.json:
-        write_json_atomic(args.json, {**results.to_json(), "version": __version__,
-                                      "command": "lotteryproofs popup-grid"
-                                      + (" --quick" if args.quick else "")
-                                      + f" --seed {args.seed}"})
-    if args.table:
-        write_bytes_atomic(args.table, (table + "\n").encode())
+    finals = [p for p in (args.json, args.table) if p]
+    with outputs.staged(*finals) as staging:  # both files or neither
+        paths = dict(zip(finals, staging, strict=True))
+        if args.json:
+            write_json_atomic(paths[args.json], {
+                **results.to_json(), "version": __version__,
+                "command": "lotteryproofs popup-grid" + (" --quick" if args.quick else "")
+                + f" --seed {args.seed}"})
+        if args.table:
+            write_bytes_atomic(paths[args.table], (table + "\n").encode())
     return 0

@@ -4,31 +4,43 @@ from __future__ import annotations
 
 import argparse
 
+from lotteryproofs import _validate
+from lotteryproofs.commands import _types
+
 HELP = (
     "certify a ticket against its target: observed, certified (rigorous) and a-priori "
     "output errors over the input box"
 )
 
 
+#: result paths, checked before any work (cli.check_declared_paths); inputs never overwritten
+OUTPUTS = {"json": _validate.JSON_FILE}
+INPUTS = ("ticket", "target")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ticket", metavar="TICKET", help="a ticket file (.npz or .safetensors)")
-    parser.add_argument("--target", required=True, help="the target file or built-in name")
+    parser.add_argument("--target", required=True,
+                        help="the target file or built-in name the ticket was built for")
     parser.add_argument(
         "--domain",
         nargs=2,
-        type=float,
+        type=_types.finite_float,
         metavar=("LO", "HI"),
-        help="input box [LO, HI]^n0 (default: the ticket's box, else the target's, else -1 1)",
+        help="input box [LO, HI]^n0 with LO < HI (default: the ticket's box, else the "
+             "target's, else -1 1)",
     )
-    parser.add_argument("--json", metavar="CERT.json", help="write the certificate JSON here")
+    parser.add_argument("--json", metavar="CERT.json",
+                        help="write the certificate JSON here (default: not written)")
     parser.add_argument(
         "--samples",
-        type=int,
+        type=_types.positive_int,
         default=10_000,
         help="random inputs for the observed error (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of those samples (default: %(default)s)"
+        "--seed", type=_types.seed, default=0,
+        help="seed of those samples, an integer >= 0 (default: %(default)s)"
     )
     parser.add_argument(
         "--tight",
@@ -43,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=60.0,
         help="time limit of --tight (default: %(default)s)",
     )
+    from lotteryproofs.commands._target import add_activation_argument
+
+    add_activation_argument(parser)
 
 
 def format_certificate(cert) -> str:
@@ -64,41 +79,56 @@ def format_certificate(cert) -> str:
 
 
 def run(args) -> int:
-    from lotteryproofs import io
-    from lotteryproofs._validate import positive_int
+    from lotteryproofs import io, memory, outputs
     from lotteryproofs.certify import certify
     from lotteryproofs.commands._target import announce
     from lotteryproofs.network import Box
+    from lotteryproofs.progress import phase
 
-    samples = positive_int("--samples", args.samples)
-    ticket = io.load_ticket(args.ticket)
-    target, _, info = io.read_target_info(args.target)
+    samples = _validate.positive_int("--samples", args.samples)
+    if args.domain is not None:
+        domain = _validate.interval("--domain", *args.domain)
+    memory.check_verify(args.ticket)
+    with phase("reading the ticket and the target"):
+        ticket = io.load_ticket(args.ticket)
+        target, _, info = io.read_target_info(args.target, activation=args.activation)
+    from lotteryproofs.construct.registry import CONSTRUCTIONS, check_supported
+
+    method = ticket.metadata.get("method")
+    if method in CONSTRUCTIONS:
+        check_supported(method, target)
     n0 = target.widths[0]
     if args.domain is not None:
-        info = info.with_box(Box.cube(args.domain[0], args.domain[1], n0), "--domain")
+        info = info.with_box(Box.cube(*domain, n0), "--domain")
     elif "domain" in ticket.metadata:
         info = info.with_box(Box.from_json(ticket.metadata["domain"]), "ticket")
     box = info.input_box
     tight = _tight_options(args, box)
     announce("verify", info)
-    cert = certify(ticket, target, box, rng=args.seed, n_samples=samples,
-                   observed_restarts=0 if tight is None else 4)
-    print(format_certificate(cert))
-    extra = {}
+    with phase("certifying (observed error search, outward-rounded interval arithmetic)"):
+        cert = certify(ticket, target, box, rng=args.seed, n_samples=samples,
+                       observed_restarts=0 if tight is None else 4)
+    extra, tight_line = {}, None
     if tight is not None:
         from lotteryproofs.certify.split import split_certify
 
-        result = split_certify(ticket, target, box, tight[0], time_limit=tight[1],
-                               observed=cert.observed_output_error,
-                               observed_x=cert.worst_input)
-        print(f"tight (factor {result.factor:g}): certified {result.certified:.6g}, observed "
-              f"{result.observed:.6g}, ratio {result.certified / max(result.observed, 1e-300):.4g}"
-              f" ({'reached' if result.reached else 'not reached'}; {result.cells} cells, "
-              f"{result.seconds:.1f} s)")
+        with phase("splitting the box (--tight)"):
+            result = split_certify(ticket, target, box, tight[0], time_limit=tight[1],
+                                   observed=cert.observed_output_error,
+                                   observed_x=cert.worst_input)
+        tight_line = (
+            f"tight (factor {result.factor:g}): certified {result.certified:.6g}, observed "
+            f"{result.observed:.6g}, ratio {result.certified / max(result.observed, 1e-300):.4g}"
+            f" ({'reached' if result.reached else 'not reached'}; {result.cells} cells, "
+            f"{result.seconds:.1f} s)")
         extra = {"tight": result.to_json()}
     if args.json:
-        io.write_json_atomic(args.json, {**cert.to_json(), **extra,
-                                         "assumptions": list(info.assumptions)})
+        with outputs.staged(args.json) as (staging,):
+            io.write_json_atomic(staging, {**cert.to_json(), **extra,
+                                           "assumptions": list(info.assumptions)})
+    print(format_certificate(cert))
+    if tight_line is not None:
+        print(tight_line)
     return 0
 
 

@@ -46,14 +46,21 @@ class Supports:
         """Refuse a target with a layer type or activation this construction cannot build."""
         # every hidden activation (Network.activation is None when they differ)
         for activation in getattr(target, "activations", ()):
-            if activation.name not in self.activations:
-                raise _validate.InputError(f"{owner} supports the activations "
-                                           f"{', '.join(self.activations)}, not {activation.spec}")
+            self.check_activation(owner, activation.spec)
         for layer in getattr(target, "layers", ()):
             kind = type(layer).__name__
             if kind not in self.layers:
                 raise _validate.InputError(
                     f"{owner} supports the layer types {', '.join(self.layers)}, not {kind}")
+
+
+    def check_activation(self, owner: str, spec: str) -> None:
+        """Refuse an activation (a registry spec: "tanh", "leaky_relu:0.1") by the one-line
+        message that names the pair and what is supported."""
+        name = spec.partition(":")[0]
+        if name not in self.activations:
+            raise _validate.InputError(f"{owner} does not support activation {spec} "
+                                       f"(supported: {', '.join(self.activations)})")
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,3 +34,22 @@ def get_construction(name) -> Construction:
         return CONSTRUCTIONS[name]
     raise _validate.InputError(
         f"unknown method {name!r}; methods: {', '.join(CONSTRUCTIONS)}")
+
+
+def supported_activations() -> tuple[str, ...]:
+    """The activation names some construction supports (their ``Supports`` declarations)."""
+    names: dict[str, None] = {}
+    for construction in CONSTRUCTIONS.values():
+        names.update(dict.fromkeys(construction.supports.activations))
+    return tuple(names)
+
+
+def check_supported(method, target=None, *, activations=()) -> None:
+    """Refuse a (method, activation) pair the construction does not declare, in one line
+    ("the 2l construction does not support activation tanh (supported: relu)"): the target's
+    activations and/or the given specs. The commands call it before any work."""
+    construction = get_construction(method)
+    if target is not None:
+        construction.supports.check(construction.owner, target)
+    for spec in activations:
+        construction.supports.check_activation(construction.owner, spec)

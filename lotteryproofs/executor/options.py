@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where blocks run: local (--workers 1: in this process, N: local "
                              "processes) or dask (a loopback LocalCluster of --workers "
                              "processes, or the cluster at --address; extra 'cluster'); "
-                             "results do not depend on it (docs/cluster.md)")
+                             "results do not depend on it (docs/cluster.md; default: "
+                             "%(default)s)")
     parser.add_argument("--address", metavar="tcp://HOST:PORT", default=None,
                         help="with --scheduler dask: an existing Dask scheduler (its workers "
                              "replace --workers)")

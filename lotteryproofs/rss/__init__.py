@@ -6,6 +6,8 @@
 * :mod:`lotteryproofs.rss.oracle` — exhaustive enumeration, the tests' independent oracle.
 """
 
+# first: numba chooses the cache folder when a function is decorated (_numba_cache.py)
+from lotteryproofs.rss import _numba_cache  # noqa: F401
 from lotteryproofs.rss.coverage import CoverageCertificate, coverage_certificate
 from lotteryproofs.rss.oracle import (
     brute_force_min_error,
