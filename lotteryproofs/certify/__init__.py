@@ -4,6 +4,8 @@
                    itself is lotteryproofs.rounding
     bound          the certified bound: rigorous interval bounds of the target and the §5
                    recursion per neuron (fast, outward-rounded numpy; and pure mpmath.iv)
+    differential   intervals of the difference ticket − target per neuron (ReluDiff)
+    symbolic       affine bounds of the target and of the difference (linear relaxation)
     observed       the observed error: sampling, sign-gradient ascent, exact recomputation
     exact          exact rational evaluation of a network and of the error at a point
     branch_bound   the exact sup in low dimension, enclosed by branch and bound
@@ -28,6 +30,7 @@ from .certificate import (
     certify,
     within_eps_param,
 )
+from .differential import differential_output_error, differential_output_error_iv
 from .exact import exact_forward, exact_output_error
 from .observed import ObservedError, observed_output_error
 from .rounding import (
@@ -38,6 +41,7 @@ from .rounding import (
     rounding_slack,
     sum_upper,
 )
+from .symbolic import linear_differential_output_error
 
 __all__ = [
     "ROUNDING_RTOL",
@@ -51,9 +55,12 @@ __all__ = [
     "certified_output_error",
     "certified_output_error_iv",
     "certify",
+    "differential_output_error",
+    "differential_output_error_iv",
     "exact_forward",
     "exact_output_error",
     "gamma_upper",
+    "linear_differential_output_error",
     "max_param_errors",
     "observed_output_error",
     "rigorous_activation_bounds",

@@ -3,10 +3,12 @@
 For a target f_T, a ticket f_S with output scale Λ and an input box D:
 
 * **observed** — a true lower bound of sup_D ‖f_T − Λ⁻¹ f_S‖_∞ (:mod:`certify.observed`);
-* **certified** — a rigorous upper bound: the smaller of the §5 recursion with the ticket's
-  actual represented parameters (:mod:`certify.bound`) and the a-priori bound made rigorous
-  for the rounding of Λ, the latter only when every represented parameter is provably within
-  ε' (its hypothesis); ``certified_method`` says which one won;
+* **certified** — a rigorous upper bound: the smallest of the §5 recursion with the ticket's
+  actual represented parameters (:mod:`certify.bound`), the differential bound
+  (:mod:`certify.differential`), the linear differential bound (:mod:`certify.symbolic`)
+  and the a-priori bound made rigorous for the rounding of Λ,
+  the latter only when every represented parameter is provably within ε' (its hypothesis);
+  ``certified_method`` says which one won, ``certified_bounds`` holds every candidate;
 * **a-priori** — the §5 closed form (bounds.py) for the ε' the ticket was built with, the
   target's norms a_l, k_l and the same rigorous B_l; for L+1 the gain bound G_l = ρ·max|v|
   (the source draw's largest unit-scale weight), since THEORY.md gives no a-priori bound on
@@ -29,15 +31,21 @@ from lotteryproofs.rounding import up as _up  # the name a_priori_gains has alwa
 from lotteryproofs.ticket import Ticket
 
 from .bound import (
-    certified_output_error,
     check_represented,
     max_param_errors,
     rigorous_activation_bounds,
     rigorous_preactivation_bounds,
     with_scale_slack,
 )
+from .candidates import rigorous_bounds, ticket_layers
 from .observed import observed_output_error
-from .rounding import RoundingSlack, abs_ticket, rounding_slack
+from .rounding import RoundingSlack
+
+#: Inputs of at most this dimension also get the bound of a fixed split of the box into
+#: AUTO_SPLIT_CELLS cells (deterministic: a cell count, not a time limit), the largest cell
+#: bound first (:mod:`certify.split`); the split's cell corners also feed the observed error.
+AUTO_SPLIT_DIM = 2
+AUTO_SPLIT_CELLS = 32
 
 #: Relative room between certified and a-priori for the rounding terms only the certified bound
 #: carries (γ_K-sized, K ≤ a few hundred: far below this).
@@ -72,8 +80,13 @@ class Certificate:
     time_s: float
     worst_input: np.ndarray = field(repr=False, default=None)
     a_priori_gains: tuple | None = None
-    #: which rigorous bound is ``certified_output_error``: "recursion" or "a-priori"
+    #: which rigorous bound is ``certified_output_error``: "recursion", "differential",
+    #: "linear-differential" or "a-priori"
     certified_method: str = "recursion"
+    #: every rigorous candidate (method → value; None where its hypothesis is not proved)
+    certified_bounds: dict | None = None
+    #: how the observed error was found (samples, ascent restarts, exact recomputations)
+    observed_search: dict | None = None
 
     @property
     def ordered(self) -> bool:
@@ -111,6 +124,12 @@ class Certificate:
                 "observed_output_error": self.observed_output_error,
                 "certified_output_error": num(self.certified_output_error),
                 "certified_method": self.certified_method,
+                "certified_bounds": None
+                if self.certified_bounds is None
+                else {k: num(v) for k, v in self.certified_bounds.items()},
+                "observed_method": "samples, projected gradient ascent, exact recomputation",
+                "observed_search": self.observed_search,
+                "a_priori_method": "closed form of THEORY.md §5 for the ticket's ε'",
                 "a_priori_output_error": num(self.a_priori_output_error),
                 "a_priori_gains": None
                 if self.a_priori_gains is None
@@ -133,25 +152,32 @@ def within_eps_param(w_err: float, b_err: float, eps_param: float,
     return float(up(w_err + s_w)) <= eps_param and float(up(b_err + s_b)) <= eps_param
 
 
-def _certified_fields(recursion: float, a_priori: float, hypothesis: bool,
+def _certified_fields(bounds: dict, a_priori: float, hypothesis: bool,
                       slack: RoundingSlack | None, pre) -> dict:
-    """The Certificate's ``certified_output_error`` and ``certified_method``."""
-    value, which = _smaller_bound(recursion, a_priori, hypothesis, slack, pre)
-    return {"certified_output_error": value, "certified_method": which}
+    """The Certificate's ``certified_output_error``, ``certified_method`` and
+    ``certified_bounds``."""
+    value, which, table = _smallest_bound(bounds, a_priori, hypothesis, slack, pre)
+    return {"certified_output_error": value, "certified_method": which,
+            "certified_bounds": table}
 
 
-def _smaller_bound(recursion: float, a_priori: float, hypothesis: bool,
-                   slack: RoundingSlack | None, pre) -> tuple[float, str]:
-    """min(recursion, a-priori) as the certified bound, and which one it is.
+def _smallest_bound(bounds: dict, a_priori: float, hypothesis: bool,
+                    slack: RoundingSlack | None, pre) -> tuple[float, str, dict]:
+    """The smallest rigorous bound as the certified bound, which one it is, and the table.
 
-    The a-priori bound holds for the exact represented parameters when each is within ε'
-    (``hypothesis``); Λ's rounding adds s·(max|f_T| + e) as for the recursion
-    (proofs/certificate-soundness.md, Lemma 5).
+    ``bounds`` maps a method name to a rigorous upper bound of the sup (each already carries
+    the read-back's and Λ's rounding). The a-priori bound holds for the exact represented
+    parameters when each is within ε' (``hypothesis``); Λ's rounding adds s·(max|f_T| + e)
+    as for the others (proofs/certificate-soundness.md, Lemma 5). Ties go to the earlier
+    entry of ``bounds`` (the recursion first), then the a-priori bound.
     """
-    if not hypothesis or not math.isfinite(a_priori):
-        return recursion, "recursion"
-    candidate = with_scale_slack(a_priori, slack, pre)
-    return (candidate, "a-priori") if candidate < recursion else (recursion, "recursion")
+    table = dict(bounds)
+    if hypothesis and math.isfinite(a_priori):
+        table["a-priori"] = with_scale_slack(a_priori, slack, pre)
+    else:
+        table["a-priori"] = None
+    which = min((k for k, v in table.items() if v is not None), key=lambda k: table[k])
+    return table[which], which, table
 
 
 def _check_domain(domain, dim: int) -> Box:
@@ -198,6 +224,7 @@ def certify(
     rng=0,
     n_samples: int = 10_000,
     represented=None,
+    observed_restarts: int = 0,
 ) -> Certificate:
     """The certificate of DESIGN.md for ``ticket`` against ``target`` over ``domain``.
 
@@ -205,6 +232,8 @@ def certify(
     observed error (default seed 0: the same call gives the same certificate). ``represented``
     overrides ``construct.represented_layers(ticket)`` (tests with hand-made layers; then no
     rounding slack for the read-back is added, the layers being taken as exact).
+    ``observed_restarts`` adds restarted gradient-ascent rounds to the observed search
+    (:func:`certify.observed.observed_output_error`; 0 keeps the historical search).
     """
     from lotteryproofs import bounds
     from lotteryproofs.construct import get_construction
@@ -233,28 +262,34 @@ def certify(
         raise _validate.InputError("the ticket's input/output widths differ from the target's")
 
     if represented is None:
-        from lotteryproofs.construct import LayoutError, represented_layers
-
-        try:
-            represented = represented_layers(ticket)
-            absolute = represented_layers(abs_ticket(ticket))
-        except LayoutError as exc:
-            raise _validate.InputError(
-                f"the ticket's masks do not have the layout its metadata claims: {exc}"
-            ) from None
-        slack = rounding_slack(ticket, absolute, depth_source=ticket.source.depth)
+        represented, slack = ticket_layers(ticket)
     else:
         slack = None
     represented = tuple(represented)
     check_represented(target, represented)
 
     pre = rigorous_preactivation_bounds(target, box)
-    recursion = certified_output_error(target, box, represented, slack, pre=pre)
+    rigorous = rigorous_bounds(target, box, represented, slack, pre=pre)
     w_err, b_err = max_param_errors(target, box, represented)
     hypothesis = within_eps_param(w_err, b_err, eps_param, slack)
     observed = observed_output_error(
-        target, ticket_network, ticket.scale, box, rng=rng, n_samples=n_samples
+        target, ticket_network, ticket.scale, box, rng=rng, n_samples=n_samples,
+        restarts=observed_restarts,
     )
+    worst_value, worst_x = observed.value, observed.x
+    search = dict(observed.search or {})
+    if box.dim <= AUTO_SPLIT_DIM:
+        from .split import split_certify
+
+        cells = split_certify(
+            ticket, target, box, 1.0, observed=worst_value, observed_x=worst_x,
+            time_limit=math.inf, max_cells=AUTO_SPLIT_CELLS, represented=represented,
+            slack=slack,
+        )
+        rigorous["split"] = cells.certified
+        search["split_cells"] = cells.cells  # their corners and centres were evaluated too
+        if cells.observed > worst_value:  # an exact value at a cell's corner or centre
+            worst_value, worst_x = cells.observed, cells.worst_input
     norms = bounds.target_norms(
         target,
         rigorous_activation_bounds(target, box, pre),
@@ -282,13 +317,14 @@ def certify(
         max_param_error=max(w_err, b_err),
         max_weight_error=w_err,
         max_bias_error=b_err,
-        observed_output_error=observed.value,
+        observed_output_error=worst_value,
         # the smaller rigorous bound, and which one it is
-        **_certified_fields(recursion, a_priori, hypothesis, slack, pre),
+        **_certified_fields(rigorous, a_priori, hypothesis, slack, pre),
         a_priori_output_error=a_priori,
         domain=box,
         rss=rss,
         time_s=round(time.perf_counter() - start, 3),
-        worst_input=observed.x,
+        worst_input=worst_x,
+        observed_search=search,
         a_priori_gains=gains,
     )

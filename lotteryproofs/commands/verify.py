@@ -42,6 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=_types.seed, default=0,
         help="seed of those samples, an integer >= 0 (default: %(default)s)"
     )
+    parser.add_argument(
+        "--tight",
+        type=float,
+        metavar="FACTOR",
+        help="input dimension ≤ 8: split the box until certified / observed ≤ FACTOR (or "
+        "--tight-seconds), with a restarted observed search; reports both",
+    )
+    parser.add_argument(
+        "--tight-seconds",
+        type=float,
+        default=60.0,
+        help="time limit of --tight (default: %(default)s)",
+    )
     from lotteryproofs.commands._target import add_activation_argument
 
     add_activation_argument(parser)
@@ -111,14 +124,52 @@ def run(args) -> int:
     elif "domain" in ticket.metadata:
         info = info.with_box(Box.from_json(ticket.metadata["domain"]), "ticket")
     box = info.input_box
+    tight = _tight_options(args, box)
     announce("verify", info)
     with phase("certifying (observed error search, outward-rounded interval arithmetic)"):
-        cert = certify(ticket, target, box, rng=args.seed, n_samples=samples)
+        cert = certify(ticket, target, box, rng=args.seed, n_samples=samples,
+                       observed_restarts=0 if tight is None else 4)
+    extra, tight_line = {}, None
+    if tight is not None:
+        from lotteryproofs.certify.split import split_certify
+
+        with phase("splitting the box (--tight)"):
+            result = split_certify(ticket, target, box, tight[0], time_limit=tight[1],
+                                   observed=cert.observed_output_error,
+                                   observed_x=cert.worst_input)
+        tight_line = (
+            f"tight (factor {result.factor:g}): certified {result.certified:.6g}, observed "
+            f"{result.observed:.6g}, ratio {result.certified / max(result.observed, 1e-300):.4g}"
+            f" ({'reached' if result.reached else 'not reached'}; {result.cells} cells, "
+            f"{result.seconds:.1f} s)")
+        extra = {"tight": result.to_json()}
     if args.json:
         with outputs.staged(args.json) as (staging,):
-            io.write_json_atomic(staging, {**cert.to_json(),
+            io.write_json_atomic(staging, {**cert.to_json(), **extra,
                                            "assumptions": list(info.assumptions)})
     print(format_certificate(cert))
     if full_check is not None:
         print(full_check)
+    if tight_line is not None:
+        print(tight_line)
     return 0
+
+
+def _tight_options(args, box):
+    """(FACTOR, seconds) of --tight, validated before any work, or None."""
+    from lotteryproofs._validate import InputError, finite_scalar
+    from lotteryproofs.certify.split import MAX_SPLIT_DIM
+
+    if args.tight is None:
+        return None
+    factor = finite_scalar("--tight", args.tight)
+    seconds = finite_scalar("--tight-seconds", args.tight_seconds)
+    if factor < 1:
+        raise InputError(f"--tight FACTOR must be ≥ 1, got {factor:g}")
+    if seconds <= 0:
+        raise InputError(f"--tight-seconds must be > 0, got {seconds:g}")
+    if box.dim > MAX_SPLIT_DIM:
+        raise InputError(
+            f"--tight needs input dimension ≤ {MAX_SPLIT_DIM}; the target has {box.dim}"
+        )
+    return factor, seconds

@@ -1,0 +1,43 @@
+"""The rigorous upper bounds a certificate chooses from, on one box, and the ticket's
+represented layers they read (proofs/certificate-soundness.md, proofs/certificate-differential.md).
+"""
+
+from __future__ import annotations
+
+from lotteryproofs import _validate
+from lotteryproofs.network import Box, Network
+from lotteryproofs.ticket import Ticket
+
+from .bound import certified_output_error, rigorous_preactivation_bounds
+from .differential import differential_output_error
+from .rounding import RoundingSlack, abs_ticket, rounding_slack
+from .symbolic import linear_differential_output_error
+
+
+def rigorous_bounds(target: Network, box: Box, represented, slack: RoundingSlack | None,
+                    *, pre=None) -> dict:
+    """Every rigorous upper bound of sup_box ‖f_T − Λ⁻¹ f_S‖_∞ that needs no hypothesis,
+    by method name (the recursion first): proofs/certificate-soundness.md and
+    proofs/certificate-differential.md."""
+    pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
+    return {
+        "recursion": certified_output_error(target, box, represented, slack, pre=pre),
+        "differential": differential_output_error(target, box, represented, slack, pre=pre),
+        "linear-differential": linear_differential_output_error(
+            target, box, represented, slack, pre=pre
+        ),
+    }
+
+
+def ticket_layers(ticket: Ticket):
+    """(represented layers, rounding slack) of a ticket, read from its masks."""
+    from lotteryproofs.construct import LayoutError, represented_layers
+
+    try:
+        represented = represented_layers(ticket)
+        absolute = represented_layers(abs_ticket(ticket))
+    except LayoutError as exc:
+        raise _validate.InputError(
+            f"the ticket's masks do not have the layout its metadata claims: {exc}"
+        ) from None
+    return tuple(represented), rounding_slack(ticket, absolute, depth_source=ticket.source.depth)
