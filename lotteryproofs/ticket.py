@@ -106,8 +106,10 @@ _BATCH = 512
 
 def _sparse_or_dense(w: np.ndarray, density: float = 0.05):
     if w.size and np.count_nonzero(w) <= density * w.size:
-        from scipy import sparse
-
+        try:
+            from scipy import sparse
+        except ImportError:  # scipy is optional (it comes with the train/test extras): dense
+            return w
         return sparse.csr_matrix(w)
     return w
 

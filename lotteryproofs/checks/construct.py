@@ -185,7 +185,7 @@ def check_zero_bias_floor(ctx: CheckContext) -> CheckResult:
         zb = construct(target, zero_bias.CONSTRUCTION, eps_param=0.01, delta=0.1, rng=ctx.rng,
                        domain=domain, rho=24)
         two = construct(target, two_layer.CONSTRUCTION, eps_param=0.01, delta=0.1, rng=ctx.rng,
-                        domain=domain, rho=24)
+                        domain=domain, rho=40)
         zb_err = float(np.max(np.abs(zb.approximation(zero) - target.forward(zero))))
         two_err = float(np.max(np.abs(two.approximation(zero) - target.forward(zero))))
         x = domain.sample(1000, ctx.rng)
