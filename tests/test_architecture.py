@@ -51,7 +51,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.construct.two_layer",),
     ("lotteryproofs.construct.looks_linear", "lotteryproofs.construct.zero_bias",
      "lotteryproofs.construct.l_plus_one"),
-    ("lotteryproofs.construct.bounded_gain",),
+    ("lotteryproofs.construct.bounded_gain", "lotteryproofs.construct.l_plus_one_general"),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
     ("lotteryproofs.certify", "lotteryproofs.memory"),

@@ -86,16 +86,26 @@ def build(target: Network, unit: common.UnitParameters, box: Box, eps_param: flo
     return weight_masks, bias_masks, solved
 
 
-def _solve_copy_layer(t, target, unit, owner, copies, eps_param, gain_slack=None):
+def relu_constant(bias: np.ndarray) -> np.ndarray:
+    """What a neuron that keeps only its bias c outputs under ReLU: σ(c) = max(c, 0)."""
+    return np.maximum(bias, 0.0)
+
+
+def _solve_copy_layer(t, target, unit, owner, copies, eps_param, gain_slack=None,
+                      constant_output=relu_constant):
     """Instances of target layer t ≥ 1: weights over single draws (gain-bounded when
-    ``gain_slack`` is given), biases over v·c (their gain never multiplies an error)."""
+    ``gain_slack`` is given), biases over v·σ(c) (their gain never multiplies an error).
+
+    ``constant_output(c)`` is what a constant-block neuron with bias c feeds forward (its
+    activation at pre-activation c); a neuron whose output is 0 is no candidate."""
     w_t, b_t = target.weights[t], target.biases[t]
     n_in = w_t.shape[1]
     sum_w = unit.weights[t + 1]
     prev_b = unit.biases[t]
     copy_neuron = owner < n_in
-    constant = (owner == n_in) & (prev_b > 0)
-    amplitude = np.where(copy_neuron, 1.0, np.where(constant, prev_b, 0.0))
+    out = constant_output(prev_b)
+    constant = (owner == n_in) & (out != 0)
+    amplitude = np.where(copy_neuron, 1.0, np.where(constant, out, 0.0))
     copy_pools = common.make_pools(owner, copy_neuron, n_in)
     constant_pools = common.make_pools(np.where(constant, 0, -1), constant, 1)
     jj, ii = np.nonzero(common.significant(w_t, eps_param))

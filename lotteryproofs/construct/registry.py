@@ -14,13 +14,14 @@ from lotteryproofs import _validate
 from lotteryproofs.construct import (
     bounded_gain,
     l_plus_one,
+    l_plus_one_general,
     looks_linear,
     two_layer,
     zero_bias,
 )
 from lotteryproofs.construct.base import Construction
 
-_MODULES = (two_layer, looks_linear, l_plus_one, bounded_gain, zero_bias)
+_MODULES = (two_layer, looks_linear, l_plus_one, bounded_gain, zero_bias, l_plus_one_general)
 
 #: name → Construction, in the order of THEORY.md §4.
 CONSTRUCTIONS = MappingProxyType({m.CONSTRUCTION.name: m.CONSTRUCTION for m in _MODULES})
