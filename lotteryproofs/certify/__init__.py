@@ -32,6 +32,7 @@ from .certificate import (
 )
 from .differential import differential_output_error, differential_output_error_iv
 from .exact import exact_forward, exact_output_error
+from .lipschitz import lipschitz_output_error
 from .observed import ObservedError, observed_output_error
 from .rounding import (
     UNDERFLOW,
@@ -63,6 +64,7 @@ __all__ = [
     "linear_differential_output_error",
     "max_param_errors",
     "observed_output_error",
+    "lipschitz_output_error",
     "rigorous_activation_bounds",
     "rigorous_preactivation_bounds",
     "rigorous_preactivation_bounds_iv",
