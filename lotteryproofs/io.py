@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from lotteryproofs import _validate, state_dict, targets
+from lotteryproofs.activations import get_activation
 from lotteryproofs.network import Box, Network, network_sha256  # noqa: F401 (re-exported)
 from lotteryproofs.safetensors_format import read_safetensors
 from lotteryproofs.target_info import TargetInfo, declared_box, hidden_activations, target_info
@@ -558,6 +559,21 @@ def _check_ticket_domain(path, metadata, n_inputs: int) -> None:
             )
 
 
+def _with_source_activations(path, source: Network, metadata) -> Network:
+    """The source with the hidden activations its layout records (``layout.activations``:
+    constructions for activations other than ReLU); ReLU when none are recorded."""
+    layout = metadata.get("layout") if isinstance(metadata, dict) else None
+    specs = layout.get("activations") if isinstance(layout, dict) else None
+    if specs is None:
+        return source
+    if not isinstance(specs, list) or len(specs) != source.depth - 1:
+        raise _validate.InputError(
+            f"{path}: layout.activations must list {source.depth - 1} activations, got "
+            f"{specs!r}")
+    return Network(source.weights, source.biases,
+                   activations=[get_activation(a) for a in specs])
+
+
 def load_ticket(path) -> Ticket:
     """Read a ticket file written by :func:`save_ticket` (or by anyone following the contract).
 
@@ -573,8 +589,8 @@ def load_ticket(path) -> Ticket:
             "target? tickets are written by `lotteryproofs construct --out`)"
         )
     # the source's parameters; the masks, Λ and the RSS log are read below
-    source = network_from_arrays(
-        {k: v for k, v in arrays.items() if _TICKET_SOURCE_KEY.match(k)}, str(path))
+    source = _with_source_activations(path, network_from_arrays(
+        {k: v for k, v in arrays.items() if _TICKET_SOURCE_KEY.match(k)}, str(path)), metadata)
     mask_keys = [f"layers.{i}.{part}_mask"
                  for i in range(source.depth) for part in ("weight", "bias")]
     missing = [key for key in (*mask_keys, "scale") if key not in arrays]

@@ -365,6 +365,13 @@ CASES: list[Case] = [
     Case("activations", "option-on-undeclared-file", lambda d: [
         *_construct_on(lambda d: _tanh_sequential(d, {}))(d), "--activation", "sigmoid"],
          "the 2l construction does not support activation sigmoid (supported: relu)"),
+    Case("activations", "2l-on-leaky-relu", lambda d: [
+        *_construct_on(lambda d: _tanh_sequential(d, {}))(d), "--activation", "leaky_relu:0.1"],
+         "the 2l construction does not support activation leaky_relu:0.1 (supported: relu)"),
+    Case("activations", "l+1-bounded-on-declared-sigmoid", lambda d: [
+        "construct", _tanh_sequential(d, {"activation": "sigmoid"}), "--method", "l+1-bounded",
+        "--rho", "8"],
+         "the l+1-bounded construction does not support activation sigmoid (supported: relu)"),
     Case("activations", "option-contradicts-file", lambda d: [
         *_construct_on(lambda d: _tanh_sequential(d, {"activation": "tanh"}))(d),
         "--activation", "relu"], "declares activation tanh; --activation relu contradicts it"),

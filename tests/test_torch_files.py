@@ -331,3 +331,32 @@ def test_keras_layout_weights_get_a_transposition_hint(tmp_path):
                "2.weight": weights[1].T.copy(), "2.bias": biases[1]}, tmp_path / "k.safetensors")
     with pytest.raises(InputError, match=r"saved as \(in, out\)\?"):
         io.load_target(tmp_path / "k.safetensors")
+
+
+def test_a_declared_tanh_sequential_is_constructed_as_tanh_and_an_undeclared_one_assumed(
+        tmp_path):
+    """nn.Sequential(Linear, Tanh, Linear) with "activation": "tanh" in its metadata: the
+    general L+1 ticket (saved and read back) computes the tanh target within its certificate,
+    which the ReLU reading of the same weights would not; without the key the file is read as
+    ReLU with the assumption recorded (never silently)."""
+    from lotteryproofs.certify import certify
+    from lotteryproofs.construct import construct
+
+    _two_layers(tmp_path / "tanh.safetensors", {"metadata": json.dumps({"activation": "tanh"})})
+    target = io.load_target(tmp_path / "tanh.safetensors")
+    assert [a.name for a in target.activations] == ["tanh"]
+    ticket = construct(target, "l+1-general", eps_param=0.02, delta=0.1, rng=3, rho=24,
+                       init_options={"bias_factor": 10.0})
+    io.save_ticket(ticket, tmp_path / "t.npz")
+    loaded = io.load_ticket(tmp_path / "t.npz")
+    assert [a.name for a in loaded.network.activations] == ["identity", "tanh"]
+    cert = certify(loaded, target, (-1.0, 1.0), rng=0, n_samples=2000)
+    x = np.random.default_rng(4).uniform(-1.0, 1.0, (10_000, 3))
+    error = np.max(np.abs(loaded.approximation(x) - target.forward(x)))
+    assert error <= cert.certified_output_error + 1e-12
+    as_relu = io.Network(target.weights, target.biases)
+    assert np.max(np.abs(as_relu.forward(x) - target.forward(x))) > cert.certified_output_error
+    _two_layers(tmp_path / "plain.safetensors", {})
+    _, _, info = io.read_target_info(tmp_path / "plain.safetensors")
+    assert not info.activation_declared and info.activation == "relu"
+    assert any("relu" in a.lower() for a in info.assumptions)

@@ -261,6 +261,12 @@ def certify(
     ):
         raise _validate.InputError("the ticket's input/output widths differ from the target's")
 
+    if not target.is_relu:  # other activations: the separate Lipschitz path
+        from .lipschitz import lipschitz_certificate_fields
+
+        return Certificate(**lipschitz_certificate_fields(
+            ticket, target, box, construction, eps_param, rng=rng, n_samples=n_samples,
+            observed_restarts=observed_restarts, start=start, represented=represented))
     if represented is None:
         represented, slack = ticket_layers(ticket)
     else:

@@ -76,3 +76,54 @@ def lipschitz_output_error(target: Network, box: Box,
         row = sum_upper(term, axis=2)
         e_pre = np.max(up(row + up(np.abs(rep.bias - b))), axis=0)
     return float(np.max(e_pre))
+
+
+def lipschitz_certificate_fields(ticket, target: Network, box: Box, construction,
+                                 eps_param: float, *, rng=None, n_samples: int = 10_000,
+                                 observed_restarts: int = 0, start: float | None = None,
+                                 represented=None) -> dict:
+    """The fields of the :class:`~lotteryproofs.certify.certificate.Certificate` of a target with
+    activations other than ReLU: certified = :func:`lipschitz_output_error` (method
+    "lipschitz"), observed on samples and the box's corners in float64 (φ has no exact
+    evaluation), no a-priori bound (none is proven for these targets: ∞)."""
+    import math
+    import time
+
+    from lotteryproofs.construct import represented_layers
+
+    from .bound import max_param_errors
+
+    start = time.perf_counter() if start is None else start
+    represented = tuple(represented_layers(ticket) if represented is None else represented)
+    pre = rigorous_preactivation_bounds(target, box)
+    certified = lipschitz_output_error(target, box, represented, pre=pre)
+    w_err, b_err = max_param_errors(target, box, represented)
+    observed, worst = _observed(ticket, target, box, rng, n_samples)
+    meta = ticket.metadata
+    return dict(
+        method=construction.name, init=meta.get("init"), seed=meta.get("seed"),
+        eps_param=eps_param, delta=meta.get("delta"), target_sha256=meta["target_sha256"],
+        target_widths=tuple(target.widths), target_params_nonzero=target.count_nonzero(),
+        source_widths=tuple(ticket.source_widths), source_params=ticket.source_params,
+        ticket_params_nonzero=ticket.network.count_nonzero(), scale=float(ticket.scale),
+        max_param_error=max(w_err, b_err), max_weight_error=w_err, max_bias_error=b_err,
+        observed_output_error=observed, certified_output_error=certified,
+        a_priori_output_error=math.inf, domain=box,
+        rss=ticket.rss_log.summary() if ticket.rss_log is not None else None,
+        time_s=round(time.perf_counter() - start, 3), worst_input=worst,
+        certified_method="lipschitz", certified_bounds={"lipschitz": certified},
+        observed_search={"samples": int(n_samples), "corners": True, "exact": False,
+                         "restarts": int(observed_restarts)})
+
+
+def _observed(ticket, target: Network, box: Box, rng, n_samples: int):
+    """max ‖f_T(x) − Λ⁻¹f_S(x)‖_∞ over uniform samples and the box's corners (up to 2¹⁰),
+    in float64 (φ has no exact evaluation: the value is an estimate, not rounded down)."""
+    rng = _validate.rng(0 if rng is None else rng)
+    x = rng.uniform(box.lower, box.upper, (int(n_samples), box.dim))
+    if box.dim <= 10:
+        bits = (np.arange(2 ** box.dim)[:, None] >> np.arange(box.dim)) & 1
+        x = np.vstack((x, np.where(bits == 1, box.upper, box.lower)))
+    error = np.max(np.abs(ticket.approximation(x) - target.forward(x)), axis=1)
+    k = int(np.argmax(error))
+    return float(error[k]), x[k]
