@@ -31,7 +31,7 @@ def test_cli_writes_ticket_and_certificate(tmp_path, capsys):
     assert ticket.metadata["method"] == "2l" and ticket.metadata["rho"] == 12
     assert len(represented_layers(ticket)) == 2
     data = json.loads(cert.read_text())
-    assert data["rss"]["instances"] == ticket.metadata["rss_summary"]["instances"]  # log: --store-log
+    assert data["rss"]["instances"] == ticket.metadata["rss_summary"]["instances"]
     assert data["errors"]["observed_output_error"] <= data["errors"]["certified_output_error"]
 
 
