@@ -33,13 +33,19 @@ def standalone_network(ticket: Ticket) -> Network:
     weights, biases = list(net.weights), list(net.biases)
     weights[-1] = weights[-1] / ticket.scale
     biases[-1] = biases[-1] / ticket.scale
-    return Network(tuple(weights), tuple(biases))
+    return Network(tuple(weights), tuple(biases), activations=net.activations)
 
 
 def network_metadata(ticket: Ticket) -> dict:
     """What the exported target file says about where it came from (and its input box)."""
     meta = ticket.metadata
-    out = {"activation": "relu", "output_activation": "identity",
+    acts = ticket.network.activations
+    # one name when every hidden layer has it, else one per hidden layer (a general-L+1
+    # ticket: identity, then the target's φ)
+    same = len({a.spec for a in acts}) <= 1
+    out = {"activation": acts[0].spec if same and acts else ("relu" if same else
+                                                             [a.spec for a in acts]),
+           "output_activation": "identity",
            "exported_from": {k: meta.get(k) for k in ("method", "init", "seed", "eps_param",
                                                        "target_sha256", "version")}}
     domain = meta.get("domain")
@@ -50,6 +56,13 @@ def network_metadata(ticket: Ticket) -> dict:
 
 def torch_prune_arrays(full: Ticket) -> dict[str, np.ndarray]:
     """The custom_from_mask state dict of a ticket holding its whole source (module docstring)."""
+    if not full.network.is_relu:
+        from lotteryproofs import _validate
+
+        raise _validate.InputError(
+            "torch-prune describes an nn.Sequential with ReLU between the Linear modules; this "
+            "ticket's activations are "
+            f"{', '.join(a.spec for a in full.network.activations)} (export --format network)")
     arrays: dict[str, np.ndarray] = {}
     for layer, (w, b, wm, bm) in enumerate(zip(full.source.weights, full.source.biases,
                                                full.weight_masks, full.bias_masks, strict=True)):

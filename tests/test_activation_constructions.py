@@ -216,3 +216,25 @@ def test_the_certificate_uses_the_activation_lipschitz_constant(lp_rng):
     flat = type("FlatTanh", (type(tanh),), {"lipschitz": 0.0})()
     mutant = Network(target.weights, target.biases, activation=flat)
     assert lipschitz_output_error(mutant, box, reps) < cert
+
+
+def test_the_exported_network_keeps_neurons_that_output_phi_of_zero(lp_rng):
+    """A sigmoid target neuron with all parameters 0 outputs sigmoid(0) = ½; its ticket copies
+    keep nothing and output ½ too. The standalone export must keep them (dropping them, as
+    for ReLU where φ(0) = 0, would remove ½·w from every neuron reading them) and declare the
+    ticket's activations."""
+    from lotteryproofs import export
+
+    t = random_target((2, 3, 2, 1), lp_rng)
+    w1, b1 = t.weights[0].copy(), t.biases[0].copy()
+    w1[0], b1[0] = 0.0, 0.0
+    w2 = t.weights[1].copy()
+    w2[:, 0] = 0.8
+    target = Network((w1, w2, t.weights[2]), (b1, *t.biases[1:]), activation="sigmoid")
+    ticket = construct(target, METHOD, eps_param=0.05, delta=0.1, rng=lp_rng, rho=12,
+                       init_options=INIT)
+    net = export.standalone_network(ticket)
+    assert [a.spec for a in net.activations] == ["identity", "sigmoid", "sigmoid"]
+    assert export.network_metadata(ticket)["activation"] == ["identity", "sigmoid", "sigmoid"]
+    x = lp_rng.uniform(-1.0, 1.0, (1000, 2))
+    assert np.max(np.abs(net.forward(x) - ticket.approximation(x))) <= 1e-12

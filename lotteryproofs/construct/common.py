@@ -274,19 +274,22 @@ def compact(network: Network) -> Network:
     """The same function without hidden neurons that cannot matter (for fast evaluation).
 
     A hidden neuron whose outgoing weights are all 0 contributes nothing; one whose incoming
-    weights and bias are all 0 outputs σ(0) = 0. Dropping them removes only zero terms from
+    weights and bias are all 0 outputs φ(0), which is 0 for ReLU (not for sigmoid: ½, or
+    softplus: log 2 — such neurons are kept). Dropping them removes only zero terms from
     the sums, so the outputs agree up to the summation order of the matrix products (~1e-16
     relative). Tickets leave ρ-fold sources mostly pruned; the compact form is what makes
     10⁴-sample evaluations cheap.
     """
     weights = [np.array(w) for w in network.weights]
     biases = [np.array(b) for b in network.biases]
+    acts = network.activations
+    silent_at_zero = [float(a.forward(np.zeros(1))[0]) == 0.0 for a in acts]
     changed = True
     while changed:
         changed = False
         for k in range(len(weights) - 1):
             keep = np.any(weights[k + 1] != 0, axis=0) & (
-                np.any(weights[k] != 0, axis=1) | (biases[k] != 0))
+                np.any(weights[k] != 0, axis=1) | (biases[k] != 0) | (not silent_at_zero[k]))
             if not keep.all():
                 weights[k], biases[k] = weights[k][keep], biases[k][keep]
                 weights[k + 1] = weights[k + 1][:, keep]
@@ -296,7 +299,7 @@ def compact(network: Network) -> Network:
             weights[k] = np.zeros((1, weights[k].shape[1]))
             biases[k] = np.zeros(1)
             weights[k + 1] = np.zeros((weights[k + 1].shape[0], 1))
-    return Network(tuple(weights), tuple(biases))
+    return Network(tuple(weights), tuple(biases), activations=acts)
 
 
 # ------------------------------------------------------------------------ sources drawn lazily
