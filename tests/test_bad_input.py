@@ -146,6 +146,20 @@ def _truncated_ticket(directory: Path) -> str:
     return name
 
 
+def _tanh_ticket(directory: Path) -> str:
+    """A general-L+1 ticket of a small tanh target (source activations identity, tanh)."""
+    from lotteryproofs.construct import construct
+    from lotteryproofs.io import save_ticket
+    from lotteryproofs.network import Network
+    from lotteryproofs.targets import random_target
+
+    drawn = random_target((2, 3, 1), np.random.default_rng(0))
+    target = Network(drawn.weights, drawn.biases, activation="tanh")
+    save_ticket(construct(target, "l+1-general", eps_param=0.1, delta=0.1, rng=0, rho=6),
+                directory / "t.npz")
+    return "t.npz"
+
+
 def _export(make_ticket, *extra: str) -> Callable[[Path], list[str]]:
     return lambda d: ["export", make_ticket(d), *extra]
 
@@ -404,6 +418,9 @@ CASES: list[Case] = [
     Case("tickets", "truncated-ticket",
          _export(_truncated_ticket, "--format", "network", "--out", "n.npz"),
          "not a readable .npz file"),
+    Case("tickets", "torch-prune-of-a-tanh-ticket",
+         _export(_tanh_ticket, "--format", "torch-prune", "--out", "p.npz"),
+         "this ticket's activations are identity, tanh"),
     Case("tickets", "unknown-export-format",
          _export(_compact_ticket, "--format", "onnx", "--out", "n.npz"),
          "invalid choice: 'onnx'"),
