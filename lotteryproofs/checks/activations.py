@@ -4,7 +4,8 @@ For every registered activation φ, on random targets whose later-layer biases a
 ½ (so that a constant channel assumed to output 1 instead of φ(c) would miss them), every
 built ticket must satisfy, read back from its masks alone:
 
-* ticket = source × mask, source activations (identity, φ, …, φ), Λ = 1;
+* ticket = source × mask, source activations (identity, φ, …, φ), Λ = 1 unless every φ is
+  positively homogeneous (then the scaling lemma's Λ);
 * every effective weight and bias within ε' of the target's, or its instance logged failed;
 * each later-layer bias equals what the ticket's own forward pass computes from its constant
   neurons (x = 0, copy neurons cut off): v·φ(c) at the pre-activation c, not v·1;
@@ -27,10 +28,14 @@ FLOAT_PASSES = 1e-12
 
 def constant_biases_by_forward(ticket, t: int) -> np.ndarray:
     """Source layer t+1's pre-activations at x = 0 with every weight out of a copy neuron
-    removed: Σ v·φ(c) + b over the constants, by numpy's forward pass."""
+    removed, at unit scale: Σ v·φ(c) + b over the constants, by numpy's forward pass."""
     from lotteryproofs.construct import common
+    from lotteryproofs.init import unit_scale
+    from lotteryproofs.network import Network
 
-    net = ticket.network
+    # at unit scale (the scaling lemma's g; the ticket itself when its layer scales are 1)
+    unit, _ = unit_scale(ticket.network, ticket.metadata["layer_scales"])
+    net = Network(unit.weights, unit.biases, activations=ticket.network.activations)
     weights = [np.array(w) for w in net.weights]
     owner = common.runs_to_owners(ticket.metadata["layout"]["owners"][t], net.biases[t].size)
     weights[t + 1][:, owner < ticket.metadata["target_widths"][t]] = 0.0
@@ -95,7 +100,9 @@ def check_l_plus_one_general(ctx: CheckContext) -> CheckResult:
             ticket = construct(target, "l+1-general", eps_param=EPS, delta=0.1, rng=ctx.rng,
                                domain=box, rho=RHO, init_options={"bias_factor": BETA})
             r = ticket_row(ticket, target, box, ctx.rng, 4000 if ctx.thorough else 1000)
-            ok = (r["subnetwork"] and r["scale"] == 1.0 and r["unreported_errors_above_eps"] == 0
+            homogeneous = all(a.positively_homogeneous for a in target.activations)
+            ok = (r["subnetwork"] and (homogeneous or r["scale"] == 1.0)
+                  and r["unreported_errors_above_eps"] == 0
                   and r["bias_readback_vs_forward"] <= 1e-12 and r["within"])
             passed &= ok
             rows.append(r)

@@ -18,7 +18,9 @@ source layer l+1 carries the target's φ_l.
 
 φ is not positively homogeneous in general, so the scaling lemma (THEORY.md §1) does not
 apply: the construction selects on the source's **actual** values (layer scales 1, Λ = 1)
-and returns the source with its activations (stored whole in the ticket).
+and returns the source with its activations (stored whole in the ticket). When every
+activation is positively homogeneous (ReLU, LeakyReLU, identity) the lemma holds and it
+selects on the unit-scale network with the draw's layer scales, as the ReLU constructions.
 """
 
 from __future__ import annotations
@@ -189,8 +191,8 @@ def _activations_of(metadata) -> tuple:
 
 
 def represent_from_metadata(ticket_net: Network, metadata):
-    """The Construction's ``represent`` (layer scales are 1, so the unit-scale ticket is the
-    ticket; the source activations are read from the layout)."""
+    """The Construction's ``represent`` on the unit-scale ticket (the ticket itself when the
+    layer scales are 1; the source activations are read from the layout)."""
     widths = tuple(int(n) for n in metadata["target_widths"])
     return represent(ticket_net, widths, int(metadata["rho"]), metadata["layout"],
                      _activations_of(metadata))
@@ -202,14 +204,21 @@ def _rho_in(rho: int, options) -> int:
 
 def _build(inp: BuildInput) -> Built:
     rho, rho_in = inp.rho, _rho_in(inp.rho, inp.options)
-    drawn = inp.draw.network  # the actual source values: no scaling lemma for φ
+    drawn = inp.draw.network
     acts = source_activations(inp.target)
     source = Network(drawn.weights, drawn.biases, activations=acts)
-    values = common.UnitParameters(tuple(source.weights), tuple(source.biases))
+    if all(a.positively_homogeneous for a in acts):
+        # the scaling lemma holds (ReLU, LeakyReLU, identity): choose on the unit-scale
+        # network, the numbers represented_layers reads back through init.unit_scale
+        values, scales = inp.unit, tuple(inp.draw.layer_scales)
+    else:
+        # no scaling lemma for φ: the actual source values, Λ = 1
+        values = common.UnitParameters(tuple(source.weights), tuple(source.biases))
+        scales = (1.0,) * source.depth
     wm, bm, solved = build(inp.target, values, inp.eps_param, rho, rho_in)
     layout = {**l_plus_one.layout(inp.target.widths, rho, rho_in),
               "activations": [a.spec for a in acts]}
-    return Built(source, (1.0,) * source.depth, tuple(wm), tuple(bm), solved, layout)
+    return Built(source, scales, tuple(wm), tuple(bm), solved, layout)
 
 
 CONSTRUCTION = Construction(
