@@ -13,6 +13,7 @@ never trust it and recompute every error from the masks (certify.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -211,9 +212,14 @@ class Ticket:
             out.append((flat[order], w[rows, cols][order], b_full, b[b_rows]))
         return out
 
-    @property
+    @functools.cached_property
     def network(self) -> Network:
-        """f_S: the source with every masked-out parameter set to 0."""
+        """f_S: the source with every masked-out parameter set to 0.
+
+        Computed once per ticket (source and masks are read-only); a compact ticket built by
+        :func:`support_ticket` holds exactly its kept parameters, so there f_S *is* the
+        support and no masked copy is made.
+        """
         return self.source.masked(self.weight_masks, self.bias_masks)
 
     def count_nonzero(self) -> int:
@@ -240,9 +246,10 @@ class Ticket:
                                                            strict=True)]
         out = np.empty((h.shape[0], network.widths[-1]))
         for start in range(0, h.shape[0], _BATCH):  # batches bound the hidden activations
-            z = h[start:start + _BATCH].T
+            z = np.ascontiguousarray(h[start:start + _BATCH].T)
             for layer, (w, b) in enumerate(layers):
-                z = w.dot(z) + b[:, None]
+                z = np.asarray(w.dot(z))
+                z += b[:, None]  # in place: the block layers' activations are the bulk
                 if layer < len(layers) - 1:
                     np.maximum(z, 0.0, out=z)
             out[start:start + _BATCH] = z.T / self.scale
@@ -292,8 +299,12 @@ def support_ticket(spec, kept, scale, metadata, rss_log=None, *, droppable=(),
         biases.append(b)
         wmasks.append(wm)
         bmasks.append(bm)
-    return Ticket(Network(tuple(weights), tuple(biases)), tuple(wmasks), tuple(bmasks), scale,
-                  metadata, rss_log, SourceOrigin(spec, tuple(neurons), source_sha256))
+    ticket = Ticket(Network(tuple(weights), tuple(biases)), tuple(wmasks), tuple(bmasks), scale,
+                    metadata, rss_log, SourceOrigin(spec, tuple(neurons), source_sha256))
+    # every unkept parameter of the support is 0 and every kept one is its value, so
+    # source ⊙ masks equals the source itself, bit for bit: no masked copy is needed
+    ticket.__dict__["network"] = ticket.source
+    return ticket
 
 
 @dataclass(frozen=True, eq=False)
