@@ -46,7 +46,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.popup", "lotteryproofs.io", "lotteryproofs.executor"),
     # the constructions, bottom-up: shared pieces, widening, one module per method, registry
     ("lotteryproofs.construct.options", "lotteryproofs.construct.common",
-     "lotteryproofs.construct.univariate", "lotteryproofs.construct.base"),
+     "lotteryproofs.construct.univariate", "lotteryproofs.construct.base",
+     "lotteryproofs.construct.sizing"),
     ("lotteryproofs.construct.widen",),
     ("lotteryproofs.construct.two_layer",),
     ("lotteryproofs.construct.looks_linear", "lotteryproofs.construct.zero_bias",
@@ -54,7 +55,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.construct.bounded_gain",),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
-    ("lotteryproofs.certify", "lotteryproofs.memory"),
+    ("lotteryproofs.certify", "lotteryproofs.memory", "lotteryproofs.ticket_checks"),
     ("lotteryproofs.evaluate", "lotteryproofs.train", "lotteryproofs.experiments",
      "lotteryproofs.export"),
     ("lotteryproofs.theorems", "lotteryproofs.checks", "lotteryproofs.report",
