@@ -24,8 +24,9 @@ its seeded spec, whose kept values the loader already regenerated), the masks an
 * ``rho`` of ``rho_source = "a_priori"`` = the width theorem's for this target, ε', δ, the
   box, the law, β and C (``lueker_c``);
 * ``notes`` = :func:`lotteryproofs.construct.sizing.selection_notes` of the checked fields;
-* the RSS log: ``rss_failures`` its failure count, ``failed`` = error > ε', and each row's
-  ``target`` the target's parameter it names;
+* the RSS log: ``rss_failures`` its failure count, ``failed`` = error > ε', each row's
+  ``target`` the target's parameter it names, and as many rows as the method poses
+  instances (bounds.count_instances);
 * ``activation`` (if declared) ReLU, the only one a ticket is evaluated with.
 
 Informational fields are not used by the certificate and not checked: ``seed``/``spawn_key``
@@ -235,6 +236,7 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
         raise TicketMismatch("notes", f"{list(meta['notes'])}, but its ρ and widening give "
                              f"{list(notes)}")
     _check_log(ticket, target, eps_param)
+    _check_instance_count(ticket, construction, target, eps_param, domain, rho)
     return notes
 
 
@@ -330,6 +332,25 @@ def _check_log(ticket: Ticket, target: Network, eps_param: float) -> None:
         m = int(differs[0])
         raise TicketMismatch("rss.target", f"row {m} records target {float(log.target[m])!r}, "
                              f"the target's parameter is {float(want[m])!r}")
+
+
+def _check_instance_count(ticket: Ticket, construction, target: Network, eps_param: float,
+                          domain: Box, rho: int) -> None:
+    """The log holds one row per instance the construction poses: bounds.count_instances
+    (|w|, |b| > ε'; negative parts where the box allows; ρ copies for hidden L+1 layers),
+    plus the zero-bias baseline's bias rows (posed, unsolvable, logged as failed)."""
+    log = ticket.rss_log
+    if log is None:
+        return
+    from lotteryproofs.bounds import count_instances
+
+    spec = construction.bound
+    posed = log.n_instances if spec.biases else int(np.sum(log.part != PART_BIAS))
+    want = count_instances(spec, target, eps_param, domain.has_negative, rho=rho)
+    if max(1, posed) != want:
+        raise TicketMismatch("rss", f"the log has {posed} instances, but method "
+                             f"{construction.name} poses {want} for this target, ε' = "
+                             f"{eps_param:g}, ρ = {rho} and the box")
 
 
 def check_reported_failures(ticket: Ticket, max_param_error: float, eps_param: float) -> None:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lotteryproofs import cli, io
 from lotteryproofs._validate import InputError
@@ -89,6 +91,25 @@ def test_genuine_tickets_pass_every_check(tickets):
             assert any("after seeing failures" in n for n in notes), notes
 
 
+@settings(max_examples=12, deadline=None)
+@given(method=st.sampled_from(("2l", "ll", "l+1", "l+1-bounded", "zero-bias")),
+       widths=st.lists(st.integers(1, 3), min_size=2, max_size=4),
+       lo=st.sampled_from((-1.0, 0.0, 0.25)), rho=st.sampled_from((2, 4, 6)),
+       seed=st.integers(0, 2**16), compact=st.booleans(), widen=st.booleans())
+def test_no_genuine_ticket_is_rejected(tmp_path_factory, method, widths, lo, rho, seed, compact,
+                                       widen):
+    """Every ticket construct() makes, saved and loaded, passes every check (no false alarm),
+    over methods, depths 1–3, boxes with and without negative inputs, widening."""
+    target = random_target(tuple(widths), np.random.default_rng(seed), zero_fraction=0.2)
+    box = Box.cube(lo, 1.0, widths[0])
+    options = {"widen": widen} if widen and method in ("2l", "ll", "zero-bias") else {}
+    ticket = construct(target, method, eps_param=0.05, delta=0.1, rng=seed, rho=rho,
+                       domain=box, keep_source=not compact, **options)
+    path = tmp_path_factory.mktemp("genuine") / "t.npz"
+    io.save_ticket(ticket, path, store_log=True)
+    check_ticket(io.load_ticket(path), target)
+
+
 # ----------------------------------------------------------------------------- the scale Λ
 def test_scale_times_one_point_five_is_rejected_by_the_command(tickets, tmp_path):
     path = _tamper(tickets["2l", False], tmp_path / "t.npz",
@@ -107,6 +128,17 @@ def test_scale_times_one_point_five_is_rejected_by_the_command(tickets, tmp_path
 def _flip_failed(meta, arrays):
     """Every log row's failed flag flipped, the recorded failure count kept consistent."""
     arrays["rss.failed"] = ~arrays["rss.failed"]
+    meta["rss_failures"] = int(arrays["rss.failed"].sum())
+
+
+def _drop_last_row(meta, arrays):
+    """The log's last instance removed (columns and its chosen subset), counts consistent."""
+    ptr = arrays["rss.chosen_ptr"]
+    for key in [k for k in arrays if k.startswith("rss.")]:
+        if key not in ("rss.chosen_ptr", "rss.chosen"):
+            arrays[key] = arrays[key][:-1]
+    arrays["rss.chosen"] = arrays["rss.chosen"][: ptr[-2]]
+    arrays["rss.chosen_ptr"] = ptr[:-1]
     meta["rss_failures"] = int(arrays["rss.failed"].sum())
 
 
@@ -133,6 +165,7 @@ def _rejection(result) -> str:
     ("rss_failures", lambda m, a: m.__setitem__("rss_failures", m["rss_failures"] + 1)),
     ("rss.target", lambda m, a: a.__setitem__("rss.target", a["rss.target"] + 0.5)),
     ("rss.failed", lambda m, a: _flip_failed(m, a)),
+    ("rss", lambda m, a: _drop_last_row(m, a)),
     ("notes", lambda m, a: m.__setitem__("notes", ["widths fixed before the target was seen"])),
     ("layout.pairs[0].owners", lambda m, a: m["layout"]["pairs"][0].__setitem__(
         "owners", [[1, 0, 8], [0, 8, 8], [2, 16, 8]])),
@@ -312,6 +345,7 @@ def test_a_priori_note_says_the_search_truncates_pools():
     pools = [int(np.sum(u[i * rho:(i + 1) * rho, i] > 0)) for i in range(2)]
     assert max(pools) > MAX_SEARCHED
     assert int(ticket.rss_log.n_candidates.max()) == MAX_SEARCHED
+    assert check_ticket(ticket, target) == tuple(notes)  # the a-priori ρ recomputed
 
 
 def test_no_truncation_at_rho_within_the_cap():
