@@ -203,15 +203,16 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
 
     # ------------------------------------------------------------- layout and the masks
     domain = _domain(meta, target.widths[0])
-    if construction.expected_layout is not None:
-        want = _canonical(construction.expected_layout(
-            tuple(target.widths), rho, options, bool(domain.has_negative.any()), widening))
-        got = _canonical(layout)
-        where = _first_difference("layout", got, want)
-        if where is not None:
-            raise TicketMismatch(where, f"the file's {where} is not what method "
-                                 f"{construction.name} writes for ρ = {rho}, the target's widths "
-                                 "and the ticket's box")
+    if construction.expected_layout is None:  # nothing to recompute it from: not believed
+        raise TicketMismatch("layout", f"method {construction.name} declares no "
+                             "expected_layout, so the file's layout cannot be checked")
+    want = _canonical(construction.expected_layout(
+        tuple(target.widths), rho, options, bool(domain.has_negative.any()), widening))
+    where = _first_difference("layout", _canonical(layout), want)
+    if where is not None:
+        raise TicketMismatch(where, f"the file's {where} is not what method "
+                             f"{construction.name} writes for ρ = {rho}, the target's widths "
+                             "and the ticket's box")
     represented = _represented(ticket)
     _check_negative_parts(represented, domain)
     _check_gain_budget(construction, represented, target)
