@@ -26,7 +26,7 @@ from lotteryproofs.bound_spec import DEFAULT_LUEKER_C
 from lotteryproofs.construct import common
 from lotteryproofs.construct.base import BuildInput
 from lotteryproofs.construct.registry import construction_names, get_construction
-from lotteryproofs.construct.sizing import sizing_law
+from lotteryproofs.construct.sizing import counting_refusal, selection_notes, sizing_law
 from lotteryproofs.construct.univariate import LayoutError
 from lotteryproofs.init import SCHEMES, SourceSpec, unit_scale
 from lotteryproofs.init import source_seed as init_source_seed
@@ -103,8 +103,6 @@ def _estimate_bytes(target: Network, widths, rho: int, *, tiled: bool) -> float:
     return (3 if tiled else 5) * 8.0 * n_params + batch
 
 
-
-
 def a_priori_widths(method, target: Network, eps_param, delta, *, negative_inputs=None,
                     law: str = "uniform", bias_factor: float = 1.0,
                     C: float = DEFAULT_LUEKER_C) -> dict:
@@ -166,8 +164,6 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     rng = np.random.default_rng(np.random.SeedSequence(
         source_seed[0], spawn_key=(*source_seed[1], _AFTER_SOURCE)))
     if rho is None:
-        from lotteryproofs.construct.sizing import counting_refusal
-
         refusal = counting_refusal(target, eps_param)
         if refusal is not None:
             raise _validate.InputError(f"the a-priori width: {refusal}")
@@ -226,8 +222,6 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
         "rss_failures": int(log.failed.sum()),
         "widening": built.widening,
     }
-    from lotteryproofs.construct.sizing import selection_notes
-
     # how the widths were chosen, and whether P(any failure) ≤ δ holds under the search cap
     metadata["notes"] = list(selection_notes(construction.bound, metadata))
     scale = common.output_scale(built.layer_scales)
