@@ -8,7 +8,8 @@ each of them from what the file cannot fake — the source's widths (and, for a 
 its seeded spec, whose kept values the loader already regenerated), the masks and the target
 — and raises :class:`TicketMismatch`, naming the field, at the first disagreement:
 
-* ``target_widths`` = the target's widths; ``init`` a scheme the method draws from, and
+* ``target_sha256`` names the given target (else the user gave another one: bad input);
+  ``target_widths`` = the target's widths; ``init`` a scheme the method draws from, and
   ``init_options`` that scheme's resolved options;
 * the source widths = the method's widths at ρ (ρ_in) plus the neurons ``widening`` records
   (so ``rho``, ``layout.rho_in`` and ``widening`` agree with the source);
@@ -45,7 +46,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from lotteryproofs import _validate
-from lotteryproofs.network import Box, Network
+from lotteryproofs.network import Box, Network, network_sha256
 from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, Ticket
 
 #: Relative room for the float read-back of a gain Σ_S|v| (an fsum, correctly rounded) over
@@ -134,6 +135,11 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
              "layout", "eps_param")
     construction = get_construction(meta["method"])
     eps_param = _validate.positive("the ticket's eps_param", meta["eps_param"])
+    sha = network_sha256(target)
+    if meta.get("target_sha256") != sha:  # another target given: the user's mistake (exit 2)
+        raise _validate.InputError(
+            f"the ticket was built for target {meta.get('target_sha256')!r}, not this target "
+            f"(sha256 {sha})")
     if list(meta["target_widths"]) != list(target.widths):
         raise TicketMismatch("target_widths", f"{list(meta['target_widths'])}, but the target "
                              f"has widths {list(target.widths)}")
