@@ -341,7 +341,8 @@ def _activations(depth: int, activation, activations) -> tuple[Activation, ...]:
 
 
 def _structure(network: Network) -> list:
-    return [getattr(layer, "describe", lambda: layer.kind)() for layer in network.layers]
+    return [layer.describe() if hasattr(layer, "describe") else layer.kind
+            for layer in network.layers]
 
 
 def same_parameters(a: Network, b: Network) -> bool:
