@@ -246,6 +246,12 @@ def _sequence_out(layers, acts, prefix: str, arrays: dict) -> list:
                 arrays[f"{prefix}{index}.shortcut.bias"] = layer.shortcut.bias
             entries.append({"type": "residual", "body": body, "shortcut": shortcut})
         else:
+            if isinstance(layer, Dense) and len(getattr(layers[t - 1], "output_shape", ())) == 3 \
+                    and t > 0:
+                # a Dense layer reads an image's C·H·W values directly (the flat layout);
+                # nn.Linear needs nn.Flatten before it
+                entries.append({"type": "flatten"})
+                index += 1
             entries.append(_layer_entry(layer))
             if layer.parameters:
                 arrays[f"{prefix}{index}.weight"] = layer.weight

@@ -21,7 +21,7 @@ interval_iv, exact, exact_scaled, parameters, masked, absolute, digest_update).
   :meth:`MaxPool2d.absolute` is itself.
 * :class:`Flatten`: the identity on the flat layout (kept so files can say ``flatten``).
 
-One float64 implementation per layer (:func:`_conv`, :func:`_windows`, sliding windows of
+One float64 implementation per layer (:func:`_conv`, :func:`image_windows`, sliding windows of
 ``numpy.lib.stride_tricks.sliding_window_view``) serves forward, centre_radius and
 interval_outward; the exact arithmetics walk the taps (:meth:`Conv2d.taps`).
 """
@@ -88,7 +88,7 @@ def _rows(h: np.ndarray, n_in: int) -> tuple[np.ndarray, tuple]:
     return h.reshape(-1, n_in), lead
 
 
-def _windows(x4: np.ndarray, kernel, stride, padding) -> np.ndarray:
+def image_windows(x4: np.ndarray, kernel, stride, padding) -> np.ndarray:
     """(B, C, Ho, Wo, kh, kw): the windows of the zero-padded images x4 (B, C, H, W)."""
     (ph, pw), (sh, sw) = padding, stride
     if ph or pw:
@@ -110,7 +110,7 @@ def _conv(h: np.ndarray, weight: np.ndarray, input_shape, stride, padding,
     out = np.empty((batch, out_c * ho * wo), dtype=np.float64)
     for start in range(0, batch, chunk):
         x4 = h[start:start + chunk].reshape(-1, c, hh, ww)
-        win = _windows(x4, (kh, kw), stride, padding)
+        win = image_windows(x4, (kh, kw), stride, padding)
         z = np.tensordot(win, weight, axes=([1, 4, 5], [1, 2, 3]))  # (b, Ho, Wo, O)
         out[start:start + chunk] = z.transpose(0, 3, 1, 2).reshape(z.shape[0], -1)
     return out
@@ -353,7 +353,8 @@ class _Pool(_ParameterFree):
     def _reduce(self, h: np.ndarray, reduce) -> np.ndarray:
         """reduce over every window of the flat rows h (shape (..., C·H·W))."""
         rows, lead = _rows(h, self.in_features)
-        win = _windows(rows.reshape((-1,) + self.input_shape), self.kernel, self.stride, (0, 0))
+        win = image_windows(rows.reshape((-1,) + self.input_shape), self.kernel, self.stride,
+                            (0, 0))
         z = reduce(win, axis=(4, 5))
         return z.reshape(lead + (self.out_features,))
 
@@ -361,7 +362,7 @@ class _Pool(_ParameterFree):
     def windows(self) -> np.ndarray:
         """(C·Ho·Wo, kh·kw): the flat input indices of every output's window."""
         index = np.arange(self.in_features, dtype=np.int64).reshape((1,) + self.input_shape)
-        win = _windows(index, self.kernel, self.stride, (0, 0))[0]
+        win = image_windows(index, self.kernel, self.stride, (0, 0))[0]
         return win.reshape(self.out_features, -1)
 
     def describe(self) -> dict:

@@ -313,6 +313,8 @@ def read_target_info(path_or_name, *, activation: str | None = None
         if shipped.input_lower is not None:
             metadata["input_box"] = {"lower": shipped.input_lower, "upper": shipped.input_upper}
             box_source = "built-in"
+        if "architecture" in file_metadata:  # the module list declares the activations
+            del metadata["activation"]
         metadata.update(file_metadata)
     elif not Path(name).exists():
         raise _validate.InputError(

@@ -161,3 +161,54 @@ def test_contradicting_activation_and_flat_input_shape(tmp_path):
     _save(tmp_path / "c.npz", arrays, {"architecture": arch})
     with pytest.raises(_validate.InputError, match="no input_shape"):
         io.load_target(tmp_path / "c.npz")
+
+
+def _conv_ticket(rng, scale=4.0):
+    from lotteryproofs.ticket import Ticket
+
+    conv1 = Conv2d(rng.normal(size=(3, 1, 3, 3)), rng.normal(size=3), 1, 1, (1, 5, 5))
+    conv2 = Conv2d(rng.normal(size=(4, 3, 3, 3)), rng.normal(size=4), 2, 1, (3, 5, 5))
+    dense = Dense(rng.normal(size=(2, 4 * 9)), rng.normal(size=2))  # reads the flat image
+    source = Network.from_layers([conv1, conv2, dense], RELU)
+    wm = [rng.random(w.shape) < 0.6 for w in source.weights]
+    bm = [rng.random(b.shape) < 0.6 for b in source.biases]
+    return Ticket(source, wm, bm, scale, {"method": "test"})
+
+
+def test_export_network_of_a_conv_ticket_computes_its_approximation(tmp_path):
+    from lotteryproofs import export
+
+    rng = np.random.default_rng(6)
+    ticket = _conv_ticket(rng)
+    net = export.standalone_network(ticket)
+    x = rng.uniform(-1, 1, size=(20, 25))
+    # Λ = 4 is a power of two: dividing the last layer by it is exact
+    np.testing.assert_array_equal(net.forward(x), ticket.network.forward(x) / 4.0)
+    io.save_target(net, tmp_path / "n.safetensors", export.network_metadata(ticket))
+    back, meta = io.read_target(tmp_path / "n.safetensors")
+    assert [e["type"] for e in meta["architecture"]] == [
+        "conv2d", "relu", "conv2d", "relu", "flatten", "linear"]
+    np.testing.assert_array_equal(back.forward(x), net.forward(x))
+
+
+def test_export_torch_prune_of_a_conv_ticket_names_modules_by_architecture(tmp_path):
+    from lotteryproofs import export
+
+    rng = np.random.default_rng(7)
+    ticket = _conv_ticket(rng)
+    arrays = export.torch_prune_arrays(ticket)
+    meta = export.torch_prune_metadata(ticket)
+    # what torch.nn.utils.prune computes: module.weight = weight_orig * weight_mask
+    pruned = ticket.network
+    for index, layer in zip((0, 2, 5), pruned.layers, strict=True):
+        np.testing.assert_array_equal(
+            arrays[f"{index}.weight_orig"] * arrays[f"{index}.weight_mask"], layer.weight)
+        np.testing.assert_array_equal(
+            arrays[f"{index}.bias_orig"] * arrays[f"{index}.bias_mask"], layer.bias)
+    assert meta["architecture"][4] == {"type": "flatten"} and meta["input_shape"] == [1, 5, 5]
+    scale = arrays.pop(export.OUTPUT_SCALE_KEY)
+    assert scale[0] == 4.0
+    io.write_arrays(tmp_path / "p.npz", arrays, meta)
+    read = io.load_target(tmp_path / "p.npz")
+    x = rng.uniform(-1, 1, size=(10, 25))
+    np.testing.assert_array_equal(read.forward(x), pruned.forward(x))
