@@ -343,9 +343,11 @@ class Conv2d:
 
 
 class _ParameterFree:
-    """Shared pieces of the layers without parameters (pooling, flatten)."""
+    """Shared pieces of the layers without parameters (pooling, flatten): each is positively
+    homogeneous, A(t·h) = t·A(h) for t ≥ 0, and monotone."""
 
     parameters: tuple = ()
+    positively_homogeneous = True
 
     def masked(self, *masks):
         if masks:
