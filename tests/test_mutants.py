@@ -94,7 +94,8 @@ def _wrong_bias_gradient(orig):
 
 def _drop_last_value(orig):
     def mutant(values, *args, **kwargs):
-        return orig(np.asarray(values)[:-1], *args, **kwargs)  # off by one: last value unseen
+        values = np.asarray(values)
+        return orig(values[:-1] if values.size > 1 else values, *args, **kwargs)  # off by one
     return mutant
 
 
@@ -105,7 +106,7 @@ def _gain_without_k_eps(orig):
         eps = bounds.EPS_PARAM if eps_param is None else eps_param
         gains, injected = orig(spec, depth, eps_param=eps, **kwargs)
         s = bounds.layer_symbols(depth)
-        return [s.a[0], *gains[1:]], injected  # g_1 = a_1 instead of a_1 + k_1 ε'
+        return list(s.a), injected  # g_l = a_l: the k_l ε' (or copy gain) forgotten
     return mutant
 
 
@@ -119,12 +120,6 @@ def _drop_plus_one_injection(orig):
             s = bounds.layer_symbols(depth)
             injected = [eps * s.k[ly] * s.B[ly] for ly in range(depth)]
         return gains, injected
-    return mutant
-
-
-def _halve(orig):
-    def mutant(*args, **kwargs):
-        return orig(*args, **kwargs) / 2
     return mutant
 
 
@@ -184,10 +179,10 @@ MUTANTS = (
     ("rss.counting-lower-bound", "lotteryproofs.checks.rss:coverage_certificate",
      _drop_last_value, "off by one: the last value is not searched"),
     ("error-propagation-closed-form", "lotteryproofs.bounds:layer_gains_and_injections",
-     _gain_without_k_eps, "wrong gain g_1 = a_1"),
+     _gain_without_k_eps, "wrong gain g_l = a_l"),
     ("bounds-lambdify-agrees", "lotteryproofs.bounds:layer_gains_and_injections",
      _drop_plus_one_injection, "the +1 injection dropped"),
-    ("certificate-soundness", "lotteryproofs.bounds:a_priori_output_error", _halve,
+    ("certificate-soundness", "lotteryproofs.bounds:a_priori_output_error", _times(0.5),
      "a-priori bound halved"),
     ("laws.contains-uniform", "lotteryproofs.laws:contained_uniform_weight", _times(1.01),
      "contained weight 1 % too large"),
@@ -228,8 +223,14 @@ def test_patched_attribute_exists(target):
     assert hasattr(importlib.import_module(module), attr), target
 
 
-@pytest.mark.parametrize(("key", "target", "factory", "bug"), MUTANTS,
-                         ids=[f"{row[0]}:{row[3]}" for row in MUTANTS])
+#: Mutants the check does not catch yet (open, reported; strict: a fix turns them red).
+SURVIVORS: set[str] = set()
+
+
+@pytest.mark.parametrize(("key", "target", "factory", "bug"), [
+    pytest.param(*row, marks=pytest.mark.xfail(strict=True, reason="mutant survives: open"))
+    if row[0] in SURVIVORS else row for row in MUTANTS],
+    ids=[f"{row[0]}:{row[3]}" for row in MUTANTS])
 def test_check_fails_under_its_mutant(key, target, factory, bug, monkeypatch):
     module, attr = target.split(":")
     module = importlib.import_module(module)

@@ -149,7 +149,7 @@ def _sample(symbol, rng):
     return float(rng.uniform(0.05, 5.0))
 
 
-def tightness_case(method, seed: int, dim: int):
+def tightness_case(method, seed: int, dim: int, rho: int | None = None):
     """One tightness case: a (dim, 4, 3, 2) random target on [-1, 1]^dim and its ticket at
     ε' = 0.05 (ρ = 16, or 24 for a construction with copies: L+1), all from ``seed``; shared by
     the check and benchmarks/bench_certify.py. Returns (target, box, ticket)."""
@@ -161,9 +161,32 @@ def tightness_case(method, seed: int, dim: int):
     box = Box.cube(-1.0, 1.0, dim)
     ticket = construct.construct(
         target, construction, eps_param=0.05, delta=0.1, rng=seed,
-        rho=24 if construction.bound.copies else 16, domain=box,
+        rho=rho or (24 if construction.bound.copies else 16), domain=box,
     )
     return target, box, ticket
+
+
+def a_priori_lower_bound(spec, target, box, rng, n_samples: int = 2000) -> float | None:
+    """A lower bound on the §5 a-priori bound of ``target`` on ``box``, computed without
+    bounds.py: :func:`independent_a_priori` (monotone in every argument) with a_l, k_l, b̄_l
+    read from the target by numpy and B_{l−1} replaced by the largest ‖x⁽ˡ⁻¹⁾‖_∞ seen on
+    sampled inputs and the box's corners (≤ the rigorous B the toolkit uses). None for
+    constructions whose a-priori bound needs the copy gains G_l."""
+    if spec.needs_gains:
+        return None
+    x = np.vstack([box.sample(n_samples, rng), box.lower, box.upper])
+    h = x
+    B = []
+    for t, (w, b) in enumerate(zip(target.weights, target.biases, strict=True)):
+        B.append(Fraction(float(np.max(np.abs(h)))))
+        h = h @ w.T + b
+        if t < target.depth - 1:
+            h = np.maximum(h, 0.0)
+    a = [Fraction(float(np.max(np.sum(np.abs(w), axis=1)))) for w in target.weights]
+    k = [int(np.max(np.count_nonzero(w, axis=1))) for w in target.weights]
+    bbar = [Fraction(float(np.max(np.abs(b)))) for b in target.biases]
+    eps = Fraction(0.05)
+    return float(independent_a_priori(spec, a, k, B, bbar, [0] * len(a), eps))
 
 
 def check_certificate(ctx: CheckContext) -> CheckResult:
@@ -175,13 +198,15 @@ def check_certificate(ctx: CheckContext) -> CheckResult:
     from lotteryproofs.ticket import PART_BIAS
 
     per_method = 50 if ctx.thorough else 2
-    ratios, violations, rows = {}, [], []
+    ratios, violations, rows, clean, low_ratio = {}, [], [], {}, {}
     for method, construction in CONSTRUCTIONS.items():
         ratios[method] = []
         for k in range(per_method):
             seed = int(ctx.rng.integers(2**31))
             dim = 1 + k % 2
-            target, box, ticket = tightness_case(method, seed, dim)
+            # every other ticket wide enough (ρ = 64) to have no failed instance, so the
+            # certified ≤ a-priori ordering is tested (at ρ 16/24 every ticket fails some)
+            target, box, ticket = tightness_case(method, seed, dim, rho=64 if k % 2 else None)
             cert = certify.certify(ticket, target, box, rng=seed, n_samples=300)
             enc = certify.sup_error_branch_and_bound(
                 target,
@@ -201,6 +226,15 @@ def check_certificate(ctx: CheckContext) -> CheckResult:
                 and enc.upper <= cert.certified_output_error * (1 + 1e-8)  # oracle resolution
                 and (failed.any() or cert.ordered)
             )
+            clean[method] = clean.get(method, 0) + int(not failed.any())
+            # the a-priori bound itself against a lower bound computed without bounds.py
+            lower = a_priori_lower_bound(construction.bound, target, box, ctx.rng)
+            if lower is not None and not cert.a_priori_output_error >= lower * (1 - 1e-9):
+                violations.append({"method": method, "seed": seed, "a_priori": 
+                                   cert.a_priori_output_error, "independent_lower": lower})
+            if lower is not None:
+                low_ratio[method] = min(low_ratio.get(method, np.inf),
+                                        cert.a_priori_output_error / lower)
             if not ok:
                 violations.append(
                     {
@@ -228,14 +262,18 @@ def check_certificate(ctx: CheckContext) -> CheckResult:
                 )
             )
     summary = ", ".join(f"{m} {np.median(r):.2f}/{np.max(r):.2f}" for m, r in ratios.items())
+    untested = [m for m in CONSTRUCTIONS if not clean.get(m)]
+    if untested:
+        violations.append({"no failure-free ticket (a-priori order untested)": untested})
     return CheckResult(
         not violations,
-        f"{len(rows)} tickets, 0 order/soundness violations"
+        f"{len(rows)} tickets ({sum(clean.values())} failure-free), 0 order/soundness violations"
         if not violations
         else f"{len(violations)} violations of {len(rows)}",
         {
             "violations": violations,
             "certified_over_observed_median_max": summary,
+            "a_priori_over_independent_lower_min": low_ratio,
             "tickets": [list(map(str, r)) for r in rows],
         },
     )
