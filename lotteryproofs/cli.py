@@ -139,6 +139,10 @@ def _run_in_worker(args) -> int:
 
 
 def main(argv=None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # answered before the parser imports every command module
+        print(f"lotteryproofs {__version__}")
+        return 0
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -150,6 +154,13 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"lotteryproofs {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of stdout went away (`… | head`): not a user mistake and nothing to say;
+        # stdout is pointed at /dev/null so that the flush at exit cannot raise again, and the
+        # status is a shell's for a process ended by SIGPIPE (128 + 13), as `yes | head` gives
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except OSError as exc:
         from lotteryproofs.outputs import user_path
 

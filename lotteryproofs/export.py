@@ -12,12 +12,22 @@ or the full source (``lotteryproofs export``; docs/files.md).
   :data:`OUTPUT_SCALE_KEY` (pop it before ``load_state_dict``; the module computes f_S, the
   target is approximated by f_S / Λ).
 * ``source``: the ticket with its whole source, as ``construct --store-source`` writes it.
+
+A ticket whose source has convolutional, pooling or residual layers exports the same way in
+the nn.Sequential naming of its architecture (:mod:`lotteryproofs.architecture`): ``network``
+is a convolutional target file (no neuron is removed: channels share their weights; Λ⁻¹ is
+folded into the last layer), ``torch-prune`` names every module's ``weight_orig``/``_mask``
+at its architecture index and records ``architecture`` and ``input_shape`` in the metadata.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from lotteryproofs import _validate
+from lotteryproofs.architecture import architecture_arrays
 from lotteryproofs.construct.common import compact
 from lotteryproofs.network import Network, network_sha256
 from lotteryproofs.ticket import Ticket
@@ -27,8 +37,21 @@ FORMATS = ("network", "torch-prune", "source")
 OUTPUT_SCALE_KEY = "lotteryproofs.output_scale"
 
 
+def _divided(layer, scale: float):
+    """The layer with its weight and bias divided by Λ (Dense or Conv2d)."""
+    if len(layer.parameters) != 2:
+        raise _validate.InputError(
+            f"cannot fold Λ into a last layer of kind {layer.kind} (it has no single weight "
+            "and bias): export --format torch-prune or source instead")
+    return dataclasses.replace(layer, weight=layer.weight / scale, bias=layer.bias / scale)
+
+
 def standalone_network(ticket: Ticket) -> Network:
     """Λ⁻¹·f_S as a network of its own: unused neurons removed, the last layer divided by Λ."""
+    if not ticket.source.is_dense:
+        net = ticket.network
+        layers = net.layers[:-1] + (_divided(net.layers[-1], ticket.scale),)
+        return Network.from_layers(layers, net.activations)
     net = compact(ticket.network)
     weights, biases = list(net.weights), list(net.biases)
     weights[-1] = weights[-1] / ticket.scale
@@ -48,8 +71,33 @@ def network_metadata(ticket: Ticket) -> dict:
     return out
 
 
+def _flat_masks(full: Ticket) -> list[np.ndarray]:
+    """One mask per entry of the source's ``parameter_arrays`` (weight, bias per layer)."""
+    masks = []
+    for layer, wm, bm in zip(full.source.layers, full.weight_masks, full.bias_masks,
+                             strict=True):
+        if layer.parameters:
+            masks += [wm, bm]
+    return masks
+
+
+def _torch_prune_conv(full: Ticket) -> dict[str, np.ndarray]:
+    named, _ = architecture_arrays(full.source)
+    masks = _flat_masks(full)
+    arrays: dict[str, np.ndarray] = {}
+    for (key, value), mask in zip(named.items(), masks, strict=True):
+        if value.shape != np.shape(mask):
+            raise AssertionError(f"mask of {key} has shape {np.shape(mask)}, not {value.shape}")
+        arrays[f"{key}_orig"] = value
+        arrays[f"{key}_mask"] = np.asarray(mask).astype(value.dtype)
+    arrays[OUTPUT_SCALE_KEY] = np.array([full.scale], dtype=np.float64)
+    return arrays
+
+
 def torch_prune_arrays(full: Ticket) -> dict[str, np.ndarray]:
     """The custom_from_mask state dict of a ticket holding its whole source (module docstring)."""
+    if not full.source.is_dense:
+        return _torch_prune_conv(full)
     arrays: dict[str, np.ndarray] = {}
     for layer, (w, b, wm, bm) in enumerate(zip(full.source.weights, full.source.biases,
                                                full.weight_masks, full.bias_masks, strict=True)):
@@ -63,6 +111,10 @@ def torch_prune_arrays(full: Ticket) -> dict[str, np.ndarray]:
 
 
 def torch_prune_metadata(full: Ticket) -> dict:
-    return {"format": "torch-prune", "output_scale_key": OUTPUT_SCALE_KEY,
+    meta = {"format": "torch-prune", "output_scale_key": OUTPUT_SCALE_KEY,
             "source_sha256": network_sha256(full.source),
             "modules": "nn.Sequential of Linear at 0, 2, 4, … with ReLU between"}
+    if not full.source.is_dense:
+        meta.update(architecture_arrays(full.source)[1])
+        meta["modules"] = "nn.Sequential of the architecture list"
+    return meta

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lotteryproofs import _validate, state_dict, targets
+from lotteryproofs import _validate, architecture, state_dict, targets
 from lotteryproofs.network import Box, Network, network_sha256  # noqa: F401 (re-exported)
 from lotteryproofs.safetensors_format import read_safetensors
 from lotteryproofs.target_info import TargetInfo, declared_box, hidden_activations, target_info
@@ -313,6 +313,8 @@ def read_target_info(path_or_name, *, activation: str | None = None
         if shipped.input_lower is not None:
             metadata["input_box"] = {"lower": shipped.input_lower, "upper": shipped.input_upper}
             box_source = "built-in"
+        if "architecture" in file_metadata:  # the module list declares the activations
+            del metadata["activation"]
         metadata.update(file_metadata)
     elif not Path(name).exists():
         raise _validate.InputError(
@@ -322,6 +324,12 @@ def read_target_info(path_or_name, *, activation: str | None = None
     else:
         arrays, metadata = read_arrays(name)
     _refuse_ticket(arrays, metadata, name)
+    if "architecture" in metadata:
+        network = architecture.network_from_architecture(arrays, metadata, name)
+        info = target_info(_architecture_activations(metadata, network, name),
+                           network.widths[0], name, box_source=box_source,
+                           n_hidden=network.depth - 1, activation=activation)
+        return network, metadata, info
     layers = _layers(arrays, name)
     network = Network(layers.weights, layers.biases)  # validates the arrays
     layout = layers.parameter_free_modules()
@@ -331,6 +339,20 @@ def read_target_info(path_or_name, *, activation: str | None = None
     if not all(spec == "relu" for spec in info.activations):
         network = Network.from_layers(network.layers, info.activations)
     return network, metadata, info
+
+
+def _architecture_activations(metadata: dict, network: Network, origin: str) -> dict:
+    """The metadata with the activations its architecture list declares (the activation
+    modules, Identity between adjacent layers), refusing an ``activation`` key that says
+    otherwise."""
+    specs = tuple(a.spec for a in network.activations)
+    if "activation" in metadata:
+        given = hidden_activations(origin, metadata["activation"], len(specs))
+        if given != specs:
+            raise _validate.InputError(
+                f"{origin}: metadata activation {metadata['activation']!r} contradicts its "
+                f"architecture's activations {list(specs)} (drop the activation key)")
+    return {**metadata, "activation": list(specs) if specs else "relu"}
 
 
 def read_target(path_or_name, *, activation: str | None = None) -> tuple[Network, dict]:
@@ -351,13 +373,21 @@ def target_box(metadata: dict, dim: int, origin: str = "the target") -> Box:
 
 
 def save_target(network: Network, path, metadata: dict | None = None) -> None:
-    """Write a target file (``layers.{i}.weight|bias`` + ``metadata`` JSON), atomically.
+    """Write a target file (``layers.{i}.weight|bias`` + ``metadata`` JSON), atomically; a
+    network with other layers than Dense is written as nn.Sequential tensors with its
+    ``architecture`` and ``input_shape`` (:mod:`lotteryproofs.architecture`).
 
     A network with other activations than ReLU declares them (``metadata["activation"]``:
     one spec, or one per hidden layer), so that it reads back as itself; a declaration in
     ``metadata`` that contradicts the network is refused. ReLU networks are written as before.
     """
     metadata = dict(metadata or {})
+    if not network.is_dense:  # conv, pooling, flatten, residual: the nn.Sequential format
+        arrays, declared = architecture.architecture_arrays(network)
+        metadata.pop("activation", None)  # the architecture list says it
+        metadata.update(declared)
+        write_arrays(path, arrays, metadata)
+        return
     if not network.is_relu:
         specs = tuple(a.spec for a in network.activations)
         declared = specs[0] if len(set(specs)) == 1 else list(specs)

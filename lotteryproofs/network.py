@@ -1,8 +1,12 @@
 """Networks: the targets, the random sources and the tickets.
 
-A network of depth L is a sequence of layers A_1 … A_L (:mod:`lotteryproofs.layers`; today
-``Dense``, z = W h + b) with activations σ_1 … σ_{L−1} between them
-(:mod:`lotteryproofs.activations`; ReLU unless said otherwise). It computes (THEORY.md §0)
+A network of depth L is a sequence of layers A_1 … A_L (:mod:`lotteryproofs.layers`' ``Dense``,
+z = W h + b; :mod:`lotteryproofs.conv_layers`' Conv2d, AvgPool2d, MaxPool2d, Flatten on the
+flat C·H·W layout; :mod:`lotteryproofs.residual`'s blocks) with activations σ_1 … σ_{L−1}
+between them (:mod:`lotteryproofs.activations`; ReLU unless said otherwise). Two layers with
+no activation between them (a pooling layer followed by Flatten, Flatten by a Linear layer)
+have the Identity activation between them: the recursion keeps one activation per hidden
+layer. It computes (THEORY.md §0)
 
     x⁽⁰⁾ = x,   x⁽ˡ⁾ = σ_l(W_l x⁽ˡ⁻¹⁾ + b_l)  for l < L,   f(x) = W_L x⁽ᴸ⁻¹⁾ + b_L,
 
@@ -96,7 +100,7 @@ class Network:
     float64, so a Network never changes.
     """
 
-    __slots__ = ("layers", "activations")
+    __slots__ = ("layers", "activations", "_weight_bias")
 
     def __init__(self, weights: Sequence, biases: Sequence, *, activation=None,
                  activations: Sequence | None = None):
@@ -142,6 +146,9 @@ class Network:
                 )
         object.__setattr__(self, "layers", tuple(layers))
         object.__setattr__(self, "activations", tuple(activations))
+        # the first layer without a single weight and bias (None: every layer has them)
+        bad = [i for i, layer in enumerate(layers) if len(layer.parameters) != 2]
+        object.__setattr__(self, "_weight_bias", bad[0] if bad else None)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"a Network is immutable (cannot set {name!r})")
@@ -152,12 +159,39 @@ class Network:
 
     # ----------------------------------------------------------------- shape
     @property
+    def is_dense(self) -> bool:
+        """Every layer a Dense one (the constructions of fully connected networks)."""
+        return all(isinstance(layer, Dense) for layer in self.layers)
+
+    def _weight_bias_layers(self, what: str) -> None:
+        bad = self._weight_bias
+        if bad is not None:
+            raise _validate.InputError(
+                f"{what}: layer {bad} is a {self.layers[bad].kind} layer, which has no "
+                "single weight and bias (use parameter_arrays / masked_parameters)"
+            )
+
+    @property
     def weights(self) -> tuple[np.ndarray, ...]:
+        """W_l of every layer (layers with a weight and a bias only: Dense, Conv2d)."""
+        self._weight_bias_layers("weights")
         return tuple(layer.weight for layer in self.layers)
 
     @property
     def biases(self) -> tuple[np.ndarray, ...]:
+        self._weight_bias_layers("biases")
         return tuple(layer.bias for layer in self.layers)
+
+    @property
+    def parameter_arrays(self) -> tuple[np.ndarray, ...]:
+        """Every layer's ``parameters`` in order (weight, bias of Dense and Conv2d; none of a
+        pooling or Flatten layer; a residual block's body then shortcut)."""
+        return tuple(p for layer in self.layers for p in layer.parameters)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of a convolutional network's input, (n_0,) of a dense one."""
+        return tuple(getattr(self.layers[0], "input_shape", (self.widths[0],)))
 
     @property
     def activation(self) -> Activation | None:
@@ -233,6 +267,27 @@ class Network:
             self.activations,
         )
 
+    def masked_parameters(self, masks: Sequence) -> Network:
+        """The subnetwork with parameter × mask, one 0/1 mask per entry of
+        :attr:`parameter_arrays` (any layer types)."""
+        masks = tuple(masks)
+        params = self.parameter_arrays
+        if len(masks) != len(params):
+            raise _validate.InputError(
+                f"need {len(params)} masks (one per parameter array), got {len(masks)}")
+        for i, (m, p) in enumerate(zip(masks, params, strict=True)):
+            m = np.asarray(m)
+            if m.shape != p.shape:
+                raise _validate.InputError(f"mask {i} has shape {m.shape}, parameter {p.shape}")
+            if not np.all((m == 0) | (m == 1)):
+                raise _validate.InputError(f"mask {i} is not binary (0/1)")
+        layers, start = [], 0
+        for layer in self.layers:
+            n = len(layer.parameters)
+            layers.append(layer.masked(*masks[start:start + n]))
+            start += n
+        return Network.from_layers(layers, self.activations)
+
     def with_parameters(self, weights: Sequence, biases: Sequence) -> Network:
         """The same architecture and activations with other dense parameters."""
         return Network(weights, biases, activations=self.activations)
@@ -288,18 +343,26 @@ def _activations(depth: int, activation, activations) -> tuple[Activation, ...]:
     return (act,) * (depth - 1)
 
 
+def _structure(network: Network) -> list:
+    return [layer.describe() if hasattr(layer, "describe") else layer.kind
+            for layer in network.layers]
+
+
 def same_parameters(a: Network, b: Network) -> bool:
     """Exact equality of every weight and bias (and of the architecture and activations)."""
-    pairs = zip(a.weights + a.biases, b.weights + b.biases, strict=True)
-    return a.widths == b.widths and a.activations == b.activations and all(
-        np.array_equal(p, q) for p, q in pairs
-    )
+    pa, pb = a.parameter_arrays, b.parameter_arrays
+    return (a.widths == b.widths and a.activations == b.activations
+            and _structure(a) == _structure(b) and len(pa) == len(pb)
+            and all(p.shape == q.shape and np.array_equal(p, q)
+                    for p, q in zip(pa, pb, strict=True)))
 
 
 def network_sha256(network: Network) -> str:
     """sha256 of the widths and the float64 little-endian bytes of every parameter.
 
-    A network whose activations are not all ReLU also hashes their specs (so a ReLU network
+    Layers other than Dense feed their geometry too (kind, stride, padding, kernel, input
+    shape: their ``digest_update``), so two networks that compute differently never share a
+    digest. A network whose activations are not all ReLU also hashes their specs (so a ReLU network
     keeps the digest it always had, which tickets store as their target's identity).
     """
     digest = hashlib.sha256(json.dumps(network.widths).encode())

@@ -152,7 +152,8 @@ def _refuse_non_linear(origin: str, label: str, module: dict[str, np.ndarray]) -
     if ndim in _CONVOLUTIONS:
         raise InputError(
             f"{origin}: {label} looks like {_CONVOLUTIONS[ndim]} ({ndim}-D weight of shape "
-            f"{tuple(np.shape(weight))}); {unsupported}"
+            f"{tuple(np.shape(weight))}); {unsupported} unless the metadata declares the "
+            "'architecture' and 'input_shape' (docs/files.md, \"Convolutional targets\")"
         )
     if ndim != 2:
         raise InputError(f"{origin}: {label} has a {ndim}-D weight; {unsupported}")
@@ -190,6 +191,9 @@ def _part(origin: str, label: str, prefix: str, module: dict, part: str) -> np.n
     # (exact: the mask is 0 or 1).
     return orig * mask
 
+
+#: One module's weight or bias (plain, or orig × mask), for the architecture reader.
+module_part = _part
 
 #: Keys of the metadata JSON (target_info.py) that a user may store as arrays by mistake.
 _METADATA_KEYS = ("activation", "output_activation", "input_box", "provenance")

@@ -56,6 +56,18 @@ SHIPPED = {
             ("wine-16-8", "MLP 13-16-8-3 (ReLU) trained on scikit-learn's wine"),
         )
     },
+    # Convolutional targets trained in numpy by `python -m lotteryproofs.train_conv
+    # --regenerate-shipped` (lotteryproofs/train_conv.py); their files declare the
+    # architecture, the input shape (1, 8, 8) and the input box.
+    "digits-cnn": ShippedTarget(
+        file="digits-cnn.npz",
+        description=("CNN Conv(1→8, 3×3, pad 1)–ReLU–Conv(8→16, 3×3, stride 2, pad 1)–ReLU–"
+                     "Flatten–Linear(256→10) trained on scikit-learn's digits (8×8)")),
+    "digits-resnet": ShippedTarget(
+        file="digits-resnet.npz",
+        description=("CNN Conv(1→8, 3×3, pad 1)–ReLU–Residual[Conv(8→8)–ReLU–Conv(8→8), 3×3, "
+                     "pad 1; identity shortcut]–ReLU–Conv(8→16, 3×3, stride 2, pad 1)–ReLU–"
+                     "Flatten–Linear(256→10) trained on scikit-learn's digits (8×8)")),
 }
 
 

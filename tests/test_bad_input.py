@@ -76,6 +76,20 @@ def _sequential(directory: Path, linear: dict[int, tuple[int, int]], extra=None)
     return _write(directory, "tgt.npz", None, **arrays, **(extra or {}))
 
 
+def _conv_target(directory: Path, architecture=None, input_shape=(1, 6, 6), **arrays) -> str:
+    """An nn.Sequential conv target Conv(1→2, 3×3, pad 1)–ReLU–Flatten–Linear(→3) with its
+    architecture metadata; ``arrays`` override or (None) drop tensors."""
+    data = {"0.weight": np.ones((2, 1, 3, 3)), "0.bias": np.zeros(2),
+            "3.weight": np.ones((3, 2 * 36)), "3.bias": np.zeros(3)}
+    data.update(arrays)
+    data = {k: v for k, v in data.items() if v is not None}
+    if architecture is None:
+        architecture = [{"type": "conv2d", "stride": 1, "padding": 1}, {"type": "relu"},
+                        {"type": "flatten"}, {"type": "linear"}]
+    meta = {"architecture": architecture, "input_shape": list(input_shape)}
+    return _write(directory, "tgt.npz", None, metadata=np.array(json.dumps(meta)), **data)
+
+
 def _ticket_file(directory: Path) -> str:
     from lotteryproofs.io import save_ticket
     from lotteryproofs.targets import random_target
@@ -136,6 +150,16 @@ def _tampered_ticket(directory: Path) -> str:
     values = arrays["layers.1.weight_values"].copy()
     values[0] = np.nextafter(values[0], np.inf)
     write_arrays(directory / name, {**arrays, "layers.1.weight_values": values}, metadata)
+    return name
+
+
+def _malformed_rho_ticket(directory: Path) -> str:
+    """A compact ticket whose metadata's ρ is a string (malformed, not a disagreement)."""
+    from lotteryproofs.io import read_arrays, write_arrays
+
+    name = _compact_ticket(directory)
+    arrays, metadata = read_arrays(directory / name)
+    write_arrays(directory / name, arrays, {**metadata, "rho": "six"})
     return name
 
 
@@ -320,6 +344,46 @@ CASES: list[Case] = [
          _construct_on(lambda d: _sequential(d, {2: (2, 4)}, {
              "0.weight": np.ones((4, 3, 3, 3)), "0.bias": np.zeros(4)})),
          "module 0 looks like Conv2d"),
+    Case("files", "conv-weight-shape-not-fitting",
+         _construct_on(lambda d: _conv_target(d, **{"0.weight": np.ones((2, 3, 3, 3))})),
+         "module 0: conv2d weight 0.weight of shape [2, 3, 3, 3] takes 3 channels but its "
+         "input has 1"),
+    Case("files", "conv-weight-not-4d",
+         _construct_on(lambda d: _conv_target(d, **{"0.weight": np.ones((2, 9))})),
+         "module 0: conv2d weight 0.weight has shape [2, 9]; it must be (out, in, kh, kw)"),
+    Case("files", "architecture-without-tensors",
+         _construct_on(lambda d: _conv_target(d, **{"3.weight": None, "3.bias": None})),
+         "module 3: no tensors 3.weight / 3.bias in the file"),
+    Case("files", "tensor-outside-architecture",
+         _construct_on(lambda d: _conv_target(d, **{"5.weight": np.ones((3, 3)),
+                                                    "5.bias": np.zeros(3)})),
+         "the tensor '5.bias' belongs to no module of the architecture"),
+    Case("files", "architecture-batchnorm",
+         _construct_on(lambda d: _conv_target(d, [
+             {"type": "conv2d", "padding": 1}, {"type": "BatchNorm2d"}, {"type": "relu"},
+             {"type": "flatten"}, {"type": "linear"}])),
+         "module 1: BatchNorm2d is not supported"),
+    Case("files", "architecture-unknown-module",
+         _construct_on(lambda d: _conv_target(d, [
+             {"type": "conv2d", "padding": 1}, {"type": "relu"}, {"type": "unflatten"},
+             {"type": "linear"}])),
+         "module 2: unsupported module type 'unflatten'"),
+    Case("files", "input-shape-strides-cannot-take",
+         _construct_on(lambda d: _conv_target(d, [
+             {"type": "conv2d", "stride": 2, "padding": 0}, {"type": "relu"},
+             {"type": "flatten"}, {"type": "linear"}], input_shape=(1, 2, 2))),
+         "module 0: conv2d rows: kernel 3 does not fit an input of size 2 with padding 0"),
+    Case("files", "stride-changes-flattened-size",
+         _construct_on(lambda d: _conv_target(d, [
+             {"type": "conv2d", "stride": 2, "padding": 1}, {"type": "relu"},
+             {"type": "flatten"}, {"type": "linear"}])),
+         "module 3: linear weight 3.weight of shape [3, 72] takes 72 inputs but its input has "
+         "18"),
+    Case("files", "conv-dilation",
+         _construct_on(lambda d: _conv_target(d, [
+             {"type": "conv2d", "padding": 1, "dilation": 2}, {"type": "relu"},
+             {"type": "flatten"}, {"type": "linear"}])),
+         "module 0: conv2d does not take 'dilation'"),
     Case("files", "declared-tanh", _construct_on(lambda d: _small_target(
         d, metadata=np.array(json.dumps({"activation": "tanh"})))),
          "the 2l construction does not support activation tanh (supported: relu)"),
@@ -394,6 +458,9 @@ CASES: list[Case] = [
     Case("tickets", "verify-kept-value-does-not-regenerate",
          lambda d: ["verify", _tampered_ticket(d), "--target", "random:3-4-2"],
          "kept value at layers.1.weight["),
+    Case("tickets", "verify-malformed-rho",
+         lambda d: ["verify", _malformed_rho_ticket(d), "--target", "random:3-4-2"],
+         "'rho' must be an integer"),
     Case("tickets", "truncated-ticket",
          _export(_truncated_ticket, "--format", "network", "--out", "n.npz"),
          "not a readable .npz file"),
@@ -446,9 +513,17 @@ def test_interrupt_stops_at_once_and_leaves_no_unfinished_result(case: Case, tmp
     before = _snapshot(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                LOTTERYPROOFS_PROGRESS="1")  # the phase lines tell when the work has started
-    process = subprocess.Popen([sys.executable, "-m", "lotteryproofs", *argv], cwd=tmp_path,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    # A child inherits an *ignored* SIGINT (a shell starts `… &` jobs so, and Python then
+    # leaves Ctrl-C ignored); what is tested is Ctrl-C at a terminal, so the child starts with
+    # the default disposition whatever this test runner inherited (a handled signal is reset
+    # to the default by exec).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "lotteryproofs", *argv],
+                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     lines: list[str] = []
     seen = threading.Event()
 

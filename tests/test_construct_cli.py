@@ -31,7 +31,7 @@ def test_cli_writes_ticket_and_certificate(tmp_path, capsys):
     assert ticket.metadata["method"] == "2l" and ticket.metadata["rho"] == 12
     assert len(represented_layers(ticket)) == 2
     data = json.loads(cert.read_text())
-    assert data["rss"]["instances"] == ticket.metadata["rss_summary"]["instances"]  # log: --store-log
+    assert data["rss"]["instances"] == ticket.metadata["rss_summary"]["instances"]
     assert data["errors"]["observed_output_error"] <= data["errors"]["certified_output_error"]
 
 
@@ -292,3 +292,38 @@ def test_numba_cache_folder_respects_the_user_and_never_is_the_package(tmp_path)
     package = Path(lotteryproofs.__file__).resolve().parent
     where = Path(_exact.fsum._cache._cache_path).resolve()
     assert not where.is_relative_to(package), where
+
+
+def test_version_answers_without_the_heavy_imports():
+    """``lotteryproofs --version`` prints what argparse's version action prints (the parser is
+    the reference) and imports none of sympy, matplotlib, numba, scipy; nor does building the
+    parser (every command module is imported lazily in what it runs)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io; from lotteryproofs import cli; out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out): status = cli.main(['--version'])\n"
+            "heavy = [m for m in ('sympy', 'matplotlib', 'numba', 'scipy') if m in sys.modules]\n"
+            "ref = io.StringIO()\n"
+            "with contextlib.redirect_stdout(ref), contextlib.suppress(SystemExit):\n"
+            "    cli.build_parser().parse_args(['--version'])\n"
+            "heavy += [m for m in ('sympy', 'matplotlib', 'numba') if m in sys.modules]\n"
+            "print(status, out.getvalue() == ref.getvalue(), heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split("\n")[-2] == "0 True []"
+
+
+def test_a_closed_stdout_ends_quietly_with_the_sigpipe_status():
+    """`lotteryproofs bounds … | head`: the reader leaves; no "error: Broken pipe", status 141."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lotteryproofs", "bounds", "--method", "2l", "--widths", "8,16,4",
+         "--eps", "0.1", "--delta", "0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # no reader at all: the first write fails with EPIPE
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 141, stderr
+    assert "error" not in stderr.lower() and "Traceback" not in stderr, stderr
