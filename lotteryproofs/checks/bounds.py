@@ -230,7 +230,7 @@ def check_certificate(ctx: CheckContext) -> CheckResult:
             # the a-priori bound itself against a lower bound computed without bounds.py
             lower = a_priori_lower_bound(construction.bound, target, box, ctx.rng)
             if lower is not None and not cert.a_priori_output_error >= lower * (1 - 1e-9):
-                violations.append({"method": method, "seed": seed, "a_priori": 
+                violations.append({"method": method, "seed": seed, "a_priori":
                                    cert.a_priori_output_error, "independent_lower": lower})
             if lower is not None:
                 low_ratio[method] = min(low_ratio.get(method, np.inf),

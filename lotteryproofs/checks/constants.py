@@ -127,7 +127,6 @@ def check_lueker_constant(ctx: CheckContext) -> CheckResult:
     estimate = estimate_constants("uniform", eps, delta, trials=trials, seed=_seed(ctx), n_min=1,
                                   n_max=40)
     below = [r for r in estimate.rows if r.n < estimate.counting_limit]
-    p = [r.p_cover for r in estimate.rows]
     problems = []
     if any(r.cover_successes for r in below):
         problems.append("a pool below the counting limit covered")

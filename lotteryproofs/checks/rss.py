@@ -55,13 +55,9 @@ def brute_force_radius(values, interval=(-1.0, 1.0)) -> float:
     for v in np.asarray(values, dtype=np.float64):
         sums = np.concatenate([sums, sums + v])
     sums = np.sort(sums)
-    inside = sums[(sums >= a) & (sums <= b)]
-    left = sums[sums < a]
-    right = sums[sums > b]
     # points of [a, b]: the ends, and the midpoints of consecutive sums meeting [a, b]
     pts = np.concatenate([[a, b], (sums[:-1] + sums[1:]) / 2])
     pts = pts[(pts >= a) & (pts <= b)]
-    del inside, left, right
     idx = np.searchsorted(sums, pts)
     lo = sums[np.clip(idx - 1, 0, sums.size - 1)]
     hi = sums[np.clip(idx, 0, sums.size - 1)]
