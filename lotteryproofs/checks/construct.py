@@ -157,8 +157,9 @@ def _check_method(method: str, ctx: CheckContext) -> CheckResult:
     )
 
 
-#: Target widths of the theorem-width case (the a-priori ρ is large: L+1 gets the smallest).
-THEOREM_WIDTH_TARGETS = {"l+1": (1, 2, 1)}
+#: Target widths of the theorem-width case; constructions with copies (L+1, whose a-priori
+#: ρ is large) get the smaller one.
+THEOREM_WIDTH_TARGETS = ((2, 3, 2), (1, 2, 1))
 
 
 def theorem_width_case(method: str, ctx: CheckContext) -> dict:
@@ -167,10 +168,10 @@ def theorem_width_case(method: str, ctx: CheckContext) -> dict:
     reported or not), and observed ≤ certified ≤ the theorem's a-priori bound. (Masks binary
     and parameters = source × mask are enforced by Ticket itself and not tested here.)"""
     from lotteryproofs.certify import certify
-    from lotteryproofs.construct import construct, represented_layers
+    from lotteryproofs.construct import construct, get_construction, represented_layers
     from lotteryproofs.targets import random_target
 
-    widths = THEOREM_WIDTH_TARGETS.get(method, (2, 3, 2))
+    widths = THEOREM_WIDTH_TARGETS[bool(get_construction(method).bound.copies)]
     target = random_target(widths, ctx.rng, zero_fraction=0.2)
     domain = Box.cube(-1.0, 1.0, widths[0])
     ticket = construct(target, method, eps_param=0.05, delta=0.1, rng=ctx.rng, domain=domain)
