@@ -3,9 +3,49 @@ proofs/error-propagation.md, proofs/width-theorem.md)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 from lotteryproofs.theorems import CheckContext, CheckResult, Theorem
+
+
+def independent_a_priori(spec, a, k, B, bbar, G, eps):
+    """THEORY.md §5/§4 written out directly (not from bounds.layer_gains_and_injections):
+    e_0 = 0, e_l = g_l e_{l−1} + c_l with
+    g_l = a_l + k_l ε' (2L, LL, zero-bias, layer 1 of L+1), k_l G_l (L+1 copy layers),
+    a_l + γ k_l (bounded-gain copy layers); c_l = ε'(k_l B_{l−1} + 1), or ε' k_l B_{l−1} + b̄_l
+    when biases are dropped. Plain arithmetic on whatever numbers are given (Fractions)."""
+    e = 0
+    for ly in range(len(a)):
+        if ly >= 1 and spec.bounded_gain:
+            g = a[ly] + Fraction(spec.gain_budget) * k[ly]
+        elif ly >= 1 and spec.copies:
+            g = k[ly] * G[ly]
+        else:
+            g = a[ly] + k[ly] * eps
+        c = eps * (k[ly] * B[ly] + 1) if spec.biases else eps * k[ly] * B[ly] + bbar[ly]
+        e = g * e + c
+    return e
+
+
+def _random_layer_values(rng, depth):
+    """Random rational a_l, k_l, B_l, b̄_l, G_l, ε' for :func:`independent_a_priori`."""
+    def frac():
+        return Fraction(int(rng.integers(1, 400)), int(rng.integers(1, 60)))
+    return ([frac() for _ in range(depth)], [int(rng.integers(0, 9)) for _ in range(depth)],
+            [frac() for _ in range(depth)], [frac() for _ in range(depth)],
+            [frac() for _ in range(depth)], Fraction(1, int(rng.integers(2, 10**4))))
+
+
+def _symbol_values(depth, a, k, B, bbar, G, eps):
+    from lotteryproofs import bounds
+
+    s = bounds.layer_symbols(depth)
+    values = {bounds.EPS_PARAM: eps}
+    for symbols, numbers in ((s.a, a), (s.k, k), (s.B, B), (s.bbar, bbar), (s.G, G)):
+        values.update(zip(symbols, numbers, strict=True))
+    return values
 
 
 def check_closed_form(ctx: CheckContext) -> CheckResult:
@@ -28,6 +68,15 @@ def check_closed_form(ctx: CheckContext) -> CheckResult:
             expr = bounds.a_priori_output_error_expr(spec, min(depth, 4))
             if sympy.expand(expr - bounds.unrolled_recursion(gains, injected)) != 0:
                 failures.append((method, depth))
+            # the toolkit's expression against §5 written out independently, exactly
+            numbers = _random_layer_values(ctx.rng, min(depth, 4))
+            subs = {sym: sympy.Rational(v.numerator, v.denominator) if isinstance(v, Fraction)
+                    else sympy.Integer(v)
+                    for sym, v in _symbol_values(min(depth, 4), *numbers).items()}
+            exact = sympy.Rational(*_as_pair(independent_a_priori(spec, *numbers)))
+            got = expr.subs(subs)  # γ enters as sympy's nsimplify of the float: compare to 1e-12
+            if abs(float(got - exact)) > 1e-12 * abs(float(exact)):
+                failures.append((method, depth, "independent recursion"))
     L = sympy.Symbol("L", integer=True, nonnegative=True)
     gs, cs = sympy.symbols("g c", positive=True)
     e = sympy.Function("e")
@@ -43,8 +92,16 @@ def check_closed_form(ctx: CheckContext) -> CheckResult:
     )
 
 
+def _as_pair(value):
+    value = Fraction(value)
+    return value.numerator, value.denominator
+
+
 def check_lambdify(ctx: CheckContext) -> CheckResult:
-    """Every bound expression: lambdified float value within 1e-12 relative of mpmath."""
+    """Every bound expression: lambdified float value within 1e-12 relative of mpmath; and the
+    toolkit's numeric a-priori bound (bounds.evaluate_mpmath of the §5 expression, what the
+    certificates print) within 1e-12 relative of :func:`independent_a_priori` in exact
+    rationals."""
     from lotteryproofs import bounds
     from lotteryproofs.construct.registry import CONSTRUCTIONS
 
@@ -64,10 +121,20 @@ def check_lambdify(ctx: CheckContext) -> CheckResult:
                     exact = float(b.evaluate(values))
                     worst = max(worst, abs(fast - exact) / abs(exact) if exact else abs(fast))
                     count += 1
+    worst_independent = 0.0
+    for construction in CONSTRUCTIONS.values():
+        for depth in (1, 2, 3, 4):
+            numbers = _random_layer_values(rng, depth)
+            expr = bounds.a_priori_output_error_expr(construction.bound, depth)
+            values = {sym: float(v) for sym, v in _symbol_values(depth, *numbers).items()}
+            toolkit = float(bounds.evaluate_mpmath(expr, values))
+            exact = float(independent_a_priori(construction.bound, *numbers))
+            worst_independent = max(worst_independent, abs(toolkit - exact) / abs(exact))
     return CheckResult(
-        worst <= 1e-12,
-        f"max relative difference {worst:.2e} over {count} evaluations (bound 1e-12)",
-        {"worst": worst, "n": count},
+        worst <= 1e-12 and worst_independent <= 1e-12,
+        f"max relative difference {worst:.2e} over {count} evaluations (bound 1e-12); "
+        f"a-priori bound vs independent §5 recursion {worst_independent:.2e}",
+        {"worst": worst, "n": count, "worst_independent": worst_independent},
     )
 
 
@@ -82,7 +149,7 @@ def _sample(symbol, rng):
     return float(rng.uniform(0.05, 5.0))
 
 
-def tightness_case(method, seed: int, dim: int):
+def tightness_case(method, seed: int, dim: int, rho: int | None = None):
     """One tightness case: a (dim, 4, 3, 2) random target on [-1, 1]^dim and its ticket at
     ε' = 0.05 (ρ = 16, or 24 for a construction with copies: L+1), all from ``seed``; shared by
     the check and benchmarks/bench_certify.py. Returns (target, box, ticket)."""
@@ -94,9 +161,32 @@ def tightness_case(method, seed: int, dim: int):
     box = Box.cube(-1.0, 1.0, dim)
     ticket = construct.construct(
         target, construction, eps_param=0.05, delta=0.1, rng=seed,
-        rho=24 if construction.bound.copies else 16, domain=box,
+        rho=rho or (24 if construction.bound.copies else 16), domain=box,
     )
     return target, box, ticket
+
+
+def a_priori_lower_bound(spec, target, box, rng, n_samples: int = 2000) -> float | None:
+    """A lower bound on the §5 a-priori bound of ``target`` on ``box``, computed without
+    bounds.py: :func:`independent_a_priori` (monotone in every argument) with a_l, k_l, b̄_l
+    read from the target by numpy and B_{l−1} replaced by the largest ‖x⁽ˡ⁻¹⁾‖_∞ seen on
+    sampled inputs and the box's corners (≤ the rigorous B the toolkit uses). None for
+    constructions whose a-priori bound needs the copy gains G_l."""
+    if spec.needs_gains:
+        return None
+    x = np.vstack([box.sample(n_samples, rng), box.lower, box.upper])
+    h = x
+    B = []
+    for t, (w, b) in enumerate(zip(target.weights, target.biases, strict=True)):
+        B.append(Fraction(float(np.max(np.abs(h)))))
+        h = h @ w.T + b
+        if t < target.depth - 1:
+            h = np.maximum(h, 0.0)
+    a = [Fraction(float(np.max(np.sum(np.abs(w), axis=1)))) for w in target.weights]
+    k = [int(np.max(np.count_nonzero(w, axis=1))) for w in target.weights]
+    bbar = [Fraction(float(np.max(np.abs(b)))) for b in target.biases]
+    eps = Fraction(0.05)
+    return float(independent_a_priori(spec, a, k, B, bbar, [0] * len(a), eps))
 
 
 def check_certificate(ctx: CheckContext) -> CheckResult:
@@ -108,13 +198,15 @@ def check_certificate(ctx: CheckContext) -> CheckResult:
     from lotteryproofs.ticket import PART_BIAS
 
     per_method = 50 if ctx.thorough else 2
-    ratios, violations, rows = {}, [], []
+    ratios, violations, rows, clean, low_ratio = {}, [], [], {}, {}
     for method, construction in CONSTRUCTIONS.items():
         ratios[method] = []
         for k in range(per_method):
             seed = int(ctx.rng.integers(2**31))
             dim = 1 + k % 2
-            target, box, ticket = tightness_case(method, seed, dim)
+            # every other ticket wide enough (ρ = 64) to have no failed instance, so the
+            # certified ≤ a-priori ordering is tested (at ρ 16/24 every ticket fails some)
+            target, box, ticket = tightness_case(method, seed, dim, rho=64 if k % 2 else None)
             cert = certify.certify(ticket, target, box, rng=seed, n_samples=300)
             enc = certify.sup_error_branch_and_bound(
                 target,
@@ -134,6 +226,15 @@ def check_certificate(ctx: CheckContext) -> CheckResult:
                 and enc.upper <= cert.certified_output_error * (1 + 1e-8)  # oracle resolution
                 and (failed.any() or cert.ordered)
             )
+            clean[method] = clean.get(method, 0) + int(not failed.any())
+            # the a-priori bound itself against a lower bound computed without bounds.py
+            lower = a_priori_lower_bound(construction.bound, target, box, ctx.rng)
+            if lower is not None and not cert.a_priori_output_error >= lower * (1 - 1e-9):
+                violations.append({"method": method, "seed": seed, "a_priori":
+                                   cert.a_priori_output_error, "independent_lower": lower})
+            if lower is not None:
+                low_ratio[method] = min(low_ratio.get(method, np.inf),
+                                        cert.a_priori_output_error / lower)
             if not ok:
                 violations.append(
                     {
@@ -161,14 +262,18 @@ def check_certificate(ctx: CheckContext) -> CheckResult:
                 )
             )
     summary = ", ".join(f"{m} {np.median(r):.2f}/{np.max(r):.2f}" for m, r in ratios.items())
+    untested = [m for m in CONSTRUCTIONS if not clean.get(m)]
+    if untested:
+        violations.append({"no failure-free ticket (a-priori order untested)": untested})
     return CheckResult(
         not violations,
-        f"{len(rows)} tickets, 0 order/soundness violations"
+        f"{len(rows)} tickets ({sum(clean.values())} failure-free), 0 order/soundness violations"
         if not violations
         else f"{len(violations)} violations of {len(rows)}",
         {
             "violations": violations,
             "certified_over_observed_median_max": summary,
+            "a_priori_over_independent_lower_min": low_ratio,
             "tickets": [list(map(str, r)) for r in rows],
         },
     )
