@@ -9,6 +9,7 @@ from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import Ticket
 
 from .bound import certified_output_error, rigorous_preactivation_bounds
+from .crown import crown_output_error
 from .differential import differential_output_error
 from .rounding import RoundingSlack, abs_ticket, rounding_slack
 from .symbolic import linear_differential_output_error
@@ -18,7 +19,8 @@ def rigorous_bounds(target: Network, box: Box, represented, slack: RoundingSlack
                     *, pre=None) -> dict:
     """Every rigorous upper bound of sup_box ‖f_T − Λ⁻¹ f_S‖_∞ that needs no hypothesis,
     by method name (the recursion first): proofs/certificate-soundness.md and
-    proofs/certificate-differential.md."""
+    proofs/certificate-differential.md. A method that does not apply to the ticket (the
+    back-substitution with several copies per neuron) is None."""
     pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
     return {
         "recursion": certified_output_error(target, box, represented, slack, pre=pre),
@@ -26,6 +28,7 @@ def rigorous_bounds(target: Network, box: Box, represented, slack: RoundingSlack
         "linear-differential": linear_differential_output_error(
             target, box, represented, slack, pre=pre
         ),
+        "back-substitution": crown_output_error(target, box, represented, slack, pre=pre),
     }
 
 

@@ -61,7 +61,7 @@ class SplitCertificate:
 
 def _cell_bound(target, lo, hi, represented, slack):
     table = rigorous_bounds(target, Box(lo, hi), represented, slack)
-    which = min(table, key=table.get)
+    which = min((k for k, v in table.items() if v is not None), key=table.get)
     return table[which], which
 
 
