@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from lotteryproofs import certify as C
 from lotteryproofs import construct, targets
 from lotteryproofs.certify.bound import rigorous_preactivation_bounds
+from lotteryproofs.certify.candidates import ticket_copies
 from lotteryproofs.certify.crown import DifferenceCrown, crown_output_error
 from lotteryproofs.certify.rounding import abs_ticket, rounding_slack
 from lotteryproofs.network import Box, Network
@@ -170,19 +171,24 @@ def test_intermediate_intervals_enclose_exact_states(seed, dim, hidden, lo, span
 
 # ------------------------------------------------------------ sound on constructions
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**16), method=st.sampled_from(ONE_COPY), dim=st.integers(1, 2),
+@given(seed=st.integers(0, 2**16), method=st.sampled_from(construct.METHODS),
+       dim=st.integers(1, 2),
        hidden=st.lists(st.integers(1, 4), min_size=1, max_size=2),
        lo=st.floats(-1.5, 0.5), span=st.floats(0.2, 2.0), eps=st.floats(0.01, 0.2))
 def test_back_substitution_is_above_the_exact_sup(seed, method, dim, hidden, lo, span, eps):
     widths = (dim, *hidden, 2)
     target = targets.random_target(widths, np.random.default_rng(seed), zero_fraction=0.2)
     box = Box(np.full(dim, lo), np.full(dim, lo + span))
-    ticket = construct.construct(target, method, eps_param=eps, delta=0.1, rng=seed, rho=16,
-                                 domain=box)
+    ticket = construct.construct(target, method, eps_param=eps, delta=0.1, rng=seed,
+                                 rho=24 if method.startswith("l+1") else 16, domain=box)
     rep = construct.represented_layers(ticket)
     slack = rounding_slack(ticket, construct.represented_layers(abs_ticket(ticket)),
                            depth_source=ticket.source.depth)
-    value = crown_output_error(target, box, rep, slack)
+    copies = ticket_copies(ticket, rep)  # L+1: the per-copy weights read from the masks
+    assert (copies is None) == (method in ONE_COPY)
+    v, v_slack = (None, None) if copies is None else copies
+    value = crown_output_error(target, box, rep, slack, copy_weights=v, copy_slack=v_slack)
+    assert value is not None
     enc = C.sup_error_branch_and_bound(target, ticket.network, ticket.scale, box,
                                        threshold=value, max_cells=100_000)
     assert enc.lower <= value  # an exact corner value above the bound: unsound
@@ -217,3 +223,34 @@ def test_several_copies_per_neuron_are_out_of_scope():
     doubled = (RepresentedLayer(*(np.concatenate([a, a]) for a in (
         rep[0].positive, rep[0].negative, rep[0].bias, rep[0].gain))), rep[1])
     assert crown_output_error(target, Box.cube(-1.0, 1.0, 2), doubled) is None
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**16), dim=st.integers(1, 3),
+       hidden=st.lists(st.integers(1, 4), min_size=1, max_size=3))
+def test_copy_weights_reproduce_the_ticket(seed, dim, hidden):
+    """The copy-level network read back (layer 1 per copy from the represented layer, later
+    layers x̂ ↦ V x̂ + b̂ with V from copies.copy_weights) computes the ticket's Λ⁻¹ f_S,
+    and V sums to the represented P and G over the copies of each input neuron."""
+    widths = (dim, *hidden, 2)
+    target = targets.random_target(widths, np.random.default_rng(seed), zero_fraction=0.2)
+    box = Box.cube(-1.0, 1.0, dim)
+    ticket = construct.construct(target, "l+1", eps_param=0.05, delta=0.1, rng=seed, rho=6,
+                                 domain=box)
+    rep = construct.represented_layers(ticket)
+    v, _ = ticket_copies(ticket, rep)
+    x = box.sample(50, np.random.default_rng(seed))
+    r0 = rep[0]
+    k0, n1, _ = r0.positive.shape
+    h = (np.maximum(x, 0) @ r0.positive.reshape(k0 * n1, dim).T
+         + np.maximum(-x, 0) @ r0.negative.reshape(k0 * n1, dim).T + r0.bias.reshape(-1))
+    for t in range(1, len(rep)):
+        k_prev, n_in = rep[t - 1].copies, rep[t - 1].positive.shape[1]
+        per_neuron = v[t].reshape(v[t].shape[0], k_prev, n_in)
+        assert np.allclose(per_neuron.sum(axis=1), rep[t].positive.reshape(-1, n_in),
+                           rtol=1e-12, atol=1e-12)
+        assert np.allclose(np.abs(per_neuron).sum(axis=1), rep[t].gain.reshape(-1, n_in),
+                           rtol=1e-12, atol=1e-12)
+        h = np.maximum(h, 0) @ v[t].T + rep[t].bias.reshape(-1)
+    expected = ticket.network.forward(x) / ticket.scale
+    assert np.allclose(h, expected, rtol=1e-9, atol=1e-9 * max(1.0, np.abs(expected).max()))

@@ -16,11 +16,13 @@ from .symbolic import linear_differential_output_error
 
 
 def rigorous_bounds(target: Network, box: Box, represented, slack: RoundingSlack | None,
-                    *, pre=None) -> dict:
+                    *, pre=None, copies=None) -> dict:
     """Every rigorous upper bound of sup_box ‖f_T − Λ⁻¹ f_S‖_∞ that needs no hypothesis,
     by method name (the recursion first): proofs/certificate-soundness.md and
     proofs/certificate-differential.md. A method that does not apply to the ticket (the
-    back-substitution with several copies per neuron) is None."""
+    back-substitution with several copies per neuron and no per-copy weights ``copies``,
+    :func:`ticket_copies`) is None."""
+    v, v_slack = (None, None) if copies is None else copies
     pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
     return {
         "recursion": certified_output_error(target, box, represented, slack, pre=pre),
@@ -28,7 +30,8 @@ def rigorous_bounds(target: Network, box: Box, represented, slack: RoundingSlack
         "linear-differential": linear_differential_output_error(
             target, box, represented, slack, pre=pre
         ),
-        "back-substitution": crown_output_error(target, box, represented, slack, pre=pre),
+        "back-substitution": crown_output_error(target, box, represented, slack, pre=pre,
+                                                copy_weights=v, copy_slack=v_slack),
     }
 
 
@@ -44,3 +47,14 @@ def ticket_layers(ticket: Ticket):
             f"the ticket's masks do not have the layout its metadata claims: {exc}"
         ) from None
     return tuple(represented), rounding_slack(ticket, absolute, depth_source=ticket.source.depth)
+
+
+def ticket_copies(ticket: Ticket, represented):
+    """(V, slack of V) per layer for a ticket with copies (:mod:`certify.copies`), or None."""
+    from .copies import copy_weight_slack, copy_weights
+
+    v = copy_weights(ticket, represented)
+    if v is None:
+        return None
+    depth = ticket.source.depth
+    return v, tuple(None if m is None else copy_weight_slack(m, depth) for m in v)

@@ -37,7 +37,7 @@ from .bound import (
     rigorous_preactivation_bounds,
     with_scale_slack,
 )
-from .candidates import rigorous_bounds, ticket_layers
+from .candidates import rigorous_bounds, ticket_copies, ticket_layers
 from .observed import observed_output_error
 from .rounding import RoundingSlack
 
@@ -279,13 +279,14 @@ def certify(
 
     if represented is None:
         represented, slack = ticket_layers(ticket)
+        copies = ticket_copies(ticket, represented)
     else:
-        slack = None
+        slack = copies = None
     represented = tuple(represented)
     check_represented(target, represented)
 
     pre = rigorous_preactivation_bounds(target, box)
-    rigorous = rigorous_bounds(target, box, represented, slack, pre=pre)
+    rigorous = rigorous_bounds(target, box, represented, slack, pre=pre, copies=copies)
     w_err, b_err = max_param_errors(target, box, represented)
     hypothesis = within_eps_param(w_err, b_err, eps_param, slack)
     if observed_restarts is None:
@@ -303,7 +304,7 @@ def certify(
         cells = split_certify(
             ticket, target, box, 1.0, observed=worst_value, observed_x=worst_x,
             time_limit=math.inf, max_cells=AUTO_SPLIT_CELLS, represented=represented,
-            slack=slack,
+            slack=slack, copies=copies,
         )
         rigorous["split"] = cells.certified
         search["split_cells"] = cells.cells  # their corners and centres were evaluated too

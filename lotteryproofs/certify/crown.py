@@ -85,28 +85,38 @@ def _matmul_error(g1, m1, g2=None, m2=None):
 
 class _Layer:
     """One layer of the difference network: matrices, the constant interval of Δ, and the
-    concrete bounds (filled in as the forward sweep reaches it)."""
+    owner (target neuron) of each Δ row (row = c·n + j for copy c of neuron j)."""
 
-    def __init__(self, t, target, box, rep: RepresentedLayer, slack, feat, xmax_prev, dmax_prev):
+    def __init__(self, t, target, rep: RepresentedLayer, slack, feat, xmax_prev, dmax_prev,
+                 v=None, v_slack=None):
         w = _matrix(target.layers[t])
         b = target.biases[t]
-        sw = 0.0 if slack is None else slack.weights[t][0]
-        sb = 0.0 if slack is None else slack.bias[t][0]
+        k, n_out, n_in = rep.positive.shape
+        rows = k * n_out
+        self.owner = np.tile(np.arange(n_out), k)
+        sw = (np.zeros((rows, n_in)) if slack is None
+              else np.broadcast_to(slack.weights[t], rep.positive.shape).reshape(rows, n_in))
+        sb = (np.zeros(rows) if slack is None
+              else np.broadcast_to(slack.bias[t], rep.bias.shape).reshape(rows))
         self.w, self.b = w, b
-        m = rep.positive[0] - w  # fl(P − W); the exact P* − W is within e of it
+        wt = w[self.owner]
+        m = rep.positive.reshape(rows, n_in) - wt  # fl(P − W); the exact P* − W within e
         e = up(up(up(np.abs(m) * (2 * UNIT_ROUNDOFF)) + UNDERFLOW) + sw)
-        db = rep.bias[0] - b
+        db = rep.bias.reshape(rows) - b[self.owner]
         db_err = up(up(up(np.abs(db) * (2 * UNIT_ROUNDOFF)) + UNDERFLOW) + sb)
         if t == 0:
-            mn = rep.negative[0] + w
+            mn = rep.negative.reshape(rows, n_in) + wt
             en = up(up(up(np.abs(mn) * (2 * UNIT_ROUNDOFF)) + UNDERFLOW) + sw)
             self.m = np.concatenate([m, mn], axis=1)
             extra = feat.fold(np.concatenate([e, en], axis=1))
             self.p = None
         else:
             self.m = m
-            self.p = rep.positive[0]
-            extra = up(_sum_up(up(e * xmax_prev)) + _sum_up(up(sw * dmax_prev)))
+            if v is None:  # one copy per previous neuron: V = P, its slack the read-back's
+                self.p, v_slack = rep.positive.reshape(rows, n_in), sw
+            else:
+                self.p = v
+            extra = up(_sum_up(up(e * xmax_prev)) + _sum_up(up(v_slack * dmax_prev)))
         err = up(db_err + extra)
         self.c_lo, self.c_hi = down(db - err), up(db + err)
 
@@ -155,40 +165,49 @@ class DifferenceCrown:
     docstring) for one target, box and represented ticket."""
 
     def __init__(self, target: Network, box: Box, represented, slack, pre, *, alpha=None,
-                 variants=()):
+                 variants=(), copy_weights=None, copy_slack=None):
         self.target, self.box = target, box
         self.represented, self.slack = represented, slack
         self.feat = _Features(box)
         self.layers: list[_Layer] = []
-        self.z: list = []  # (zlo, zhi) per layer
-        self.d: list = []  # (dlo, dhi) per layer
-        self.r: list = []  # (rlo, rhi) of δ per hidden layer
+        self.z: list = []  # (zlo, zhi) per layer and target neuron
+        self.d: list = []  # (dlo, dhi) per layer and Δ row
+        self.r: list = []  # (rlo, rhi) of δ per hidden layer and row
         self.alpha = alpha  # optional lower slopes μ per hidden layer (None: the heuristic)
         self.variants = variants
         depth = target.depth
         for t in range(depth):
-            xmax = None if t == 0 else np.maximum(self.z[t - 1][1], 0.0)
-            dmax = None if t == 0 else np.maximum(np.abs(self.r[t - 1][0]),
-                                                  np.abs(self.r[t - 1][1]))
-            self.layers.append(_Layer(t, target, box, represented[t], slack, self.feat,
-                                      xmax, dmax))
-            n = target.widths[t + 1]
-            eye, zero = np.eye(n), np.zeros((n, n))
-            cz = np.concatenate([eye, -eye, zero, zero])
-            cd = np.concatenate([zero, zero, eye, -eye])
-            bound = self.upper(t, cz, cd)
+            xmax = dmax = v = vs = None
+            if t > 0:
+                xmax = np.maximum(self.z[t - 1][1], 0.0)
+                dmax = np.maximum(np.abs(self.r[t - 1][0]), np.abs(self.r[t - 1][1]))
+                if copy_weights is not None and copy_weights[t] is not None:
+                    v, vs = copy_weights[t], copy_slack[t]
+            layer = _Layer(t, target, represented[t], slack, self.feat, xmax, dmax, v, vs)
+            self.layers.append(layer)
+            n, rows = target.widths[t + 1], layer.owner.size
+            gz = np.concatenate([np.eye(n), -np.eye(n), np.zeros((2 * rows, n))])
+            gd = np.concatenate([np.zeros((2 * n, rows)), np.eye(rows), -np.eye(rows)])
+            bound = self.upper(t, gz, gd)
             for variant in self.variants:
-                bound = np.minimum(bound, self.upper(t, cz, cd, variant))
+                bound = np.minimum(bound, self.upper(t, gz, gd, variant))
             zlo = np.maximum(-bound[n:2 * n], pre[t][0])
             zhi = np.minimum(bound[:n], pre[t][1])
             self.z.append((zlo, zhi))
-            prev = (None, None) if t == 0 else self.r[t - 1]
+            if t == 0:
+                prev = (None, None)
+            else:  # the interval method's δ per target neuron: the hull over its copies
+                k_prev = represented[t - 1].copies
+                prev = tuple(f(r.reshape(k_prev, -1), axis=0)
+                             for f, r in zip((np.min, np.max), self.r[t - 1], strict=True))
             ilo, ihi = layer_difference(target, box, represented, slack, self.z, t, *prev)
-            dlo = np.maximum(-bound[3 * n:], ilo[0])
-            dhi = np.minimum(bound[2 * n:3 * n], ihi[0])
+            end = 2 * n + rows
+            dlo = np.maximum(-bound[end:], ilo.reshape(rows))
+            dhi = np.minimum(bound[2 * n:end], ihi.reshape(rows))
             self.d.append((dlo, dhi))
             if t < depth - 1:
-                self.r.append(relu_difference(zlo, zhi, dlo, dhi))
+                own = layer.owner
+                self.r.append(relu_difference(zlo[own], zhi[own], dlo, dhi))
 
     def _abs_max(self, t):
         """max |z_t|, max |Δ_t| (for the rounding of coefficients on them)."""
@@ -226,7 +245,8 @@ class DifferenceCrown:
             if variant is not None:
                 alpha = np.full(zlo.shape, float(variant))
             lam, beta, mu = _relu_target(zlo, zhi, alpha)
-            tt, beta_u, s, beta_l = _relu_difference_linear(zlo, zhi, *self.d[t - 1])
+            own = self.layers[t - 1].owner
+            tt, beta_u, s, beta_l = _relu_difference_linear(zlo[own], zhi[own], *self.d[t - 1])
             c = up(c + _dot_up(np.maximum(ax, 0.0), beta))
             c = up(c + _dot_up(np.maximum(ad, 0.0), beta_u))
             c = up(c + _dot_up(np.minimum(ad, 0.0), beta_l))
@@ -267,14 +287,22 @@ def crown_output_error(
     slack: RoundingSlack | None = None,
     *,
     pre=None,
+    copy_weights=None,
+    copy_slack=None,
 ) -> float | None:
     """Rigorous upper bound of sup_{x∈box} ‖f_T(x) − Λ⁻¹ f_S(x)‖_∞ by back-substitution
-    (module docstring), rounded up; None for tickets with several copies per neuron."""
+    (module docstring), rounded up. A layer after one with several copies per neuron needs
+    the per-copy weights (``copy_weights[t]``, :func:`certify.copies.copy_weights`, with their
+    slack ``copy_slack[t]``); without them the bound does not apply (None)."""
     check_represented(target, represented)
-    if any(rep.copies != 1 for rep in represented):
+    for t in range(1, len(represented)):
+        if represented[t - 1].copies > 1 and (copy_weights is None or copy_weights[t] is None):
+            return None
+    if represented[-1].copies != 1:
         return None
     pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
     # the heuristic lower slopes and μ = 0 everywhere, the smaller bound per neuron (each is
     # rigorous, so their minimum is): measured 4 % tighter on LeNet-300-100 than either
-    crown = DifferenceCrown(target, box, tuple(represented), slack, pre, variants=(0.0,))
+    crown = DifferenceCrown(target, box, tuple(represented), slack, pre, variants=(0.0,),
+                            copy_weights=copy_weights, copy_slack=copy_slack)
     return with_scale_slack(crown.output_error(), slack, crown.z)

@@ -23,7 +23,7 @@ from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import Ticket
 
 from .bound import check_represented
-from .candidates import rigorous_bounds, ticket_layers
+from .candidates import rigorous_bounds, ticket_copies, ticket_layers
 from .exact import exact_output_error, float_down
 from .observed import Pair
 
@@ -59,8 +59,8 @@ class SplitCertificate:
         }
 
 
-def _cell_bound(target, lo, hi, represented, slack):
-    table = rigorous_bounds(target, Box(lo, hi), represented, slack)
+def _cell_bound(target, lo, hi, represented, slack, copies=None):
+    table = rigorous_bounds(target, Box(lo, hi), represented, slack, copies=copies)
     which = min((k for k, v in table.items() if v is not None), key=table.get)
     return table[which], which
 
@@ -77,9 +77,12 @@ def split_certify(
     max_cells: int = 20_000,
     represented=None,
     slack=None,
+    copies=None,
 ) -> SplitCertificate:
     """Split ``box`` until (max cell bound) / observed ≤ ``factor`` or the limits; ``observed``
-    (with its input ``observed_x``) is a known exact lower bound of the sup to start from."""
+    (with its input ``observed_x``) is a known exact lower bound of the sup to start from;
+    ``copies`` the per-copy weights (:func:`certify.candidates.ticket_copies`), read from the
+    ticket when ``represented`` is not given."""
     factor = _validate.finite_scalar("the tightness factor", factor)
     if factor < 1:
         raise _validate.InputError(f"the tightness factor must be ≥ 1, got {factor}")
@@ -90,6 +93,7 @@ def split_certify(
     start = time.perf_counter()
     if represented is None:
         represented, slack = ticket_layers(ticket)
+        copies = ticket_copies(ticket, represented)
     check_represented(target, represented)
     net = ticket.network
     pair = Pair(target, net, ticket.scale)
@@ -102,7 +106,7 @@ def split_certify(
 
     def add(lo, hi):
         nonlocal best, best_x
-        value, which = _cell_bound(target, lo, hi, represented, slack)
+        value, which = _cell_bound(target, lo, hi, represented, slack, copies)
         pts = np.concatenate([lo + corners * (hi - lo), ((lo + hi) / 2)[None]])
         err = pair.errors(pts)
         k = int(np.argmax(err))
