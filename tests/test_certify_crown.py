@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from lotteryproofs import certify as C
 from lotteryproofs import construct, targets
+from lotteryproofs.certify import crown
 from lotteryproofs.certify.bound import rigorous_preactivation_bounds
 from lotteryproofs.certify.candidates import ticket_copies
 from lotteryproofs.certify.crown import DifferenceCrown, crown_output_error
@@ -254,3 +255,34 @@ def test_copy_weights_reproduce_the_ticket(seed, dim, hidden):
         h = np.maximum(h, 0) @ v[t].T + rep[t].bias.reshape(-1)
     expected = ticket.network.forward(x) / ticket.scale
     assert np.allclose(h, expected, rtol=1e-9, atol=1e-9 * max(1.0, np.abs(expected).max()))
+
+
+# ------------------------------------------------------------ the registered check can fail
+def _chord_constant_dropped(zlo, zhi, dlo, dhi):
+    tt, _, s, beta_l = _relax_difference_linear(zlo, zhi, dlo, dhi)
+    return tt, np.zeros_like(tt), s, beta_l
+
+
+def _no_weight_error(self_layer, *args, **kwargs):
+    _Layer_init(self_layer, *args, **kwargs)
+    self_layer.m = np.zeros_like(self_layer.m)  # forgets (P − W)·x
+
+
+_relax_difference_linear = crown._relu_difference_linear
+_Layer_init = crown._Layer.__init__
+
+
+def test_differential_check_fails_under_mutants(monkeypatch):
+    """certificate-differential passes, and fails under each plausible bug of the
+    back-substitution: the chord's constant of δ ≤ t(Δ − Δ⁻) dropped, or the (P − W)·x term
+    of the difference forgotten."""
+    from lotteryproofs.checks.bounds import check_differential
+    from lotteryproofs.theorems import CheckContext
+
+    assert check_differential(CheckContext(np.random.default_rng(0))).passed
+    for target, mutant in ((crown, "_relu_difference_linear"), (crown._Layer, "__init__")):
+        with monkeypatch.context() as m:
+            m.setattr(target, mutant, _chord_constant_dropped if mutant.startswith("_relu")
+                      else _no_weight_error)
+            result = check_differential(CheckContext(np.random.default_rng(0)))
+        assert not result.passed, mutant
