@@ -278,8 +278,8 @@ def certify(
         raise _validate.InputError("the ticket's input/output widths differ from the target's")
 
     if represented is None:
-        represented, slack = ticket_layers(ticket)
-        copies = ticket_copies(ticket, represented)
+        represented, slack = ticket_layers(ticket, ticket_network)
+        copies = ticket_copies(ticket, represented, ticket_network)
     else:
         slack = copies = None
     represented = tuple(represented)

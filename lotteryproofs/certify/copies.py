@@ -18,7 +18,7 @@ from lotteryproofs.rounding import gamma_upper, up
 from lotteryproofs.ticket import Ticket
 
 
-def copy_weights(ticket: Ticket, represented) -> tuple | None:
+def copy_weights(ticket: Ticket, represented, network=None) -> tuple | None:
     """Per target layer, V (or None where the previous layer has one copy per neuron: V = P);
     None for the whole ticket when some copy layer cannot be read (module docstring)."""
     if all(r.copies == 1 for r in represented):
@@ -30,7 +30,7 @@ def copy_weights(ticket: Ticket, represented) -> tuple | None:
     from lotteryproofs.construct.common import runs_to_owners
     from lotteryproofs.init import unit_scale
 
-    unit, _ = unit_scale(ticket.network, meta["layer_scales"])
+    unit, _ = unit_scale(ticket.network if network is None else network, meta["layer_scales"])
     offset = unit.depth - len(represented)  # source layers before the first copy layer
     out = [None]
     for t in range(1, len(represented)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import time
 from dataclasses import dataclass
 
@@ -104,9 +105,11 @@ def split_certify(
     counter = itertools.count()
     heap: list = []
 
-    def add(lo, hi):
+    def add(lo, hi, parent=(math.inf, None)):
         nonlocal best, best_x
         value, which = _cell_bound(target, lo, hi, represented, slack, copies)
+        if parent[0] < value:  # the parent's bound holds on the cell too (the linear
+            value, which = parent  # relaxations' slopes are not monotone in the box)
         pts = np.concatenate([lo + corners * (hi - lo), ((lo + hi) / 2)[None]])
         err = pair.errors(pts)
         k = int(np.argmax(err))
@@ -124,7 +127,7 @@ def split_certify(
         if (reached or len(heap) >= max_cells
                 or time.perf_counter() - start > time_limit):
             break
-        _, _, lo, hi, _ = heapq.heappop(heap)
+        _, _, lo, hi, parent_which = heapq.heappop(heap)
         k = int(np.argmax(hi - lo))
         mid = (lo[k] + hi[k]) / 2
         if not lo[k] < mid < hi[k]:  # the cell cannot be halved in floating point
@@ -132,8 +135,8 @@ def split_certify(
             break
         left_hi, right_lo = hi.copy(), lo.copy()
         left_hi[k], right_lo[k] = mid, mid
-        add(lo, left_hi)
-        add(right_lo, hi)
+        add(lo, left_hi, (worst, parent_which))
+        add(right_lo, hi, (worst, parent_which))
         splits += 1
     worst, _, _, _, which = heap[0]
     return SplitCertificate(
