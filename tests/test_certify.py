@@ -256,6 +256,21 @@ def test_zero_bias_certificate_respects_the_floor():
     assert cert.a_priori_output_error >= floor
 
 
+def test_all_zero_target_certificate_is_ordered():
+    """An all-zero target with the zero-bias method: every bound is 0 up to subnormal rounding
+    steps (certified a few hundred ulps of 2⁻¹⁰⁷⁴ against an a-priori of one ulp); ordered
+    holds through the absolute floor, and that floor is far below any normal number."""
+    widths = (2, 3, 2)
+    target = Network(tuple(np.zeros((widths[k + 1], widths[k])) for k in range(2)),
+                     tuple(np.zeros(widths[k + 1]) for k in range(2)))
+    ticket = construct.construct(target, "zero-bias", eps_param=0.05, delta=0.1, rng=0, rho=12)
+    cert = C.certify(ticket, target, (-1.0, 1.0), rng=0, n_samples=100)
+    assert cert.observed_output_error == 0.0  # the zero-bias ticket of 0 is 0 here
+    assert cert.certified_output_error < 1e-300 and cert.a_priori_output_error < 1e-300
+    assert cert.ordered
+    assert C.certificate.ROUNDING_ATOL < np.finfo(float).tiny * 2**30
+
+
 # -------------------------------------------------------------------- observed and exact
 
 
@@ -392,10 +407,10 @@ def test_certify_refuses_a_ticket_whose_masks_break_its_layout():
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), widths=widths_strategy, eps_param=st.floats(1e-4, 0.2))
 def test_certified_is_the_smallest_rigorous_bound(seed, widths, eps_param):
-    """certified = min(recursion, differential, linear-differential, split (dimension ≤ 2),
-    a-priori) when every represented parameter is within ε' (here exact represented layers, so
-    no rounding slack), each computed independently here, and the certificate says which one
-    won."""
+    """certified = min(recursion, differential, linear-differential, back-substitution, split
+    (dimension ≤ 2), a-priori) when every represented parameter is within ε' (here exact
+    represented layers, so no rounding slack), each computed independently here, and the
+    certificate says which one won."""
     rng = np.random.default_rng(seed)
     target = small_target(seed, widths)
     box = Box.cube(-1.0, 1.0, widths[0])
@@ -405,6 +420,7 @@ def test_certified_is_the_smallest_rigorous_bound(seed, widths, eps_param):
         "recursion": C.certified_output_error(target, box, rep),
         "differential": C.differential_output_error(target, box, rep),
         "linear-differential": C.linear_differential_output_error(target, box, rep),
+        "back-substitution": C.crown_output_error(target, box, rep),
     }
     if box.dim <= AUTO_SPLIT_DIM:  # the fixed split, rerun here from the same observed start
         observed = C.observed_output_error(target, ticket.network, ticket.scale, box, rng=seed,

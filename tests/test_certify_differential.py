@@ -174,15 +174,23 @@ def test_certificate_names_the_winning_bound(method):
     target, box, ticket, rep, slack = _ticket_case(3, method, (2, 4, 3, 2), -1.0, 2.0)
     cert = C.certify(ticket, target, box, rng=0, n_samples=200)
     table = cert.certified_bounds
-    assert set(table) == {"recursion", "differential", "linear-differential", "split",
-                          "a-priori"}  # a 2-D box: the fixed split is a candidate
+    # a 2-D box: the fixed split is a candidate
+    assert set(table) == {"recursion", "differential", "linear-differential",
+                          "back-substitution", "split", "a-priori"}
     finite = {k: v for k, v in table.items() if v is not None}
+    # every construction: L+1's per-copy weights are read from the masks
+    assert table["back-substitution"] is not None
     assert cert.certified_output_error == min(finite.values())
     assert table[cert.certified_method] == cert.certified_output_error
     assert table["differential"] == C.differential_output_error(target, box, rep, slack)
     assert cert.observed_output_error <= cert.certified_output_error
     search = cert.to_json()["errors"]["observed_search"]
-    assert search["samples"] == 202 and search["restarts"] == 0 and search["split_cells"] >= 1
+    # a small ticket: the restarted search by default, its inputs and restarts reported
+    assert search["restarts"] == C.certificate.OBSERVED_RESTARTS
+    assert search["samples"] > 202 and search["split_cells"] >= 1
+    base = C.certify(ticket, target, box, rng=0, n_samples=200, observed_restarts=0)
+    assert base.to_json()["errors"]["observed_search"]["samples"] == 202
+    assert base.observed_output_error <= cert.observed_output_error  # only adds candidates
     wide = Box(np.full(3, -1.0), np.full(3, 1.0))  # dimension 3: no split candidate
     t3, _, k3, _, _ = _ticket_case(3, method, (3, 4, 2), -1.0, 2.0)
     assert "split" not in C.certify(k3, t3, wide, rng=0, n_samples=50).certified_bounds

@@ -6,6 +6,8 @@
                    recursion per neuron (fast, outward-rounded numpy; and pure mpmath.iv)
     differential   intervals of the difference ticket − target per neuron (ReluDiff)
     symbolic       affine bounds of the target and of the difference (linear relaxation)
+    crown          back-substituted linear bounds of the difference (CROWN on the
+                   difference network)
     observed       the observed error: sampling, sign-gradient ascent, exact recomputation
     exact          exact rational evaluation of a network and of the error at a point
     branch_bound   the exact sup in low dimension, enclosed by branch and bound
@@ -30,6 +32,7 @@ from .certificate import (
     certify,
     within_eps_param,
 )
+from .crown import crown_output_error
 from .differential import differential_output_error, differential_output_error_iv
 from .exact import exact_forward, exact_output_error
 from .lipschitz import lipschitz_output_error
@@ -56,6 +59,7 @@ __all__ = [
     "certified_output_error",
     "certified_output_error_iv",
     "certify",
+    "crown_output_error",
     "differential_output_error",
     "differential_output_error_iv",
     "exact_forward",

@@ -37,7 +37,7 @@ from .bound import (
     rigorous_preactivation_bounds,
     with_scale_slack,
 )
-from .candidates import rigorous_bounds, ticket_layers
+from .candidates import rigorous_bounds, ticket_copies, ticket_layers
 from .observed import observed_output_error
 from .rounding import RoundingSlack
 
@@ -50,6 +50,17 @@ AUTO_SPLIT_CELLS = 32
 #: Relative room between certified and a-priori for the rounding terms only the certified bound
 #: carries (γ_K-sized, K ≤ a few hundred: far below this).
 ROUNDING_RTOL = 1e-12
+#: Absolute room for the same terms where the bounds are subnormal (an all-zero target: each
+#: rounding step up moves a bound by one subnormal ulp, 2⁻¹⁰⁷⁴, and a dot product's error term
+#: carries 2N·η, η = 2⁻¹⁰²²). 2⁻¹⁰⁰⁰ is 2²² such η: far more than any certificate's chain of
+#: operations, far below any error a certificate reports.
+ROUNDING_ATOL = 2.0**-1000
+
+
+#: Default restarted rounds of the observed search on small tickets (the search only adds
+#: candidates, so the observed error never falls) and the size below which they are the default.
+OBSERVED_RESTARTS = 3
+CHEAP_SEARCH_PARAMS = 200_000
 
 
 # ===================================================================== the certificate
@@ -81,7 +92,7 @@ class Certificate:
     worst_input: np.ndarray = field(repr=False, default=None)
     a_priori_gains: tuple | None = None
     #: which rigorous bound is ``certified_output_error``: "recursion", "differential",
-    #: "linear-differential" or "a-priori"
+    #: "linear-differential", "back-substitution", "split" or "a-priori"
     certified_method: str = "recursion"
     #: every rigorous candidate (method → value; None where its hypothesis is not proved)
     certified_bounds: dict | None = None
@@ -94,10 +105,12 @@ class Certificate:
 
         The a-priori bound is about exact represented parameters; the certified one also carries
         the rounding of the read-back and of Λ (Lemma 5 of proofs/certificate-soundness.md), so
-        the second comparison allows :data:`ROUNDING_RTOL` relative.
+        the second comparison allows :data:`ROUNDING_RTOL` relative and :data:`ROUNDING_ATOL`
+        absolute (subnormal bounds).
         """
         return self.observed_output_error <= self.certified_output_error and (
-            self.certified_output_error <= self.a_priori_output_error * (1 + ROUNDING_RTOL)
+            self.certified_output_error
+            <= self.a_priori_output_error * (1 + ROUNDING_RTOL) + ROUNDING_ATOL
         )
 
     def to_json(self) -> dict:
@@ -224,7 +237,7 @@ def certify(
     rng=0,
     n_samples: int = 10_000,
     represented=None,
-    observed_restarts: int = 0,
+    observed_restarts: int | None = None,
 ) -> Certificate:
     """The certificate of DESIGN.md for ``ticket`` against ``target`` over ``domain``.
 
@@ -233,7 +246,10 @@ def certify(
     overrides ``construct.represented_layers(ticket)`` (tests with hand-made layers; then no
     rounding slack for the read-back is added, the layers being taken as exact).
     ``observed_restarts`` adds restarted gradient-ascent rounds to the observed search
-    (:func:`certify.observed.observed_output_error`; 0 keeps the historical search).
+    (:func:`certify.observed.observed_output_error`; 0 keeps the historical search; None:
+    :data:`OBSERVED_RESTARTS` rounds when the ticket has at most :data:`CHEAP_SEARCH_PARAMS`
+    parameters, where they cost milliseconds, else 0). The JSON's ``observed_search`` says
+    how many inputs and restarts were used.
     """
     from lotteryproofs import bounds
     from lotteryproofs.construct import get_construction
@@ -268,16 +284,20 @@ def certify(
             ticket, target, box, construction, eps_param, rng=rng, n_samples=n_samples,
             observed_restarts=observed_restarts, start=start, represented=represented))
     if represented is None:
-        represented, slack = ticket_layers(ticket)
+        represented, slack = ticket_layers(ticket, ticket_network)
+        copies = ticket_copies(ticket, represented, ticket_network)
     else:
-        slack = None
+        slack = copies = None
     represented = tuple(represented)
     check_represented(target, represented)
 
     pre = rigorous_preactivation_bounds(target, box)
-    rigorous = rigorous_bounds(target, box, represented, slack, pre=pre)
+    rigorous = rigorous_bounds(target, box, represented, slack, pre=pre, copies=copies)
     w_err, b_err = max_param_errors(target, box, represented)
     hypothesis = within_eps_param(w_err, b_err, eps_param, slack)
+    if observed_restarts is None:
+        observed_restarts = (OBSERVED_RESTARTS if ticket_network.n_params
+                             <= CHEAP_SEARCH_PARAMS else 0)
     observed = observed_output_error(
         target, ticket_network, ticket.scale, box, rng=rng, n_samples=n_samples,
         restarts=observed_restarts,
@@ -290,7 +310,7 @@ def certify(
         cells = split_certify(
             ticket, target, box, 1.0, observed=worst_value, observed_x=worst_x,
             time_limit=math.inf, max_cells=AUTO_SPLIT_CELLS, represented=represented,
-            slack=slack,
+            slack=slack, copies=copies,
         )
         rigorous["split"] = cells.certified
         search["split_cells"] = cells.cells  # their corners and centres were evaluated too

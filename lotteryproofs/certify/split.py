@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import time
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from lotteryproofs.network import Box, Network
 from lotteryproofs.ticket import Ticket
 
 from .bound import check_represented
-from .candidates import rigorous_bounds, ticket_layers
+from .candidates import rigorous_bounds, ticket_copies, ticket_layers
 from .exact import exact_output_error, float_down
 from .observed import Pair
 
@@ -59,9 +60,9 @@ class SplitCertificate:
         }
 
 
-def _cell_bound(target, lo, hi, represented, slack):
-    table = rigorous_bounds(target, Box(lo, hi), represented, slack)
-    which = min(table, key=table.get)
+def _cell_bound(target, lo, hi, represented, slack, copies=None):
+    table = rigorous_bounds(target, Box(lo, hi), represented, slack, copies=copies)
+    which = min((k for k, v in table.items() if v is not None), key=table.get)
     return table[which], which
 
 
@@ -77,9 +78,12 @@ def split_certify(
     max_cells: int = 20_000,
     represented=None,
     slack=None,
+    copies=None,
 ) -> SplitCertificate:
     """Split ``box`` until (max cell bound) / observed ≤ ``factor`` or the limits; ``observed``
-    (with its input ``observed_x``) is a known exact lower bound of the sup to start from."""
+    (with its input ``observed_x``) is a known exact lower bound of the sup to start from;
+    ``copies`` the per-copy weights (:func:`certify.candidates.ticket_copies`), read from the
+    ticket when ``represented`` is not given."""
     factor = _validate.finite_scalar("the tightness factor", factor)
     if factor < 1:
         raise _validate.InputError(f"the tightness factor must be ≥ 1, got {factor}")
@@ -90,6 +94,7 @@ def split_certify(
     start = time.perf_counter()
     if represented is None:
         represented, slack = ticket_layers(ticket)
+        copies = ticket_copies(ticket, represented)
     check_represented(target, represented)
     net = ticket.network
     pair = Pair(target, net, ticket.scale)
@@ -100,9 +105,11 @@ def split_certify(
     counter = itertools.count()
     heap: list = []
 
-    def add(lo, hi):
+    def add(lo, hi, parent=(math.inf, None)):
         nonlocal best, best_x
-        value, which = _cell_bound(target, lo, hi, represented, slack)
+        value, which = _cell_bound(target, lo, hi, represented, slack, copies)
+        if parent[0] < value:  # the parent's bound holds on the cell too (the linear
+            value, which = parent  # relaxations' slopes are not monotone in the box)
         pts = np.concatenate([lo + corners * (hi - lo), ((lo + hi) / 2)[None]])
         err = pair.errors(pts)
         k = int(np.argmax(err))
@@ -120,7 +127,7 @@ def split_certify(
         if (reached or len(heap) >= max_cells
                 or time.perf_counter() - start > time_limit):
             break
-        _, _, lo, hi, _ = heapq.heappop(heap)
+        _, _, lo, hi, parent_which = heapq.heappop(heap)
         k = int(np.argmax(hi - lo))
         mid = (lo[k] + hi[k]) / 2
         if not lo[k] < mid < hi[k]:  # the cell cannot be halved in floating point
@@ -128,8 +135,8 @@ def split_certify(
             break
         left_hi, right_lo = hi.copy(), lo.copy()
         left_hi[k], right_lo[k] = mid, mid
-        add(lo, left_hi)
-        add(right_lo, hi)
+        add(lo, left_hi, (worst, parent_which))
+        add(right_lo, hi, (worst, parent_which))
         splits += 1
     worst, _, _, _, which = heap[0]
     return SplitCertificate(

@@ -277,12 +277,15 @@ def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest) -> T
 
 
 
-def represented_layers(ticket: Ticket) -> tuple[RepresentedLayer, ...]:
+def represented_layers(ticket: Ticket, network: Network | None = None
+                       ) -> tuple[RepresentedLayer, ...]:
     """Per target layer, what the ticket computes at unit scale, read from its masks.
 
     Needs only ``ticket.source``, the masks and ``ticket.metadata`` (method, layer_scales,
     layout, rho, target_widths), so it works on a ticket loaded from disk. Raises LayoutError if
-    the kept parameters do not have the layout the metadata claims.
+    the kept parameters do not have the layout the metadata claims. ``network`` is the masked
+    network to read instead of ``ticket.network`` (a caller that holds it already, or its
+    absolute values: no second dense copy of a large ticket).
     """
     meta = ticket.metadata
     missing = [k for k in ("method", "layer_scales", "layout", "target_widths") if k not in meta]
@@ -290,5 +293,6 @@ def represented_layers(ticket: Ticket) -> tuple[RepresentedLayer, ...]:
         raise _validate.InputError(
             f"the ticket's metadata lacks {missing[0]!r}; it was not made by construct()")
     construction = get_construction(meta["method"])
-    unit_ticket, _ = unit_scale(ticket.network, meta["layer_scales"])
+    network = ticket.network if network is None else network
+    unit_ticket, _ = unit_scale(network, meta["layer_scales"])
     return construction.represent(unit_ticket, meta)
