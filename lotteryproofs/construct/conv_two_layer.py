@@ -1,0 +1,344 @@
+"""The 2L construction for convolutional targets, with nonzero biases (proofs/conv-2l-construction.md).
+
+Target layer t, a convolution z = K ⋆ h + b with K of shape (O, C, k, k), stride s and zero
+padding P, is represented by two source layers (da Cunha, Natale and Viennot, ICLR 2022):
+
+* a k×k convolution A_t with the target's stride and padding and m = ρ·(C·k² + 1) output
+  channels. Channel n of owner (c, p, q) keeps the one weight A[n, c, p, q] = u_n (its bias
+  pruned) and outputs σ(u_n h_pad[c, s·y + p, s·x + q]) = |u_n|·σ(±h) at every pixel; a
+  channel of the constant owner keeps only its bias a_n > 0 and outputs the constant a_n at
+  *every* output pixel (a convolution's bias is added at border pixels too);
+* a 1×1 convolution B_t (stride 1, no padding) from the m channels to the O target channels,
+  its bias pruned.
+
+So, at every output pixel (border pixels included: a padding tap reads 0 and σ(u·0) = 0),
+
+    Σ_n B[o, n]·(A_t h)_n = Σ_{c,p,q} (P̃ σ(h) + Ñ σ(−h))[o, c, p, q] + b̃[o],
+
+and every kernel entry is one subset sum over the ρ channels of its owner: exactly the dense
+block pair of :mod:`lotteryproofs.construct.univariate` on the patch matrix (the kernel read as
+an (O, C·k²) matrix, the A weights as (m, C·k²)), which this module reuses. A Dense target
+layer (the final Linear) is the dense 2L pair itself; parameter-free layers (Flatten, average
+and max pooling) are copied into the source. The source is drawn before the target's values
+are read, from the tiled streams of :mod:`lotteryproofs.init` (one Philox key, layer l's
+flat (out, fan-in) matrix drawn tile by tile) with He scales λ_l = √(2/(Var·fan-in)) and the
+product bias rule; weight sharing is kept (the source is a convolutional network).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lotteryproofs import _validate
+from lotteryproofs.activations import RELU
+from lotteryproofs.construct import common, univariate
+from lotteryproofs.conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from lotteryproofs.init import LAW_VARIANCES, Streams, source_seed
+from lotteryproofs.layers import Dense
+from lotteryproofs.network import Box, Network
+from lotteryproofs.ticket import RepresentedLayer, RSSLog
+
+#: Layers a target may hold (parameter-free ones are copied into the source).
+PARAMETER_LAYERS = (Conv2d, Dense)
+FREE_LAYERS = (Flatten, AvgPool2d, MaxPool2d)
+
+
+@dataclass(frozen=True)
+class ConvSupports:
+    """What the convolutional 2L construction accepts: layer types and activations."""
+
+    layers: tuple = ("Conv2d", "Dense", "Flatten", "AvgPool2d", "MaxPool2d")
+    activations: tuple = ("relu", "identity")
+
+    def check(self, owner: str, target: Network) -> None:
+        if not isinstance(target, Network):
+            raise _validate.InputError(f"target must be a Network, got {type(target).__name__}")
+        for layer in target.layers:
+            kind = type(layer).__name__
+            if kind not in self.layers:
+                raise _validate.InputError(
+                    f"{owner} supports the layer types {', '.join(self.layers)}, not {kind}")
+        for act in target.activations:
+            name = act.spec.partition(":")[0]
+            if name not in self.activations:
+                raise _validate.InputError(f"{owner} does not support activation {act.spec} "
+                                           f"(supported: {', '.join(self.activations)})")
+        if not any(isinstance(layer, PARAMETER_LAYERS) for layer in target.layers):
+            raise _validate.InputError(f"{owner} needs a target with a Conv2d or Dense layer")
+
+
+# ------------------------------------------------------------------------------ the source
+def _fan_in(layer) -> int:
+    w = layer.weight
+    return int(np.prod(w.shape[1:]))
+
+
+def source_layers_for(target: Network, rho: int):
+    """Per target layer, the source layers' shapes: ("pair", A template, B template) for a
+    Conv2d/Dense layer (templates carry geometry; parameters zero) or ("free", layer)."""
+    plan = []
+    for layer in target.layers:
+        if isinstance(layer, Conv2d):
+            out_c, c, kh, kw = layer.weight.shape
+            m = rho * (c * kh * kw + 1)
+            a = (m, c, kh, kw), dict(stride=layer.stride, padding=layer.padding,
+                                     input_shape=layer.input_shape)
+            _, ho, wo = layer.output_shape
+            b = (out_c, m, 1, 1), dict(stride=(1, 1), padding=(0, 0), input_shape=(m, ho, wo))
+            plan.append(("pair", a, b))
+        elif isinstance(layer, Dense):
+            n_out, n_in = layer.weight.shape
+            m = rho * (n_in + 1)
+            plan.append(("pair", ((m, n_in), None), ((n_out, m), None)))
+        else:
+            plan.append(("free", layer))
+    return plan
+
+
+@dataclass(frozen=True, eq=False)
+class ConvSource:
+    """A drawn convolutional source: its layers (He-scaled), activations, layer scales (one per
+    parameter layer) and the seed; :attr:`network` is the source Network."""
+
+    network: Network
+    layer_scales: tuple
+    seed: Mapping
+    law: str
+    bias_factor: float
+
+
+def draw_source(target: Network, rho: int, *, rng, law: str = "uniform",
+                bias_factor: float = 1.0) -> ConvSource:
+    """Draw the source for ``target``'s geometry (shapes only; no target value is read).
+
+    Parameter layer l (counting only layers with parameters) has the flat unit-scale matrix
+    W̃_l ~ D_w of shape (out, fan-in) drawn from the tiled streams (layer l, tiles of 64) and
+    biases b̃_l ~ β·D_b; the source holds λ_l·W̃_l and Π_{k≤l} λ_k·b̃_l (THEORY.md §1).
+    """
+    if law not in LAW_VARIANCES:
+        raise _validate.InputError(f"unknown law {law!r}; known laws: "
+                                   f"{', '.join(sorted(LAW_VARIANCES))}")
+    entropy, spawn_key = source_seed(rng)
+    streams = Streams.from_seed(entropy, spawn_key)
+    layers, acts, scales = [], [], []
+    cumulative, index = 1.0, 0
+    n_target = len(target.layers)
+    for t, entry in enumerate(source_layers_for(target, rho)):
+        after = target.activations[t] if t < n_target - 1 else None
+        if entry[0] == "free":
+            layers.append(entry[1])
+            if after is not None:
+                acts.append(after)
+            continue
+        for half, (shape, geometry) in enumerate(entry[1:]):
+            fan_in = int(np.prod(shape[1:]))
+            scale = math.sqrt(2.0 / (LAW_VARIANCES[law] * fan_in))
+            cumulative *= scale
+            w = streams.matrix(law, (shape[0], fan_in), index) * scale
+            b = bias_factor * streams.vector(law, shape[0], index) * cumulative
+            index += 1
+            scales.append(scale)
+            if geometry is None:
+                layers.append(Dense(w, b))
+            else:
+                layers.append(Conv2d(w.reshape(shape), b, **geometry))
+            if half == 0:
+                acts.append(RELU)
+            elif after is not None:
+                acts.append(after)
+    seed = {"seed": entropy if isinstance(entropy, int) else None,
+            "spawn_key": [int(k) for k in spawn_key]}
+    return ConvSource(Network.from_layers(layers, tuple(acts)), tuple(scales), seed, law,
+                      float(bias_factor))
+
+
+def unit_flat(source: Network, layer_scales) -> tuple[list, list]:
+    """Unit-scale flat parameters (W/λ_l as (out, fan-in), b/Π λ_k) of the parameter layers,
+    the same divisions in the same order as :func:`common.unit_parameters`."""
+    weights, biases, cumulative, index = [], [], 1.0, 0
+    for layer in source.layers:
+        if not isinstance(layer, PARAMETER_LAYERS):
+            continue
+        s = float(layer_scales[index])
+        cumulative *= s
+        w = layer.weight
+        weights.append((w / s).reshape(w.shape[0], -1))
+        biases.append(layer.bias / cumulative)
+        index += 1
+    return weights, biases
+
+
+# ------------------------------------------------------------------------------ the ticket
+@dataclass(frozen=True, eq=False)
+class ConvTicket:
+    """source × mask: the source network, one 0/1 mask per parameter array (in
+    ``Network.parameter_arrays`` order), Λ = Π λ_l, the log of every RSS instance and the
+    layout (which source layers represent which target layer)."""
+
+    source: Network
+    masks: tuple
+    scale: float
+    layer_scales: tuple
+    log: RSSLog
+    layout: tuple
+    metadata: Mapping = field(default_factory=dict)
+
+    @property
+    def network(self) -> Network:
+        """The subnetwork: every source parameter times its mask."""
+        return self.source.masked_parameters(self.masks)
+
+    def approximation(self, x) -> np.ndarray:
+        """Λ⁻¹ f_S(x), the ticket's approximation of the target (THEORY.md §1)."""
+        return self.network.forward(x) / self.scale
+
+    @property
+    def failures(self) -> int:
+        return int(self.log.failed.sum())
+
+    def count_nonzero(self) -> int:
+        return int(sum(np.count_nonzero(p) for p in self.network.parameter_arrays))
+
+    def tobytes(self) -> bytes:
+        """The ticket's bytes (source parameters, masks, Λ): what "same seed" compares."""
+        parts = [np.ascontiguousarray(p, "<f8").tobytes() for p in self.source.parameter_arrays]
+        parts += [np.packbits(np.asarray(m, bool)).tobytes() for m in self.masks]
+        parts.append(np.float64(self.scale).tobytes())
+        return b"".join(parts)
+
+
+def _patch_columns(negative_channels: np.ndarray, layer) -> np.ndarray:
+    """negative_cols of the patch matrix: column c·k² + p·k + q reads channel c."""
+    if isinstance(layer, Conv2d):
+        _, _, kh, kw = layer.weight.shape
+        return np.repeat(negative_channels, kh * kw)
+    return negative_channels
+
+
+def input_signs(target: Network, box: Box) -> list:
+    """Per target layer, per input channel (Conv2d) or feature (Dense, free layers): can its
+    input be negative? After a ReLU nothing is negative; Identity and Flatten keep the sign,
+    a pool's output can be negative where its channel can."""
+    signs = []
+    neg = np.asarray(box.has_negative, bool)
+    for t, layer in enumerate(target.layers):
+        if isinstance(layer, Conv2d):
+            signs.append(neg.reshape(layer.input_shape).any(axis=(1, 2)))
+        else:
+            signs.append(neg)
+        if isinstance(layer, PARAMETER_LAYERS):
+            neg = np.ones(layer.out_features, bool)
+        elif not isinstance(layer, Flatten):
+            c = layer.input_shape[0]
+            neg = np.repeat(neg.reshape(c, -1).any(axis=1), layer.out_features // c)
+        if t < len(target.layers) - 1 and target.activations[t] == RELU:
+            neg = np.zeros(neg.shape, bool)
+    return signs
+
+
+def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
+                   domain: Box | None = None, law: str = "uniform",
+                   bias_factor: float = 1.0) -> ConvTicket:
+    """Draw the source, then solve one RSS instance per effective target parameter.
+
+    Failed instances stay in the log (``failed``), never hidden. ``rng``: an integer or a
+    SeedSequence (its entropy and spawn key are the seed): same seed, same bytes.
+    """
+    CONSTRUCTION.supports.check(CONSTRUCTION.owner, target)
+    eps_param = _validate.positive("eps_param (ε')", eps_param)
+    rho = _validate.positive_int("rho (ρ)", rho)
+    n_0 = target.layers[0].in_features
+    domain = Box.cube(-1.0, 1.0, n_0) if domain is None else domain
+    if not isinstance(domain, Box) or domain.dim != n_0:
+        raise _validate.InputError(f"the domain must be a Box of dimension {n_0}")
+    if not bias_factor > 0:
+        raise _validate.InputError("bias_factor (β) must be > 0: constant channels need biases")
+    # the source first: it depends on the target's shapes only
+    drawn = draw_source(target, rho, rng=rng, law=law, bias_factor=bias_factor)
+    unit_w, unit_b = unit_flat(drawn.network, drawn.layer_scales)
+    signs = input_signs(target, domain)
+    masks, solved, layout = [], [], []
+    index, source_layer = 0, 0
+    for t, layer in enumerate(target.layers):
+        if not isinstance(layer, PARAMETER_LAYERS):
+            layout.append({"kind": "free", "source_layer": source_layer})
+            source_layer += 1
+            continue
+        out = layer.weight.shape[0]
+        k_flat = layer.weight.reshape(out, -1)
+        n_in = k_flat.shape[1]
+        owners = common.regular_owners(n_in + 1, rho)
+        bw, bb, sw, s = univariate.solve_block_pair(
+            layer=t, target_w=k_flat, target_b=layer.bias, block_w=unit_w[index],
+            block_b=unit_b[index], sum_w=unit_w[index + 1], owner=owners,
+            row_map=np.arange(out)[:, None], negative_cols=_patch_columns(signs[t], layer),
+            eps_param=eps_param)
+        a_layer = drawn.network.layers[source_layer]
+        masks += [bw.reshape(a_layer.weight.shape), bb,
+                  sw.reshape(drawn.network.layers[source_layer + 1].weight.shape),
+                  np.zeros(out, bool)]
+        solved += s
+        layout.append({"kind": "pair", "block_layer": source_layer,
+                       "sum_layer": source_layer + 1, "parameter_index": index,
+                       "n_in": int(n_in), "n_out": int(out)})
+        index += 2
+        source_layer += 2
+    log = common.build_log(solved)
+    metadata = {"method": CONSTRUCTION.name, "eps_param": float(eps_param), "rho": int(rho),
+                "law": law, "bias_factor": float(bias_factor), **drawn.seed,
+                "rss_failures": int(log.failed.sum())}
+    return ConvTicket(drawn.network, tuple(masks), common.output_scale(drawn.layer_scales),
+                      drawn.layer_scales, log, tuple(layout), metadata)
+
+
+def represented_layers(ticket: ConvTicket, *, absolute: bool = False) -> tuple:
+    """Per target parameter layer, what the ticket computes at unit scale (P̃, Ñ, b̃ on the
+    patch matrix, gain max(|P̃|, |Ñ|)), read from the masks alone (never the log).
+
+    ``absolute=True`` reads the ticket over |θ| (its read-back bounds Σ|terms|, for the
+    rounding slack of the certificate)."""
+    source = ticket.source
+    if absolute:
+        source = Network.from_layers([layer.absolute() for layer in source.layers],
+                                     source.activations)
+    masked = source.masked_parameters(ticket.masks)
+    unit_w, unit_b = unit_flat(masked, ticket.layer_scales)
+    out = []
+    for entry in ticket.layout:
+        if entry["kind"] != "pair":
+            continue
+        i = entry["parameter_index"]
+        pos, neg, bias = univariate.represent_block_pair(
+            unit_w[i], unit_b[i], unit_w[i + 1], unit_b[i + 1], entry["n_in"],
+            np.arange(entry["n_out"]))
+        gain = np.maximum(np.abs(pos), np.abs(neg))
+        out.append(RepresentedLayer(pos[None], neg[None], bias[None], gain[None]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ConvConstruction:
+    """A construction over convolutional targets: name, label, what it supports, its build
+    function and its read-back (the convolutional counterpart of base.Construction)."""
+
+    name: str
+    label: str
+    summary: str
+    supports: ConvSupports
+    build: object = field(repr=False)
+    represent: object = field(repr=False)
+
+    @property
+    def owner(self) -> str:
+        return f"the convolutional {self.name} construction"
+
+
+CONSTRUCTION = ConvConstruction(
+    "2l", "2L (conv)", "k×k univariate convolution then 1×1 sums, nonzero biases",
+    ConvSupports(), build=construct_conv, represent=represented_layers)
+
+__all__ = ["CONSTRUCTION", "ConvTicket", "construct_conv", "draw_source", "represented_layers"]
