@@ -1,4 +1,4 @@
-"""The 2L construction for convolutional targets, with nonzero biases (proofs/conv-2l-construction.md).
+"""The 2L construction for convolutional targets, nonzero biases (proofs/conv-2l-construction.md).
 
 Target layer t, a convolution z = K ⋆ h + b with K of shape (O, C, k, k), stride s and zero
 padding P, is represented by two source layers (da Cunha, Natale and Viennot, ICLR 2022):
@@ -192,9 +192,29 @@ class ConvTicket:
         """The subnetwork: every source parameter times its mask."""
         return self.source.masked_parameters(self.masks)
 
-    def approximation(self, x) -> np.ndarray:
-        """Λ⁻¹ f_S(x), the ticket's approximation of the target (THEORY.md §1)."""
-        return self.network.forward(x) / self.scale
+    def approximation(self, x, *, compact: bool = True) -> np.ndarray:
+        """Λ⁻¹ f_S(x), the ticket's approximation of the target (THEORY.md §1), evaluated on
+        :meth:`compact_network` (the same function up to summation order) unless told not."""
+        network = self.compact_network() if compact else self.network
+        return network.forward(x) / self.scale
+
+    def compact_network(self) -> Network:
+        """The ticket without the block channels that cannot matter: a channel n of a block
+        layer A whose outgoing 1×1 weights are all 0 contributes nothing; one whose weights
+        and bias are all 0 outputs σ(0) = 0. Only zero terms leave the sums."""
+        layers = list(self.network.layers)
+        for entry in self.layout:
+            if entry["kind"] != "pair":
+                continue
+            a, b = layers[entry["block_layer"]], layers[entry["sum_layer"]]
+            bw = b.weight.reshape(b.weight.shape[0], -1)
+            aw = a.weight.reshape(a.weight.shape[0], -1)
+            keep = np.any(bw != 0, axis=0) & (np.any(aw != 0, axis=1) | (a.bias != 0))
+            if not keep.any():
+                keep[0] = True  # a layer needs one channel: a silent one
+            layers[entry["block_layer"]] = _select(a, keep, rows=True)
+            layers[entry["sum_layer"]] = _select(b, keep, rows=False)
+        return Network.from_layers(layers, self.network.activations)
 
     @property
     def failures(self) -> int:
@@ -209,6 +229,20 @@ class ConvTicket:
         parts += [np.packbits(np.asarray(m, bool)).tobytes() for m in self.masks]
         parts.append(np.float64(self.scale).tobytes())
         return b"".join(parts)
+
+
+def _select(layer, keep: np.ndarray, *, rows: bool):
+    """``layer`` with only the output channels (rows=True) or input channels ``keep``."""
+    if isinstance(layer, Dense):
+        if rows:
+            return Dense(layer.weight[keep], layer.bias[keep])
+        return Dense(layer.weight[:, keep], layer.bias)
+    if rows:
+        return Conv2d(layer.weight[keep], layer.bias[keep], layer.stride, layer.padding,
+                      layer.input_shape)
+    c, h, w = layer.input_shape
+    return Conv2d(layer.weight[:, keep], layer.bias, layer.stride, layer.padding,
+                  (int(keep.sum()), h, w))
 
 
 def _patch_columns(negative_channels: np.ndarray, layer) -> np.ndarray:
