@@ -18,7 +18,16 @@ import types
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from lotteryproofs.checks import bounded_gain, bounds, constants, construct, init, popup, rss
+from lotteryproofs.checks import (
+    bounded_gain,
+    bounds,
+    constants,
+    construct,
+    conv,
+    init,
+    popup,
+    rss,
+)
 from lotteryproofs.theorems import BUILTIN_PACKAGE, Theorem
 
 #: The entry-point group other packages register their theorems in.
@@ -27,7 +36,7 @@ ENTRY_POINT_GROUP = "lotteryproofs.theorems"
 #: The toolkit's own theorems, lowest layer first.
 BUILTIN: tuple[Theorem, ...] = (
     *init.THEOREMS, *construct.THEOREMS, *bounded_gain.THEOREMS, *popup.THEOREMS,
-    *rss.THEOREMS, *bounds.THEOREMS, *constants.THEOREMS,
+    *rss.THEOREMS, *bounds.THEOREMS, *constants.THEOREMS, *conv.THEOREMS,
 )
 
 
