@@ -13,6 +13,7 @@ from lotteryproofs.certify.bound import certified_conv_error, certified_conv_tic
 from lotteryproofs.construct.conv_two_layer import (
     construct_conv,
     draw_source,
+    param_layers,
     represented_layers,
 )
 from lotteryproofs.construct.registry import CONV_CONSTRUCTIONS, get_conv_construction
@@ -85,7 +86,7 @@ def _failed_set(log, part):
 def check_parameters(ticket, target, box):
     """Every effective parameter read from the masks is within ε' or its instance failed."""
     represented = represented_layers(ticket)
-    params = [(t, layer) for t, layer in enumerate(target.layers) if hasattr(layer, "weight")]
+    params = list(enumerate(param_layers(target.layers)))  # the log's layer: this index
     failed = {p: _failed_set(ticket.log, p) for p in (PART_POSITIVE, PART_NEGATIVE, PART_BIAS)}
     for index, ((t, layer), rep) in enumerate(zip(params, represented, strict=True)):
         k = layer.weight.reshape(layer.weight.shape[0], -1)
@@ -124,6 +125,52 @@ def test_random_conv_targets(seed):
                        rtol=1e-9, atol=1e-9)
     observed = float(np.max(np.abs(approx - target.forward(x))))
     assert observed <= certified_conv_ticket_error(ticket, target, box)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_residual_targets(seed):
+    """conv–ReLU–Residual[conv–ReLU–conv]–ReLU–Flatten–Linear: the ticket is a residual source
+    × mask (identity shortcut kept), every parameter within ε' or failed, observed ≤
+    certified, and the read-back is what the ticket computes."""
+    rng = np.random.default_rng(300 + seed)
+    c, size = int(rng.integers(1, 4)), int(rng.integers(4, 7))
+    first = Conv2d(rng.uniform(-0.5, 0.5, (2, c, 3, 3)), rng.uniform(-0.5, 0.5, 2), 1, 1,
+                   (c, size, size))
+    shape = first.output_shape
+    k = int(rng.choice([1, 3]))  # "same" padding (k − 1)/2 keeps the shape for the shortcut
+    body = (Conv2d(rng.uniform(-0.5, 0.5, (3, 2, k, k)), rng.uniform(-0.5, 0.5, 3), 1,
+                   (k - 1) // 2, shape),
+            Conv2d(rng.uniform(-0.5, 0.5, (2, 3, 1, 1)), rng.uniform(-0.5, 0.5, 2), 1, 0,
+                   (3, *shape[1:])))
+    flat = Flatten(shape)
+    dense = Dense(rng.uniform(-0.3, 0.3, (2, flat.out_features)), rng.uniform(-0.3, 0.3, 2))
+    target = Network.from_layers([first, Residual(body, (RELU,)), flat, dense],
+                                 [RELU, RELU, IDENTITY])
+    box = Box.cube(-1.0, 1.0, first.in_features)
+    ticket = construct_conv(target, eps_param=EPS, rho=RHO, rng=seed)
+    assert isinstance(ticket.source.layers[2], Residual)
+    assert ticket.source.layers[2].shortcut is None
+    for p_, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
+                        ticket.network.parameter_arrays, strict=True):
+        assert np.array_equal(q, p_ * m)
+    represented = check_parameters(ticket, target, box)
+    x = box.sample(3000, rng)  # the residual body is evaluated uncompacted: CPU budget
+    approx = ticket.approximation(x)
+    assert np.allclose(residual_represented_forward(target, represented, x[:200]),
+                       approx[:200], rtol=1e-9, atol=1e-9)
+    observed = float(np.max(np.abs(approx - target.forward(x))))
+    assert observed <= certified_conv_ticket_error(ticket, target, box)
+
+
+def residual_represented_forward(target, represented, x):
+    """represented_network_forward with the residual block evaluated as x + body(x) by hand."""
+    layers = target.layers
+    first, block, flat, dense = layers
+    h = represented_network_forward(Network.from_layers([first]), represented[:1], x)
+    h = np.maximum(h, 0)
+    body = Network.from_layers(block.body_layers, block.body_activations)
+    h = np.maximum(h + represented_network_forward(body, represented[1:3], h), 0)
+    return represented_network_forward(Network.from_layers([dense]), represented[3:], h)
 
 
 def test_source_is_drawn_from_shapes_alone_and_same_seed_same_bytes():
@@ -288,9 +335,14 @@ def test_registry_and_bad_input():
     with pytest.raises(_validate.InputError, match="unknown method"):
         get_conv_construction("l+2")
     body = (Conv2d(np.ones((1, 1, 1, 1)), np.ones(1), 1, 0, (1, 3, 3)),)
-    residual = Network.from_layers([Residual(body, ())])
-    with pytest.raises(_validate.InputError, match="not Residual"):
+    shortcut = Conv2d(np.ones((1, 1, 1, 1)), np.zeros(1), 1, 0, (1, 3, 3))
+    residual = Network.from_layers([Residual(body, (), shortcut)])
+    with pytest.raises(_validate.InputError, match="identity shortcuts only"):
         construct_conv(residual, eps_param=EPS, rho=4, rng=0)
+    pooled = Network([np.ones((2, 2)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)],
+                     activation="tanh")
+    with pytest.raises(_validate.InputError, match="does not support activation tanh"):
+        construct_conv(pooled, eps_param=EPS, rho=4, rng=0)
     conv = Network.from_layers([body[0]])
     with pytest.raises(_validate.InputError, match="rho"):
         construct_conv(conv, eps_param=EPS, rho=0, rng=0)

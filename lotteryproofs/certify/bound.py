@@ -243,7 +243,8 @@ def certified_conv_error(target: Network, box: Box, represented: Sequence[Repres
                          slack: RoundingSlack | None = None, *, pre=None) -> float:
     """Rigorous upper bound of sup_{x∈box} ‖f_T(x) − Λ⁻¹ f_S(x)‖_∞ for a target of Conv2d,
     Dense, Flatten and pooling layers with ReLU/Identity between them
-    (proofs/conv-error-recursion.md).
+    (proofs/conv-error-recursion.md), residual blocks with identity shortcuts included
+    (e ← e + e_body).
 
     The §5 recursion per output pixel: for a Conv2d or Dense layer with represented (P̃, Ñ, b̃)
     on its patch matrix, e_out = U(|P̃ − K|, B⁺) + U(|Ñ + K|, B⁻) + U(max(|P̃|, |Ñ|), e_in) +
@@ -253,24 +254,42 @@ def certified_conv_error(target: Network, box: Box, represented: Sequence[Repres
     (average: a convex combination; max: 1-Lipschitz in the window's max norm); ReLU and
     Identity are 1-Lipschitz. Every step is the layer's outward enclosure or rounded up.
     """
-    from lotteryproofs.activations import IDENTITY, RELU
+    from lotteryproofs.construct.conv_two_layer import param_layers
 
-    params = [layer for layer in target.layers if hasattr(layer, "weight")]
+    params = param_layers(target.layers)
     if len(represented) != len(params):
         raise _validate.InputError(
             f"{len(represented)} represented layers for {len(params)} parameter layers")
-    for act in target.activations:
+    target._check_box(box)
+    pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
+    reps = iter(enumerate(represented))
+    e = _conv_recursion(target.layers, target.activations, box.lower, box.upper,
+                        np.zeros(box.dim), reps, slack, pre)
+    return with_scale_slack(float(np.max(e)), slack, pre)
+
+
+def _conv_recursion(layers, activations, lo, hi, e, reps, slack, pre=None):
+    """e after ``layers`` (certified_conv_error's recursion); ``lo, hi`` bound the target's
+    input to them, ``pre`` its pre-activations (propagated OUTWARD here when None)."""
+    from lotteryproofs.activations import IDENTITY, RELU
+    from lotteryproofs.propagation import propagate
+
+    for act in activations:
         if act not in (RELU, IDENTITY):
             raise _validate.InputError(
                 f"the convolutional recursion needs ReLU or Identity activations, not {act.spec}")
-    target._check_box(box)
-    pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
-    lo, hi = box.lower, box.upper
-    e = np.zeros(box.dim)
-    index = 0
-    for t, layer in enumerate(target.layers):
-        if hasattr(layer, "weight"):
-            rep = represented[index]
+    if pre is None:
+        pre = []
+        propagate(layers, activations, (lo, hi), OUTWARD, pre=pre)
+    for t, layer in enumerate(layers):
+        if getattr(layer, "kind", "") == "residual":
+            if layer.shortcut is not None:
+                raise _validate.InputError("the convolutional recursion takes identity shortcuts")
+            # |Ŝ(x̂) + ĝ(x̂) − x − g(x)| ≤ e + e_g: gain 1 plus the body's
+            e = up(e + _conv_recursion(layer.body_layers, layer.body_activations, lo, hi, e,
+                                       reps, slack))
+        elif hasattr(layer, "weight"):
+            index, rep = next(reps)
             k = layer.weight.reshape(layer.weight.shape[0], -1)
             if rep.positive.shape[1:] != k.shape:
                 raise _validate.InputError(
@@ -286,13 +305,12 @@ def certified_conv_error(target: Network, box: Box, represented: Sequence[Repres
             term = up(term + _apply_up(_like(layer, gain), e))
             bias_err = up(up(np.abs(rep.bias[0] - layer.bias)) + sb)
             e = up(term + _per_pixel(layer, bias_err))
-            index += 1
         else:
             e = _apply_up(layer, e)
         lo, hi = pre[t]
-        if t < len(target.layers) - 1:
-            lo, hi = target.activations[t].interval_outward(lo, hi)
-    return with_scale_slack(float(np.max(e)), slack, pre)
+        if t < len(layers) - 1:
+            lo, hi = activations[t].interval_outward(lo, hi)
+    return e
 
 
 def certified_conv_ticket_error(ticket, target: Network, box: Box) -> float:

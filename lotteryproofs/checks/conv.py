@@ -46,7 +46,11 @@ def random_conv_target(rng, *, residual: bool = False) -> Network:
 
 def check_conv_two_layer(ctx: CheckContext) -> CheckResult:
     from lotteryproofs.certify.bound import certified_conv_ticket_error
-    from lotteryproofs.construct.conv_two_layer import construct_conv, represented_layers
+    from lotteryproofs.construct.conv_two_layer import (
+        construct_conv,
+        param_layers,
+        represented_layers,
+    )
 
     rng = ctx.rng
     worst_ratio, failures, n_instances, bad = 0.0, 0, 0, []
@@ -61,7 +65,7 @@ def check_conv_two_layer(ctx: CheckContext) -> CheckResult:
                 bad.append(f"trial {trial}: ticket is not source × mask")
         failed_rows = {(int(a), int(b)) for a, b, f in zip(ticket.log.layer, ticket.log.row,
                                                             ticket.log.failed, strict=True) if f}
-        params = [(t, layer) for t, layer in enumerate(target.layers) if hasattr(layer, "weight")]
+        params = list(enumerate(param_layers(target.layers)))  # the log's layer index
         for (t, layer), rep in zip(params, represented_layers(ticket), strict=True):
             k = layer.weight.reshape(layer.weight.shape[0], -1)
             rows = np.flatnonzero((np.abs(rep.positive[0] - k) > EPS_PARAM).any(axis=1)

@@ -40,6 +40,7 @@ from lotteryproofs.conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from lotteryproofs.init import LAW_VARIANCES, Streams, source_seed
 from lotteryproofs.layers import Dense
 from lotteryproofs.network import Box, Network
+from lotteryproofs.residual import Residual
 from lotteryproofs.ticket import RepresentedLayer, RSSLog
 
 #: Layers a target may hold (parameter-free ones are copied into the source).
@@ -51,52 +52,67 @@ FREE_LAYERS = (Flatten, AvgPool2d, MaxPool2d)
 class ConvSupports:
     """What the convolutional 2L construction accepts: layer types and activations."""
 
-    layers: tuple = ("Conv2d", "Dense", "Flatten", "AvgPool2d", "MaxPool2d")
+    layers: tuple = ("Conv2d", "Dense", "Flatten", "AvgPool2d", "MaxPool2d", "Residual")
     activations: tuple = ("relu", "identity")
 
     def check(self, owner: str, target: Network) -> None:
         if not isinstance(target, Network):
             raise _validate.InputError(f"target must be a Network, got {type(target).__name__}")
-        for layer in target.layers:
+        for layer in _all_layers(target.layers):
             kind = type(layer).__name__
             if kind not in self.layers:
                 raise _validate.InputError(
                     f"{owner} supports the layer types {', '.join(self.layers)}, not {kind}")
-        for act in target.activations:
+        for act in _all_activations(target.layers, target.activations):
             name = act.spec.partition(":")[0]
             if name not in self.activations:
                 raise _validate.InputError(f"{owner} does not support activation {act.spec} "
                                            f"(supported: {', '.join(self.activations)})")
-        if not any(isinstance(layer, PARAMETER_LAYERS) for layer in target.layers):
+        if not param_layers(target.layers):
             raise _validate.InputError(f"{owner} needs a target with a Conv2d or Dense layer")
 
 
+def _all_layers(layers):
+    for layer in layers:
+        yield layer
+        if isinstance(layer, Residual):
+            yield from _all_layers(layer.body_layers)
+            if layer.shortcut is not None:
+                yield layer.shortcut
+
+
+def _all_activations(layers, activations):
+    yield from activations
+    for layer in layers:
+        if isinstance(layer, Residual):
+            yield from _all_activations(layer.body_layers, layer.body_activations)
+
+
 # ------------------------------------------------------------------------------ the source
-def _fan_in(layer) -> int:
-    w = layer.weight
-    return int(np.prod(w.shape[1:]))
+def param_layers(layers):
+    """The Conv2d/Dense layers in order, residual bodies included (``parameter_arrays`` order)."""
+    out = []
+    for layer in layers:
+        if isinstance(layer, Residual):
+            out += param_layers(layer.body_layers)
+        elif isinstance(layer, PARAMETER_LAYERS):
+            out.append(layer)
+    return out
 
 
-def source_layers_for(target: Network, rho: int):
-    """Per target layer, the source layers' shapes: ("pair", A template, B template) for a
-    Conv2d/Dense layer (templates carry geometry; parameters zero) or ("free", layer)."""
-    plan = []
-    for layer in target.layers:
-        if isinstance(layer, Conv2d):
-            out_c, c, kh, kw = layer.weight.shape
-            m = rho * (c * kh * kw + 1)
-            a = (m, c, kh, kw), dict(stride=layer.stride, padding=layer.padding,
-                                     input_shape=layer.input_shape)
-            _, ho, wo = layer.output_shape
-            b = (out_c, m, 1, 1), dict(stride=(1, 1), padding=(0, 0), input_shape=(m, ho, wo))
-            plan.append(("pair", a, b))
-        elif isinstance(layer, Dense):
-            n_out, n_in = layer.weight.shape
-            m = rho * (n_in + 1)
-            plan.append(("pair", ((m, n_in), None), ((n_out, m), None)))
-        else:
-            plan.append(("free", layer))
-    return plan
+def _pair_shapes(layer, rho: int):
+    """The two source layers of a Conv2d/Dense target layer: (shape, geometry) each (geometry
+    None for Dense)."""
+    if isinstance(layer, Conv2d):
+        out_c, c, kh, kw = layer.weight.shape
+        m = rho * (c * kh * kw + 1)
+        _, ho, wo = layer.output_shape
+        return (((m, c, kh, kw), dict(stride=layer.stride, padding=layer.padding,
+                                      input_shape=layer.input_shape)),
+                ((out_c, m, 1, 1), dict(stride=(1, 1), padding=(0, 0), input_shape=(m, ho, wo))))
+    n_out, n_in = layer.weight.shape
+    m = rho * (n_in + 1)
+    return ((m, n_in), None), ((n_out, m), None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,64 +127,74 @@ class ConvSource:
     bias_factor: float
 
 
+def _draw_layers(layers, activations, rho, streams, law, bias_factor, state, *, scaled):
+    """Source layers and activations for ``layers`` (recursively into residual bodies)."""
+    out, acts = [], []
+    for t, layer in enumerate(layers):
+        after = activations[t] if t < len(layers) - 1 else None
+        if isinstance(layer, Residual):
+            if layer.shortcut is not None:
+                raise _validate.InputError(
+                    f"{CONSTRUCTION.owner} builds identity shortcuts only, not a "
+                    f"{type(layer.shortcut).__name__} shortcut")
+            # λ = 1 inside a body: x + Π λ_body·g(x) is Λ·(unit network) only if Π λ_body = 1
+            body, body_acts = _draw_layers(layer.body_layers, layer.body_activations, rho,
+                                           streams, law, bias_factor, state, scaled=False)
+            out.append(Residual(tuple(body), tuple(body_acts)))
+        elif isinstance(layer, PARAMETER_LAYERS):
+            for half, (shape, geometry) in enumerate(_pair_shapes(layer, rho)):
+                fan_in = int(np.prod(shape[1:]))
+                scale = math.sqrt(2.0 / (LAW_VARIANCES[law] * fan_in)) if scaled else 1.0
+                state["cumulative"] *= scale
+                index = len(state["scales"])
+                w = streams.matrix(law, (shape[0], fan_in), index) * scale
+                b = bias_factor * streams.vector(law, shape[0], index) * state["cumulative"]
+                state["scales"].append(scale)
+                out.append(Dense(w, b) if geometry is None
+                           else Conv2d(w.reshape(shape), b, **geometry))
+                if half == 0:
+                    acts.append(RELU)
+        else:
+            out.append(layer)
+        if after is not None:
+            acts.append(after)
+    return out, acts
+
+
 def draw_source(target: Network, rho: int, *, rng, law: str = "uniform",
                 bias_factor: float = 1.0) -> ConvSource:
     """Draw the source for ``target``'s geometry (shapes only; no target value is read).
 
     Parameter layer l (counting only layers with parameters) has the flat unit-scale matrix
     W̃_l ~ D_w of shape (out, fan-in) drawn from the tiled streams (layer l, tiles of 64) and
-    biases b̃_l ~ β·D_b; the source holds λ_l·W̃_l and Π_{k≤l} λ_k·b̃_l (THEORY.md §1).
+    biases b̃_l ~ β·D_b; the source holds λ_l·W̃_l and Π_{k≤l} λ_k·b̃_l (THEORY.md §1), with
+    λ_l the He scale outside residual bodies and 1 inside them (so that the identity shortcut
+    and the body stay at the same scale: proofs/conv-2l-construction.md).
     """
     if law not in LAW_VARIANCES:
         raise _validate.InputError(f"unknown law {law!r}; known laws: "
                                    f"{', '.join(sorted(LAW_VARIANCES))}")
     entropy, spawn_key = source_seed(rng)
     streams = Streams.from_seed(entropy, spawn_key)
-    layers, acts, scales = [], [], []
-    cumulative, index = 1.0, 0
-    n_target = len(target.layers)
-    for t, entry in enumerate(source_layers_for(target, rho)):
-        after = target.activations[t] if t < n_target - 1 else None
-        if entry[0] == "free":
-            layers.append(entry[1])
-            if after is not None:
-                acts.append(after)
-            continue
-        for half, (shape, geometry) in enumerate(entry[1:]):
-            fan_in = int(np.prod(shape[1:]))
-            scale = math.sqrt(2.0 / (LAW_VARIANCES[law] * fan_in))
-            cumulative *= scale
-            w = streams.matrix(law, (shape[0], fan_in), index) * scale
-            b = bias_factor * streams.vector(law, shape[0], index) * cumulative
-            index += 1
-            scales.append(scale)
-            if geometry is None:
-                layers.append(Dense(w, b))
-            else:
-                layers.append(Conv2d(w.reshape(shape), b, **geometry))
-            if half == 0:
-                acts.append(RELU)
-            elif after is not None:
-                acts.append(after)
+    state = {"cumulative": 1.0, "scales": []}
+    layers, acts = _draw_layers(target.layers, target.activations, rho, streams, law,
+                                bias_factor, state, scaled=True)
     seed = {"seed": entropy if isinstance(entropy, int) else None,
             "spawn_key": [int(k) for k in spawn_key]}
-    return ConvSource(Network.from_layers(layers, tuple(acts)), tuple(scales), seed, law,
-                      float(bias_factor))
+    return ConvSource(Network.from_layers(layers, tuple(acts)), tuple(state["scales"]), seed,
+                      law, float(bias_factor))
 
 
 def unit_flat(source: Network, layer_scales) -> tuple[list, list]:
     """Unit-scale flat parameters (W/λ_l as (out, fan-in), b/Π λ_k) of the parameter layers,
     the same divisions in the same order as :func:`common.unit_parameters`."""
-    weights, biases, cumulative, index = [], [], 1.0, 0
-    for layer in source.layers:
-        if not isinstance(layer, PARAMETER_LAYERS):
-            continue
+    weights, biases, cumulative = [], [], 1.0
+    for index, layer in enumerate(param_layers(source.layers)):
         s = float(layer_scales[index])
         cumulative *= s
         w = layer.weight
         weights.append((w / s).reshape(w.shape[0], -1))
         biases.append(layer.bias / cumulative)
-        index += 1
     return weights, biases
 
 
@@ -203,17 +229,25 @@ class ConvTicket:
         layer A whose outgoing 1×1 weights are all 0 contributes nothing; one whose weights
         and bias are all 0 outputs σ(0) = 0. Only zero terms leave the sums."""
         layers = list(self.network.layers)
-        for entry in self.layout:
-            if entry["kind"] != "pair":
-                continue
-            a, b = layers[entry["block_layer"]], layers[entry["sum_layer"]]
+        # top-level (block, sum) pairs: adjacent parameter layers outside residual bodies
+        top = [i for i, layer in enumerate(layers) if isinstance(layer, PARAMETER_LAYERS)]
+        starts = [i for i, layer in enumerate(layers) if isinstance(layer, Residual)]
+        pairs, i = [], 0
+        while i + 1 < len(top):
+            if top[i + 1] == top[i] + 1 and not any(top[i] < r < top[i + 1] for r in starts):
+                pairs.append((top[i], top[i + 1]))
+                i += 2
+            else:
+                i += 1
+        for a_index, b_index in pairs:
+            a, b = layers[a_index], layers[b_index]
             bw = b.weight.reshape(b.weight.shape[0], -1)
             aw = a.weight.reshape(a.weight.shape[0], -1)
             keep = np.any(bw != 0, axis=0) & (np.any(aw != 0, axis=1) | (a.bias != 0))
             if not keep.any():
                 keep[0] = True  # a layer needs one channel: a silent one
-            layers[entry["block_layer"]] = _select(a, keep, rows=True)
-            layers[entry["sum_layer"]] = _select(b, keep, rows=False)
+            layers[a_index] = _select(a, keep, rows=True)
+            layers[b_index] = _select(b, keep, rows=False)
         return Network.from_layers(layers, self.network.activations)
 
     @property
@@ -253,25 +287,33 @@ def _patch_columns(negative_channels: np.ndarray, layer) -> np.ndarray:
     return negative_channels
 
 
-def input_signs(target: Network, box: Box) -> list:
-    """Per target layer, per input channel (Conv2d) or feature (Dense, free layers): can its
-    input be negative? After a ReLU nothing is negative; Identity and Flatten keep the sign,
-    a pool's output can be negative where its channel can."""
-    signs = []
-    neg = np.asarray(box.has_negative, bool)
-    for t, layer in enumerate(target.layers):
-        if isinstance(layer, Conv2d):
-            signs.append(neg.reshape(layer.input_shape).any(axis=(1, 2)))
-        else:
-            signs.append(neg)
-        if isinstance(layer, PARAMETER_LAYERS):
+def _signs(layers, activations, neg, out: list):
+    """Append, per parameter layer, which input channels/features can be negative; return the
+    sign mask of the output. After a ReLU nothing is negative; Identity and Flatten keep the
+    sign; a pool's output can be negative where its channel can; a residual block's wherever
+    its input or its (linear-ended) body can."""
+    for t, layer in enumerate(layers):
+        if isinstance(layer, Residual):
+            _signs(layer.body_layers, layer.body_activations, neg, out)
+            neg = np.ones(layer.out_features, bool)
+        elif isinstance(layer, PARAMETER_LAYERS):
+            out.append(neg.reshape(layer.input_shape).any(axis=(1, 2))
+                       if isinstance(layer, Conv2d) else neg)
             neg = np.ones(layer.out_features, bool)
         elif not isinstance(layer, Flatten):
             c = layer.input_shape[0]
             neg = np.repeat(neg.reshape(c, -1).any(axis=1), layer.out_features // c)
-        if t < len(target.layers) - 1 and target.activations[t] == RELU:
+        if t < len(layers) - 1 and activations[t] == RELU:
             neg = np.zeros(neg.shape, bool)
-    return signs
+    return neg
+
+
+def input_signs(target: Network, box: Box) -> list:
+    """Per target parameter layer (residual bodies included, in order), per input channel
+    (Conv2d) or feature (Dense): can its input be negative?"""
+    out: list = []
+    _signs(target.layers, target.activations, np.asarray(box.has_negative, bool), out)
+    return out
 
 
 def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
@@ -295,32 +337,24 @@ def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
     drawn = draw_source(target, rho, rng=rng, law=law, bias_factor=bias_factor)
     unit_w, unit_b = unit_flat(drawn.network, drawn.layer_scales)
     signs = input_signs(target, domain)
+    source_params = param_layers(drawn.network.layers)
     masks, solved, layout = [], [], []
-    index, source_layer = 0, 0
-    for t, layer in enumerate(target.layers):
-        if not isinstance(layer, PARAMETER_LAYERS):
-            layout.append({"kind": "free", "source_layer": source_layer})
-            source_layer += 1
-            continue
+    for t, layer in enumerate(param_layers(target.layers)):
         out = layer.weight.shape[0]
         k_flat = layer.weight.reshape(out, -1)
         n_in = k_flat.shape[1]
         owners = common.regular_owners(n_in + 1, rho)
+        index = 2 * t
         bw, bb, sw, s = univariate.solve_block_pair(
             layer=t, target_w=k_flat, target_b=layer.bias, block_w=unit_w[index],
             block_b=unit_b[index], sum_w=unit_w[index + 1], owner=owners,
             row_map=np.arange(out)[:, None], negative_cols=_patch_columns(signs[t], layer),
             eps_param=eps_param)
-        a_layer = drawn.network.layers[source_layer]
-        masks += [bw.reshape(a_layer.weight.shape), bb,
-                  sw.reshape(drawn.network.layers[source_layer + 1].weight.shape),
-                  np.zeros(out, bool)]
+        masks += [bw.reshape(source_params[index].weight.shape), bb,
+                  sw.reshape(source_params[index + 1].weight.shape), np.zeros(out, bool)]
         solved += s
-        layout.append({"kind": "pair", "block_layer": source_layer,
-                       "sum_layer": source_layer + 1, "parameter_index": index,
-                       "n_in": int(n_in), "n_out": int(out)})
-        index += 2
-        source_layer += 2
+        layout.append({"kind": "pair", "parameter_index": index, "n_in": int(n_in),
+                       "n_out": int(out)})
     log = common.build_log(solved)
     metadata = {"method": CONSTRUCTION.name, "eps_param": float(eps_param), "rho": int(rho),
                 "law": law, "bias_factor": float(bias_factor), **drawn.seed,
