@@ -15,6 +15,12 @@ over one worker, and two per-block overheads:
 Each block's CPU time in its worker (``time.thread_time``) is recorded too: it does not depend
 on the load, so the sum shows whether the work itself stayed the same across executors.
 
+The *hardware ceiling* is measured beside them, with no executor at all: the same fixed steps
+run in one spawned process alone, then in ``workers`` spawned processes at once (each the same
+steps). ``workers × wall alone / wall together`` is the most any executor can reach on this
+machine for this work; the CPU time per process shows how much slower the work itself gets
+when the cores are busy together (shared caches, memory bandwidth, a host's sibling threads).
+
     python benchmarks/bench_executor.py                  # 10⁵ trials, blocks of 250 and 2500
     python benchmarks/bench_executor.py --quick          # 10⁴ trials, blocks of 250: a check
     python benchmarks/bench_executor.py --block-trials 1000 --json out.json
@@ -65,6 +71,72 @@ def _instrumented(executor, block_cpu: list):
             yield position, value, error
 
     return Executor(executor.name, executor.workers, submit, collect)
+
+
+def _ceiling_steps(args, block_trials: int, count: int) -> float:
+    """Thread CPU seconds of ``count`` blocks × every n of the cell's scan, in this process."""
+    import math
+
+    import numpy as np
+
+    from lotteryproofs import constants
+    from lotteryproofs.laws import get_law
+
+    law = get_law(args.law)
+    n_min = max(1, math.ceil(constants.counting_limit(args.eps, (-1.0, 1.0))
+                             / float(law.usable_per_candidate)))
+    entropy, start = constants._entropy(args.seed), time.thread_time()
+    for block in range(count):
+        for n in range(n_min, n_min + 15):
+            constants._solve_block((law.name, args.eps, (-1.0, 1.0), entropy, block, block_trials,
+                                    n, np.ones(block_trials, bool), np.ones(block_trials, bool)))
+    return time.thread_time() - start
+
+
+def _ceiling_worker(args, block_trials, count, ready, go, results):
+    _ceiling_steps(args, block_trials, 1)  # compiled code loaded before the clock starts
+    ready.put(None)
+    go.wait()
+    start = time.perf_counter()
+    cpu = _ceiling_steps(args, block_trials, count)
+    results.put((cpu, time.perf_counter() - start))
+
+
+def ceiling(args, block_trials: int, count: int = 20) -> dict:
+    """The same steps in 1 process alone, then in ``args.workers`` processes at once."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    out = {}
+    for processes in (1, args.workers):
+        ready, results, go = context.Queue(), context.Queue(), context.Event()
+        workers = [context.Process(target=_ceiling_worker,
+                                   args=(args, block_trials, count, ready, go, results))
+                   for _ in range(processes)]
+        for worker in workers:
+            worker.start()
+        for _ in workers:
+            ready.get()
+        start = time.perf_counter()
+        go.set()
+        runs = [results.get() for _ in workers]
+        wall = time.perf_counter() - start
+        for worker in workers:
+            worker.join()
+        out[processes] = {"wall_s": wall, "cpu_s_per_process": [r[0] for r in runs]}
+    alone, together = out[1], out[args.workers]
+    row = {"block_trials": block_trials, "steps_per_process": count * 15,
+           "alone_wall_s": alone["wall_s"], "alone_cpu_s": alone["cpu_s_per_process"][0],
+           "together_wall_s": together["wall_s"],
+           "together_cpu_s_per_process": together["cpu_s_per_process"],
+           "cpu_inflation": (sum(together["cpu_s_per_process"]) / args.workers)
+           / alone["cpu_s_per_process"][0],
+           "ceiling": args.workers * alone["wall_s"] / together["wall_s"]}
+    print(f"  hardware ceiling ({count * 15} steps per process, no executor): alone "
+          f"{row['alone_wall_s']:.1f} s, {args.workers} at once {row['together_wall_s']:.1f} s; "
+          f"CPU per process ×{row['cpu_inflation']:.2f}; ceiling {row['ceiling']:.2f}×",
+          flush=True)
+    return row
 
 
 def _executors(workers: int):
@@ -139,9 +211,10 @@ def main() -> None:
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python "
           f"{platform.python_version()}, numpy {numpy.__version__}, dask {dask.__version__}; "
           f"load average {load[0]:.2f} at start")
-    rows = []
+    rows, ceilings = [], []
     for size in sizes:
         print(f"block size {size} trials:", flush=True)
+        ceilings.append(ceiling(args, size, count=4 if args.quick else 20))
         rows += measure(args, size)
     end_load = os.getloadavg()[0]
     print(f"\n{args.law}, eps={args.eps:g}, delta={args.delta:g}, {args.trials} trials, seed "
@@ -155,10 +228,16 @@ def main() -> None:
               f"{r['block_cpu_s']:.1f} | {r['cpu_s_incl_startup']:.1f} | {r['startup_s']:.1f} | "
               f"{r['speed_up']:.2f}× | {r['noop_block_ms']:.2f} | "
               f"{r['overhead_per_step_ms']:.2f} | {r['identical_to_1_worker']} |")
+    print("\n| block size | steps per process | alone s | together s | CPU per process "
+          "together / alone | hardware ceiling |")
+    print("|---|---|---|---|---|---|")
+    for c in ceilings:
+        print(f"| {c['block_trials']} | {c['steps_per_process']} | {c['alone_wall_s']:.1f} | "
+              f"{c['together_wall_s']:.1f} | ×{c['cpu_inflation']:.2f} | {c['ceiling']:.2f}× |")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"load_start": load[0], "load_end": end_load, "rows": rows}, handle,
-                      indent=2)
+            json.dump({"load_start": load[0], "load_end": end_load, "rows": rows,
+                       "ceilings": ceilings}, handle, indent=2)
 
 
 if __name__ == "__main__":

@@ -189,8 +189,23 @@ class Identity(Activation):
         return list(ints), exponent
 
 
+class _NonNegativeAlpha:
+    """A slope α ≥ 0 on the negative side (LeakyReLU, ELU): validated once, and the
+    Lipschitz constant max(1, α) it implies (both have σ' ∈ [0, max(1, α)])."""
+
+    def __post_init__(self):
+        alpha = _validate.finite_scalar(f"{self.name} alpha", self.alpha)
+        if alpha < 0:
+            raise _validate.InputError(f"{self.name} needs alpha ≥ 0 (monotone), got {alpha}")
+        object.__setattr__(self, "alpha", alpha)
+
+    @property
+    def lipschitz(self) -> float:
+        return max(1.0, self.alpha)
+
+
 @dataclass(frozen=True)
-class LeakyReLU(Activation):
+class LeakyReLU(_NonNegativeAlpha, Activation):
     """σ(z) = z for z > 0, α·z otherwise, α ≥ 0 finite (α = 0 is ReLU, α = 1 the identity).
 
     σ(z) − σ(−z) = (1 + α)·z for every z (z > 0: z − α(−z); z < 0: αz − (−z)), so the
@@ -204,15 +219,6 @@ class LeakyReLU(Activation):
     positively_homogeneous = True
     kinks = (0.0,)
 
-    def __post_init__(self):
-        alpha = _validate.finite_scalar("leaky_relu alpha", self.alpha)
-        if alpha < 0:
-            raise _validate.InputError(f"leaky_relu needs alpha ≥ 0 (monotone), got {alpha}")
-        object.__setattr__(self, "alpha", alpha)
-
-    @property
-    def lipschitz(self) -> float:
-        return max(1.0, self.alpha)
 
     @property
     def is_odd(self) -> bool:
@@ -396,22 +402,13 @@ class Softplus(_Smooth):
 
 
 @dataclass(frozen=True)
-class ELU(_Smooth):
+class ELU(_NonNegativeAlpha, _Smooth):
     """σ(z) = z for z > 0, α(e^z − 1) otherwise, α ≥ 0: non-decreasing, σ' ≤ max(1, α)
     (σ' = α e^z < α on z < 0); differentiable at 0 only for α = 1 (``kinks``)."""
 
     alpha: float = 1.0
     name = "elu"
 
-    def __post_init__(self):
-        alpha = _validate.finite_scalar("elu alpha", self.alpha)
-        if alpha < 0:
-            raise _validate.InputError(f"elu needs alpha ≥ 0 (monotone), got {alpha}")
-        object.__setattr__(self, "alpha", alpha)
-
-    @property
-    def lipschitz(self) -> float:
-        return max(1.0, self.alpha)
 
     @property
     def kinks(self) -> tuple[float, ...]:

@@ -150,6 +150,13 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"lotteryproofs {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of stdout went away (`… | head`): not a user mistake and nothing to say;
+        # stdout is pointed at /dev/null so that the flush at exit cannot raise again, and the
+        # status is a shell's for a process ended by SIGPIPE (128 + 13), as `yes | head` gives
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except OSError as exc:
         from lotteryproofs.outputs import user_path
 

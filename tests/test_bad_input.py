@@ -500,9 +500,17 @@ def test_interrupt_stops_at_once_and_leaves_no_unfinished_result(case: Case, tmp
     before = _snapshot(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                LOTTERYPROOFS_PROGRESS="1")  # the phase lines tell when the work has started
-    process = subprocess.Popen([sys.executable, "-m", "lotteryproofs", *argv], cwd=tmp_path,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    # A child inherits an *ignored* SIGINT (a shell starts `… &` jobs so, and Python then
+    # leaves Ctrl-C ignored); what is tested is Ctrl-C at a terminal, so the child starts with
+    # the default disposition whatever this test runner inherited (a handled signal is reset
+    # to the default by exec).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "lotteryproofs", *argv],
+                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     lines: list[str] = []
     seen = threading.Event()
 

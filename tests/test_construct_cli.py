@@ -31,7 +31,7 @@ def test_cli_writes_ticket_and_certificate(tmp_path, capsys):
     assert ticket.metadata["method"] == "2l" and ticket.metadata["rho"] == 12
     assert len(represented_layers(ticket)) == 2
     data = json.loads(cert.read_text())
-    assert data["rss"]["instances"] == ticket.metadata["rss_summary"]["instances"]  # log: --store-log
+    assert data["rss"]["instances"] == ticket.metadata["rss_summary"]["instances"]
     assert data["errors"]["observed_output_error"] <= data["errors"]["certified_output_error"]
 
 
@@ -292,3 +292,18 @@ def test_numba_cache_folder_respects_the_user_and_never_is_the_package(tmp_path)
     package = Path(lotteryproofs.__file__).resolve().parent
     where = Path(_exact.fsum._cache._cache_path).resolve()
     assert not where.is_relative_to(package), where
+
+
+def test_a_closed_stdout_ends_quietly_with_the_sigpipe_status():
+    """`lotteryproofs bounds … | head`: the reader leaves; no "error: Broken pipe", status 141."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lotteryproofs", "bounds", "--method", "2l", "--widths", "8,16,4",
+         "--eps", "0.1", "--delta", "0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # no reader at all: the first write fails with EPIPE
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 141, stderr
+    assert "error" not in stderr.lower() and "Traceback" not in stderr, stderr
