@@ -21,9 +21,11 @@ interval_iv, exact, exact_scaled, parameters, masked, absolute, digest_update).
   :meth:`MaxPool2d.absolute` is itself.
 * :class:`Flatten`: the identity on the flat layout (kept so files can say ``flatten``).
 
-One float64 implementation per layer (:func:`_conv`, :func:`image_windows`, sliding windows of
-``numpy.lib.stride_tricks.sliding_window_view``) serves forward, centre_radius and
-interval_outward; the exact arithmetics walk the taps (:meth:`Conv2d.taps`).
+One float64 implementation per layer serves forward, centre_radius and interval_outward:
+:func:`_conv` (im2col by ``sliding_window_view``, or for many input channels a channel
+contraction by BLAS followed by shifted slices: no window copy) and, for pooling,
+:func:`image_windows` (sliding windows of ``numpy.lib.stride_tricks.sliding_window_view``);
+the exact arithmetics walk the taps (:meth:`Conv2d.taps`).
 """
 
 from __future__ import annotations
@@ -97,16 +99,42 @@ def image_windows(x4: np.ndarray, kernel, stride, padding) -> np.ndarray:
     return win[:, :, ::sh, ::sw]
 
 
-def _conv(h: np.ndarray, weight: np.ndarray, input_shape, stride, padding,
-          output_shape) -> np.ndarray:
-    """Σ_{c,i,j} W[o, c, i, j] · h_pad[c, s·y + i, s·x + j] (no bias) for flat rows h;
-    returns flat rows (batch, O·Ho·Wo)."""
+def _conv_channels_first(h, weight, input_shape, stride, padding, output_shape):
+    """Channels first, then taps: one matrix product Y[o, i, j, ·] = Σ_c W[o, c, i, j]·h_pad[c, ·]
+    over every padded pixel (BLAS, no window copy of the input), then the kh·kw shifted,
+    strided slices of Y are added."""
     c, hh, ww = input_shape
     out_c, _, kh, kw = weight.shape
-    batch = h.shape[0]
+    (ph, pw), (sh, sw) = padding, stride
     _, ho, wo = output_shape
-    per_row = max(1, c * ho * wo * kh * kw)
+    hp, wp = hh + 2 * ph, ww + 2 * pw
+    batch = h.shape[0]
+    w_taps = np.ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(out_c * kh * kw, c)
+    per_row = max(out_c * kh * kw, c) * hp * wp
     chunk = max(1, _CHUNK_FLOATS // per_row)
+    out = np.empty((batch, out_c * ho * wo), dtype=np.float64)
+    for start in range(0, batch, chunk):
+        x4 = h[start:start + chunk].reshape(-1, c, hh, ww)
+        b = x4.shape[0]
+        cols = np.zeros((c, b, hp, wp))
+        cols[:, :, ph:ph + hh, pw:pw + ww] = x4.transpose(1, 0, 2, 3)
+        y = (w_taps @ cols.reshape(c, -1)).reshape(out_c, kh, kw, b, hp, wp)
+        z = np.zeros((out_c, b, ho, wo))
+        for i in range(kh):
+            for j in range(kw):
+                z += y[:, i, j, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
+        out[start:start + chunk] = z.transpose(1, 0, 2, 3).reshape(b, -1)
+    return out
+
+
+def _conv_windows(h, weight, input_shape, stride, padding, output_shape):
+    """im2col: the windows of the padded input (sliding_window_view), contracted with W by
+    BLAS."""
+    c, hh, ww = input_shape
+    out_c, _, kh, kw = weight.shape
+    _, ho, wo = output_shape
+    batch = h.shape[0]
+    chunk = max(1, _CHUNK_FLOATS // max(1, c * ho * wo * kh * kw))
     out = np.empty((batch, out_c * ho * wo), dtype=np.float64)
     for start in range(0, batch, chunk):
         x4 = h[start:start + chunk].reshape(-1, c, hh, ww)
@@ -114,6 +142,21 @@ def _conv(h: np.ndarray, weight: np.ndarray, input_shape, stride, padding,
         z = np.tensordot(win, weight, axes=([1, 4, 5], [1, 2, 3]))  # (b, Ho, Wo, O)
         out[start:start + chunk] = z.transpose(0, 3, 1, 2).reshape(z.shape[0], -1)
     return out
+
+
+def _conv(h: np.ndarray, weight: np.ndarray, input_shape, stride, padding,
+          output_shape) -> np.ndarray:
+    """Σ_{c,i,j} W[o, c, i, j] · h_pad[c, s·y + i, s·x + j] (no bias) for flat rows h;
+    returns flat rows (batch, O·Ho·Wo).
+
+    Two orders of the same products and sums (the outward bound holds for any order), chosen
+    by the data each moves: im2col copies C·kh·kw values per output pixel, the channel-first
+    product writes O·kh·kw per padded pixel, so im2col when C ≤ O, else channels first (a wide
+    source's many input channels; benchmarks/conv_layers.py). Both are tested against direct
+    loops.
+    """
+    impl = _conv_windows if weight.shape[1] <= weight.shape[0] else _conv_channels_first
+    return impl(h, weight, input_shape, stride, padding, output_shape)
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,9 +343,11 @@ class Conv2d:
 
 
 class _ParameterFree:
-    """Shared pieces of the layers without parameters (pooling, flatten)."""
+    """Shared pieces of the layers without parameters (pooling, flatten): each is positively
+    homogeneous, A(t·h) = t·A(h) for t ≥ 0, and monotone."""
 
     parameters: tuple = ()
+    positively_homogeneous = True
 
     def masked(self, *masks):
         if masks:

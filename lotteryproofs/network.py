@@ -100,7 +100,7 @@ class Network:
     float64, so a Network never changes.
     """
 
-    __slots__ = ("layers", "activations")
+    __slots__ = ("layers", "activations", "_weight_bias")
 
     def __init__(self, weights: Sequence, biases: Sequence, *, activation=None,
                  activations: Sequence | None = None):
@@ -146,6 +146,9 @@ class Network:
                 )
         object.__setattr__(self, "layers", tuple(layers))
         object.__setattr__(self, "activations", tuple(activations))
+        # the first layer without a single weight and bias (None: every layer has them)
+        bad = [i for i, layer in enumerate(layers) if len(layer.parameters) != 2]
+        object.__setattr__(self, "_weight_bias", bad[0] if bad else None)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"a Network is immutable (cannot set {name!r})")
@@ -161,10 +164,10 @@ class Network:
         return all(isinstance(layer, Dense) for layer in self.layers)
 
     def _weight_bias_layers(self, what: str) -> None:
-        bad = [i for i, layer in enumerate(self.layers) if len(layer.parameters) != 2]
-        if bad:
+        bad = self._weight_bias
+        if bad is not None:
             raise _validate.InputError(
-                f"{what}: layer {bad[0]} is a {self.layers[bad[0]].kind} layer, which has no "
+                f"{what}: layer {bad} is a {self.layers[bad].kind} layer, which has no "
                 "single weight and bias (use parameter_arrays / masked_parameters)"
             )
 

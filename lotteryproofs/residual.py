@@ -162,9 +162,13 @@ class Residual:
 
     # ------------------------------------------------------------------ identity
     def describe(self) -> dict:
-        return {"kind": self.kind, "body": len(self.body_layers),
+        """The block's structure: every part's geometry (its ``describe``, a Dense's kind)."""
+        def part(layer):
+            return layer.describe() if hasattr(layer, "describe") else layer.kind
+
+        return {"kind": self.kind, "body": [part(layer) for layer in self.body_layers],
                 "activations": [a.spec for a in self.body_activations],
-                "shortcut": self.shortcut is not None}
+                "shortcut": None if self.shortcut is None else part(self.shortcut)}
 
     def digest_update(self, digest) -> None:
         """The block's structure (JSON), then every body layer's and the shortcut's digest."""

@@ -123,6 +123,22 @@ def test_conv_float_arithmetics_equal_direct_loops(case):
     np.testing.assert_allclose(layer.unrolled() @ x[0] + bias_flat, ref[0], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("c_in, c_out", [(5, 2), (2, 5)])
+def test_both_conv_orders_equal_direct_loops(c_in, c_out):
+    """im2col (C ≤ O) and channels first (C > O) on the same odd geometry."""
+    from lotteryproofs.conv_layers import _conv_channels_first, _conv_windows
+
+    rng = np.random.default_rng(c_in)
+    layer = Conv2d(rng.normal(size=(c_out, c_in, 3, 2)), np.zeros(c_out), (2, 1), (1, 0),
+                   (c_in, 7, 6))
+    x = rng.normal(size=(3, layer.in_features))
+    ref = np.array([_ref_layer(layer, row) for row in x])
+    for impl in (_conv_windows, _conv_channels_first):
+        got = impl(x, layer.weight, layer.input_shape, layer.stride, layer.padding,
+                   layer.output_shape)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+
+
 def _check_rigorous(layer, lo, hi, rng, n_points=4):
     """exact / exact_scaled equal the Fraction loops; outward and iv enclosures contain
     them at sampled points of the box (corners included)."""
@@ -285,3 +301,35 @@ def test_geometry_enters_the_digest():
 def test_bad_geometry_is_an_input_error(make, message):
     with pytest.raises(_validate.InputError, match=message):
         make()
+
+
+def test_network_of_mixed_layers_masks_each_parameter_array():
+    from lotteryproofs.network import Network
+
+    rng = np.random.default_rng(8)
+    conv = Conv2d(rng.normal(size=(2, 1, 3, 3)), rng.normal(size=2), 1, 1, (1, 4, 4))
+    block = Residual((Conv2d(rng.normal(size=(2, 2, 1, 1)), rng.normal(size=2), 1, 0, (2, 4, 4)),
+                      Conv2d(rng.normal(size=(2, 2, 3, 3)), rng.normal(size=2), 1, 1, (2, 4, 4))),
+                     (RELU,))
+    pool = MaxPool2d(2, None, (2, 4, 4))
+    dense = Dense(rng.normal(size=(3, 8)), rng.normal(size=3))
+    net = Network.from_layers([conv, block, pool, Flatten((2, 2, 2)), dense],
+                              [RELU, RELU, IDENTITY, IDENTITY])
+    assert len(net.parameter_arrays) == 8 and net.n_params == sum(
+        p.size for p in net.parameter_arrays)
+    with pytest.raises(_validate.InputError, match="layer 1 is a residual layer"):
+        net.weights  # noqa: B018
+    masks = [rng.random(p.shape) < 0.5 for p in net.parameter_arrays]
+    sub = net.masked_parameters(masks)
+    # the same subnetwork assembled by hand, layer by layer
+    m = iter(masks)
+    by_hand = Network.from_layers(
+        [conv.masked(next(m), next(m)),
+         Residual(tuple(layer.masked(next(m), next(m)) for layer in block.body_layers),
+                  (RELU,)),
+         pool, Flatten((2, 2, 2)), dense.masked(next(m), next(m))],
+        [RELU, RELU, IDENTITY, IDENTITY])
+    x = rng.uniform(-1, 1, size=(6, 16))
+    np.testing.assert_array_equal(sub.forward(x), by_hand.forward(x))
+    assert sub.count_nonzero() == sum(int(np.count_nonzero(p * k))
+                                      for p, k in zip(net.parameter_arrays, masks, strict=True))
