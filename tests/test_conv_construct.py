@@ -154,8 +154,10 @@ def test_random_residual_targets(seed):
                         ticket.network.parameter_arrays, strict=True):
         assert np.array_equal(q, p_ * m)
     represented = check_parameters(ticket, target, box)
-    x = box.sample(3000, rng)  # the residual body is evaluated uncompacted: CPU budget
+    x = box.sample(10_000, rng)
     approx = ticket.approximation(x)
+    assert np.allclose(ticket.approximation(x[:50], compact=False), approx[:50],
+                       rtol=1e-12, atol=1e-12)
     assert np.allclose(residual_represented_forward(target, represented, x[:200]),
                        approx[:200], rtol=1e-9, atol=1e-9)
     observed = float(np.max(np.abs(approx - target.forward(x))))

@@ -228,27 +228,8 @@ class ConvTicket:
         """The ticket without the block channels that cannot matter: a channel n of a block
         layer A whose outgoing 1×1 weights are all 0 contributes nothing; one whose weights
         and bias are all 0 outputs σ(0) = 0. Only zero terms leave the sums."""
-        layers = list(self.network.layers)
-        # top-level (block, sum) pairs: adjacent parameter layers outside residual bodies
-        top = [i for i, layer in enumerate(layers) if isinstance(layer, PARAMETER_LAYERS)]
-        starts = [i for i, layer in enumerate(layers) if isinstance(layer, Residual)]
-        pairs, i = [], 0
-        while i + 1 < len(top):
-            if top[i + 1] == top[i] + 1 and not any(top[i] < r < top[i + 1] for r in starts):
-                pairs.append((top[i], top[i + 1]))
-                i += 2
-            else:
-                i += 1
-        for a_index, b_index in pairs:
-            a, b = layers[a_index], layers[b_index]
-            bw = b.weight.reshape(b.weight.shape[0], -1)
-            aw = a.weight.reshape(a.weight.shape[0], -1)
-            keep = np.any(bw != 0, axis=0) & (np.any(aw != 0, axis=1) | (a.bias != 0))
-            if not keep.any():
-                keep[0] = True  # a layer needs one channel: a silent one
-            layers[a_index] = _select(a, keep, rows=True)
-            layers[b_index] = _select(b, keep, rows=False)
-        return Network.from_layers(layers, self.network.activations)
+        network = self.network
+        return Network.from_layers(_compact_layers(network.layers), network.activations)
 
     @property
     def failures(self) -> int:
@@ -263,6 +244,30 @@ class ConvTicket:
         parts += [np.packbits(np.asarray(m, bool)).tobytes() for m in self.masks]
         parts.append(np.float64(self.scale).tobytes())
         return b"".join(parts)
+
+
+def _compact_layers(layers) -> list:
+    """Every (block, sum) pair of a layer list — two adjacent parameter layers, as the source
+    lays them out — without its dead block channels; residual bodies likewise."""
+    layers, i = list(layers), 0
+    while i < len(layers):
+        layer = layers[i]
+        if isinstance(layer, Residual):
+            layers[i] = Residual(tuple(_compact_layers(layer.body_layers)),
+                                 layer.body_activations)
+            i += 1
+        elif isinstance(layer, PARAMETER_LAYERS) and i + 1 < len(layers):
+            a, b = layer, layers[i + 1]
+            bw = b.weight.reshape(b.weight.shape[0], -1)
+            aw = a.weight.reshape(a.weight.shape[0], -1)
+            keep = np.any(bw != 0, axis=0) & (np.any(aw != 0, axis=1) | (a.bias != 0))
+            if not keep.any():
+                keep[0] = True  # a layer needs one channel: a silent one
+            layers[i], layers[i + 1] = _select(a, keep, rows=True), _select(b, keep, rows=False)
+            i += 2
+        else:
+            i += 1
+    return layers
 
 
 def _select(layer, keep: np.ndarray, *, rows: bool):
