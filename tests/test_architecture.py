@@ -47,7 +47,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.popup", "lotteryproofs.io", "lotteryproofs.executor"),
     # the constructions, bottom-up: shared pieces, widening, one module per method, registry
     ("lotteryproofs.construct.options", "lotteryproofs.construct.common",
-     "lotteryproofs.construct.univariate", "lotteryproofs.construct.base"),
+     "lotteryproofs.construct.univariate", "lotteryproofs.construct.base",
+     "lotteryproofs.construct.sizing"),
     ("lotteryproofs.construct.widen",),
     ("lotteryproofs.construct.two_layer",),
     ("lotteryproofs.construct.looks_linear", "lotteryproofs.construct.zero_bias",
@@ -55,7 +56,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.construct.bounded_gain",),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
-    ("lotteryproofs.certify", "lotteryproofs.memory"),
+    ("lotteryproofs.certify", "lotteryproofs.memory", "lotteryproofs.ticket_checks"),
     ("lotteryproofs.evaluate", "lotteryproofs.train", "lotteryproofs.train_conv",
      "lotteryproofs.experiments",
      "lotteryproofs.export"),

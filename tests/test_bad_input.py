@@ -153,6 +153,16 @@ def _tampered_ticket(directory: Path) -> str:
     return name
 
 
+def _malformed_rho_ticket(directory: Path) -> str:
+    """A compact ticket whose metadata's ρ is a string (malformed, not a disagreement)."""
+    from lotteryproofs.io import read_arrays, write_arrays
+
+    name = _compact_ticket(directory)
+    arrays, metadata = read_arrays(directory / name)
+    write_arrays(directory / name, arrays, {**metadata, "rho": "six"})
+    return name
+
+
 def _truncated_ticket(directory: Path) -> str:
     name = _compact_ticket(directory)
     data = (directory / name).read_bytes()
@@ -448,6 +458,9 @@ CASES: list[Case] = [
     Case("tickets", "verify-kept-value-does-not-regenerate",
          lambda d: ["verify", _tampered_ticket(d), "--target", "random:3-4-2"],
          "kept value at layers.1.weight["),
+    Case("tickets", "verify-malformed-rho",
+         lambda d: ["verify", _malformed_rho_ticket(d), "--target", "random:3-4-2"],
+         "'rho' must be an integer"),
     Case("tickets", "truncated-ticket",
          _export(_truncated_ticket, "--format", "network", "--out", "n.npz"),
          "not a readable .npz file"),

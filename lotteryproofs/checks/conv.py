@@ -130,6 +130,7 @@ THEOREMS = (
               "lotteryproofs.construct.conv_two_layer:represented_layers",
               "lotteryproofs.checks.conv:check_conv_two_layer"),
         tests=("tests/test_conv_construct.py::test_random_conv_targets",
+               "tests/test_conv_construct.py::test_random_residual_targets",
                "tests/test_conv_construct.py::test_border_pixels_are_as_exact_as_interior_pixels",
                "tests/test_conv_construct.py::test_border_bias_exact_single_layer",
                "tests/test_conv_construct.py::test_source_is_drawn_from_shapes_alone_and_same_seed_same_bytes"),

@@ -161,7 +161,7 @@ def run(args) -> int:
         data.setdefault("time_s", elapsed)
         if dataset is not None:
             data["dataset"] = dataset
-        data["assumptions"] = list(info.assumptions)
+        data["assumptions"] = [*info.assumptions, *ticket.metadata.get("notes", ())]
     # every result is written, complete, or none is (outputs.staged; Ctrl-C safe)
     finals = [p for p in (args.out, args.json) if p]
     if finals:
@@ -175,6 +175,8 @@ def run(args) -> int:
     log = ticket.rss_log
     print(f"method {args.method}, init {ticket.metadata['init']}, ε' = {eps_param:.6g}, "
           f"ρ = {ticket.metadata['rho']} ({ticket.metadata['rho_source']})")
+    for note in ticket.metadata.get("notes", ()):
+        print(f"note: {note}")
     print(f"source widths {list(ticket.source_widths)} ({ticket.source_params} parameters), "
           f"Λ = {ticket.scale:.6g}")
     print(f"ticket: {ticket.count_nonzero()} nonzero parameters (target "

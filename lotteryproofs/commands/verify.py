@@ -9,7 +9,8 @@ from lotteryproofs.commands import _types
 
 HELP = (
     "certify a ticket against its target: observed, certified (rigorous) and a-priori "
-    "output errors over the input box"
+    "output errors over the input box; exit 1 if the file's metadata disagrees with its "
+    "masks, source or target, or the certificate is contradicted by its own observation"
 )
 
 
@@ -126,9 +127,25 @@ def run(args) -> int:
     box = info.input_box
     tight = _tight_options(args, box)
     announce("verify", info)
-    with phase("certifying (observed error search, outward-rounded interval arithmetic)"):
-        cert = certify(ticket, target, box, rng=args.seed, n_samples=samples,
-                       observed_restarts=0 if tight is None else 4)
+    from lotteryproofs.ticket_checks import TicketMismatch, check_reported_failures, check_ticket
+
+    try:
+        # the file is untrusted: everything the certificate reads from its metadata is
+        # recomputed from the masks, the source and the target first
+        with phase("recomputing the ticket's metadata from its masks, source and target"):
+            notes = check_ticket(ticket, target)
+        with phase("certifying (observed error search, outward-rounded interval arithmetic)"):
+            cert = certify(ticket, target, box, rng=args.seed, n_samples=samples,
+                           observed_restarts=0 if tight is None else 4)
+        if box.to_json() == _ticket_box(ticket, n0).to_json():
+            check_reported_failures(ticket, cert.max_param_error, cert.eps_param)
+    except TicketMismatch as exc:
+        return _reject(str(exc))
+    if not cert.observed_output_error <= cert.certified_output_error:
+        print(format_certificate(cert))
+        return _reject(
+            "certificate contradicted by its own observation: observed "
+            f"{cert.observed_output_error!r} > certified {cert.certified_output_error!r}")
     extra, tight_line = {}, None
     if tight is not None:
         from lotteryproofs.certify.split import split_certify
@@ -143,16 +160,38 @@ def run(args) -> int:
             f" ({'reached' if result.reached else 'not reached'}; {result.cells} cells, "
             f"{result.seconds:.1f} s)")
         extra = {"tight": result.to_json()}
+        if not result.observed <= result.certified:
+            return _reject(
+                "certificate contradicted by its own observation: observed "
+                f"{result.observed!r} > certified {result.certified!r} (--tight)")
     if args.json:
         with outputs.staged(args.json) as (staging,):
             io.write_json_atomic(staging, {**cert.to_json(), **extra,
-                                           "assumptions": list(info.assumptions)})
+                                           "assumptions": [*info.assumptions, *notes]})
     print(format_certificate(cert))
+    for note in notes:
+        print(f"note: {note}")
     if full_check is not None:
         print(full_check)
     if tight_line is not None:
         print(tight_line)
     return 0
+
+
+def _ticket_box(ticket, n0: int):
+    """The box the ticket was built for (construct's default [−1, 1]^n0 when it names none)."""
+    from lotteryproofs.network import Box
+
+    domain = ticket.metadata.get("domain")
+    return Box.from_json(domain) if domain is not None else Box.cube(-1.0, 1.0, n0)
+
+
+def _reject(reason: str) -> int:
+    """A ticket that verify does not accept (not bad input): one line on stderr, exit 1."""
+    import sys
+
+    print(f"lotteryproofs verify: rejected: {reason}", file=sys.stderr)
+    return 1
 
 
 def _tight_options(args, box):

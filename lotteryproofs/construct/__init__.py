@@ -26,6 +26,7 @@ from lotteryproofs.bound_spec import DEFAULT_LUEKER_C
 from lotteryproofs.construct import common
 from lotteryproofs.construct.base import BuildInput
 from lotteryproofs.construct.registry import construction_names, get_construction
+from lotteryproofs.construct.sizing import counting_refusal, selection_notes, sizing_law
 from lotteryproofs.construct.univariate import LayoutError
 from lotteryproofs.init import SCHEMES, SourceSpec, unit_scale
 from lotteryproofs.init import source_seed as init_source_seed
@@ -102,12 +103,6 @@ def _estimate_bytes(target: Network, widths, rho: int, *, tiled: bool) -> float:
     return (3 if tiled else 5) * 8.0 * n_params + batch
 
 
-def _sizing_law(init: str, init_options) -> str:
-    """The weight law D_w the a-priori sizing assumes: the scheme's ``law`` option, else the
-    family its name starts with."""
-    return init_options.get("law", "normal" if init.startswith("normal") else "uniform")
-
-
 def a_priori_widths(method, target: Network, eps_param, delta, *, negative_inputs=None,
                     law: str = "uniform", bias_factor: float = 1.0,
                     C: float = DEFAULT_LUEKER_C) -> dict:
@@ -169,9 +164,12 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     rng = np.random.default_rng(np.random.SeedSequence(
         source_seed[0], spawn_key=(*source_seed[1], _AFTER_SOURCE)))
     if rho is None:
+        refusal = counting_refusal(target, eps_param)
+        if refusal is not None:
+            raise _validate.InputError(f"the a-priori width: {refusal}")
         sizes = a_priori_widths(
             construction, target, eps_param, delta, negative_inputs=domain.has_negative,
-            law=_sizing_law(init, init_options),
+            law=sizing_law(init, init_options),
             bias_factor=float(init_options.get("bias_factor", 1.0)) or 1.0, C=lueker_c)
         rho = sizes["rho"]
         # a width the theorem sizes separately (ρ_in of L+1) fills the option of that name
@@ -224,6 +222,8 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
         "rss_failures": int(log.failed.sum()),
         "widening": built.widening,
     }
+    # how the widths were chosen, and whether P(any failure) ≤ δ holds under the search cap
+    metadata["notes"] = list(selection_notes(construction.bound, metadata))
     scale = common.output_scale(built.layer_scales)
     drawn = None if spec.tiled else draw.network
     if built.source is not spec and (drawn is None or built.source is not drawn):

@@ -12,7 +12,10 @@ modules compares method names. A record carries
 * its own options, declared once (:mod:`lotteryproofs.construct.options`);
 * three functions: ``source_widths(target_widths, rho, options)``, ``build(BuildInput) ->
   Built`` (choose the masks on the drawn source) and ``represent(unit_ticket, metadata)``
-  (read back, from masks and metadata alone, what a ticket computes per target layer).
+  (read back, from masks and metadata alone, what a ticket computes per target layer);
+* ``expected_layout(target_widths, rho, options, negative_inputs, widening)``: the layout
+  metadata ``build`` writes for those parameters (recomputed by ``verify``, which believes no
+  layout a file claims: lotteryproofs.ticket_checks).
 
 The generic steps (validation, sizing from bounds.py, the draw, the metadata) are
 :func:`lotteryproofs.construct.construct`'s.
@@ -106,6 +109,9 @@ class Construction:
     source_widths: Callable = field(repr=False)
     build: Callable = field(repr=False)
     represent: Callable = field(repr=False)
+    #: (target_widths, rho, options, negative_inputs: bool, widening record | None) -> the
+    #: layout metadata ``build`` writes (lotteryproofs.ticket_checks compares a file's with it)
+    expected_layout: Callable | None = field(default=None, repr=False)
     options: tuple[Option, ...] = ()
     supports: Supports = Supports()
     #: appended to a requested scheme that lacks it (the zero-bias baseline: "-zero-bias")

@@ -52,4 +52,5 @@ CONSTRUCTION = Construction(
     default_init="uniform",
     bound=BoundSpec("l+1-bounded", copies=True, gain_budget=GAIN_BUDGET),
     source_widths=l_plus_one.widths_from_options, build=_build,
-    represent=l_plus_one.represent_from_metadata, options=(l_plus_one.RHO_IN,))
+    represent=l_plus_one.represent_from_metadata,
+    expected_layout=l_plus_one.expected_layout, options=(l_plus_one.RHO_IN,))

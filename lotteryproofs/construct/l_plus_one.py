@@ -120,8 +120,14 @@ def layout(target_widths, rho: int, rho_in: int) -> dict:
             "owners": [common.owners_to_runs(o) for o in owners(target_widths, rho, rho_in)]}
 
 
-def represent(unit_ticket: Network, target_widths, rho: int, meta_layout: dict):
-    """What an L+1 ticket computes per target layer (ρ copies for hidden layers), from masks."""
+def represent(unit_ticket: Network, target_widths, rho: int, meta_layout: dict | None = None):
+    """What an L+1 ticket computes per target layer (ρ copies for hidden layers), from masks.
+
+    The owner of neuron k of copy layer t ≥ 1 is not read from ``meta_layout`` (a file's
+    claim) but follows from the read-back of the layer before, which makes row j·ρ + c copy c
+    of target neuron j: owner k // ρ for k < n_t·ρ, the constant block n_t after (every such
+    neuron must keep no weight, else LayoutError). ``meta_layout`` is not used; verify compares
+    a file's layout with :func:`layout` (lotteryproofs.ticket_checks)."""
     depth = len(target_widths) - 1
     out = []
     copies0 = copies_of(0, depth, rho)
@@ -140,7 +146,7 @@ def represent(unit_ticket: Network, target_widths, rho: int, meta_layout: dict):
         n_in, n_out = target_widths[t], target_widths[t + 1]
         copies = copies_of(t, depth, rho)
         prev_w, prev_b = unit_ticket.weights[t], unit_ticket.biases[t]
-        owner = common.runs_to_owners(meta_layout["owners"][t], prev_b.size)
+        owner = np.minimum(np.arange(prev_b.size, dtype=np.int64) // rho, n_in)
         sub = unit_ticket.weights[t + 1][: n_out * copies]
         rows, k = np.nonzero(sub)
         v = sub[rows, k]
@@ -190,9 +196,14 @@ def _build(inp: BuildInput) -> Built:
 
 
 def represent_from_metadata(unit_ticket: Network, metadata):
-    """The Construction's ``represent``: :func:`represent` with the ticket's metadata."""
+    """The Construction's ``represent``: :func:`represent` with the ticket's widths and ρ."""
     widths = tuple(int(n) for n in metadata["target_widths"])
-    return represent(unit_ticket, widths, int(metadata["rho"]), metadata["layout"])
+    return represent(unit_ticket, widths, int(metadata["rho"]))
+
+
+def expected_layout(target_widths, rho: int, options, negative_inputs: bool, widening):
+    """The Construction's ``expected_layout``: :func:`layout` (no widening, any box)."""
+    return layout(target_widths, rho, _rho_in(rho, options))
 
 
 def widths_from_options(target_widths, rho: int, options):
@@ -208,4 +219,4 @@ CONSTRUCTION = Construction(
     "l+1", "L+1", "§4.3 one extra layer; ρ copies of every hidden target neuron",
     default_init="uniform", bound=BoundSpec("l+1", copies=True),
     source_widths=widths_from_options, build=_build, represent=represent_from_metadata,
-    options=(RHO_IN,))
+    expected_layout=expected_layout, options=(RHO_IN,))

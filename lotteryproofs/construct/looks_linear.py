@@ -59,4 +59,5 @@ CONSTRUCTION = two_layer.pair_construction(
     "ll", "looks-linear 2L",
     "§4.2 the 2L construction on a looks-linear source: one instance per weight, twins",
     widths=source_widths, build=_build, default_init="looks-linear",
-    bound=BoundSpec("ll", mirror_pairs=True), mirrored_source=True)
+    bound=BoundSpec("ll", mirror_pairs=True), mirrored_source=True,
+    owners=lambda target_widths, rho: layout(target_widths, rho)[0])

@@ -76,12 +76,29 @@ def build_pairs(target: Network, unit: common.UnitParameters, box: Box, eps_para
 
 def pair_layout(target: Network, owners, box: Box) -> list[dict]:
     """The layout metadata of a 2L-type ticket (what represented_layers reads back)."""
+    return pair_layout_of(target.widths, owners, bool(box.has_negative.any()))
+
+
+def pair_layout_of(target_widths, owners, negative_inputs: bool) -> list[dict]:
+    """:func:`pair_layout` from the target's widths and whether some input can be < 0."""
+    depth = len(target_widths) - 1
     return [
-        {"block_layer": 2 * t, "sum_layer": 2 * t + 1, "n_in": int(target.widths[t]),
-         "n_out": int(target.widths[t + 1]), "owners": common.owners_to_runs(owners[t]),
-         "negative_built": bool(t == 0 and box.has_negative.any())}
-        for t in range(target.depth)
+        {"block_layer": 2 * t, "sum_layer": 2 * t + 1, "n_in": int(target_widths[t]),
+         "n_out": int(target_widths[t + 1]), "owners": common.owners_to_runs(owners[t]),
+         "negative_built": bool(t == 0 and negative_inputs)}
+        for t in range(depth)
     ]
+
+
+def widened_owners(owners, widening) -> list[np.ndarray]:
+    """The block owners after widening: each ``added`` entry [block layer b, owner, count]
+    appends ``count`` neurons of that owner to block layer b, in the order of the record
+    (lotteryproofs.construct.widen)."""
+    out = [np.asarray(o, np.int64) for o in owners]
+    for b, owner, count in (widening or {}).get("added", ()):
+        t = int(b) // 2
+        out[t] = np.concatenate((out[t], np.full(int(count), int(owner), np.int64)))
+    return out
 
 
 def regular_layout(target_widths, rho: int, *, constants: bool):
@@ -145,16 +162,23 @@ def _build(inp: BuildInput) -> Built:
     return solve_pair_layers(inp, owners, zero_bias=False)
 
 
-def pair_construction(name: str, label: str, summary: str, *, widths, build,
+def pair_construction(name: str, label: str, summary: str, *, widths, build, owners,
                       **fields) -> Construction:
     """The record of a 2L-family construction: pairs read back by :func:`represent`, the
-    widening options, and ``widths(target_widths, rho)`` for its source widths."""
+    widening options, ``widths(target_widths, rho)`` for its source widths and
+    ``owners(target_widths, rho)`` for the block owners of its unwidened source."""
+    def expected_layout(target_widths, rho, options, negative_inputs, widening):
+        own = widened_owners(owners(target_widths, rho), widening)
+        return {"pairs": pair_layout_of(target_widths, own, negative_inputs)}
+
     return Construction(
         name=name, label=label, summary=summary,
         source_widths=lambda target_widths, rho, options: widths(target_widths, rho),
-        build=build, represent=represent, options=WIDEN_OPTIONS, **fields)
+        build=build, represent=represent, expected_layout=expected_layout,
+        options=WIDEN_OPTIONS, **fields)
 
 
 CONSTRUCTION = pair_construction(
     "2l", "2L", "§4.1 two source layers per target layer, nonzero biases",
-    widths=source_widths, build=_build, default_init="uniform", bound=BoundSpec("2l"))
+    widths=source_widths, build=_build, default_init="uniform", bound=BoundSpec("2l"),
+    owners=lambda target_widths, rho: regular_layout(target_widths, rho, constants=True))

@@ -28,4 +28,6 @@ CONSTRUCTION = two_layer.pair_construction(
     "zero-bias", "zero biases",
     "§4.4 the 2L construction on a zero-bias source: target biases dropped",
     widths=source_widths, build=_build, default_init="uniform",
-    bound=BoundSpec("zero-bias", biases=False), init_suffix="-zero-bias")
+    bound=BoundSpec("zero-bias", biases=False), init_suffix="-zero-bias",
+    owners=lambda target_widths, rho: two_layer.regular_layout(target_widths, rho,
+                                                               constants=False))

@@ -1,0 +1,94 @@
+"""What the a-priori width ρ promises once the search cap is applied, and how a ticket's
+widths were chosen (proofs/2l-construction.md, "Constants" and "When the widths are chosen").
+
+The width theorem (proofs/width-theorem.md) sizes ρ so that a pool of ρ candidates (ρ/2
+values for mirror pairs) solves its instance except with probability δ/M. The construction
+searches only the first :data:`~lotteryproofs.construct.common.MAX_SEARCHED` candidates of a
+pool (the exact search is exponential), so the theorem's P(any failure) ≤ δ is about a
+search that is not run whenever a pool can be longer than the cap. Hence:
+
+* :func:`longest_pool`: the most candidates any pool of a source of multiplicity ρ (ρ_in) can
+  hold — ρ for sign-split, constant and copy pools, ρ/2 for looks-linear mirror pairs;
+* :func:`counting_refusal`: a reason to refuse the a-priori ρ outright when even a perfect
+  search of MAX_SEARCHED values cannot cover the targets' range within ε' (2^m subset sums
+  cover at most 2^m·2ε' of [−z, z]; THEORY.md §3's counting bound), else None;
+* :func:`selection_notes`: the sentences a ticket carries about how its widths were chosen
+  (after seeing the target's norms, after seeing failures) and whether the a-priori
+  guarantee holds under the cap — recomputed by ``verify`` from the metadata it checks.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from lotteryproofs.construct.common import MAX_SEARCHED
+
+
+def sizing_law(init: str, init_options) -> str:
+    """The weight law D_w the a-priori sizing assumes: the scheme's ``law`` option, else the
+    family its name starts with."""
+    return init_options.get("law", "normal" if init.startswith("normal") else "uniform")
+
+
+def longest_pool(spec, rho: int, rho_in: int | None = None) -> int:
+    """The most candidates one pool can hold: ρ (and ρ_in for the first layer of L+1); half
+    of it for mirror pairs, whose pool is the ρ/2 neurons with u > 0 (c > 0) of a block."""
+    widest = max(int(rho), int(rho_in or rho))
+    return widest // 2 if spec.mirror_pairs else widest
+
+
+def guarantee_holds(spec, rho: int, rho_in: int | None = None) -> bool:
+    """Whether the width theorem's P(any failure) ≤ δ is about the search that is run: no
+    pool can be longer than the searched prefix, so every candidate it counts is searched."""
+    return longest_pool(spec, rho, rho_in) <= MAX_SEARCHED
+
+
+def counting_refusal(target, eps_param: float) -> str | None:
+    """Why no ρ can make the a-priori guarantee true under the cap, or None.
+
+    Every instance searches at most m = MAX_SEARCHED values, so it reaches at most 2^m subset
+    sums, and the targets within ε' of one of them have total length ≤ 2^m·2ε'. When that is
+    < 2z (z the largest |w| or |b| of the target), some target in [−z, z] is out of reach for
+    any draw and any ρ. Exact (Fraction) comparison."""
+    z = max([float(abs(w).max()) for w in target.weights]
+            + [float(abs(b).max()) for b in target.biases])
+    covered = Fraction(2) ** MAX_SEARCHED * 2 * Fraction(float(eps_param))
+    if covered >= 2 * Fraction(z):
+        return None
+    return (f"ε' = {eps_param:g} is below what the search can reach: it takes at most "
+            f"{MAX_SEARCHED} candidates per instance (construct.common.MAX_SEARCHED), whose "
+            f"2^{MAX_SEARCHED} subset sums come within ε' of at most "
+            f"2^{MAX_SEARCHED}·2ε' = {float(covered):.3g} of the targets' range [−{z:.3g}, "
+            f"{z:.3g}], so no ρ makes P(any failure) ≤ δ true; give a larger ε', or --rho R "
+            "(no a-priori guarantee; failures are reported)")
+
+
+def selection_notes(spec, metadata) -> tuple[str, ...]:
+    """How the ticket's widths were chosen, as the certificate's notes say it (a reader of
+    "the source is drawn before the target is seen" would assume the widths were fixed too).
+
+    From the metadata fields ``rho_source``, ``rho``, ``layout`` (ρ_in), ``delta`` and
+    ``widening``; ``spec`` is the construction's BoundSpec."""
+    notes = []
+    rho = int(metadata["rho"])
+    layout = metadata.get("layout")
+    rho_in = layout.get("rho_in") if isinstance(layout, dict) else None
+    if metadata.get("rho_source") == "a_priori":
+        notes.append(
+            f"widths chosen after seeing the target's norms: ρ = {rho} is the width theorem's "
+            "for this target's largest |w| and |b| and its instance count (the source values "
+            "are then drawn from the widths and the seed alone)")
+        if not guarantee_holds(spec, rho, rho_in):
+            notes.append(
+                f"P(any failure) ≤ δ = {metadata.get('delta')} is not proven for this ticket: "
+                f"the width theorem counts pools of up to {longest_pool(spec, rho, rho_in)} "
+                f"candidates, the search takes the first {MAX_SEARCHED} "
+                "(construct.common.MAX_SEARCHED); failed instances are reported")
+    widening = metadata.get("widening")
+    if isinstance(widening, dict) and int(widening.get("rounds", 0)) > 0:
+        added = sum(int(entry[2]) for entry in widening.get("added", ()))
+        notes.append(
+            f"widths chosen after seeing failures: widening added {added} neurons in "
+            f"{int(widening['rounds'])} round(s) to the blocks whose instances failed (new "
+            "neurons drawn after the source, from the seed's own stream)")
+    return tuple(notes)
