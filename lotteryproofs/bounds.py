@@ -798,3 +798,89 @@ def summarize(
     return Summary(
         spec, weight_law, norms.widths, eps, delta, C_value, C_provenance, norms, tuple(rows)
     )
+
+
+# ------------------------------------------------------------ convolutional and residual targets
+def _recursion_layers(layers, activations, lo, hi, e: float, eps_param: float) -> float:
+    """The §5 recursion through ``layers`` (proofs/conv-error-recursion.md), float intervals
+    for the target's values: per parameter layer with patch matrix K (out, F),
+
+        e ← ε'·(F·max_i(B⁺_i + B⁻_i) + 1) + (max_o ‖K_o‖₁ + F·ε')·e,
+
+    ‖K_o‖₁ the ℓ1 norm of output channel o's kernel (every row of the unrolled map of channel
+    o has at most these entries); pools and Flatten have gain 1; a residual block
+    y = S(x) + g(x) has e ← gain(S)·e + e_g, the body's recursion started at e."""
+    from lotteryproofs.propagation import FLOAT_INTERVAL, propagate
+
+    for t, layer in enumerate(layers):
+        if getattr(layer, "kind", "") == "residual":
+            e_body = _recursion_layers(layer.body_layers, layer.body_activations, lo, hi, e,
+                                       eps_param)
+            e_short = e if layer.shortcut is None else _recursion_layers(
+                (layer.shortcut,), (), lo, hi, e, eps_param)
+            e = e_short + e_body
+            lo, hi = propagate((layer,), (), (lo, hi), FLOAT_INTERVAL)
+        elif hasattr(layer, "weight"):
+            k = np.asarray(layer.weight).reshape(layer.weight.shape[0], -1)
+            fan = k.shape[1]
+            m = float(np.max(np.maximum(hi, 0.0) + np.maximum(-lo, 0.0)))
+            l1 = float(np.max(np.abs(k).sum(axis=1)))
+            e = eps_param * (fan * m + 1.0) + (l1 + fan * eps_param) * e
+            lo, hi = propagate((layer,), (), (lo, hi), FLOAT_INTERVAL)
+        else:
+            lo, hi = propagate((layer,), (), (lo, hi), FLOAT_INTERVAL)
+        if t < len(layers) - 1:
+            lo, hi = activations[t].interval(lo, hi)
+    return e
+
+
+def conv_a_priori_error(target, box, eps_param: float) -> float:
+    """The a-priori §5 bound of a ticket whose every represented parameter is within ε' of the
+    target's (P̃ − K, Ñ + K, b̃ − b), for targets of Conv2d, Dense, pooling, Flatten and
+    residual layers with 1-Lipschitz activations (proofs/conv-error-recursion.md)."""
+    eps_param = _validate.positive("eps_param (ε')", eps_param)
+    return _recursion_layers(target.layers, target.activations, box.lower, box.upper, 0.0,
+                             eps_param)
+
+
+def conv_count_instances(target, eps_param: float, negative_inputs) -> int:
+    """M of the convolutional 2L construction: per parameter layer the kernel entries and
+    biases with |value| > ε', plus the negative parts of the first layer's entries on inputs
+    that can be negative (later layers read ReLU outputs)."""
+    count, first = 0, True
+    neg_channels = np.asarray(negative_inputs, bool)
+    for layer in target.layers:
+        if not hasattr(layer, "weight"):
+            continue
+        k = np.asarray(layer.weight).reshape(layer.weight.shape[0], -1)
+        big = np.abs(k) > eps_param
+        count += int(big.sum()) + int((np.abs(layer.bias) > eps_param).sum())
+        if first:
+            shape = getattr(layer, "input_shape", None)
+            if shape is not None and len(shape) == 3:
+                cols = np.repeat(neg_channels.reshape(shape).any(axis=(1, 2)),
+                                 k.shape[1] // shape[0])
+            else:
+                cols = neg_channels
+            count += int(big[:, cols].sum())
+            first = False
+    return count
+
+
+def conv_a_priori_rho(target, box, eps_param: float, delta: float, *,
+                      weight_law: str = "uniform", beta: float = 1.0,
+                      lueker_c: float = DEFAULT_LUEKER_C) -> dict:
+    """ρ of the §6 width theorem for the convolutional 2L construction: every instance's pool
+    (ρ channels of one owner, products v·|u| or v·c with a sign split) is that of the dense 2L
+    construction, so ρ ≥ the dense per-instance requirement at δ_inst = δ/M, M the exact
+    count (:func:`conv_count_instances`). Returns {"rho", "instances"}."""
+    eps_param = _validate.positive("eps_param (ε')", eps_param)
+    delta = _validate.open_unit("delta (δ)", delta)
+    req = width_requirements(BoundSpec("2l"), 1, weight_law=weight_law)
+    params = [layer for layer in target.layers if hasattr(layer, "weight")]
+    m = max(1, conv_count_instances(target, eps_param, box.has_negative))
+    values = {EPS_PARAM: eps_param, DELTA: delta, C: lueker_c, BETA: beta, M: m,
+              W_MAX: max(float(np.max(np.abs(p.weight))) for p in params),
+              B_MAX: max(float(np.max(np.abs(p.bias))) for p in params)}
+    rho = int(evaluate_mpmath(req.per_instance["rho"], values))
+    return {"rho": rho, "instances": m}

@@ -52,7 +52,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.construct.widen",),
     ("lotteryproofs.construct.two_layer",),
     ("lotteryproofs.construct.looks_linear", "lotteryproofs.construct.zero_bias",
-     "lotteryproofs.construct.l_plus_one"),
+     "lotteryproofs.construct.l_plus_one", "lotteryproofs.construct.conv_two_layer"),
     ("lotteryproofs.construct.bounded_gain", "lotteryproofs.construct.l_plus_one_general"),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
@@ -76,6 +76,7 @@ REGISTRY_MODULES = frozenset({
     "lotteryproofs.construct.two_layer", "lotteryproofs.construct.looks_linear",
     "lotteryproofs.construct.l_plus_one", "lotteryproofs.construct.zero_bias",
     "lotteryproofs.construct.bounded_gain", "lotteryproofs.construct.registry",
+    "lotteryproofs.construct.conv_two_layer",
 })
 
 

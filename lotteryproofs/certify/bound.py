@@ -213,3 +213,115 @@ def max_param_errors(target: Network, box: Box, represented) -> tuple[float, flo
             b_err, _fraction_max_abs_diff(rep.bias, np.broadcast_to(b, rep.bias.shape), 1.0)
         )
     return w_err, b_err
+
+
+# ====================================================================== convolutional targets
+def _like(layer, kernel_flat: np.ndarray):
+    """A bias-free layer of ``layer``'s geometry with the (out, fan-in) ``kernel_flat``."""
+    from lotteryproofs.conv_layers import Conv2d
+    from lotteryproofs.layers import Dense
+
+    if isinstance(layer, Conv2d):
+        return Conv2d(kernel_flat.reshape(layer.weight.shape), np.zeros(layer.weight.shape[0]),
+                      layer.stride, layer.padding, layer.input_shape)
+    return Dense(kernel_flat, np.zeros(kernel_flat.shape[0]))
+
+
+def _apply_up(layer, v: np.ndarray) -> np.ndarray:
+    """A rigorous upper bound of the exact image of v ≥ 0 under a layer with weights ≥ 0
+    (the upper end of its outward enclosure; pools and Flatten are monotone)."""
+    return layer.interval_outward(v, v)[1]
+
+
+def _per_pixel(layer, values: np.ndarray) -> np.ndarray:
+    """A per-output-channel vector repeated over the output pixels (flat C·H·W order)."""
+    shape = getattr(layer, "output_shape", (values.shape[0],))
+    return np.repeat(values, int(np.prod(shape[1:])) if len(shape) == 3 else 1)
+
+
+def certified_conv_error(target: Network, box: Box, represented: Sequence[RepresentedLayer],
+                         slack: RoundingSlack | None = None, *, pre=None) -> float:
+    """Rigorous upper bound of sup_{x∈box} ‖f_T(x) − Λ⁻¹ f_S(x)‖_∞ for a target of Conv2d,
+    Dense, Flatten and pooling layers with ReLU/Identity between them
+    (proofs/conv-error-recursion.md), residual blocks with identity shortcuts included
+    (e ← e + e_body).
+
+    The §5 recursion per output pixel: for a Conv2d or Dense layer with represented (P̃, Ñ, b̃)
+    on its patch matrix, e_out = U(|P̃ − K|, B⁺) + U(|Ñ + K|, B⁻) + U(max(|P̃|, |Ñ|), e_in) +
+    |b̃ − b|, where U(M, v) is the layer's own convolution (stride, padding) with kernel M
+    applied to v — a padding tap reads 0 in target and ticket alike — and B⁺, B⁻ bound σ(x),
+    σ(−x) of the target's input to that layer; pools and Flatten map e to their image of e
+    (average: a convex combination; max: 1-Lipschitz in the window's max norm); ReLU and
+    Identity are 1-Lipschitz. Every step is the layer's outward enclosure or rounded up.
+    """
+    from lotteryproofs.construct.conv_two_layer import param_layers
+
+    params = param_layers(target.layers)
+    if len(represented) != len(params):
+        raise _validate.InputError(
+            f"{len(represented)} represented layers for {len(params)} parameter layers")
+    target._check_box(box)
+    pre = rigorous_preactivation_bounds(target, box) if pre is None else pre
+    reps = iter(enumerate(represented))
+    e = _conv_recursion(target.layers, target.activations, box.lower, box.upper,
+                        np.zeros(box.dim), reps, slack, pre)
+    return with_scale_slack(float(np.max(e)), slack, pre)
+
+
+def _conv_recursion(layers, activations, lo, hi, e, reps, slack, pre=None):
+    """e after ``layers`` (certified_conv_error's recursion); ``lo, hi`` bound the target's
+    input to them, ``pre`` its pre-activations (propagated OUTWARD here when None)."""
+    from lotteryproofs.activations import IDENTITY, RELU
+    from lotteryproofs.propagation import propagate
+
+    for act in activations:
+        if act not in (RELU, IDENTITY):
+            raise _validate.InputError(
+                f"the convolutional recursion needs ReLU or Identity activations, not {act.spec}")
+    if pre is None:
+        pre = []
+        propagate(layers, activations, (lo, hi), OUTWARD, pre=pre)
+    for t, layer in enumerate(layers):
+        if getattr(layer, "kind", "") == "residual":
+            if layer.shortcut is not None:
+                raise _validate.InputError("the convolutional recursion takes identity shortcuts")
+            # |Ŝ(x̂) + ĝ(x̂) − x − g(x)| ≤ e + e_g: gain 1 plus the body's
+            e = up(e + _conv_recursion(layer.body_layers, layer.body_activations, lo, hi, e,
+                                       reps, slack))
+        elif hasattr(layer, "weight"):
+            index, rep = next(reps)
+            k = layer.weight.reshape(layer.weight.shape[0], -1)
+            if rep.positive.shape[1:] != k.shape:
+                raise _validate.InputError(
+                    f"represented layer {index} has shape {rep.positive.shape[1:]}, the target "
+                    f"{k.shape}")
+            sw = 0.0 if slack is None else slack.weights[index][0]
+            sb = 0.0 if slack is None else slack.bias[index][0]
+            b_pos, b_neg = np.maximum(hi, 0.0), np.maximum(-lo, 0.0)
+            d_pos = up(up(np.abs(rep.positive[0] - k)) + sw)
+            d_neg = up(up(np.abs(rep.negative[0] + k)) + sw)
+            gain = up(np.maximum(np.abs(rep.positive[0]), np.abs(rep.negative[0])) + sw)
+            term = up(_apply_up(_like(layer, d_pos), b_pos) + _apply_up(_like(layer, d_neg), b_neg))
+            term = up(term + _apply_up(_like(layer, gain), e))
+            bias_err = up(up(np.abs(rep.bias[0] - layer.bias)) + sb)
+            e = up(term + _per_pixel(layer, bias_err))
+        else:
+            e = _apply_up(layer, e)
+        lo, hi = pre[t]
+        if t < len(layers) - 1:
+            lo, hi = activations[t].interval_outward(lo, hi)
+    return e
+
+
+def certified_conv_ticket_error(ticket, target: Network, box: Box) -> float:
+    """:func:`certified_conv_error` of a convolutional ticket (construct.conv_two_layer), its
+    represented layers read from the masks and the rounding slack of
+    :func:`certify.rounding.rounding_slack` (read-back over |θ|; K = L₀ + 5 roundings)."""
+    from lotteryproofs.construct.conv_two_layer import represented_layers
+
+    from .rounding import rounding_slack
+
+    represented = represented_layers(ticket)
+    slack = rounding_slack(ticket, represented_layers(ticket, absolute=True),
+                           depth_source=len(ticket.source.layers))
+    return certified_conv_error(target, box, represented, slack)

@@ -24,6 +24,7 @@ from lotteryproofs.checks import (
     bounds,
     constants,
     construct,
+    conv,
     init,
     popup,
     rss,
@@ -37,7 +38,7 @@ ENTRY_POINT_GROUP = "lotteryproofs.theorems"
 BUILTIN: tuple[Theorem, ...] = (
     *init.THEOREMS, *construct.THEOREMS, *bounded_gain.THEOREMS, *activations.THEOREMS,
     *popup.THEOREMS,
-    *rss.THEOREMS, *bounds.THEOREMS, *constants.THEOREMS,
+    *rss.THEOREMS, *bounds.THEOREMS, *constants.THEOREMS, *conv.THEOREMS,
 )
 
 

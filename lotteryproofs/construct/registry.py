@@ -13,6 +13,7 @@ from types import MappingProxyType
 from lotteryproofs import _validate
 from lotteryproofs.construct import (
     bounded_gain,
+    conv_two_layer,
     l_plus_one,
     l_plus_one_general,
     looks_linear,
@@ -25,6 +26,20 @@ _MODULES = (two_layer, looks_linear, l_plus_one, bounded_gain, zero_bias, l_plus
 
 #: name → Construction, in the order of THEORY.md §4.
 CONSTRUCTIONS = MappingProxyType({m.CONSTRUCTION.name: m.CONSTRUCTION for m in _MODULES})
+
+
+#: name → the constructions over convolutional targets (Conv2d, pools, Flatten, a final Dense),
+#: each declaring what it supports (``supports.check``); proofs/conv-2l-construction.md.
+CONV_CONSTRUCTIONS = MappingProxyType({m.CONSTRUCTION.name: m.CONSTRUCTION
+                                       for m in (conv_two_layer,)})
+
+
+def get_conv_construction(name):
+    """The convolutional construction registered as ``name``, or an InputError listing them."""
+    if isinstance(name, str) and name in CONV_CONSTRUCTIONS:
+        return CONV_CONSTRUCTIONS[name]
+    raise _validate.InputError(f"unknown method {name!r} for convolutional targets; methods: "
+                               f"{', '.join(CONV_CONSTRUCTIONS)}")
 
 
 def construction_names() -> tuple[str, ...]:

@@ -1,0 +1,157 @@
+"""Registry checks of the convolutional 2L construction and its error recursion
+(proofs/conv-2l-construction.md, proofs/conv-error-recursion.md).
+
+On random conv targets (1–2 conv layers with padding 0–1 and strides 1–2, Flatten, Linear):
+the ticket is source × mask, every effective parameter read back from the masks is within ε'
+or its instance is reported failed, the output error on sampled inputs (border pixels
+included) is ≤ the certified bound; and the a-priori recursion bounds targets whose every
+parameter moved by ε' (conv and residual).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lotteryproofs.activations import IDENTITY, RELU
+from lotteryproofs.conv_layers import Conv2d, Flatten
+from lotteryproofs.layers import Dense
+from lotteryproofs.network import Box, Network
+from lotteryproofs.residual import Residual
+from lotteryproofs.theorems import CheckContext, CheckResult, Theorem
+
+EPS_PARAM = 1e-2
+RHO = 40
+
+
+def _conv(rng, out, shape, k, s, p):
+    return Conv2d(rng.uniform(-0.5, 0.5, (out, shape[0], k, k)), rng.uniform(-0.5, 0.5, out),
+                  stride=s, padding=p, input_shape=shape)
+
+
+def random_conv_target(rng, *, residual: bool = False) -> Network:
+    """A small random conv target (or one with an identity residual block)."""
+    c, size = int(rng.integers(1, 4)), int(rng.integers(4, 8))
+    first = _conv(rng, int(rng.integers(1, 4)), (c, size, size), int(rng.integers(2, 4)),
+                  int(rng.integers(1, 3)), int(rng.integers(0, 2)))
+    layers, acts = [first], [RELU]
+    shape = first.output_shape
+    if residual:
+        body = (_conv(rng, 3, shape, 3, 1, 1), _conv(rng, shape[0], (3, *shape[1:]), 1, 1, 0))
+        layers.append(Residual(body, (RELU,)))
+        acts.append(RELU)
+    flat = Flatten(input_shape=shape)
+    dense = Dense(rng.uniform(-0.3, 0.3, (2, flat.out_features)), rng.uniform(-0.3, 0.3, 2))
+    return Network.from_layers(layers + [flat, dense], acts + [IDENTITY])
+
+
+def check_conv_two_layer(ctx: CheckContext) -> CheckResult:
+    from lotteryproofs.certify.bound import certified_conv_ticket_error
+    from lotteryproofs.construct.conv_two_layer import (
+        construct_conv,
+        param_layers,
+        represented_layers,
+    )
+
+    rng = ctx.rng
+    worst_ratio, failures, n_instances, bad = 0.0, 0, 0, []
+    for trial in range(4 if ctx.thorough else 2):
+        target = random_conv_target(rng)
+        box = Box.cube(-1.0, 1.0, target.layers[0].in_features)
+        ticket = construct_conv(target, eps_param=EPS_PARAM, rho=RHO,
+                                rng=int(rng.integers(2**31)))
+        for p, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
+                           ticket.network.parameter_arrays, strict=True):
+            if not np.array_equal(q, p * m):
+                bad.append(f"trial {trial}: ticket is not source × mask")
+        failed_rows = {(int(a), int(b)) for a, b, f in zip(ticket.log.layer, ticket.log.row,
+                                                            ticket.log.failed, strict=True) if f}
+        params = list(enumerate(param_layers(target.layers)))  # the log's layer index
+        for (t, layer), rep in zip(params, represented_layers(ticket), strict=True):
+            k = layer.weight.reshape(layer.weight.shape[0], -1)
+            rows = np.flatnonzero((np.abs(rep.positive[0] - k) > EPS_PARAM).any(axis=1)
+                                  | (np.abs(rep.bias[0] - layer.bias) > EPS_PARAM))
+            if any((t, int(o)) not in failed_rows for o in rows):
+                bad.append(f"trial {trial}: a parameter off by > ε' without a failed instance")
+        x = box.sample(2000, rng)
+        observed = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
+        bound = certified_conv_ticket_error(ticket, target, box)
+        if observed > bound:
+            bad.append(f"trial {trial}: observed {observed:.3g} > certified {bound:.3g}")
+        worst_ratio = max(worst_ratio, observed / bound)
+        failures += ticket.failures
+        n_instances += ticket.log.failed.size
+    return CheckResult(not bad, f"observed/certified ≤ {worst_ratio:.3g}; {failures} of "
+                       f"{n_instances} instances failed (reported)", {"problems": bad[:5]})
+
+
+def check_conv_recursion(ctx: CheckContext) -> CheckResult:
+    from lotteryproofs.bounds import conv_a_priori_error
+
+    rng = ctx.rng
+    eps, worst, bad = 0.02, 0.0, []
+    for trial in range(4 if ctx.thorough else 2):
+        target = random_conv_target(rng, residual=trial % 2 == 1)
+        box = Box.cube(-1.0, 1.0, target.layers[0].in_features)
+        bound = conv_a_priori_error(target, box, eps)
+
+        def move(layer):
+            if isinstance(layer, Residual):
+                return Residual(tuple(move(b) for b in layer.body_layers),
+                                layer.body_activations)
+            if isinstance(layer, Conv2d):
+                return Conv2d(layer.weight + rng.choice([-eps, eps], layer.weight.shape),
+                              layer.bias + rng.choice([-eps, eps], layer.bias.shape),
+                              layer.stride, layer.padding, layer.input_shape)
+            if isinstance(layer, Dense):
+                return Dense(layer.weight + rng.choice([-eps, eps], layer.weight.shape),
+                             layer.bias + rng.choice([-eps, eps], layer.bias.shape))
+            return layer
+
+        moved = Network.from_layers([move(layer) for layer in target.layers],
+                                    target.activations)
+        x = box.sample(1000, rng)
+        observed = float(np.max(np.abs(moved.forward(x) - target.forward(x))))
+        if observed > bound:
+            bad.append(f"trial {trial}: observed {observed:.3g} > a-priori {bound:.3g}")
+        worst = max(worst, observed / bound)
+    return CheckResult(not bad, f"observed/a-priori ≤ {worst:.3g}", {"problems": bad})
+
+
+THEOREMS = (
+    Theorem(
+        key="construct.conv-2l",
+        title="2L construction for convolutional targets with nonzero biases",
+        claim="ticket ⊆ conv source; kernel entries and biases within ε' or reported; border "
+              "pixels exact as interior; error ≤ certified bound",
+        theory="§4.1, §5",
+        document="proofs/conv-2l-construction.md",
+        code=("lotteryproofs.construct.conv_two_layer:construct_conv",
+              "lotteryproofs.construct.conv_two_layer:draw_source",
+              "lotteryproofs.construct.conv_two_layer:represented_layers",
+              "lotteryproofs.checks.conv:check_conv_two_layer"),
+        tests=("tests/test_conv_construct.py::test_random_conv_targets",
+               "tests/test_conv_construct.py::test_random_residual_targets",
+               "tests/test_conv_construct.py::test_border_pixels_are_as_exact_as_interior_pixels",
+               "tests/test_conv_construct.py::test_border_bias_exact_single_layer",
+               "tests/test_conv_construct.py::test_source_is_drawn_from_shapes_alone_and_same_seed_same_bytes"),
+        check=check_conv_two_layer,
+    ),
+    Theorem(
+        key="bounds.conv-recursion",
+        title="§5 error recursion for convolutional and residual layers",
+        claim="per-pixel certified recursion and per-output-channel ℓ1 a-priori recursion "
+              "(residual gain 1 + body) bound the output error",
+        theory="§5, §6",
+        document="proofs/conv-error-recursion.md",
+        code=("lotteryproofs.certify.bound:certified_conv_error",
+              "lotteryproofs.certify.bound:certified_conv_ticket_error",
+              "lotteryproofs.bounds:conv_a_priori_error",
+              "lotteryproofs.bounds:conv_a_priori_rho",
+              "lotteryproofs.checks.conv:check_conv_recursion"),
+        tests=("tests/test_conv_construct.py::test_a_priori_recursion_bounds_perturbed_targets",
+               "tests/test_conv_construct.py::test_conv_certificate_equals_dense_certificate_on_dense_targets",
+               "tests/test_conv_construct.py::test_certified_below_a_priori_without_failures",
+               "tests/test_conv_construct.py::test_a_priori_rho_counts_instances"),
+        check=check_conv_recursion,
+    ),
+)

@@ -1,0 +1,417 @@
+"""The 2L construction for convolutional targets, nonzero biases (proofs/conv-2l-construction.md).
+
+Target layer t, a convolution z = K ⋆ h + b with K of shape (O, C, k, k), stride s and zero
+padding P, is represented by two source layers (da Cunha, Natale and Viennot, ICLR 2022):
+
+* a k×k convolution A_t with the target's stride and padding and m = ρ·(C·k² + 1) output
+  channels. Channel n of owner (c, p, q) keeps the one weight A[n, c, p, q] = u_n (its bias
+  pruned) and outputs σ(u_n h_pad[c, s·y + p, s·x + q]) = |u_n|·σ(±h) at every pixel; a
+  channel of the constant owner keeps only its bias a_n > 0 and outputs the constant a_n at
+  *every* output pixel (a convolution's bias is added at border pixels too);
+* a 1×1 convolution B_t (stride 1, no padding) from the m channels to the O target channels,
+  its bias pruned.
+
+So, at every output pixel (border pixels included: a padding tap reads 0 and σ(u·0) = 0),
+
+    Σ_n B[o, n]·(A_t h)_n = Σ_{c,p,q} (P̃ σ(h) + Ñ σ(−h))[o, c, p, q] + b̃[o],
+
+and every kernel entry is one subset sum over the ρ channels of its owner: exactly the dense
+block pair of :mod:`lotteryproofs.construct.univariate` on the patch matrix (the kernel read as
+an (O, C·k²) matrix, the A weights as (m, C·k²)), which this module reuses. A Dense target
+layer (the final Linear) is the dense 2L pair itself; parameter-free layers (Flatten, average
+and max pooling) are copied into the source. The source is drawn before the target's values
+are read, from the tiled streams of :mod:`lotteryproofs.init` (one Philox key, layer l's
+flat (out, fan-in) matrix drawn tile by tile) with He scales λ_l = √(2/(Var·fan-in)) and the
+product bias rule; weight sharing is kept (the source is a convolutional network).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lotteryproofs import _validate
+from lotteryproofs.activations import RELU
+from lotteryproofs.construct import common, univariate
+from lotteryproofs.conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from lotteryproofs.init import LAW_VARIANCES, Streams, source_seed
+from lotteryproofs.layers import Dense
+from lotteryproofs.network import Box, Network
+from lotteryproofs.residual import Residual
+from lotteryproofs.ticket import RepresentedLayer, RSSLog
+
+#: Layers a target may hold (parameter-free ones are copied into the source).
+PARAMETER_LAYERS = (Conv2d, Dense)
+FREE_LAYERS = (Flatten, AvgPool2d, MaxPool2d)
+
+
+@dataclass(frozen=True)
+class ConvSupports:
+    """What the convolutional 2L construction accepts: layer types and activations."""
+
+    layers: tuple = ("Conv2d", "Dense", "Flatten", "AvgPool2d", "MaxPool2d", "Residual")
+    activations: tuple = ("relu", "identity")
+
+    def check(self, owner: str, target: Network) -> None:
+        if not isinstance(target, Network):
+            raise _validate.InputError(f"target must be a Network, got {type(target).__name__}")
+        for layer in _all_layers(target.layers):
+            kind = type(layer).__name__
+            if kind not in self.layers:
+                raise _validate.InputError(
+                    f"{owner} supports the layer types {', '.join(self.layers)}, not {kind}")
+        for act in _all_activations(target.layers, target.activations):
+            name = act.spec.partition(":")[0]
+            if name not in self.activations:
+                raise _validate.InputError(f"{owner} does not support activation {act.spec} "
+                                           f"(supported: {', '.join(self.activations)})")
+        if not param_layers(target.layers):
+            raise _validate.InputError(f"{owner} needs a target with a Conv2d or Dense layer")
+
+
+def _all_layers(layers):
+    for layer in layers:
+        yield layer
+        if isinstance(layer, Residual):
+            yield from _all_layers(layer.body_layers)
+            if layer.shortcut is not None:
+                yield layer.shortcut
+
+
+def _all_activations(layers, activations):
+    yield from activations
+    for layer in layers:
+        if isinstance(layer, Residual):
+            yield from _all_activations(layer.body_layers, layer.body_activations)
+
+
+# ------------------------------------------------------------------------------ the source
+def param_layers(layers):
+    """The Conv2d/Dense layers in order, residual bodies included (``parameter_arrays`` order)."""
+    out = []
+    for layer in layers:
+        if isinstance(layer, Residual):
+            out += param_layers(layer.body_layers)
+        elif isinstance(layer, PARAMETER_LAYERS):
+            out.append(layer)
+    return out
+
+
+def _pair_shapes(layer, rho: int):
+    """The two source layers of a Conv2d/Dense target layer: (shape, geometry) each (geometry
+    None for Dense)."""
+    if isinstance(layer, Conv2d):
+        out_c, c, kh, kw = layer.weight.shape
+        m = rho * (c * kh * kw + 1)
+        _, ho, wo = layer.output_shape
+        return (((m, c, kh, kw), dict(stride=layer.stride, padding=layer.padding,
+                                      input_shape=layer.input_shape)),
+                ((out_c, m, 1, 1), dict(stride=(1, 1), padding=(0, 0), input_shape=(m, ho, wo))))
+    n_out, n_in = layer.weight.shape
+    m = rho * (n_in + 1)
+    return ((m, n_in), None), ((n_out, m), None)
+
+
+@dataclass(frozen=True, eq=False)
+class ConvSource:
+    """A drawn convolutional source: its layers (He-scaled), activations, layer scales (one per
+    parameter layer) and the seed; :attr:`network` is the source Network."""
+
+    network: Network
+    layer_scales: tuple
+    seed: Mapping
+    law: str
+    bias_factor: float
+
+
+def _draw_layers(layers, activations, rho, streams, law, bias_factor, state, *, scaled):
+    """Source layers and activations for ``layers`` (recursively into residual bodies)."""
+    out, acts = [], []
+    for t, layer in enumerate(layers):
+        after = activations[t] if t < len(layers) - 1 else None
+        if isinstance(layer, Residual):
+            if layer.shortcut is not None:
+                raise _validate.InputError(
+                    f"{CONSTRUCTION.owner} builds identity shortcuts only, not a "
+                    f"{type(layer.shortcut).__name__} shortcut")
+            # λ = 1 inside a body: x + Π λ_body·g(x) is Λ·(unit network) only if Π λ_body = 1
+            body, body_acts = _draw_layers(layer.body_layers, layer.body_activations, rho,
+                                           streams, law, bias_factor, state, scaled=False)
+            out.append(Residual(tuple(body), tuple(body_acts)))
+        elif isinstance(layer, PARAMETER_LAYERS):
+            for half, (shape, geometry) in enumerate(_pair_shapes(layer, rho)):
+                fan_in = int(np.prod(shape[1:]))
+                scale = math.sqrt(2.0 / (LAW_VARIANCES[law] * fan_in)) if scaled else 1.0
+                state["cumulative"] *= scale
+                index = len(state["scales"])
+                w = streams.matrix(law, (shape[0], fan_in), index) * scale
+                b = bias_factor * streams.vector(law, shape[0], index) * state["cumulative"]
+                state["scales"].append(scale)
+                out.append(Dense(w, b) if geometry is None
+                           else Conv2d(w.reshape(shape), b, **geometry))
+                if half == 0:
+                    acts.append(RELU)
+        else:
+            out.append(layer)
+        if after is not None:
+            acts.append(after)
+    return out, acts
+
+
+def draw_source(target: Network, rho: int, *, rng, law: str = "uniform",
+                bias_factor: float = 1.0) -> ConvSource:
+    """Draw the source for ``target``'s geometry (shapes only; no target value is read).
+
+    Parameter layer l (counting only layers with parameters) has the flat unit-scale matrix
+    W̃_l ~ D_w of shape (out, fan-in) drawn from the tiled streams (layer l, tiles of 64) and
+    biases b̃_l ~ β·D_b; the source holds λ_l·W̃_l and Π_{k≤l} λ_k·b̃_l (THEORY.md §1), with
+    λ_l the He scale outside residual bodies and 1 inside them (so that the identity shortcut
+    and the body stay at the same scale: proofs/conv-2l-construction.md).
+    """
+    if law not in LAW_VARIANCES:
+        raise _validate.InputError(f"unknown law {law!r}; known laws: "
+                                   f"{', '.join(sorted(LAW_VARIANCES))}")
+    entropy, spawn_key = source_seed(rng)
+    streams = Streams.from_seed(entropy, spawn_key)
+    state = {"cumulative": 1.0, "scales": []}
+    layers, acts = _draw_layers(target.layers, target.activations, rho, streams, law,
+                                bias_factor, state, scaled=True)
+    seed = {"seed": entropy if isinstance(entropy, int) else None,
+            "spawn_key": [int(k) for k in spawn_key]}
+    return ConvSource(Network.from_layers(layers, tuple(acts)), tuple(state["scales"]), seed,
+                      law, float(bias_factor))
+
+
+def unit_flat(source: Network, layer_scales) -> tuple[list, list]:
+    """Unit-scale flat parameters (W/λ_l as (out, fan-in), b/Π λ_k) of the parameter layers,
+    the same divisions in the same order as :func:`common.unit_parameters`."""
+    weights, biases, cumulative = [], [], 1.0
+    for index, layer in enumerate(param_layers(source.layers)):
+        s = float(layer_scales[index])
+        cumulative *= s
+        w = layer.weight
+        weights.append((w / s).reshape(w.shape[0], -1))
+        biases.append(layer.bias / cumulative)
+    return weights, biases
+
+
+# ------------------------------------------------------------------------------ the ticket
+@dataclass(frozen=True, eq=False)
+class ConvTicket:
+    """source × mask: the source network, one 0/1 mask per parameter array (in
+    ``Network.parameter_arrays`` order), Λ = Π λ_l, the log of every RSS instance and the
+    layout (which source layers represent which target layer)."""
+
+    source: Network
+    masks: tuple
+    scale: float
+    layer_scales: tuple
+    log: RSSLog
+    layout: tuple
+    metadata: Mapping = field(default_factory=dict)
+
+    @property
+    def network(self) -> Network:
+        """The subnetwork: every source parameter times its mask."""
+        return self.source.masked_parameters(self.masks)
+
+    def approximation(self, x, *, compact: bool = True) -> np.ndarray:
+        """Λ⁻¹ f_S(x), the ticket's approximation of the target (THEORY.md §1), evaluated on
+        :meth:`compact_network` (the same function up to summation order) unless told not."""
+        network = self.compact_network() if compact else self.network
+        return network.forward(x) / self.scale
+
+    def compact_network(self) -> Network:
+        """The ticket without the block channels that cannot matter: a channel n of a block
+        layer A whose outgoing 1×1 weights are all 0 contributes nothing; one whose weights
+        and bias are all 0 outputs σ(0) = 0. Only zero terms leave the sums."""
+        network = self.network
+        return Network.from_layers(_compact_layers(network.layers), network.activations)
+
+    @property
+    def failures(self) -> int:
+        return int(self.log.failed.sum())
+
+    def count_nonzero(self) -> int:
+        return int(sum(np.count_nonzero(p) for p in self.network.parameter_arrays))
+
+    def tobytes(self) -> bytes:
+        """The ticket's bytes (source parameters, masks, Λ): what "same seed" compares."""
+        parts = [np.ascontiguousarray(p, "<f8").tobytes() for p in self.source.parameter_arrays]
+        parts += [np.packbits(np.asarray(m, bool)).tobytes() for m in self.masks]
+        parts.append(np.float64(self.scale).tobytes())
+        return b"".join(parts)
+
+
+def _compact_layers(layers) -> list:
+    """Every (block, sum) pair of a layer list — two adjacent parameter layers, as the source
+    lays them out — without its dead block channels; residual bodies likewise."""
+    layers, i = list(layers), 0
+    while i < len(layers):
+        layer = layers[i]
+        if isinstance(layer, Residual):
+            layers[i] = Residual(tuple(_compact_layers(layer.body_layers)),
+                                 layer.body_activations)
+            i += 1
+        elif isinstance(layer, PARAMETER_LAYERS) and i + 1 < len(layers):
+            a, b = layer, layers[i + 1]
+            bw = b.weight.reshape(b.weight.shape[0], -1)
+            aw = a.weight.reshape(a.weight.shape[0], -1)
+            keep = np.any(bw != 0, axis=0) & (np.any(aw != 0, axis=1) | (a.bias != 0))
+            if not keep.any():
+                keep[0] = True  # a layer needs one channel: a silent one
+            layers[i], layers[i + 1] = _select(a, keep, rows=True), _select(b, keep, rows=False)
+            i += 2
+        else:
+            i += 1
+    return layers
+
+
+def _select(layer, keep: np.ndarray, *, rows: bool):
+    """``layer`` with only the output channels (rows=True) or input channels ``keep``."""
+    if isinstance(layer, Dense):
+        if rows:
+            return Dense(layer.weight[keep], layer.bias[keep])
+        return Dense(layer.weight[:, keep], layer.bias)
+    if rows:
+        return Conv2d(layer.weight[keep], layer.bias[keep], layer.stride, layer.padding,
+                      layer.input_shape)
+    c, h, w = layer.input_shape
+    return Conv2d(layer.weight[:, keep], layer.bias, layer.stride, layer.padding,
+                  (int(keep.sum()), h, w))
+
+
+def _patch_columns(negative_channels: np.ndarray, layer) -> np.ndarray:
+    """negative_cols of the patch matrix: column c·k² + p·k + q reads channel c."""
+    if isinstance(layer, Conv2d):
+        _, _, kh, kw = layer.weight.shape
+        return np.repeat(negative_channels, kh * kw)
+    return negative_channels
+
+
+def _signs(layers, activations, neg, out: list):
+    """Append, per parameter layer, which input channels/features can be negative; return the
+    sign mask of the output. After a ReLU nothing is negative; Identity and Flatten keep the
+    sign; a pool's output can be negative where its channel can; a residual block's wherever
+    its input or its (linear-ended) body can."""
+    for t, layer in enumerate(layers):
+        if isinstance(layer, Residual):
+            _signs(layer.body_layers, layer.body_activations, neg, out)
+            neg = np.ones(layer.out_features, bool)
+        elif isinstance(layer, PARAMETER_LAYERS):
+            out.append(neg.reshape(layer.input_shape).any(axis=(1, 2))
+                       if isinstance(layer, Conv2d) else neg)
+            neg = np.ones(layer.out_features, bool)
+        elif not isinstance(layer, Flatten):
+            c = layer.input_shape[0]
+            neg = np.repeat(neg.reshape(c, -1).any(axis=1), layer.out_features // c)
+        if t < len(layers) - 1 and activations[t] == RELU:
+            neg = np.zeros(neg.shape, bool)
+    return neg
+
+
+def input_signs(target: Network, box: Box) -> list:
+    """Per target parameter layer (residual bodies included, in order), per input channel
+    (Conv2d) or feature (Dense): can its input be negative?"""
+    out: list = []
+    _signs(target.layers, target.activations, np.asarray(box.has_negative, bool), out)
+    return out
+
+
+def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
+                   domain: Box | None = None, law: str = "uniform",
+                   bias_factor: float = 1.0) -> ConvTicket:
+    """Draw the source, then solve one RSS instance per effective target parameter.
+
+    Failed instances stay in the log (``failed``), never hidden. ``rng``: an integer or a
+    SeedSequence (its entropy and spawn key are the seed): same seed, same bytes.
+    """
+    CONSTRUCTION.supports.check(CONSTRUCTION.owner, target)
+    eps_param = _validate.positive("eps_param (ε')", eps_param)
+    rho = _validate.positive_int("rho (ρ)", rho)
+    n_0 = target.layers[0].in_features
+    domain = Box.cube(-1.0, 1.0, n_0) if domain is None else domain
+    if not isinstance(domain, Box) or domain.dim != n_0:
+        raise _validate.InputError(f"the domain must be a Box of dimension {n_0}")
+    if not bias_factor > 0:
+        raise _validate.InputError("bias_factor (β) must be > 0: constant channels need biases")
+    # the source first: it depends on the target's shapes only
+    drawn = draw_source(target, rho, rng=rng, law=law, bias_factor=bias_factor)
+    unit_w, unit_b = unit_flat(drawn.network, drawn.layer_scales)
+    signs = input_signs(target, domain)
+    source_params = param_layers(drawn.network.layers)
+    masks, solved, layout = [], [], []
+    for t, layer in enumerate(param_layers(target.layers)):
+        out = layer.weight.shape[0]
+        k_flat = layer.weight.reshape(out, -1)
+        n_in = k_flat.shape[1]
+        owners = common.regular_owners(n_in + 1, rho)
+        index = 2 * t
+        bw, bb, sw, s = univariate.solve_block_pair(
+            layer=t, target_w=k_flat, target_b=layer.bias, block_w=unit_w[index],
+            block_b=unit_b[index], sum_w=unit_w[index + 1], owner=owners,
+            row_map=np.arange(out)[:, None], negative_cols=_patch_columns(signs[t], layer),
+            eps_param=eps_param)
+        masks += [bw.reshape(source_params[index].weight.shape), bb,
+                  sw.reshape(source_params[index + 1].weight.shape), np.zeros(out, bool)]
+        solved += s
+        layout.append({"kind": "pair", "parameter_index": index, "n_in": int(n_in),
+                       "n_out": int(out)})
+    log = common.build_log(solved)
+    metadata = {"method": CONSTRUCTION.name, "eps_param": float(eps_param), "rho": int(rho),
+                "law": law, "bias_factor": float(bias_factor), **drawn.seed,
+                "rss_failures": int(log.failed.sum())}
+    return ConvTicket(drawn.network, tuple(masks), common.output_scale(drawn.layer_scales),
+                      drawn.layer_scales, log, tuple(layout), metadata)
+
+
+def represented_layers(ticket: ConvTicket, *, absolute: bool = False) -> tuple:
+    """Per target parameter layer, what the ticket computes at unit scale (P̃, Ñ, b̃ on the
+    patch matrix, gain max(|P̃|, |Ñ|)), read from the masks alone (never the log).
+
+    ``absolute=True`` reads the ticket over |θ| (its read-back bounds Σ|terms|, for the
+    rounding slack of the certificate)."""
+    source = ticket.source
+    if absolute:
+        source = Network.from_layers([layer.absolute() for layer in source.layers],
+                                     source.activations)
+    masked = source.masked_parameters(ticket.masks)
+    unit_w, unit_b = unit_flat(masked, ticket.layer_scales)
+    out = []
+    for entry in ticket.layout:
+        if entry["kind"] != "pair":
+            continue
+        i = entry["parameter_index"]
+        pos, neg, bias = univariate.represent_block_pair(
+            unit_w[i], unit_b[i], unit_w[i + 1], unit_b[i + 1], entry["n_in"],
+            np.arange(entry["n_out"]))
+        gain = np.maximum(np.abs(pos), np.abs(neg))
+        out.append(RepresentedLayer(pos[None], neg[None], bias[None], gain[None]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ConvConstruction:
+    """A construction over convolutional targets: name, label, what it supports, its build
+    function and its read-back (the convolutional counterpart of base.Construction)."""
+
+    name: str
+    label: str
+    summary: str
+    supports: ConvSupports
+    build: object = field(repr=False)
+    represent: object = field(repr=False)
+
+    @property
+    def owner(self) -> str:
+        return f"the convolutional {self.name} construction"
+
+
+CONSTRUCTION = ConvConstruction(
+    "2l", "2L (conv)", "k×k univariate convolution then 1×1 sums, nonzero biases",
+    ConvSupports(), build=construct_conv, represent=represented_layers)
+
+__all__ = ["CONSTRUCTION", "ConvTicket", "construct_conv", "draw_source", "represented_layers"]
