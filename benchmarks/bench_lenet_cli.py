@@ -14,6 +14,11 @@ and reports the ticket sizes, the certificate's numbers and the load average. Th
 shared: read wall time beside CPU time.
 
     PYTHONPATH=. python benchmarks/bench_lenet_cli.py [--out benchmarks/results/lenet_cli.json]
+        [--baseline /path/to/other/checkout] [--skip-store-source]
+
+``--baseline PATH`` runs every command a second time with ``PYTHONPATH=PATH`` (another checkout
+of the package, e.g. the main branch before a change), interleaved with the current code's
+runs, so that before and after are measured in one run under the same load.
 """
 
 from __future__ import annotations
@@ -43,10 +48,13 @@ print(json.dumps({"returncode": proc.returncode, "wall_s": wall,
 """
 
 
-def timed(args: list[str], cwd: Path) -> dict:
+def timed(args: list[str], cwd: Path, pythonpath: str | None = None) -> dict:
     command = [sys.executable, "-m", "lotteryproofs", *args]
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     out = subprocess.run([sys.executable, "-c", _TIMER, *command], cwd=cwd, capture_output=True,
-                         text=True, check=True, env=os.environ)
+                         text=True, check=True, env=env)
     result = json.loads(out.stdout)
     if result["returncode"] != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{result['stderr']}")
@@ -60,36 +68,61 @@ def _construction_time(stdout: str) -> float | None:
     return None
 
 
+def _run_all(tmp: Path, pythonpath: str | None, store_source: bool) -> dict:
+    # numba caches compiled code per source path: a checkout's first run would time the
+    # compiler, so each checkout first builds a tiny ticket (untimed)
+    timed(["construct", "random:3-4-2", "--method", "2l", "--rho", "8", "--out", "warm.npz",
+           "--json", "warm.json"], tmp, pythonpath)
+    results = {}
+    variants = [("compact", [])] + ([("store_source", ["--store-source"])] if store_source else [])
+    for name, extra in variants:
+        ticket, cert = f"{name}.npz", f"{name}.json"
+        run = timed([*CONSTRUCT, "--out", ticket, "--json", cert, *extra], tmp, pythonpath)
+        certificate = json.loads((tmp / cert).read_text())
+        results[name] = {
+            "wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2),
+            "peak_rss_mb": round(run["peak_rss_mb"], 1),
+            "construction_s": _construction_time(run["stdout"]),
+            "ticket_bytes": (tmp / ticket).stat().st_size,
+            "nonzero": certificate["ticket"]["params_nonzero"],
+            "rss_failures": certificate["rss"]["failures"],
+            "errors": {k: certificate["errors"][k] for k in (
+                "max_param_error", "observed_output_error", "certified_output_error",
+                "a_priori_output_error")},
+        }
+        print(pythonpath or "current", name, json.dumps(results[name]), file=sys.stderr)
+    for name, extra in (("verify", []), ("verify_full", ["--full"])):
+        run = timed(["verify", "compact.npz", "--target", "lenet300100", *extra], tmp,
+                    pythonpath)
+        results[name] = {"wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2),
+                         "peak_rss_mb": round(run["peak_rss_mb"], 1)}
+        print(pythonpath or "current", name, json.dumps(results[name]), file=sys.stderr)
+    run = timed(["--version"], tmp, pythonpath)
+    results["version"] = {"wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2)}
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/lenet_cli.json")
+    parser.add_argument("--baseline", help="another checkout, run with PYTHONPATH=BASELINE")
+    parser.add_argument("--skip-store-source", action="store_true")
     args = parser.parse_args(argv)
     results = {"load_average_before": os.getloadavg()}
+    current = os.environ.get("PYTHONPATH") or str(Path(__file__).resolve().parents[1])
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for name, extra in (("compact", []), ("store_source", ["--store-source"])):
-            ticket, cert = f"{name}.npz", f"{name}.json"
-            run = timed([*CONSTRUCT, "--out", ticket, "--json", cert, *extra], tmp)
-            certificate = json.loads((tmp / cert).read_text())
-            results[name] = {
-                "wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2),
-                "peak_rss_mb": round(run["peak_rss_mb"], 1),
-                "construction_s": _construction_time(run["stdout"]),
-                "ticket_bytes": (tmp / ticket).stat().st_size,
-                "nonzero": certificate["ticket"]["params_nonzero"],
-                "rss_failures": certificate["rss"]["failures"],
-                "errors": {k: certificate["errors"][k] for k in (
-                    "max_param_error", "observed_output_error", "certified_output_error",
-                    "a_priori_output_error")},
-            }
-            print(name, json.dumps(results[name]), file=sys.stderr)
-        for name, extra in (("verify", []), ("verify_full", ["--full"])):
-            run = timed(["verify", "compact.npz", "--target", "lenet300100", *extra], tmp)
-            results[name] = {"wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2),
-                             "peak_rss_mb": round(run["peak_rss_mb"], 1)}
-            print(name, json.dumps(results[name]), file=sys.stderr)
+        if args.baseline:
+            (tmp / "baseline").mkdir()
+            results["baseline"] = _run_all(tmp / "baseline", str(Path(args.baseline).resolve()),
+                                           not args.skip_store_source)
+            results["baseline_path"] = str(Path(args.baseline).resolve())
+        (tmp / "current").mkdir()
+        results.update(_run_all(tmp / "current", str(Path(current).resolve()),
+                                not args.skip_store_source))
     results["load_average_after"] = os.getloadavg()
     results["command"] = "lotteryproofs " + " ".join(CONSTRUCT) + " --out l.npz --json l.json"
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

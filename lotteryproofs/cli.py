@@ -139,6 +139,10 @@ def _run_in_worker(args) -> int:
 
 
 def main(argv=None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # answered before the parser imports every command module
+        print(f"lotteryproofs {__version__}")
+        return 0
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -71,6 +71,7 @@ import hashlib
 import json
 import math
 import numbers
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -233,14 +234,35 @@ class Streams:
         return np.random.Generator(
             np.random.Philox(key=np.array(self.key, dtype=np.uint64), counter=counter))
 
+    def _draw(self, law: str, layer: int, kind: int, tr: int, tc: int, shape) -> np.ndarray:
+        """``law``'s sampler on the stream of tile (tr, tc): one reused Philox whose state is
+        set to (key, counter (0, tc, tr, 2l + k), empty buffer) — exactly the state
+        :meth:`generator` constructs, without a fresh bit generator (and its OS entropy
+        read) per tile. The lock makes set-state-then-draw atomic across threads."""
+        local = self.__dict__.get("_reused")
+        if local is None:
+            bitgen = np.random.Philox(key=np.array(self.key, dtype=np.uint64))
+            local = (bitgen, np.random.Generator(bitgen), threading.Lock(),
+                     np.array(self.key, dtype=np.uint64))
+            object.__setattr__(self, "_reused", local)
+        bitgen, gen, lock, key = local
+        with lock:
+            bitgen.state = {
+                "bit_generator": "Philox",
+                "state": {"counter": np.array([0, tc, tr, 2 * layer + kind], dtype=np.uint64),
+                          "key": key},
+                "buffer": np.zeros(4, np.uint64), "buffer_pos": 4, "has_uint32": 0,
+                "uinteger": 0}
+            return _sample_law(law, gen, shape)
+
     def weight_tile(self, law: str, shape, layer: int, tr: int, tc: int) -> np.ndarray:
         """Tile (tr, tc) of the unit-scale draws of a (rows, cols) matrix of ``law``."""
         rows, cols = shape
         tile = (min(TILE, rows - tr * TILE), min(TILE, cols - tc * TILE))
-        return _sample_law(law, self.generator(layer, WEIGHT, tr, tc), tile)
+        return self._draw(law, layer, WEIGHT, tr, tc, tile)
 
     def bias_run(self, law: str, n: int, layer: int, tr: int) -> np.ndarray:
-        return _sample_law(law, self.generator(layer, BIAS, tr), min(TILE, n - tr * TILE))
+        return self._draw(law, layer, BIAS, tr, 0, min(TILE, n - tr * TILE))
 
     def matrix(self, law: str, shape, layer: int) -> np.ndarray:
         """Every tile of a (rows, cols) matrix, assembled."""

@@ -13,6 +13,7 @@ never trust it and recompute every error from the masks (certify.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,6 +21,7 @@ from types import MappingProxyType
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.layers import Dense
 from lotteryproofs.network import Network
 
 #: Codes of the ``part`` column of :class:`RSSLog`: what a target parameter's instance builds.
@@ -104,7 +106,13 @@ class RSSLog:
 _BATCH = 512
 
 
-def _sparse_or_dense(w: np.ndarray, density: float = 0.05):
+#: Layers with at most this share of nonzeros are multiplied as sparse matrices: measured on
+#: LeNet-300-100's 2L ticket (benchmarks/README.md, "lenet command"), its 13 %-dense output
+#: layer is faster sparse (a BLAS call on a 10-row matrix costs more than the 1 644 products).
+_SPARSE_DENSITY = 0.2
+
+
+def _sparse_or_dense(w: np.ndarray, density: float = _SPARSE_DENSITY):
     if w.size and np.count_nonzero(w) <= density * w.size:
         try:
             from scipy import sparse
@@ -166,7 +174,7 @@ class Ticket:
             m = np.asarray(m)
             if m.shape != p.shape:
                 raise _validate.InputError(f"mask shape {m.shape} differs from parameter {p.shape}")
-            if not np.all((m == 0) | (m == 1)):
+            if m.dtype != bool and not np.all((m == 0) | (m == 1)):
                 raise _validate.InputError("masks must be binary (0/1)")
             masks.append(_readonly(m, bool))
         depth = self.source.depth
@@ -211,9 +219,14 @@ class Ticket:
             out.append((flat[order], w[rows, cols][order], b_full, b[b_rows]))
         return out
 
-    @property
+    @functools.cached_property
     def network(self) -> Network:
-        """f_S: the source with every masked-out parameter set to 0."""
+        """f_S: the source with every masked-out parameter set to 0.
+
+        Computed once per ticket (source and masks are read-only); a compact ticket built by
+        :func:`support_ticket` holds exactly its kept parameters, so there f_S *is* the
+        support and no masked copy is made.
+        """
         return self.source.masked(self.weight_masks, self.bias_masks)
 
     def count_nonzero(self) -> int:
@@ -240,9 +253,10 @@ class Ticket:
                                                            strict=True)]
         out = np.empty((h.shape[0], network.widths[-1]))
         for start in range(0, h.shape[0], _BATCH):  # batches bound the hidden activations
-            z = h[start:start + _BATCH].T
+            z = np.ascontiguousarray(h[start:start + _BATCH].T)
             for layer, (w, b) in enumerate(layers):
-                z = w.dot(z) + b[:, None]
+                z = np.asarray(w.dot(z))
+                z += b[:, None]  # in place: the block layers' activations are the bulk
                 if layer < len(layers) - 1:
                     np.maximum(z, 0.0, out=z)
             out[start:start + _BATCH] = z.T / self.scale
@@ -280,20 +294,30 @@ def support_ticket(spec, kept, scale, metadata, rss_log=None, *, droppable=(),
         inv = np.full(n, -1, np.int64)
         inv[neurons[level]] = np.arange(neurons[level].size)
         inverse.append(inv)
-    weights, biases, wmasks, bmasks = [], [], [], []
+    layers, wmasks, bmasks = [], [], []
     for layer, (wpos, wval, bpos, bval) in enumerate(kept):
+        # only the kept values can be non-finite (every other entry is 0): checked here, so
+        # the dense support is built once and wrapped without Network's validating copy
+        wval, bval = np.asarray(wval, np.float64), np.asarray(bval, np.float64)
+        if not (np.isfinite(wval).all() and np.isfinite(bval).all()):
+            raise _validate.InputError(f"layer {layer}: a kept parameter is not finite")
         shape = (neurons[layer + 1].size, neurons[layer].size)
         r, c = inverse[layer + 1][wpos // widths[layer]], inverse[layer][wpos % widths[layer]]
         w, wm = np.zeros(shape), np.zeros(shape, bool)
         w[r, c], wm[r, c] = wval, True
         b, bm = np.zeros(shape[0]), np.zeros(shape[0], bool)
         b[inverse[layer + 1][bpos]], bm[inverse[layer + 1][bpos]] = bval, True
-        weights.append(w)
-        biases.append(b)
+        w.setflags(write=False)
+        b.setflags(write=False)
+        layers.append(Dense.trusted(w, b))
         wmasks.append(wm)
         bmasks.append(bm)
-    return Ticket(Network(tuple(weights), tuple(biases)), tuple(wmasks), tuple(bmasks), scale,
-                  metadata, rss_log, SourceOrigin(spec, tuple(neurons), source_sha256))
+    ticket = Ticket(Network.from_layers(layers), tuple(wmasks), tuple(bmasks), scale,
+                    metadata, rss_log, SourceOrigin(spec, tuple(neurons), source_sha256))
+    # every unkept parameter of the support is 0 and every kept one is its value, so
+    # source ⊙ masks equals the source itself, bit for bit: no masked copy is needed
+    ticket.__dict__["network"] = ticket.source
+    return ticket
 
 
 @dataclass(frozen=True, eq=False)

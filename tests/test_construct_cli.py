@@ -294,6 +294,26 @@ def test_numba_cache_folder_respects_the_user_and_never_is_the_package(tmp_path)
     assert not where.is_relative_to(package), where
 
 
+def test_version_answers_without_the_heavy_imports():
+    """``lotteryproofs --version`` prints what argparse's version action prints (the parser is
+    the reference) and imports none of sympy, matplotlib, numba, scipy; nor does building the
+    parser (every command module is imported lazily in what it runs)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io; from lotteryproofs import cli; out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out): status = cli.main(['--version'])\n"
+            "heavy = [m for m in ('sympy', 'matplotlib', 'numba', 'scipy') if m in sys.modules]\n"
+            "ref = io.StringIO()\n"
+            "with contextlib.redirect_stdout(ref), contextlib.suppress(SystemExit):\n"
+            "    cli.build_parser().parse_args(['--version'])\n"
+            "heavy += [m for m in ('sympy', 'matplotlib', 'numba') if m in sys.modules]\n"
+            "print(status, out.getvalue() == ref.getvalue(), heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split("\n")[-2] == "0 True []"
+
+
 def test_a_closed_stdout_ends_quietly_with_the_sigpipe_status():
     """`lotteryproofs bounds … | head`: the reader leaves; no "error: Broken pipe", status 141."""
     import subprocess

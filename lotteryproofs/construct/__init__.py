@@ -270,6 +270,8 @@ def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest) -> T
         else:
             values, biases = drawn.weights[layer][rows, cols], drawn.biases[layer]
         kept.append((rows * spec.widths[layer] + cols, values, brows, biases[brows]))
+        if drawn is None:
+            unit.weights[layer].release()  # its tiles are read: free them before the support
     return support_ticket(spec, kept, scale, metadata, log,
                           droppable=droppable_levels(built.layout), source_sha256=digest)
 

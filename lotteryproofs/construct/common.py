@@ -350,6 +350,11 @@ class LazyUnitMatrix:
             return self.source_values(*key) / self._scale
         return self.dense()[key]
 
+    def release(self) -> None:
+        """Forget the drawn tiles (a later read draws them again, the same bytes)."""
+        self._tiles = {}
+        self._dense = None
+
     def dense(self) -> np.ndarray:
         if self._dense is None:
             self._dense = np.vstack([
