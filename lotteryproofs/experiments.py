@@ -4,14 +4,19 @@ One **run** (:func:`run_on_dataset`): draw a source network of widths (n_feature
 n_classes) from a named source (:data:`SOURCES`), learn its scores with edge-popup
 (popup.py), report train and test accuracy of the found subnetwork.
 
-The **grid** (:func:`run_grid`): datasets × sources × densities × options × seeds, each cell
-the mean test accuracy over the seeds with a 95 % Student-t interval, and paired
+The **grid** (:func:`run_grid`): datasets × sources [× bias scales β] × densities × options ×
+seeds, each cell the mean test accuracy over the seeds with a 95 % Student-t interval, and paired
 comparisons of every source with the zero-bias controls (the same seed shares the data split,
 so differences are paired). Every run is one block of lotteryproofs.executor (local processes
 with one BLAS thread each by default, or Dask); every run's randomness is a child of the root
 ``SeedSequence`` keyed by the seed index and by names (not list positions), so adding a source
 or an option leaves the other runs' bytes unchanged, and the result does not depend on the
 executor or its number of workers.
+
+**Bias scale β** (``bias_factor`` of init.py: b̃_l ~ β·D_b, β = 0 a zero-bias source) is
+one option of the nonzero-bias sources (:func:`beta_options`); a grid with ``betas`` runs every
+nonzero-bias source at each β and every zero-bias source once (its β is 0). The source draw
+does not depend on β (β scales the same unit bias draw), so comparisons across β are paired.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from lotteryproofs.popup import (
 )
 
 #: Named sources: name → (init.py scheme, options). The bias factor is the scheme default
-#: (β = 1, product rule).
+#: (β = 1, product rule) unless :func:`beta_options` sets it.
 SOURCES: Mapping[str, tuple[str, Mapping]] = MappingProxyType({
     "uniform-zero-bias": ("uniform-zero-bias", {}),
     "uniform": ("uniform", {}),
@@ -84,6 +89,37 @@ def check_option(name) -> str:
             f"unknown edge-popup option {name!r}; known: {', '.join(OPTIONS)}"
         )
     return name
+
+
+def zero_bias(source: str) -> bool:
+    """Whether a named source draws every bias 0 (a control): by its scheme, not its name."""
+    from lotteryproofs.init import SCHEMES
+
+    scheme, options = SOURCES[check_source(source)]
+    return SCHEMES[scheme].fixed.get("bias_rule") == "zero" or options.get("biases") == "zero"
+
+
+def beta_options(source: str, beta) -> dict:
+    """The init.py options that give ``source`` the bias scale β ({} when β is None: the
+    scheme default). β must be a finite number >= 0; a zero-bias source has no β to set."""
+    if beta is None:
+        return {}
+    beta = _validate.non_negative("β (--beta)", beta)
+    if zero_bias(source):
+        raise _validate.InputError(
+            f"source {source!r} has no biases to scale: β applies to a nonzero-bias source "
+            "(β = 0 makes one zero-bias)")
+    return {"bias_factor": beta}
+
+
+def source_beta(source: str, options: Mapping | None = None) -> float:
+    """The bias scale β a named source is drawn with under ``options`` (0 for zero-bias)."""
+    from lotteryproofs.init import SCHEMES
+
+    if zero_bias(source):
+        return 0.0
+    scheme, fixed = SOURCES[source]
+    return float({**SCHEMES[scheme].defaults, **fixed, **dict(options or {})}["bias_factor"])
 
 
 def check_hidden(hidden) -> tuple[int, ...]:
@@ -147,6 +183,8 @@ class GridSpec:
     hidden: tuple[int, ...] = (256, 256)
     epochs: int = 30
     root_seed: int = 0
+    #: bias scales β of the nonzero-bias sources (None: each source's default, one run)
+    betas: tuple[float, ...] | None = None
 
     def __post_init__(self):
         from lotteryproofs.datasets import check_name
@@ -162,11 +200,21 @@ class GridSpec:
         if self.seeds < 2:
             raise _validate.InputError(f"a 95 % interval needs at least 2 seeds, got {self.seeds}")
         object.__setattr__(self, "hidden", check_hidden(self.hidden))
+        if self.betas is not None:
+            betas = tuple(_validate.non_negative("β (--beta)", b) for b in self.betas)
+            if not betas or len(set(betas)) != len(betas):
+                raise _validate.InputError(f"β values must be distinct and at least one, got "
+                                           f"{list(betas)}")
+            object.__setattr__(self, "betas", betas)
+
+    def source_betas(self, source: str) -> tuple[float | None, ...]:
+        """The β values the grid runs ``source`` at (None: the source's default)."""
+        return (None,) if self.betas is None or zero_bias(source) else self.betas
 
     @property
     def n_runs(self) -> int:
-        return (len(self.datasets) * len(self.sources) * len(self.densities) * len(self.options)
-                * self.seeds)
+        return (len(self.datasets) * sum(len(self.source_betas(s)) for s in self.sources)
+                * len(self.densities) * len(self.options) * self.seeds)
 
     def to_json(self) -> dict:
         return {
@@ -174,6 +222,7 @@ class GridSpec:
             "densities": list(self.densities), "options": list(self.options),
             "seeds": self.seeds, "hidden": list(self.hidden), "epochs": self.epochs,
             "root_seed": self.root_seed,
+            "betas": None if self.betas is None else list(self.betas),
         }
 
 
@@ -216,12 +265,14 @@ class _Task:
     density: float
     option: str
     seed: int
+    beta: float | None = None
 
 
 def _run_task(task: _Task) -> dict:
     """One grid run (in a worker). Randomness: the seed index's child of the root sequence,
-    keyed by (dataset, source) for the source draw — shared by every density and option, so
-    those comparisons are paired — and by (dataset, source, density, option) for training."""
+    keyed by (dataset, source) for the source draw — shared by every β, density and option, so
+    those comparisons are paired — and by (dataset, source, density, option[, β]) for training
+    (β only when the grid sets it, so a grid without β keeps its bytes)."""
     from lotteryproofs.datasets import load_dataset
 
     cpu_start = time.process_time()
@@ -229,15 +280,18 @@ def _run_task(task: _Task) -> dict:
     seed_seq = np.random.SeedSequence(spec.root_seed).spawn(spec.seeds)[task.seed]
     source_seq = np.random.SeedSequence(
         seed_seq.entropy, spawn_key=seed_seq.spawn_key + _key("source", task.dataset, task.source))
+    beta_key = () if task.beta is None else (repr(task.beta),)
     train_seq = np.random.SeedSequence(
         seed_seq.entropy, spawn_key=seed_seq.spawn_key
-        + _key("train", task.dataset, task.source, repr(task.density), task.option))
+        + _key("train", task.dataset, task.source, repr(task.density), task.option, *beta_key))
     dataset = load_dataset(task.dataset, split_seed=task.seed)
     config = PopupConfig(density=task.density, epochs=spec.epochs, **OPTIONS[task.option])
+    options = beta_options(task.source, task.beta)
     run = run_on_dataset(dataset, spec.hidden, task.source, config,
-                         source_rng=source_seq, train_rng=train_seq)
+                         source_rng=source_seq, train_rng=train_seq, source_options=options)
     return {
-        "dataset": task.dataset, "source": task.source, "density": task.density,
+        "dataset": task.dataset, "source": task.source,
+        "beta": source_beta(task.source, options), "density": task.density,
         "option": task.option, "seed": task.seed,
         "train_accuracy": run.train_accuracy, "test_accuracy": run.test_accuracy,
         "output_scale": run.result.output_scale, "final_loss": run.result.epoch_losses[-1],
@@ -293,16 +347,18 @@ class GridResults:
 
 
 def summarise_cells(runs: Sequence[Mapping]) -> list[dict]:
-    """Per (dataset, source, density, option): test/train accuracy means with 95 % intervals."""
+    """Per (dataset, source, β, density, option): test/train accuracy means with 95 %
+    intervals."""
     groups: dict[tuple, list[Mapping]] = {}
     for run in runs:
-        groups.setdefault((run["dataset"], run["source"], run["density"], run["option"]),
-                          []).append(run)
+        groups.setdefault((run["dataset"], run["source"], run.get("beta"), run["density"],
+                           run["option"]), []).append(run)
     cells = []
-    for (dataset, source, density, option), members in groups.items():
+    for (dataset, source, beta, density, option), members in groups.items():
         members = sorted(members, key=lambda r: r["seed"])
         cells.append({
-            "dataset": dataset, "source": source, "density": density, "option": option,
+            "dataset": dataset, "source": source, "beta": beta, "density": density,
+            "option": option,
             "test_accuracy": t_interval([r["test_accuracy"] for r in members]).to_json(),
             "train_accuracy": t_interval([r["train_accuracy"] for r in members]).to_json(),
         })
@@ -310,31 +366,39 @@ def summarise_cells(runs: Sequence[Mapping]) -> list[dict]:
 
 
 def paired_comparisons(runs: Sequence[Mapping]) -> list[dict]:
-    """Each source minus its zero-bias control (CONTROLS) and minus ``uniform-zero-bias``,
-    per dataset: the per-seed difference of test accuracy averaged over every (density,
-    option) cell both ran, then a 95 % t interval over the seeds."""
-    table: dict[tuple, dict[int, list[float]]] = {}
-    by_key = {(r["dataset"], r["source"], r["density"], r["option"], r["seed"]): r for r in runs}
+    """Each source (at each β it ran) minus its zero-bias control (CONTROLS) and minus
+    ``uniform-zero-bias``, per dataset: the per-seed difference of test accuracy averaged over
+    every (density, option) cell both ran, then a 95 % t interval over the seeds. A control
+    is zero-bias, so it ran once whatever the β axis: it is looked up without β."""
+    by_key = {(r["dataset"], r["source"], r.get("beta"), r["density"], r["option"], r["seed"]): r
+              for r in runs}
+    controls = {(d, s, density, option, seed): r
+                for (d, s, _, density, option, seed), r in by_key.items()}
     sources = sorted({r["source"] for r in runs})
     out = []
     for dataset in sorted({r["dataset"] for r in runs}):
         for source in sources:
-            for control in sorted({CONTROLS.get(source), "uniform-zero-bias"} - {None, source}):
-                if control not in sources:
-                    continue
-                per_seed = table.setdefault((dataset, source, control), {})
-                for (d, s, density, option, seed), run in by_key.items():
-                    if d != dataset or s != source:
+            betas = sorted({r.get("beta") for r in runs if r["source"] == source},
+                           key=lambda b: (b is not None, b))
+            for beta in betas:
+                for control in sorted({CONTROLS.get(source), "uniform-zero-bias"}
+                                      - {None, source}):
+                    if control not in sources:
                         continue
-                    other = by_key.get((dataset, control, density, option, seed))
-                    if other is not None:
-                        per_seed.setdefault(seed, []).append(
-                            run["test_accuracy"] - other["test_accuracy"])
-                if len(per_seed) >= 2:
-                    diffs = [math.fsum(v) / len(v) for _, v in sorted(per_seed.items())]
-                    out.append({"dataset": dataset, "source": source, "control": control,
-                                "difference": t_interval(diffs).to_json(),
-                                "cells_per_seed": len(next(iter(per_seed.values())))})
+                    per_seed: dict[int, list[float]] = {}
+                    for (d, s, b, density, option, seed), run in by_key.items():
+                        if d != dataset or s != source or b != beta:
+                            continue
+                        other = controls.get((dataset, control, density, option, seed))
+                        if other is not None:
+                            per_seed.setdefault(seed, []).append(
+                                run["test_accuracy"] - other["test_accuracy"])
+                    if len(per_seed) >= 2:
+                        diffs = [math.fsum(v) / len(v) for _, v in sorted(per_seed.items())]
+                        out.append({"dataset": dataset, "source": source, "beta": beta,
+                                    "control": control,
+                                    "difference": t_interval(diffs).to_json(),
+                                    "cells_per_seed": len(next(iter(per_seed.values())))})
     return out
 
 
@@ -355,8 +419,9 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, show_progress: bool 
     )
 
     workers = _validate.positive_int("workers", workers or os.cpu_count() or 1)
-    tasks = [_Task(spec, dataset, source, density, option, seed)
+    tasks = [_Task(spec, dataset, source, density, option, seed, beta)
              for dataset in spec.datasets for source in spec.sources
+             for beta in spec.source_betas(source)
              for density in spec.densities for option in spec.options
              for seed in range(spec.seeds)]
     store = None if checkpoint is None else open_checkpoint(checkpoint, "popup-grid",
@@ -377,30 +442,45 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, show_progress: bool 
                        extra={"cpu_seconds": cpu, "load_average_at_end": os.getloadavg()[0]})
 
 
+def source_label(source: str, beta) -> str:
+    """A source's name with its β when the grid set one (``uniform β=0.05``)."""
+    return source if beta is None else f"{source} β={beta:g}"
+
+
 def grid_table(results: GridResults) -> str:
-    """Markdown: mean test accuracy [95 % interval] in %, one row per (dataset, source,
+    """Markdown: mean test accuracy [95 % interval] in %, one row per (dataset, source[, β],
     option), one column per density; then the paired differences with the controls."""
     spec = results.spec
-    cells = {(c["dataset"], c["source"], c["density"], c["option"]): c["test_accuracy"]
-             for c in results.cells}
+    cells = {(c["dataset"], c["source"], c.get("beta"), c["density"], c["option"]):
+             c["test_accuracy"] for c in results.cells}
     header = "| dataset | source | option | " + " | ".join(
         f"density {d}" for d in spec.densities) + " |"
     lines = [header, "|" + "---|" * (3 + len(spec.densities))]
     for dataset in spec.datasets:
-        for source in spec.sources:
+        for source, beta in source_rows(spec, results.cells):
+            label = source_label(source, beta if spec.betas is not None else None)
             for option in spec.options:
                 entries = []
                 for density in spec.densities:
-                    cell = cells.get((dataset, source, density, option))
+                    cell = cells.get((dataset, source, beta, density, option))
                     entries.append("—" if cell is None else "{:.1f} [{:.1f}, {:.1f}]".format(
                         100 * cell["mean"], 100 * cell["ci95"][0], 100 * cell["ci95"][1]))
-                lines.append(f"| {dataset} | {source} | {option} | " + " | ".join(entries) + " |")
+                lines.append(f"| {dataset} | {label} | {option} | " + " | ".join(entries) + " |")
     if results.comparisons:
         lines += ["", "| dataset | source | minus control | mean difference [95 % CI] "
                   "(percentage points) | cells per seed |", "|---|---|---|---|---|"]
         for c in results.comparisons:
             diff = c["difference"]
+            beta = c.get("beta") if spec.betas is not None else None
             lines.append("| {} | {} | {} | {:+.2f} [{:+.2f}, {:+.2f}] | {} |".format(
-                c["dataset"], c["source"], c["control"], 100 * diff["mean"],
+                c["dataset"], source_label(c["source"], beta), c["control"], 100 * diff["mean"],
                 100 * diff["ci95"][0], 100 * diff["ci95"][1], c["cells_per_seed"]))
     return "\n".join(lines)
+
+
+def source_rows(spec: GridSpec, cells: Sequence[Mapping]) -> list[tuple[str, float | None]]:
+    """(source, β) of every line of the table and figure: spec order, then β ascending."""
+    present = {(c["source"], c.get("beta")) for c in cells}
+    return [(source, beta) for source in spec.sources
+            for beta in sorted({b for s, b in present if s == source},
+                               key=lambda b: (b is not None, b))]

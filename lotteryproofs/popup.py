@@ -13,10 +13,13 @@ weights never change. THEORY.md §7 lists the seed paper's extensions, all imple
   every weight and λ^{l/D} on the layer-l biases (l = 1 … D). By the scaling lemma (THEORY.md
   §1, proofs/popup-scaled.md) the distributed network computes exactly λ·f_S.
 
-**Density** has one meaning everywhere: the kept fraction of every parameter tensor of every
-layer. A tensor of n entries keeps exactly k = max(1, ⌊density·n + ½⌋) of them
-(:func:`kept_count`, round half up, at least one); with joint ranking the weights and biases of
-a layer are one tensor of n_out·n_in + n_out entries.
+**Density** d has one meaning everywhere (CLI ``--density``, the JSON fields ``density`` and
+``densities``, the docs): the kept fraction of every parameter tensor of every layer. A tensor
+of n entries keeps exactly k = n − ⌊(1 − d)·n⌋ of them (:func:`kept_count`), the rule of
+Ramanujan et al.'s ``GetSubnet`` (hidden-networks: ``j = int((1 - k) * scores.numel())``
+smallest scores set to 0, the rest to 1), evaluated in float64 as they do; at least one is
+kept. With joint ranking the weights and biases of a layer are one tensor of
+n_out·n_in + n_out entries.
 
 **Forward** (mask m, scale factors c_l = λ^{1/D}, d_l = λ^{l/D}; λ = 1 when not scaled):
 
@@ -108,10 +111,17 @@ class PopupConfig:
 
 # ------------------------------------------------------------------------------ top-k masks
 def kept_count(n: int, density: float) -> int:
-    """k = max(1, ⌊density·n + ½⌋): how many of n entries a tensor keeps (round half up)."""
+    """k = n − ⌊(1 − density)·n⌋: how many of n entries a tensor keeps (``GetSubnet``'s rule).
+
+    The floor is that of the float64 product, exactly the authors' ``int((1 - k) * numel)``, so
+    a ticket keeps what their code keeps (e.g. 8 502 parameters of 64-256-256-10 at 0.1, not
+    the 8 501 of rounding d·n per tensor). ``max(1, ·)`` only acts where 1 − d rounds to 1 in
+    float64 (d ≤ 2⁻⁵⁴), where ``GetSubnet`` would keep nothing: for any float f < 1 the
+    rounded f·n stays below n, so the authors' rule keeps at least one entry elsewhere.
+    """
     n = _validate.positive_int("tensor size", n)
     density = check_density(density)
-    return max(1, min(n, math.floor(density * n + 0.5)))
+    return max(1, n - int((1.0 - density) * n))
 
 
 def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Edge-popup (issue 9): gradients, top-k masks, annealing, the scaled identity, bad input."""
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -132,13 +133,89 @@ def test_straight_through_gradient_is_dL_dweff_times_w():
 
 
 # ----------------------------------------------------------------------------- top-k masks
-@given(n=st.integers(1, 10_000), density=st.floats(1e-6, 1.0))
-def test_kept_count_rounds_half_up_and_keeps_at_least_one(n, density):
+def _getsubnet_kept(numel: int, k: float) -> int:
+    """How many entries hidden-networks' ``GetSubnet`` keeps of ``numel`` at kept fraction k:
+    it sorts the scores, zeroes the first ``j = int((1 - k) * scores.numel())`` and keeps the
+    rest. Written out here from their code, in their float64 expression on purpose: the rule
+    to match is what their code computes, float rounding included, not an idealised floor."""
+    j = int((1 - k) * numel)
+    return numel - j
+
+
+def _exact_kept(numel: int, decimal: str) -> int:
+    """numel − ⌊(1 − d)·numel⌋ in exact rational arithmetic for the decimal density d as typed
+    (Fraction of the text, so no float floor surprise)."""
+    return numel - math.floor((1 - Fraction(decimal)) * numel)
+
+
+@given(n=st.integers(1, 10**9), density=st.floats(1e-15, 1.0))
+def test_kept_count_is_getsubnets_rule(n, density):
     k = kept_count(n, density)
-    assert 1 <= k <= n
-    exact = density * n
-    if exact >= 1:
-        assert abs(k - exact) <= 0.5 + 1e-9
+    assert k == _getsubnet_kept(n, density) and 1 <= k <= n
+    # exactly, n − ⌊(1 − d)n⌋ = ⌈d·n⌉; the float product may move it by one, never more
+    assert abs(k - math.ceil(Fraction(density) * n)) <= 1
+
+
+def test_kept_count_keeps_one_where_getsubnet_would_keep_none():
+    assert _getsubnet_kept(1000, 2.0**-60) == 0  # 1 − d rounds to 1 in float64
+    assert kept_count(1000, 2.0**-60) == 1
+
+
+def _grid_tensor_sizes(spec):
+    """{ranking: sizes of every ranked tensor of every dataset's network} of a grid spec."""
+    from lotteryproofs.datasets import load_raw
+    from lotteryproofs.experiments import OPTIONS
+
+    rankings = {OPTIONS[o].get("bias_ranking", "separate") for o in spec.options}
+    sizes = {}
+    for name in spec.datasets:
+        x, y = load_raw(name)
+        widths = (x.shape[1], *spec.hidden, len(np.unique(y)))
+        for ranking in rankings:
+            layers = list(zip(widths[:-1], widths[1:], strict=True))
+            sizes[(widths, ranking)] = (
+                [n for a, b in layers for n in (a * b, b)] if ranking == "separate"
+                else [a * b + b for a, b in layers])
+    return sizes
+
+
+@pytest.mark.parametrize("grid", ["default", "quick"])
+def test_keep_rule_matches_getsubnet_on_every_grid_layer(grid):
+    """Every tensor shape and density of the popup grid (and every annealing level): the
+    toolkit's count, the masks it builds, GetSubnet's expression and the exact rational rule
+    agree."""
+    from lotteryproofs.experiments import OPTIONS, default_grid, quick_grid
+
+    spec = default_grid() if grid == "default" else quick_grid()
+    densities = set(spec.densities)
+    for option in spec.options:
+        for d in spec.densities:
+            config = PopupConfig(density=d, epochs=spec.epochs, **OPTIONS[option])
+            densities |= {level for _, level in density_schedule(config)}
+    rng = np.random.default_rng(0)
+    for (widths, ranking), sizes in _grid_tensor_sizes(spec).items():
+        layers = list(zip(widths[:-1], widths[1:], strict=True))
+        ws = [rng.normal(size=(b, a)) for a, b in layers]
+        bs = [rng.normal(size=b) for _, b in layers]
+        for d in sorted(densities):
+            expected = [_getsubnet_kept(n, d) for n in sizes]
+            assert [kept_count(n, d) for n in sizes] == expected
+            if d in spec.densities:  # the typed decimal: the float rule is the exact one here
+                assert expected == [_exact_kept(n, repr(d)) for n in sizes]
+            wm, bm = layer_masks(ws, bs, d, ranking)
+            kept = ([int(m.sum()) for pair in zip(wm, bm, strict=True) for m in pair]
+                    if ranking == "separate"
+                    else [int(a.sum() + b.sum()) for a, b in zip(wm, bm, strict=True)])
+            assert kept == expected, (widths, ranking, d)
+
+
+def test_digits_network_keeps_getsubnets_8502_at_density_one_tenth():
+    """64-256-256-10 at d = 0.1, weights and biases ranked separately: GetSubnet keeps 8 502
+    (rounding d·n per tensor kept 8 501)."""
+    sizes = [64 * 256, 256, 256 * 256, 256, 256 * 10, 10]
+    assert sum(_exact_kept(n, "0.1") for n in sizes) == 8502
+    assert sum(kept_count(n, 0.1) for n in sizes) == 8502
+    assert sum(max(1, math.floor(0.1 * n + 0.5)) for n in sizes) == 8501  # the old rule
 
 
 @settings(max_examples=50)
@@ -321,6 +398,97 @@ def test_popup_command_ticket_is_evaluable_without_the_package(tmp_path):
     assert kept == report["kept_parameters"]
 
 
+def _popup_files(tmp_path, name, *extra):
+    import json
+
+    from lotteryproofs.cli import main
+
+    ticket, out = tmp_path / f"{name}.npz", tmp_path / f"{name}.json"
+    assert main(["popup", "--dataset", "wine", "--hidden", "8,8", "--density", "0.5",
+                 "--init", "uniform", "--seed", "2", "--epochs", "1", *extra,
+                 "--out", str(ticket), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    report.pop("time_s")
+    with np.load(ticket, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    return ticket.read_bytes(), report, arrays
+
+
+def test_popup_beta_is_the_bias_factor_option(tmp_path):
+    """--beta B draws the source --init-option bias_factor=B draws (same ticket bytes, same
+    report); the source's biases are B times those of β = 1 (init.py: b = β·unit draw, the
+    same draw whatever β) with the same weights, and β = 0 is a zero-bias source."""
+    by_beta = _popup_files(tmp_path, "beta", "--beta", "0.05")
+    by_option = _popup_files(tmp_path, "option", "--init-option", "bias_factor=0.05")
+    assert by_beta[0] == by_option[0]
+    assert by_beta[1] == by_option[1] and by_beta[1]["beta"] == 0.05
+    one = _popup_files(tmp_path, "one")[2]
+    zero = _popup_files(tmp_path, "zero", "--beta", "0")[2]
+    depth = sum(1 for k in one if k.endswith(".weight_mask"))
+    for i in range(depth):
+        for arrays in (by_beta[2], zero):
+            assert np.array_equal(arrays[f"layers.{i}.weight"], one[f"layers.{i}.weight"])
+        np.testing.assert_allclose(by_beta[2][f"layers.{i}.bias"],
+                                   0.05 * one[f"layers.{i}.bias"], rtol=1e-14, atol=0)
+        assert np.any(one[f"layers.{i}.bias"] != 0) and not np.any(zero[f"layers.{i}.bias"])
+
+
+def test_grid_beta_axis_runs_nonzero_bias_sources_at_each_beta():
+    """A β axis: the zero-bias control once, the nonzero-bias source at every β, each run
+    drawn as run_on_dataset draws it with bias_factor=β; β recorded in runs, cells, JSON."""
+    from lotteryproofs.experiments import GridSpec, grid_table, run_grid
+
+    spec = GridSpec(datasets=("wine",), sources=("uniform-zero-bias", "uniform"),
+                    densities=(0.5,), options=("plain",), seeds=2, hidden=(8, 8), epochs=1,
+                    betas=(0.0, 0.5))
+    results = run_grid(spec, workers=1)
+    assert spec.n_runs == len(results.runs) == 2 + 2 * 2
+    assert sorted((r["source"], r["beta"]) for r in results.runs) == [
+        ("uniform", 0.0), ("uniform", 0.0), ("uniform", 0.5), ("uniform", 0.5),
+        ("uniform-zero-bias", 0.0), ("uniform-zero-bias", 0.0)]
+    assert results.to_json()["spec"]["betas"] == [0.0, 0.5]
+    assert {(c["source"], c["beta"]) for c in results.cells} == {
+        ("uniform-zero-bias", 0.0), ("uniform", 0.0), ("uniform", 0.5)}
+    assert {(c["source"], c["beta"]) for c in results.comparisons} == {
+        ("uniform", 0.0), ("uniform", 0.5)}
+    assert "uniform β=0.5" in grid_table(results)
+    # the β = 0.5 runs differ from the β = 0 runs (β reaches the source)
+    by = {(r["beta"], r["seed"]): r for r in results.runs if r["source"] == "uniform"}
+    assert by[(0.5, 0)]["final_loss"] != by[(0.0, 0)]["final_loss"]
+
+
+def test_grid_without_beta_keeps_its_keys():
+    """A grid without β draws and trains from exactly the streams it used before the β axis
+    (rebuilt here from the documented keys: crc32 of the names), so its bytes are unchanged;
+    with β the training stream gains repr(β), the source stream does not."""
+    import zlib
+
+    from lotteryproofs.datasets import load_dataset
+    from lotteryproofs.experiments import GridSpec, _run_task, _Task, run_on_dataset
+
+    spec = GridSpec(datasets=("wine",), sources=("uniform",), densities=(0.5,),
+                    options=("plain",), seeds=2, hidden=(8, 8), epochs=2, root_seed=7)
+
+    def streams(*train_extra):
+        seq = np.random.SeedSequence(7).spawn(2)[1]
+        key = [zlib.crc32(n.encode()) for n in ("source", "wine", "uniform")]
+        train = [zlib.crc32(n.encode())
+                 for n in ("train", "wine", "uniform", "0.5", "plain", *train_extra)]
+        return (np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key + tuple(key)),
+                np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key + tuple(train)))
+
+    dataset = load_dataset("wine", split_seed=1)
+    for beta, extra, options in ((None, (), {}), (0.25, ("0.25",), {"bias_factor": 0.25})):
+        source_seq, train_seq = streams(*extra)
+        direct = run_on_dataset(dataset, (8, 8), "uniform", PopupConfig(density=0.5, epochs=2),
+                                source_rng=source_seq, train_rng=train_seq,
+                                source_options=options)
+        got = _run_task(_Task(spec, "wine", "uniform", 0.5, "plain", 1, beta))
+        assert got["final_loss"] == direct.result.epoch_losses[-1]
+        assert got["test_accuracy"] == direct.test_accuracy
+        assert got["beta"] == (1.0 if beta is None else beta)
+
+
 @pytest.mark.parametrize(
     ("argv", "match"),
     [(["--dataset", "mnist", "--density", "0.1"], "unknown dataset"),
@@ -329,7 +497,9 @@ def test_popup_command_ticket_is_evaluable_without_the_package(tmp_path):
      (["--dataset", "wine", "--density", "0.1", "--init", "xavier"], "unknown initialisation"),
      (["--dataset", "wine", "--density", "0.1", "--hidden", "32,0"], "hidden sizes"),
      (["--dataset", "wine", "--density", "0.1", "--hidden", "32,x"], "hidden sizes"),
-     (["--dataset", "wine", "--density", "0.1", "--hidden", "3.5"], "hidden sizes")],
+     (["--dataset", "wine", "--density", "0.1", "--hidden", "3.5"], "hidden sizes"),
+     (["--dataset", "wine", "--density", "0.1", "--init", "looks-linear-zero-bias",
+       "--beta", "0.5"], "has no biases to scale")],
 )
 def test_popup_command_bad_input_is_a_one_line_error(argv, match, capsys):
     from lotteryproofs.cli import main
@@ -399,7 +569,9 @@ def test_grid_is_independent_of_the_number_of_workers():
     ("change", "match"),
     [({"datasets": ("mnist",)}, "unknown dataset"), ({"sources": ("he",)}, "initialisation"),
      ({"options": ("fast",)}, "option"), ({"densities": (0.0,)}, "density"),
-     ({"seeds": 1}, "2 seeds"), ({"hidden": (16, -1)}, "hidden")],
+     ({"seeds": 1}, "2 seeds"), ({"hidden": (16, -1)}, "hidden"),
+     ({"betas": (-0.5,)}, "must be >= 0"), ({"betas": (float("nan"),)}, "finite"),
+     ({"betas": (0.1, 0.1)}, "distinct"), ({"betas": ()}, "at least one")],
 )
 def test_grid_spec_refuses_bad_input(change, match):
     from lotteryproofs.experiments import GridSpec

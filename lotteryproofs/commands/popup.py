@@ -21,12 +21,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", default="256,256",
                         help="hidden widths, comma-separated (default: %(default)s)")
     parser.add_argument("--density", type=_types.positive_float, required=True,
-                        help="kept fraction of every weight and bias tensor, in (0, 1]")
+                        help="density d: the kept fraction of every weight and bias tensor, "
+                             "in (0, 1]; a tensor of n entries keeps n - floor((1 - d)·n) "
+                             "(Ramanujan et al.'s GetSubnet)")
     from lotteryproofs.experiments import SOURCES
 
     parser.add_argument("--init", default="uniform", metavar="NAME",
                         help=f"source initialisation, one of {', '.join(sorted(SOURCES))} "
                              "(default: %(default)s)")
+    parser.add_argument("--beta", type=_types.non_negative_float, default=None, metavar="B",
+                        help="bias scale β >= 0 of a nonzero-bias source (biases ~ β·D_b; 0: "
+                             "every bias 0); the same as --init-option bias_factor=B "
+                             "(default: the source's, 1)")
     parser.add_argument("--init-option", action="append", default=[], metavar="KEY=VALUE",
                         help="extra init.py option, e.g. bias_factor=0.05 (repeatable; "
                              "default: none)")
@@ -85,7 +91,13 @@ def run(args) -> int:
 
     from lotteryproofs import __version__, outputs
     from lotteryproofs.datasets import load_dataset
-    from lotteryproofs.experiments import check_hidden, check_source, run_on_dataset
+    from lotteryproofs.experiments import (
+        beta_options,
+        check_hidden,
+        check_source,
+        run_on_dataset,
+        source_beta,
+    )
     from lotteryproofs.io import save_ticket, write_json_atomic
     from lotteryproofs.popup import PopupConfig, check_density
 
@@ -93,6 +105,9 @@ def run(args) -> int:
     hidden = check_hidden(args.hidden)
     source_name = check_source(args.init)
     options = dict(_parse_option(o) for o in args.init_option)
+    if args.beta is not None and "bias_factor" in options:
+        raise _validate.InputError("give β once: --beta or --init-option bias_factor, not both")
+    options.update(beta_options(source_name, args.beta))
     config = PopupConfig(
         density=args.density, epochs=args.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer, learning_rate=args.lr, bias_ranking=args.bias_ranking,
@@ -107,6 +122,7 @@ def run(args) -> int:
     summary = {
         "dataset": dataset.name, "split_seed": dataset.split_seed, "seed": args.seed,
         "init": source_name, "init_options": options,
+        "beta": source_beta(source_name, options),
         "widths": list(run_.source.widths), "density": config.density,
         "config": config.to_json(),
         "train_accuracy": run_.train_accuracy, "test_accuracy": run_.test_accuracy,

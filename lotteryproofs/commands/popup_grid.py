@@ -19,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the CI-sized grid (< 60 s on 2 cores; default: the full grid)")
     parser.add_argument("--seed", type=_types.seed, default=0,
                         help="root seed, an integer >= 0 (default: %(default)s)")
+    parser.add_argument("--beta", type=_types.non_negative_float, nargs="+", default=None,
+                        metavar="B",
+                        help="bias scales β >= 0 as a grid axis, e.g. --beta 0 0.05 0.2 1: every "
+                             "nonzero-bias source runs at each (0: every bias 0), every "
+                             "zero-bias source once (default: each source's own, 1)")
     parser.add_argument("--workers", type=_types.positive_int, default=None,
                         help="worker processes (default: every core)")
     parser.add_argument("--json", metavar="OUT.json",
@@ -31,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    import dataclasses
+
     from lotteryproofs import __version__, outputs
     from lotteryproofs._validate import positive_int
     from lotteryproofs.executor.options import executor_from_args
@@ -39,6 +46,8 @@ def run(args) -> int:
 
     workers = None if args.workers is None else positive_int("--workers", args.workers)
     spec = quick_grid(args.seed) if args.quick else default_grid(args.seed)
+    if args.beta is not None:
+        spec = dataclasses.replace(spec, betas=tuple(args.beta))
     with executor_from_args(args) as executor:
         results = run_grid(spec, workers=workers, executor=executor,
                            checkpoint=args.checkpoint, show_progress=True)
@@ -53,7 +62,8 @@ def run(args) -> int:
             write_json_atomic(paths[args.json], {
                 **results.to_json(), "version": __version__,
                 "command": "lotteryproofs popup-grid" + (" --quick" if args.quick else "")
-                + f" --seed {args.seed}"})
+                + f" --seed {args.seed}"
+                + ("" if args.beta is None else " --beta " + " ".join(map(repr, args.beta)))})
         if args.table:
             write_bytes_atomic(paths[args.table], (table + "\n").encode())
     return 0

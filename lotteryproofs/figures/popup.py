@@ -2,7 +2,7 @@
 
 :func:`popup_grid_results` computes the data (the experiment grid of experiments.py, the
 ``quick`` grid when asked); :func:`plot_popup_grid` draws any :class:`GridResults` — one panel
-per (option, dataset), test accuracy against density, one line per source, 95 % intervals as
+per (option, dataset), test accuracy against density, one line per source (and β), 95 % intervals as
 error bars; :func:`figure_popup_grid` is the figure function of the figures driver.
 """
 
@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from lotteryproofs.experiments import SOURCES, GridResults, default_grid, quick_grid, run_grid
+from lotteryproofs.experiments import (
+    GridResults,
+    default_grid,
+    quick_grid,
+    run_grid,
+    source_label,
+    source_rows,
+    zero_bias,
+)
 
 
 def popup_grid_results(*, quick: bool, root_seed: int = 0, workers: int | None = None
@@ -21,30 +29,22 @@ def popup_grid_results(*, quick: bool, root_seed: int = 0, workers: int | None =
     return run_grid(spec, workers=workers)
 
 
-def _zero_bias(source: str) -> bool:
-    """Whether a grid source draws every bias 0 (a control): by its scheme, not its name."""
-    from lotteryproofs.init import SCHEMES
-
-    scheme, options = SOURCES.get(source, (None, {}))
-    fixed = SCHEMES[scheme].fixed if scheme in SCHEMES else {}
-    return fixed.get("bias_rule") == "zero" or options.get("biases") == "zero"
-
-
 def plot_popup_grid(results: GridResults) -> Figure:
     """Mean test accuracy with 95 % intervals vs density; rows options, columns datasets."""
     spec = results.spec
-    cells = {(c["dataset"], c["source"], c["density"], c["option"]): c["test_accuracy"]
-             for c in results.cells}
+    cells = {(c["dataset"], c["source"], c.get("beta"), c["density"], c["option"]):
+             c["test_accuracy"] for c in results.cells}
+    lines = source_rows(spec, results.cells)
     rows, cols = len(spec.options), len(spec.datasets)
     fig = Figure(figsize=(3.2 * cols, 2.4 * rows + 0.8), layout="constrained")
     axes = np.atleast_2d(fig.subplots(rows, cols, sharex=True, squeeze=False))
     densities = np.array(sorted(spec.densities))
-    offsets = np.linspace(-0.06, 0.06, len(spec.sources))  # dodge overlapping error bars
+    offsets = np.linspace(-0.06, 0.06, len(lines))  # dodge overlapping error bars
     for r, option in enumerate(spec.options):
         for c, dataset in enumerate(spec.datasets):
             ax = axes[r, c]
-            for source, offset in zip(spec.sources, offsets, strict=True):
-                found = [cells.get((dataset, source, d, option)) for d in densities]
+            for (source, beta), offset in zip(lines, offsets, strict=True):
+                found = [cells.get((dataset, source, beta, d, option)) for d in densities]
                 keep = [i for i, cell in enumerate(found) if cell is not None]
                 if not keep:
                     continue
@@ -54,7 +54,8 @@ def plot_popup_grid(results: GridResults) -> Figure:
                 x = densities[keep] * np.exp(offset)
                 ax.errorbar(x, 100 * mean, yerr=100 * np.vstack([mean - lower, upper - mean]),
                             marker="o", markersize=3, capsize=2, linewidth=1,
-                            linestyle="--" if _zero_bias(source) else "-", label=source)
+                            linestyle="--" if zero_bias(source) else "-",
+                            label=source_label(source, None if spec.betas is None else beta))
             # a t-interval can pass 100 % with few seeds; the axis stops at the possible range
             ax.set_ylim(top=100.5)
             ax.set_xscale("log")
