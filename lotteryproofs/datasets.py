@@ -173,3 +173,44 @@ def load_dataset(name: str, *, split_seed: int, test_fraction: float = DEFAULT_T
 def count_outside(x: np.ndarray, box: Box) -> int:
     """How many rows of ``x`` leave ``box`` in at least one coordinate."""
     return int(np.count_nonzero(np.any((x < box.lower) | (x > box.upper), axis=1)))
+
+
+# ------------------------------------------------------------------- tasks where biases matter
+#: Radii of the two concentric spheres (class 0 inner, class 1 outer).
+SPHERE_RADII = (1.0, 2.0)
+
+
+def concentric_spheres(dim: int, n_directions: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Two concentric spheres centred at 0 in R^dim with *matched directions*: n directions
+    u_i uniform on the sphere (normalised Gaussians), and for each the points r₁u_i (class 0)
+    and r₂u_i (class 1), rows 2i and 2i+1 (d = 2 is scikit-learn's noiseless ``make_circles``
+    with equal counts). A positively homogeneous classifier gets exactly one of every pair
+    right (proofs/popup-zero-bias-sphere-limit.md)."""
+    dim = _validate.positive_int("dimension", dim, minimum=1)
+    n_directions = _validate.positive_int("directions", n_directions, minimum=2)
+    rng = _validate.rng(rng)
+    u = rng.normal(size=(n_directions, dim))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    r1, r2 = SPHERE_RADII
+    x = np.empty((2 * n_directions, dim))
+    x[0::2], x[1::2] = r1 * u, r2 * u
+    y = np.tile(np.array([0, 1], dtype=np.int64), n_directions)
+    return x, y
+
+
+def load_spheres(dim: int, *, seed: int, n_directions: int = 200,
+                 test_fraction: float = DEFAULT_TEST_FRACTION) -> Dataset:
+    """The sphere task, split *by direction* (both points of a direction on the same side) and
+    **not** standardised (mean 0, scale 1): centring at the training mean would shift the
+    spheres' centre off 0 and void the homogeneity limit that the task exists to show."""
+    seed = _validate.positive_int("seed", seed, minimum=0)
+    test_fraction = _validate.open_unit("test fraction", test_fraction)
+    rng = np.random.default_rng(seed)
+    x, y = concentric_spheres(dim, n_directions, rng)
+    order = rng.permutation(n_directions)
+    n_test = max(1, min(n_directions - 1, int(round(test_fraction * n_directions))))
+    rows = lambda d: np.sort(np.concatenate([2 * d, 2 * d + 1]))  # noqa: E731
+    train, test = rows(order[n_test:]), rows(order[:n_test])
+    return Dataset(name=f"spheres-{dim}", x_train=x[train], y_train=y[train], x_test=x[test],
+                   y_test=y[test], mean=np.zeros(dim), scale=np.ones(dim), n_classes=2,
+                   split_seed=seed)

@@ -140,6 +140,46 @@ def check_backward(ctx: CheckContext) -> CheckResult:
     )
 
 
+# ------------------------------------------------------------- the zero-bias limit on spheres
+#: The accuracy limit of a positively homogeneous classifier on the matched-direction spheres.
+SPHERE_LIMIT = 0.5
+
+
+def sphere_ticket_accuracies(source_name: str, dim: int, seed: int, *, scaled: bool,
+                             epochs: int = 3) -> tuple[float, float]:
+    """(train, test) accuracy of an edge-popup ticket of ``source_name`` on spheres-``dim``."""
+    from lotteryproofs.datasets import load_spheres
+    from lotteryproofs.experiments import run_on_dataset
+    from lotteryproofs.popup import PopupConfig
+
+    data = load_spheres(dim, seed=seed, n_directions=60)
+    seq = np.random.SeedSequence(seed)
+    source_seq, train_seq = seq.spawn(2)
+    config = PopupConfig(density=0.5, epochs=epochs, batch_size=32, scaled=scaled)
+    run = run_on_dataset(data, (16, 16), source_name, config, source_rng=source_seq,
+                         train_rng=train_seq)
+    return run.train_accuracy, run.test_accuracy
+
+
+def check_zero_bias_sphere_limit(ctx: CheckContext) -> CheckResult:
+    """Zero-bias tickets never exceed 1/2 (train or test) on the matched-direction spheres;
+    nonzero-bias tickets are reported beside them (they may pass the limit)."""
+    trials = 6 if ctx.thorough else 2
+    seeds = [int(s) for s in ctx.rng.integers(0, 2**31, size=trials)]
+    zero, nonzero = [], []
+    for i, seed in enumerate(seeds):
+        dim = (2, 8, 32)[i % 3]
+        zero.extend(sphere_ticket_accuracies("uniform-zero-bias", dim, seed, scaled=i % 2 == 1))
+        nonzero.extend(sphere_ticket_accuracies("uniform", dim, seed, scaled=i % 2 == 1))
+    worst = max(zero)
+    return CheckResult(
+        passed=worst <= SPHERE_LIMIT,
+        measured=f"max zero-bias ticket accuracy {worst:.4f} (limit {SPHERE_LIMIT}); "
+                 f"nonzero-bias max {max(nonzero):.4f} ({trials} tickets each)",
+        details={"zero_bias": zero, "nonzero_bias": nonzero, "limit": SPHERE_LIMIT},
+    )
+
+
 THEOREMS = (
     Theorem(
         key="popup.scaled-identity",
@@ -168,5 +208,19 @@ THEOREMS = (
         tests=("tests/test_popup.py::test_backward_matches_central_differences",
                "tests/test_popup.py::test_straight_through_gradient_is_dL_dweff_times_w"),
         check=check_backward,
+    ),
+    Theorem(
+        key="popup.zero-bias-sphere-limit",
+        title="Zero-bias tickets get at most 1/2 on concentric spheres",
+        claim="A positively homogeneous classifier (a zero-bias ReLU network, any mask, any "
+              "λ > 0) classifies r₁u and r₂u alike, so its accuracy on the matched-direction "
+              "spheres split by direction is at most 1/2, on train and test",
+        theory="§7",
+        document="proofs/popup-zero-bias-sphere-limit.md",
+        code=("lotteryproofs.datasets:concentric_spheres", "lotteryproofs.datasets:load_spheres",
+              "lotteryproofs.checks.popup:check_zero_bias_sphere_limit"),
+        tests=("tests/test_popup_spheres.py::test_zero_bias_tickets_never_exceed_one_half",
+               "tests/test_popup_spheres.py::test_spheres_have_matched_directions_and_split"),
+        check=check_zero_bias_sphere_limit,
     ),
 )
