@@ -127,7 +127,7 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
     widths were chosen (recomputed), for the certificate's assumptions."""
     from lotteryproofs.construct import a_priori_widths, get_construction
     from lotteryproofs.construct.common import output_scale
-    from lotteryproofs.construct.sizing import selection_notes, sizing_law
+    from lotteryproofs.construct.sizing import selection_notes, sizing_beta, sizing_law
     from lotteryproofs.init import SCHEMES, SourceSpec, he_layer_scales
 
     meta = ticket.metadata
@@ -229,11 +229,12 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
         raise TicketMismatch("rho_source", f"{rho_source!r} is neither 'a_priori' nor 'given'")
     if rho_source == "a_priori":
         _require(meta, "delta", "lueker_c")
+        beta, beta_refusal = sizing_beta(construction.bound, init_options)
+        if beta_refusal is not None:
+            raise TicketMismatch("rho_source", f"ρ is said to be a-priori, but {beta_refusal}")
         sizes = a_priori_widths(
             construction, target, eps_param, meta["delta"], negative_inputs=domain.has_negative,
-            law=sizing_law(init, init_options),
-            bias_factor=float(init_options.get("bias_factor", 1.0)) or 1.0,
-            C=meta["lueker_c"])
+            law=sizing_law(init, init_options), bias_factor=beta, C=meta["lueker_c"])
         if sizes["rho"] != rho:
             raise TicketMismatch("rho", f"ρ = {rho} is said to be a-priori, but the width theorem "
                                  f"gives ρ = {sizes['rho']} for this target, ε' = {eps_param}, "

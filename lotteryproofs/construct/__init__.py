@@ -26,7 +26,12 @@ from lotteryproofs.bound_spec import DEFAULT_LUEKER_C
 from lotteryproofs.construct import common
 from lotteryproofs.construct.base import BuildInput
 from lotteryproofs.construct.registry import construction_names, get_construction
-from lotteryproofs.construct.sizing import counting_refusal, selection_notes, sizing_law
+from lotteryproofs.construct.sizing import (
+    counting_refusal,
+    selection_notes,
+    sizing_beta,
+    sizing_law,
+)
 from lotteryproofs.construct.univariate import LayoutError
 from lotteryproofs.init import SCHEMES, SourceSpec, unit_scale
 from lotteryproofs.init import source_seed as init_source_seed
@@ -164,13 +169,13 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     rng = np.random.default_rng(np.random.SeedSequence(
         source_seed[0], spawn_key=(*source_seed[1], _AFTER_SOURCE)))
     if rho is None:
-        refusal = counting_refusal(target, eps_param)
+        beta, beta_refusal = sizing_beta(construction.bound, init_options)
+        refusal = counting_refusal(target, eps_param) or beta_refusal
         if refusal is not None:
             raise _validate.InputError(f"the a-priori width: {refusal}")
         sizes = a_priori_widths(
             construction, target, eps_param, delta, negative_inputs=domain.has_negative,
-            law=sizing_law(init, init_options),
-            bias_factor=float(init_options.get("bias_factor", 1.0)) or 1.0, C=lueker_c)
+            law=sizing_law(init, init_options), bias_factor=beta, C=lueker_c)
         rho = sizes["rho"]
         # a width the theorem sizes separately (ρ_in of L+1) fills the option of that name
         options.update({k: sizes[k] for k, v in options.items() if v is None and k in sizes})

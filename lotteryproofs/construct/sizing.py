@@ -12,6 +12,8 @@ search that is not run whenever a pool can be longer than the cap. Hence:
 * :func:`counting_refusal`: a reason to refuse the a-priori ρ outright when even a perfect
   search of MAX_SEARCHED values cannot cover the targets' range within ε' (2^m subset sums
   cover at most 2^m·2ε' of [−z, z]; THEORY.md §3's counting bound), else None;
+* :func:`sizing_beta`: the bias factor β the theorem is evaluated at (the source's own), or a
+  reason to refuse when β = 0 leaves every bias pool empty;
 * :func:`selection_notes`: the sentences a ticket carries about how its widths were chosen
   (after seeing the target's norms, after seeing failures) and whether the a-priori
   guarantee holds under the cap — recomputed by ``verify`` from the metadata it checks.
@@ -28,6 +30,24 @@ def sizing_law(init: str, init_options) -> str:
     """The weight law D_w the a-priori sizing assumes: the scheme's ``law`` option, else the
     family its name starts with."""
     return init_options.get("law", "normal" if init.startswith("normal") else "uniform")
+
+
+def sizing_beta(spec, init_options) -> tuple[float, str | None]:
+    """(β, refusal): the bias factor the width theorem is evaluated at — the scheme's
+    ``bias_factor`` (default 1; the bias pools' candidates are v·c with c ~ β·D_b, THEORY.md
+    §1, §6) — and a reason to refuse the a-priori width, or None.
+
+    β = 0 draws no biases: a construction that represents biases has only zero candidates for
+    them, so no width makes P(any failure) ≤ δ and the theorem gives no ρ. A construction
+    without bias instances (``spec.biases`` False) does not depend on β (1 is returned).
+    """
+    beta = float(init_options.get("bias_factor", 1.0))
+    if not spec.biases:
+        return 1.0, None
+    if beta == 0.0:
+        return beta, ("bias_factor (β) = 0 draws no source biases, so no width solves the "
+                      "target's bias instances; give rho (--rho) or a source with β > 0")
+    return beta, None
 
 
 def longest_pool(spec, rho: int, rho_in: int | None = None) -> int:
