@@ -347,6 +347,9 @@ CASES: list[Case] = [
          lambda d: ["figures", "--quick", "--out", "figs"], "interrupted",
          interrupt_when="figs/"),
     # ---------------------------------------------------------------- files
+    Case("files", "conv-target-on-the-command-line",
+         lambda d: ["construct", "digits-cnn", "--method", "2l", "--rho", "4", "--out", "t.npz"],
+         "the 2l construction supports the layer types Dense, not Conv2d; convolutional"),
     Case("files", "missing-target", lambda d: ["construct", "nope.npz", "--method", "2l"],
          "nope.npz"),
     Case("files", "complex-weights",

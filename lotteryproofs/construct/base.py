@@ -47,14 +47,20 @@ class Supports:
 
     def check(self, owner: str, target: Network) -> None:
         """Refuse a target with a layer type or activation this construction cannot build."""
-        # every hidden activation (Network.activation is None when they differ)
-        for activation in getattr(target, "activations", ()):
-            self.check_activation(owner, activation.spec)
+        # layer types first: a pooling or flatten layer carries the identity "activation",
+        # which would otherwise be named as the reason
         for layer in getattr(target, "layers", ()):
             kind = type(layer).__name__
             if kind not in self.layers:
+                hint = ("" if self.layers != ("Dense",) else
+                        "; convolutional and residual targets are built by the conv 2l "
+                        "construction (Python: lotteryproofs.construct.get_conv_construction)")
                 raise _validate.InputError(
-                    f"{owner} supports the layer types {', '.join(self.layers)}, not {kind}")
+                    f"{owner} supports the layer types {', '.join(self.layers)}, not {kind}"
+                    f"{hint}")
+        # every hidden activation (Network.activation is None when they differ)
+        for activation in getattr(target, "activations", ()):
+            self.check_activation(owner, activation.spec)
 
 
     def check_activation(self, owner: str, spec: str) -> None:
