@@ -31,6 +31,10 @@ class BoundSpec:
     subset has Σ_{r∈S}|v_r| ≤ |w| + γ (the RSS engine's bounded-gain mode with c = γ/ε');
     then the gain of layer l ≥ 2 is a_l + γ·k_l a priori, no G_l needed
     (proofs/bounded-gain-l+1.md).
+    ``linear_first_layer`` (with ``copies``; L+1 for general activations, THEORY.md §9): the
+    first source layer is linear, so block i outputs u_k·x_i exactly for either sign of x_i
+    and of u_k — layer 1 has no sign split (no negative part of its own, every u_k ≠ 0 and
+    every constant c_k ≠ 0 a usable candidate; proofs/l-plus-one-general.md).
     """
 
     name: str
@@ -38,6 +42,7 @@ class BoundSpec:
     mirror_pairs: bool = False
     copies: bool = False
     gain_budget: float | None = None
+    linear_first_layer: bool = False
 
     @property
     def bounded_gain(self) -> bool:
@@ -62,5 +67,7 @@ class BoundSpec:
 
     @property
     def negative_split(self) -> bool:
-        """Layer 1 builds a negative part (its own instances) where inputs can be < 0."""
-        return not self.mirror_pairs
+        """Layer 1 builds a negative part (its own instances) where inputs can be < 0: not for
+        mirror pairs (the twin builds it with the positive instance) nor over a linear first
+        layer (u·x is exact for either sign)."""
+        return not (self.mirror_pairs or self.linear_first_layer)

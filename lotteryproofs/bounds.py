@@ -465,7 +465,15 @@ def construction_pools(spec: BoundSpec, weight_law: str) -> dict[str, tuple[Pool
     if spec.copies:
         a_s, p_s = contained_uniform_constants(weight_law)
         single = PoolLaw("hidden weights (single values)", weight_law, a_s, p_s)
-        return {"rho_in": (weights, biases), "rho": (single, biases)}
+        first = (weights, biases)
+        if spec.linear_first_layer:
+            # u·x and the constant c are exact for either sign over a linear first layer:
+            # every candidate of the block (u ≠ 0) and of the constants (c ≠ 0) is usable
+            first = (PoolLaw("weights (products v·u, linear first layer)", product_law, a_p,
+                             p_p),
+                     PoolLaw("biases (products v·c, linear first layer)", product_law, a_p,
+                             p_p, scale=BETA, target=B_MAX))
+        return {"rho_in": first, "rho": (single, biases)}
     return {"rho": (weights, biases) if spec.biases else (weights,)}
 
 

@@ -11,7 +11,8 @@ One intended change: the certified bound is now the smallest of several rigorous
 §5 recursion the baseline recorded, the differential and linear differential bounds of
 proofs/certificate-differential.md, the a-priori bound under its hypothesis), so it can only
 fall: ``certified_output_error`` is compared as ≤ the recorded value (and ≥ the observed
-error); every other number stays exact.
+error); every other number stays exact. The observed search is run as the baseline ran it
+(no restarted ascent rounds, ``observed_restarts=0``), which reproduces its value exactly.
 """
 
 from __future__ import annotations

@@ -52,3 +52,29 @@ def test_a_construction_without_bias_instances_ignores_beta():
     spec = get_construction("zero-bias").bound
     assert sizing_beta(spec, {"bias_factor": 0.0}) == (1.0, None)
     assert sizing_beta(get_construction("2l").bound, {"bias_factor": 0.25}) == (0.25, None)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "gelu"])
+def test_no_a_priori_width_for_activations_that_are_not_homogeneous(name):
+    """A φ-layer's constant neuron outputs φ(c), so its bias candidates v·φ(c) are not the
+    product law the width theorem counts: the a-priori ρ is refused, a given ρ is built."""
+    from lotteryproofs.activations import get_activation
+    from lotteryproofs.network import Network
+
+    base = random_target((2, 3, 1), np.random.default_rng(1))
+    target = Network(base.weights, base.biases, activations=(get_activation(name),))
+    with pytest.raises(InputError, match=f"positively homogeneous activations only, got {name}"):
+        construct(target, "l+1-general", eps_param=0.2, delta=0.5, rng=0)
+    ticket = construct(target, "l+1-general", eps_param=0.2, delta=0.5, rng=0, rho=6)
+    assert ticket.metadata["rho_source"] == "given"
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+def test_homogeneous_activations_keep_their_a_priori_width(name):
+    from lotteryproofs.activations import get_activation
+    from lotteryproofs.network import Network
+
+    base = random_target((2, 3, 1), np.random.default_rng(1))
+    target = Network(base.weights, base.biases, activations=(get_activation(name),))
+    ticket = construct(target, "l+1-general", eps_param=0.2, delta=0.5, rng=0)
+    assert ticket.metadata["rho_source"] == "a_priori"

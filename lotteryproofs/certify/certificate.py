@@ -282,7 +282,7 @@ def certify(
 
         return Certificate(**lipschitz_certificate_fields(
             ticket, target, box, construction, eps_param, rng=rng, n_samples=n_samples,
-            observed_restarts=observed_restarts, start=start, represented=represented))
+            start=start, represented=represented))
     if represented is None:
         represented, slack = ticket_layers(ticket, ticket_network)
         copies = ticket_copies(ticket, represented, ticket_network)

@@ -80,12 +80,13 @@ def lipschitz_output_error(target: Network, box: Box,
 
 def lipschitz_certificate_fields(ticket, target: Network, box: Box, construction,
                                  eps_param: float, *, rng=None, n_samples: int = 10_000,
-                                 observed_restarts: int = 0, start: float | None = None,
+                                 start: float | None = None,
                                  represented=None) -> dict:
     """The fields of the :class:`~lotteryproofs.certify.certificate.Certificate` of a target with
     activations other than ReLU: certified = :func:`lipschitz_output_error` (method
     "lipschitz"), observed on samples and the box's corners in float64 (φ has no exact
-    evaluation), no a-priori bound (none is proven for these targets: ∞)."""
+    evaluation; no gradient restarts, so ``observed_search.restarts`` is 0 whatever the caller
+    asked for), no a-priori bound (none is proven for these targets: ∞)."""
     import math
     import time
 
@@ -113,7 +114,7 @@ def lipschitz_certificate_fields(ticket, target: Network, box: Box, construction
         time_s=round(time.perf_counter() - start, 3), worst_input=worst,
         certified_method="lipschitz", certified_bounds={"lipschitz": certified},
         observed_search={"samples": int(n_samples), "corners": True, "exact": False,
-                         "restarts": int(observed_restarts)})
+                         "restarts": 0})
 
 
 def _observed(ticket, target: Network, box: Box, rng, n_samples: int):

@@ -67,7 +67,8 @@ def failed_parameters(ticket: Ticket, layers, target: Network, domain: Box, eps_
     unreported, n_reported = [], 0
     from lotteryproofs.construct import get_construction
 
-    # mirror pairs build the negative part with the positive instance (no instance of its own)
+    # mirror pairs build the negative part with the positive instance, and a linear first
+    # layer needs none (u·x is exact for either sign): no instance of its own
     ll = not get_construction(ticket.metadata["method"]).bound.negative_split
     for t, (e_pos, e_neg, e_b) in enumerate(parameter_errors(layers, target, domain)):
         for part, err in ((PART_POSITIVE, e_pos), (PART_NEGATIVE, e_neg)):

@@ -27,6 +27,7 @@ from lotteryproofs.construct import common
 from lotteryproofs.construct.base import BuildInput
 from lotteryproofs.construct.registry import construction_names, get_construction
 from lotteryproofs.construct.sizing import (
+    activation_refusal,
     counting_refusal,
     selection_notes,
     sizing_beta,
@@ -170,7 +171,8 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
         source_seed[0], spawn_key=(*source_seed[1], _AFTER_SOURCE)))
     if rho is None:
         beta, beta_refusal = sizing_beta(construction.bound, init_options)
-        refusal = counting_refusal(target, eps_param) or beta_refusal
+        refusal = (counting_refusal(target, eps_param) or beta_refusal
+                   or activation_refusal(target))
         if refusal is not None:
             raise _validate.InputError(f"the a-priori width: {refusal}")
         sizes = a_priori_widths(

@@ -224,7 +224,8 @@ def _build(inp: BuildInput) -> Built:
 CONSTRUCTION = Construction(
     "l+1-general", "L+1 (general activation)",
     "§9 L+1 for any activation: linear first layer, constants φ(c) where evaluated",
-    default_init="uniform", bound=BoundSpec("l+1", copies=True),
+    default_init="uniform",
+    bound=BoundSpec("l+1-general", copies=True, linear_first_layer=True),
     source_widths=l_plus_one.widths_from_options, build=_build,
     represent=represent_from_metadata, options=(l_plus_one.RHO_IN,),
     supports=Supports(activations=tuple(ACTIVATIONS)))

@@ -12,6 +12,9 @@ search that is not run whenever a pool can be longer than the cap. Hence:
 * :func:`counting_refusal`: a reason to refuse the a-priori ρ outright when even a perfect
   search of MAX_SEARCHED values cannot cover the targets' range within ε' (2^m subset sums
   cover at most 2^m·2ε' of [−z, z]; THEORY.md §3's counting bound), else None;
+* :func:`activation_refusal`: a reason to refuse the a-priori ρ for a target whose
+  activations are not positively homogeneous (its constant neurons' candidates v·φ(c) are
+  not the product law the theorem counts);
 * :func:`sizing_beta`: the bias factor β the theorem is evaluated at (the source's own), or a
   reason to refuse when β = 0 leaves every bias pool empty;
 * :func:`selection_notes`: the sentences a ticket carries about how its widths were chosen
@@ -48,6 +51,21 @@ def sizing_beta(spec, init_options) -> tuple[float, str | None]:
         return beta, ("bias_factor (β) = 0 draws no source biases, so no width solves the "
                       "target's bias instances; give rho (--rho) or a source with β > 0")
     return beta, None
+
+
+def activation_refusal(target) -> str | None:
+    """Why the width theorem gives no ρ for this target's activations, or None.
+
+    The theorem's hidden bias pools hold products v·c (THEORY.md §6): a constant neuron of a
+    ReLU or LeakyReLU layer outputs c for c > 0 (the usable half). Of a φ-layer it outputs
+    φ(c) (proofs/l-plus-one-general.md), e.g. v·sigmoid(c) ∈ v·(0, 1), a law whose contained
+    uniform the theorem does not have; so no a-priori ρ is proven there."""
+    other = [a.spec for a in target.activations if not a.positively_homogeneous]
+    if not other:
+        return None
+    return (f"the width theorem covers positively homogeneous activations only, got "
+            f"{other[0]}: its bias candidates v·φ(c) are not the product law it counts; "
+            "give rho (--rho)")
 
 
 def longest_pool(spec, rho: int, rho_in: int | None = None) -> int:
