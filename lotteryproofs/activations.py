@@ -647,6 +647,14 @@ ALIASES = {"leakyrelu": "leaky_relu", "linear": "identity", "none": "identity",
 PARAMETERS = {"leaky_relu": "alpha", "elu": "alpha"}
 
 
+def scaling_lemma_holds(activations) -> bool:
+    """Whether the scaling lemma (THEORY.md §1) applies to a network with these hidden
+    activations: φ(λz) = λφ(z) for λ > 0 holds for every one (ReLU, LeakyReLU, identity), so
+    the source equals Λ times its unit-scale form and masks can be chosen on that form;
+    otherwise they are chosen on the actual values (layer scales 1, Λ = 1)."""
+    return all(a.positively_homogeneous for a in activations)
+
+
 def canonical_name(name: str) -> str | None:
     """The registry name of ``name`` ("ReLU", "Tanh", "LeakyReLU", "logistic", "swish"),
     or None."""

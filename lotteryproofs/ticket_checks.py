@@ -46,6 +46,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.activations import scaling_lemma_holds
 from lotteryproofs.network import Box, Network, network_sha256
 from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, Ticket
 
@@ -190,11 +191,15 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
 
     # ------------------------------------------------------------- λ_l and Λ
     scales = meta["layer_scales"]
-    expected_scales = list(he_layer_scales(base, spec.options["law"]))
+    if scaling_lemma_holds(target.activations):
+        expected_scales = list(he_layer_scales(base, spec.options["law"]))
+        why = (f"the He scales of the source widths {list(base)} under the "
+               f"{spec.options['law']} law are")
+    else:  # no scaling lemma: the masks are chosen on the actual values, Λ = 1
+        expected_scales = [1.0] * (len(base) - 1)
+        why = "a target with activations that are not positively homogeneous has scales"
     if not isinstance(scales, list) or [float(s) for s in scales] != expected_scales:
-        raise TicketMismatch("layer_scales", f"{scales}, but the He scales of the source widths "
-                             f"{list(base)} under the {spec.options['law']} law are "
-                             f"{expected_scales}")
+        raise TicketMismatch("layer_scales", f"{scales}, but {why} {expected_scales}")
     if ticket.origin is not None:
         origin = ticket.origin.spec
         if (origin.scheme != init or dict(origin.options) != dict(init_options)
@@ -213,14 +218,16 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
         raise TicketMismatch("layout", f"method {construction.name} declares no "
                              "expected_layout, so the file's layout cannot be checked")
     want = _canonical(construction.expected_layout(
-        tuple(target.widths), rho, options, bool(domain.has_negative.any()), widening))
+        target, rho, options, bool(domain.has_negative.any()), widening))
     where = _first_difference("layout", _canonical(layout), want)
     if where is not None:
         raise TicketMismatch(where, f"the file's {where} is not what method "
                              f"{construction.name} writes for ρ = {rho}, the target's widths "
                              "and the ticket's box")
     represented = _represented(ticket)
-    _check_negative_parts(represented, domain)
+    if not construction.bound.linear_first_layer:
+        # a linear first layer represents N = −P for every input (no part of its own)
+        _check_negative_parts(represented, domain)
     _check_gain_budget(construction, represented, target)
 
     # ------------------------------------------------------------- how ρ was chosen

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from lotteryproofs import cli, io
 from lotteryproofs._validate import InputError
-from lotteryproofs.construct import construct, get_construction
+from lotteryproofs.construct import construct, construction_names, get_construction
 from lotteryproofs.construct.common import MAX_SEARCHED
 from lotteryproofs.network import Box, Network
 from lotteryproofs.targets import random_target
@@ -67,7 +67,7 @@ def tickets(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tickets")
     target = _target()
     out = {}
-    for method in ("2l", "ll", "l+1", "l+1-bounded", "zero-bias"):
+    for method in construction_names():
         ticket = construct(target, method, eps_param=0.1, delta=0.1, rng=3, rho=8)
         for store in (False, True):
             path = folder / f"{method}-{'full' if store else 'compact'}.npz"
@@ -92,7 +92,7 @@ def test_genuine_tickets_pass_every_check(tickets):
 
 
 @settings(max_examples=12, deadline=None)
-@given(method=st.sampled_from(("2l", "ll", "l+1", "l+1-bounded", "zero-bias")),
+@given(method=st.sampled_from(construction_names()),
        widths=st.lists(st.integers(1, 3), min_size=2, max_size=4),
        lo=st.sampled_from((-1.0, 0.0, 0.25)), rho=st.sampled_from((2, 4, 6)),
        seed=st.integers(0, 2**16), compact=st.booleans(), widen=st.booleans())
@@ -108,6 +108,34 @@ def test_no_genuine_ticket_is_rejected(tmp_path_factory, method, widths, lo, rho
     path = tmp_path_factory.mktemp("genuine") / "t.npz"
     io.save_ticket(ticket, path, store_log=True)
     check_ticket(io.load_ticket(path), target)
+
+
+def test_a_tanh_ticket_verifies_and_its_activations_are_not_believed(tmp_path, capsys):
+    """The general L+1 layout records the source's activations (identity, then the target's):
+    recomputed from the target, so a file claiming other activations is rejected."""
+    from lotteryproofs.activations import get_activation
+
+    base = random_target((2, 3, 2), np.random.default_rng(5))
+    target = Network(base.weights, base.biases, activations=(get_activation("tanh"),))
+    ticket = construct(target, "l+1-general", eps_param=0.1, delta=0.1, rng=1, rho=6)
+    path = tmp_path / "t.npz"
+    io.save_ticket(ticket, path)
+    check_ticket(io.load_ticket(path), target)
+    io.save_target(target, tmp_path / "tanh.npz")
+    assert cli.main(["verify", str(path), "--target", str(tmp_path / "tanh.npz")]) == 0
+    printed = capsys.readouterr().out
+    # φ is evaluated in float64 and no a-priori bound is proven: the summary says both
+    assert "(float64 estimate, worst input found)" in printed
+    assert "inf   (none proven for this target)" in printed
+
+    def relabel(meta):
+        assert meta["layout"]["activations"] == ["identity", "tanh"]
+        meta["layout"]["activations"] = ["identity", "sigmoid"]
+
+    forged = _tamper(path, tmp_path / "forged.npz", metadata=relabel)
+    with pytest.raises(TicketMismatch) as info:
+        check_ticket(io.load_ticket(forged), target)
+    assert info.value.field.startswith("layout"), str(info.value)
 
 
 # ----------------------------------------------------------------------------- the scale Λ

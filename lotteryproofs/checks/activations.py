@@ -86,7 +86,7 @@ def ticket_row(ticket, target, box, rng, n_samples: int) -> dict:
 
 
 def check_l_plus_one_general(ctx: CheckContext) -> CheckResult:
-    from lotteryproofs.activations import ACTIVATIONS
+    from lotteryproofs.activations import ACTIVATIONS, scaling_lemma_holds
     from lotteryproofs.construct import construct
     from lotteryproofs.network import Box, Network
     from lotteryproofs.targets import random_target
@@ -100,7 +100,7 @@ def check_l_plus_one_general(ctx: CheckContext) -> CheckResult:
             ticket = construct(target, "l+1-general", eps_param=EPS, delta=0.1, rng=ctx.rng,
                                domain=box, rho=RHO, init_options={"bias_factor": BETA})
             r = ticket_row(ticket, target, box, ctx.rng, 4000 if ctx.thorough else 1000)
-            homogeneous = all(a.positively_homogeneous for a in target.activations)
+            homogeneous = scaling_lemma_holds(target.activations)
             ok = (r["subnetwork"] and (homogeneous or r["scale"] == 1.0)
                   and r["unreported_errors_above_eps"] == 0
                   and r["bias_readback_vs_forward"] <= 1e-12 and r["within"])

@@ -14,10 +14,10 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from lotteryproofs.construct.registry import construction_names
+    from lotteryproofs.construct.registry import construction_names, method_help
 
     parser.add_argument("--method", required=True, choices=construction_names(),
-                        help="construction: 2l, ll, l+1 or zero-bias; no default")
+                        help=method_help())
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--target",
                        help="a target file or built-in name (its own norms are used); "

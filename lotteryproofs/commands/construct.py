@@ -7,7 +7,7 @@ import argparse
 from lotteryproofs import _validate
 from lotteryproofs.commands import _types
 
-HELP = "construct a strong lottery ticket for a target (2l, ll, l+1 or zero-bias)"
+HELP = "construct a strong lottery ticket for a target (the --method constructions)"
 #: result paths, checked before any work (cli.check_declared_paths); inputs never overwritten
 OUTPUTS = {"out": _validate.TICKET_FILE, "json": _validate.JSON_FILE}
 INPUTS = ("target",)
@@ -19,11 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="target file (.npz/.safetensors) or built-in name "
                              "(random:8-16-4[:SEED], lenet300100, digits-64-32, "
                              "breast-cancer-16-8, wine-16-8)")
-    from lotteryproofs.construct.registry import construction_names
+    from lotteryproofs.construct.registry import construction_names, method_help
 
     parser.add_argument("--method", required=True, choices=construction_names(),
-                        help="construction: 2l (§4.1), ll (looks-linear, §4.2), l+1 (§4.3) "
-                             "or zero-bias (§4.4); no default")
+                        help=method_help())
     eps = parser.add_mutually_exclusive_group()
     eps.add_argument("--eps-param", type=_types.positive_float, metavar="E",
                      help="per-parameter accuracy ε' of every subset sum (default 0.01)")

@@ -13,8 +13,9 @@ modules compares method names. A record carries
 * three functions: ``source_widths(target_widths, rho, options)``, ``build(BuildInput) ->
   Built`` (choose the masks on the drawn source) and ``represent(unit_ticket, metadata)``
   (read back, from masks and metadata alone, what a ticket computes per target layer);
-* ``expected_layout(target_widths, rho, options, negative_inputs, widening)``: the layout
-  metadata ``build`` writes for those parameters (recomputed by ``verify``, which believes no
+* ``expected_layout(target, rho, options, negative_inputs, widening)``: the layout metadata
+  ``build`` writes for those parameters and that target (its widths, and its activations
+  where the source carries them) (recomputed by ``verify``, which believes no
   layout a file claims: lotteryproofs.ticket_checks).
 
 The generic steps (validation, sizing from bounds.py, the draw, the metadata) are

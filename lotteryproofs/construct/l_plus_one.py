@@ -211,9 +211,9 @@ def represent_from_metadata(unit_ticket: Network, metadata):
     return represent(unit_ticket, widths, int(metadata["rho"]))
 
 
-def expected_layout(target_widths, rho: int, options, negative_inputs: bool, widening):
+def expected_layout(target, rho: int, options, negative_inputs: bool, widening):
     """The Construction's ``expected_layout``: :func:`layout` (no widening, any box)."""
-    return layout(target_widths, rho, _rho_in(rho, options))
+    return layout(target.widths, rho, _rho_in(rho, options))
 
 
 def widths_from_options(target_widths, rho: int, options):

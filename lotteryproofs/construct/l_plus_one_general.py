@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lotteryproofs.activations import ACTIVATIONS, IDENTITY, get_activation
+from lotteryproofs.activations import ACTIVATIONS, IDENTITY, get_activation, scaling_lemma_holds
 from lotteryproofs.bound_spec import BoundSpec
 from lotteryproofs.construct import common, l_plus_one, univariate
 from lotteryproofs.construct.base import BuildInput, Built, Construction, Supports
@@ -207,7 +207,7 @@ def _build(inp: BuildInput) -> Built:
     drawn = inp.draw.network
     acts = source_activations(inp.target)
     source = Network(drawn.weights, drawn.biases, activations=acts)
-    if all(a.positively_homogeneous for a in acts):
+    if scaling_lemma_holds(acts):
         # the scaling lemma holds (ReLU, LeakyReLU, identity): choose on the unit-scale
         # network, the numbers represented_layers reads back through init.unit_scale
         values, scales = inp.unit, tuple(inp.draw.layer_scales)
@@ -216,9 +216,15 @@ def _build(inp: BuildInput) -> Built:
         values = common.UnitParameters(tuple(source.weights), tuple(source.biases))
         scales = (1.0,) * source.depth
     wm, bm, solved = build(inp.target, values, inp.eps_param, rho, rho_in)
-    layout = {**l_plus_one.layout(inp.target.widths, rho, rho_in),
-              "activations": [a.spec for a in acts]}
+    layout = expected_layout(inp.target, rho, inp.options, None, None)
     return Built(source, scales, tuple(wm), tuple(bm), solved, layout)
+
+
+def expected_layout(target: Network, rho: int, options, negative_inputs, widening) -> dict:
+    """The Construction's ``expected_layout``: the L+1 layout and the source's activations
+    (:func:`source_activations` of the target; no widening, any box)."""
+    return {**l_plus_one.layout(target.widths, rho, _rho_in(rho, options)),
+            "activations": [a.spec for a in source_activations(target)]}
 
 
 CONSTRUCTION = Construction(
@@ -227,5 +233,6 @@ CONSTRUCTION = Construction(
     default_init="uniform",
     bound=BoundSpec("l+1-general", copies=True, linear_first_layer=True),
     source_widths=l_plus_one.widths_from_options, build=_build,
-    represent=represent_from_metadata, options=(l_plus_one.RHO_IN,),
+    represent=represent_from_metadata, expected_layout=expected_layout,
+    options=(l_plus_one.RHO_IN,),
     supports=Supports(activations=tuple(ACTIVATIONS)))

@@ -47,6 +47,14 @@ def construction_names() -> tuple[str, ...]:
     return tuple(CONSTRUCTIONS)
 
 
+def method_help() -> str:
+    """The ``--method`` help of the commands, from the registry: each name with its label and
+    THEORY.md section."""
+    return "construction: " + "; ".join(
+        f"{c.name} ({c.label}, {c.summary.split()[0]})" for c in CONSTRUCTIONS.values()
+    )
+
+
 def get_construction(name) -> Construction:
     """The construction registered as ``name`` (a Construction is returned as is), or an
     InputError listing the registered names."""

@@ -167,9 +167,9 @@ def pair_construction(name: str, label: str, summary: str, *, widths, build, own
     """The record of a 2L-family construction: pairs read back by :func:`represent`, the
     widening options, ``widths(target_widths, rho)`` for its source widths and
     ``owners(target_widths, rho)`` for the block owners of its unwidened source."""
-    def expected_layout(target_widths, rho, options, negative_inputs, widening):
-        own = widened_owners(owners(target_widths, rho), widening)
-        return {"pairs": pair_layout_of(target_widths, own, negative_inputs)}
+    def expected_layout(target, rho, options, negative_inputs, widening):
+        own = widened_owners(owners(target.widths, rho), widening)
+        return {"pairs": pair_layout_of(target.widths, own, negative_inputs)}
 
     return Construction(
         name=name, label=label, summary=summary,
