@@ -245,6 +245,20 @@ class Network:
     def __call__(self, x) -> np.ndarray:
         return self.forward(x)
 
+    def input_jacobian(self, x, *, absolute: bool = False) -> np.ndarray:
+        """∂f/∂x at one input x from the forward pass's activation pattern:
+        W_L D_{L−1} W_{L−1} ⋯ D_1 W_1 with D_l = diag(φ_l'(z_l)) (for ReLU 1[z_l > 0]).
+        ``absolute=True`` gives |W_L| D_{L−1} ⋯ D_1 |W_1| with the same pattern: the scale of
+        the product's rounding error (checks/init.py)."""
+        pre: list = []
+        self.propagate(np.asarray(x, dtype=np.float64), FLOAT64, pre=pre)
+        jac = np.eye(self.widths[0])
+        for layer, w in enumerate(self.weights):
+            jac = (np.abs(w) if absolute else w) @ jac
+            if layer < self.depth - 1:
+                jac = jac * self.activations[layer].derivative(pre[layer])[:, None]
+        return jac
+
     def masked(self, weight_masks: Sequence, bias_masks: Sequence) -> Network:
         """The subnetwork with parameter × mask (masks are 0/1 arrays of the same shapes)."""
         weight_masks, bias_masks = tuple(weight_masks), tuple(bias_masks)

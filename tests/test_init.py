@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from lotteryproofs._validate import InputError
 from lotteryproofs.checks.init import (
-    activation_jacobian,
     orthogonal_singular_value,
     random_masks,
     rounding_tolerance,
@@ -263,7 +262,7 @@ def test_orthogonal_jacobian_singular_values_equal(n, depth, law, biases, shape,
     expected = orthogonal_singular_value(widths, law)
     assert expected == pytest.approx(math.sqrt(2.0), rel=1e-14)  # closed form, He scales
     for x in np.random.default_rng(seed).uniform(-3, 3, (3, widths[0])):
-        sv = np.linalg.svd(activation_jacobian(net, x), compute_uv=False)
+        sv = np.linalg.svd(net.input_jacobian(x), compute_uv=False)
         assert sv.size == min(widths[0], widths[-1])
         assert np.all(np.abs(sv - expected) <= singular_value_tolerance(net, x, expected))
 
@@ -272,7 +271,7 @@ def test_orthogonal_jacobian_needs_monotone_widths():
     """Counterexample to THEORY.md §2 as stated: widths (4, 2, 4) give a rank-1 Jacobian."""
     net = draw_network("looks-linear", (4, 2, 4), rng=0, weights="orthogonal")
     x = np.ones(4)
-    sv = np.linalg.svd(activation_jacobian(net, x), compute_uv=False)
+    sv = np.linalg.svd(net.input_jacobian(x), compute_uv=False)
     tol = singular_value_tolerance(net, x, math.sqrt(2.0))
     assert abs(sv[0] - math.sqrt(2.0)) <= tol and np.all(sv[1:] <= tol)
 

@@ -54,22 +54,6 @@ def random_masks(network: Network, rng: np.random.Generator, density: float):
     )
 
 
-def activation_jacobian(network: Network, x: np.ndarray, *, absolute: bool = False
-                        ) -> np.ndarray:
-    """∂f/∂x at x from the forward pass's activation pattern: W_L D_{L−1} W_{L−1} … D_1 W_1,
-    D_l = diag(σ'(z_l)) (for ReLU 1[z_l > 0]). Independent of any looks-linear structure.
-    ``absolute=True`` gives |W_L| D_{L−1} … D_1 |W_1| with the same pattern: the scale of the
-    product's rounding error."""
-    pre: list = []
-    network.propagate(np.asarray(x, dtype=np.float64), FLOAT64, pre=pre)
-    jac = np.eye(network.widths[0])
-    for layer, w in enumerate(network.weights):
-        jac = (np.abs(w) if absolute else w) @ jac
-        if layer < network.depth - 1:
-            jac = jac * network.activations[layer].derivative(pre[layer])[:, None]
-    return jac
-
-
 def _excess(observed_error: np.ndarray, tolerance: np.ndarray) -> float:
     """max(error / tolerance); ≤ 1 means within rounding (0/0 counts as 0, e/0 as ∞)."""
     error = np.asarray(observed_error, dtype=np.float64)
@@ -179,7 +163,7 @@ def check_orthogonal_jacobian(ctx: CheckContext) -> CheckResult:
                           biases=biases).network
         expected = orthogonal_singular_value(widths, law)
         for x in rng.uniform(-3, 3, (4, n)):
-            sv = np.linalg.svd(activation_jacobian(net, x), compute_uv=False)
+            sv = np.linalg.svd(net.input_jacobian(x), compute_uv=False)
             tolerance = singular_value_tolerance(net, x, expected)
             deviation = float(np.max(np.abs(sv - expected)))
             worst_rel = max(worst_rel, deviation / expected)
@@ -200,8 +184,8 @@ def singular_value_tolerance(network: Network, x: np.ndarray, expected: float) -
     the SVD's backward error (a small multiple of n u ‖Ĵ‖₂, taken as 10 n_max u ‖Ĵ‖₂) and the
     rounding of ``expected`` itself (γ_L relative)."""
     depth, n_max = network.depth, max(network.widths)
-    jac_norm = float(np.linalg.norm(activation_jacobian(network, x), 2))
-    absolute_norm = float(np.linalg.norm(activation_jacobian(network, x, absolute=True), 2))
+    jac_norm = float(np.linalg.norm(network.input_jacobian(x), 2))
+    absolute_norm = float(np.linalg.norm(network.input_jacobian(x, absolute=True), 2))
     return ((depth + 1) * gamma_upper(n_max + 1)[0] * absolute_norm
             + 10 * n_max * UNIT_ROUNDOFF * jac_norm + gamma_upper(depth)[0] * expected)
 
@@ -301,7 +285,7 @@ THEOREMS = (
         theory="§2",
         document="proofs/looks-linear.md",
         code=("lotteryproofs.checks.init:orthogonal_singular_value",
-              "lotteryproofs.checks.init:activation_jacobian",
+              "lotteryproofs.network:Network.input_jacobian",
               "lotteryproofs.checks.init:singular_value_tolerance",
               "lotteryproofs.checks.init:check_orthogonal_jacobian"),
         tests=("tests/test_init.py::test_orthogonal_jacobian_singular_values_equal",),

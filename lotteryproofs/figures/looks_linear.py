@@ -7,7 +7,6 @@ from matplotlib.figure import Figure
 
 from lotteryproofs.init import draw_network
 from lotteryproofs.laws import get_law
-from lotteryproofs.network import Network
 from lotteryproofs.rss import closest_subset_sum_batch
 from lotteryproofs.stats import clopper_pearson
 
@@ -31,18 +30,6 @@ def failure_rate(pool: str, n: int, eps: float, trials: int, rng):
     lengths = np.maximum(batch.sizes, 1)
     result = closest_subset_sum_batch(values, targets, lengths=lengths, tol=eps, prefix=True)
     return int(np.count_nonzero(~result.feasible)), trials
-
-
-def input_output_jacobian(network: Network, x: np.ndarray) -> np.ndarray:
-    """∂f/∂x at x: W_L D_{L−1} W_{L−1} ⋯ D_1 W_1 with D_l = diag(1[z_l > 0])."""
-    jacobian, h = np.eye(x.shape[0]), x
-    for layer, (w, b) in enumerate(zip(network.weights, network.biases, strict=True)):
-        z = w @ h + b
-        jacobian = w @ jacobian
-        if layer < network.depth - 1:
-            jacobian = jacobian * (z > 0)[:, None]
-            h = np.maximum(z, 0.0)
-    return jacobian
 
 
 def figure_looks_linear(*, rng, quick: bool) -> Figure:
@@ -98,7 +85,7 @@ def figure_looks_linear(*, rng, quick: bool) -> Figure:
         for d in range(draws):
             network = draw_network(scheme, widths, rng=net_rng, **options)
             x = net_rng.uniform(-1.0, 1.0, widths[0])
-            singular = np.linalg.svd(input_output_jacobian(network, x), compute_uv=False)
+            singular = np.linalg.svd(network.input_jacobian(x), compute_uv=False)
             right.plot(np.arange(1, singular.size + 1), singular, color=f"C{i}",
                        linewidth=1.0, alpha=0.8, label=label if d == 0 else None)
     right.set(yscale="log", xlabel="index $k$ (descending)", ylabel="singular value $s_k$ of ∂f/∂x",
