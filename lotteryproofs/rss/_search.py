@@ -63,6 +63,32 @@ def search_bytes(m: int) -> int:
 
 
 @njit(cache=True)
+def _merge_shifted(a_s, a_m, a0, a1, b_s, b_m, b0, b1, v, bit, out_s, out_m, w):
+    """Merge the sorted a[a0:a1] with the sorted b[b0:b1] + v (masks | bit) into out from
+    index w (stable: a first on ties); returns the index after the last written. ``out`` may
+    be ``a``'s array when w ≥ a1 (each read precedes the write at its index)."""
+    i, k = a0, b0
+    while i < a1 and k < b1:
+        shifted = b_s[k] + v
+        if a_s[i] <= shifted:
+            out_s[w], out_m[w] = a_s[i], a_m[i]
+            i += 1
+        else:
+            out_s[w], out_m[w] = shifted, b_m[k] | bit
+            k += 1
+        w += 1
+    while i < a1:
+        out_s[w], out_m[w] = a_s[i], a_m[i]
+        i += 1
+        w += 1
+    while k < b1:
+        out_s[w], out_m[w] = b_s[k] + v, b_m[k] | bit
+        k += 1
+        w += 1
+    return w
+
+
+@njit(cache=True)
 def _build(values, offset, h, sums, masks, goff, built, p_needed, lev_s, lev_m, lev_off):
     """Build the cardinality groups of one half up to p_needed; returns how many are built.
 
@@ -95,26 +121,9 @@ def _build(values, offset, h, sums, masks, goff, built, p_needed, lev_s, lev_m, 
                 continue
             b0 = src_off[j - 1]
             b1 = src_off[j]
-            v = values[offset + j - 1]
-            bit = np.int64(1) << (j - 1)
-            i, k = a0, b0
-            while i < a1 and k < b1:
-                shifted = src_s[k] + v
-                if dst_s[i] <= shifted:
-                    dst_s[w], dst_m[w] = dst_s[i], dst_m[i]
-                    i += 1
-                else:
-                    dst_s[w], dst_m[w] = shifted, src_m[k] | bit
-                    k += 1
-                w += 1
-            while i < a1:
-                dst_s[w], dst_m[w] = dst_s[i], dst_m[i]
-                i += 1
-                w += 1
-            while k < b1:
-                dst_s[w], dst_m[w] = src_s[k] + v, src_m[k] | bit
-                k += 1
-                w += 1
+            # G_j[p] = merge(G_{j−1}[p] (just written, before w), G_{j−1}[p−1] + v_j)
+            w = _merge_shifted(dst_s, dst_m, a0, a1, src_s, src_m, b0, b1,
+                               values[offset + j - 1], np.int64(1) << (j - 1), dst_s, dst_m, w)
         dst_off[h + 1] = w
         start = dst_off[h]
         goff[p + 1] = goff[p] + (w - start)
@@ -131,26 +140,8 @@ def _build_sorted(values, offset, h, sums, masks, ts, tm):
     masks[0] = 0
     size = 1
     for j in range(h):
-        v = values[offset + j]
-        bit = np.int64(1) << j
-        i, k, w = 0, 0, 0
-        while i < size and k < size:
-            shifted = sums[k] + v
-            if sums[i] <= shifted:
-                ts[w], tm[w] = sums[i], masks[i]
-                i += 1
-            else:
-                ts[w], tm[w] = shifted, masks[k] | bit
-                k += 1
-            w += 1
-        while i < size:
-            ts[w], tm[w] = sums[i], masks[i]
-            i += 1
-            w += 1
-        while k < size:
-            ts[w], tm[w] = sums[k] + v, masks[k] | bit
-            k += 1
-            w += 1
+        _merge_shifted(sums, masks, 0, size, sums, masks, 0, size, values[offset + j],
+                       np.int64(1) << j, ts, tm, 0)
         size *= 2
         sums[:size] = ts[:size]
         masks[:size] = tm[:size]
