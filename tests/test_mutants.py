@@ -3,14 +3,18 @@
 One row per registered theorem: (key, patch target "module:attribute", a factory that gets the
 original attribute and returns the mutant). The test patches the attribute, runs the theorem's
 registered check (the function ``lotteryproofs check --only KEY`` runs) and asserts it FAILS;
-once per theorem it also runs it unpatched and asserts it passes. proofs/README.md has this
-table in prose.
+once per theorem it also runs it unpatched and asserts it passes (under CI, where .ci/run's
+``lotteryproofs check`` has run every check unpatched just before, that step asserts it).
+proofs/README.md has this table in prose.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +23,7 @@ from lotteryproofs.checks import registry
 from lotteryproofs.theorems import CheckContext, theorem_rng
 
 SEED = 0
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _scaled_output(factor):
@@ -314,6 +319,41 @@ def test_check_fails_under_its_mutant(key, target, factory, bug, monkeypatch):
     assert not result.passed, f"{key} passed under the mutant '{bug}': {result.measured}"
 
 
+#: Under CI, .ci/run has already run ``lotteryproofs check`` (every registered check, seed 0,
+#: not thorough: the context of :func:`_run`) and failed on any failed check, before pytest;
+#: the clean runs below would repeat that step (about half this file's time), so CI skips them.
+#: test_clean_runs_are_those_of_lotteryproofs_check keeps the two the same runs.
+CLEAN_RUNS_DONE_BY_CI_CHECK = bool(os.environ.get("CI"))
+
+
+def test_clean_runs_are_those_of_lotteryproofs_check():
+    import argparse
+
+    from lotteryproofs import report
+    from lotteryproofs.commands import check
+
+    step = re.search(r"^python3 -m pip install \. && lotteryproofs check(.*)$",
+                     (ROOT / ".ci" / "run").read_text(), re.MULTILINE)
+    assert step and not re.search(r"--(only|seed|thorough)", step.group(1)), "CI checks all"
+    parser = argparse.ArgumentParser()
+    check.add_arguments(parser)
+    defaults = parser.parse_args([])
+    assert int(defaults.seed) == SEED and not defaults.thorough
+    theorem = _theorem(MUTANTS[0][0])
+    seen = []
+
+    def capture(ctx):
+        seen.append((repr(ctx.rng.bit_generator.state), ctx.thorough))
+        return theorem.check(ctx)
+
+    (row,) = report.iter_checks([dataclasses.replace(theorem, check=capture)], seed=SEED)
+    assert seen == [(repr(theorem_rng(SEED, theorem.key).bit_generator.state), False)]
+    clean = _run(theorem.key)
+    assert (row.result.passed, row.result.measured) == (clean.passed, clean.measured)
+
+
+@pytest.mark.skipif(CLEAN_RUNS_DONE_BY_CI_CHECK,
+                    reason="CI: .ci/run's `lotteryproofs check` ran every check clean already")
 @pytest.mark.parametrize("key", sorted({row[0] for row in MUTANTS}))
 def test_check_passes_without_mutant(key):
     result = _run(key)
