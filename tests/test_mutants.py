@@ -292,11 +292,7 @@ def test_patched_attribute_exists(target):
 
 
 #: Mutants the check does not catch yet (open, reported; strict: a fix turns them red).
-SURVIVORS: set[str] = {
-    # random ±ε' perturbations move the output by ~ε'·√F per layer, the recursion bounds
-    # ε'·F: a recursion that forgets F is still above every observed error (0.79 vs 0.05)
-    "bounds.conv-recursion",
-}
+SURVIVORS: set[str] = set()
 
 
 @pytest.mark.parametrize(("key", "target", "factory", "bug"), [
