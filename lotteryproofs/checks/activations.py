@@ -109,11 +109,15 @@ def check_l_plus_one_general(ctx: CheckContext) -> CheckResult:
     fails = sum(r["failures"] for r in rows)
     total = sum(r["instances"] for r in rows)
     worst = max(r["observed_error"] / max(r["certified"], 1e-300) for r in rows)
+    unreported = sum(r["unreported_errors_above_eps"] for r in rows)
+    failing = [r for r in rows if not (r["subnetwork"] and r["within"])]
     return CheckResult(
         passed=passed,
         measured=(f"{len(rows)} tickets over {len(ACTIVATIONS)} activations: subnetwork, "
-                  f"errors ≤ ε'={EPS} or reported ({fails}/{total} failed), biases = v·φ(c) by "
-                  f"forward, max observed/certified = {worst:.3g}"),
+                  f"errors ≤ ε'={EPS} or reported ({fails}/{total} failed, {unreported} "
+                  f"above ε' unreported), biases = v·φ(c) by forward, max observed/certified "
+                  f"= {worst:.3g}" + (f"; {len(failing)} tickets not a subnetwork or over "
+                                       "their certificate" if failing else "")),
         details={"eps_param": EPS, "rho": RHO, "bias_factor": BETA, "tickets": rows},
     )
 
