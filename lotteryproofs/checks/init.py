@@ -40,10 +40,19 @@ def rounding_tolerance(network: Network, x: np.ndarray) -> np.ndarray:
     evaluations of the same real-valued network function, each with n_max-term inner products
     (Higham's γ_{n+1}|W||x̂| per layer, summed over the L layers) and parameters rescaled by up
     to L+1 roundings (the cumulative scale products). Generous by a small constant, still
-    ~1e-11 relative at width 256 and depth 20."""
+    ~1e-11 relative at width 256 and depth 20.
+
+    Plus the same factor times 2⁻¹⁰⁷⁴ · Π_l max(1, ‖W_l‖_∞): underflow. In the subnormal range
+    a product's rounding error is absolute (Higham §2.1: fl(ab) = ab(1 + δ) + η,
+    |η| ≤ 2⁻¹⁰⁷⁵), not relative, and each later layer amplifies it by at most ‖W_l‖_∞ (ReLU
+    is 1-Lipschitz), so a source with subnormal biases
+    (β ≈ 1e-313) is not flagged for one subnormal ulp."""
     depth = network.depth
     n_max = max(network.widths)
-    return 4.0 * (depth + 1) ** 2 * (n_max + 2) * UNIT_ROUNDOFF * magnitude(network, x)
+    factor = 4.0 * (depth + 1) ** 2 * (n_max + 2)
+    amplification = math.prod(max(1.0, float(np.max(np.sum(np.abs(w), axis=1), initial=0.0)))
+                              for w in network.weights)
+    return factor * (UNIT_ROUNDOFF * magnitude(network, x) + 2.0**-1074 * amplification)
 
 
 def random_masks(network: Network, rng: np.random.Generator, density: float):
