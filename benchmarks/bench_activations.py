@@ -9,9 +9,11 @@ For every (dataset, activation) this trains the target exactly as a user does,
     lotteryproofs train-target --dataset D --hidden H --activation A --seed 0 --out T.npz
 
 then, in this process, builds the ticket with ``construct(…, "l+1-general", rho=ρ,
-init_options={"bias_factor": β})`` (the CLI has no init option: β = 10 puts the φ-layer
-constants near saturation, where their pools reach biases of order 1 at Λ = 1) and certifies
-it (``certify``: the Lipschitz path). It reports the target's and the ticket's test accuracy
+init_options={"bias_factor": β, "weight_scale": S})`` for both source scales S, in the same
+run: ``unit`` (σ_l = 1, the construction's default for these targets, β = 1) against the
+He-scaled source it used before (``he``, β = 10: the φ-layer constants near saturation, where
+their pools reach biases of order 1 at Λ = 1), and certifies it (``certify``: the Lipschitz
+path). It reports the target's and the ticket's test accuracy
 (the ticket is never trained), their agreement on the test inputs, observed / certified
 error, RSS failures, nonzeros and CPU / wall time of the construction. A run that exceeds
 ``--time-limit`` seconds of construction is reported as such (exponential subset-sum search
@@ -44,14 +46,15 @@ class _Timeout(Exception):
 
 
 def run_one(dataset: str, activation: str, *, eps_param: float, rho: int, beta: float,
-            time_limit: float) -> dict:
+            weight_scale: str, time_limit: float) -> dict:
     from lotteryproofs import io
     from lotteryproofs.certify import certify
     from lotteryproofs.construct import construct
     from lotteryproofs.evaluate import dataset_report
 
     row = {"dataset": dataset, "activation": activation, "hidden": HIDDEN[dataset],
-           "eps_param": eps_param, "rho": rho, "bias_factor": beta}
+           "eps_param": eps_param, "rho": rho, "bias_factor": beta,
+           "weight_scale": weight_scale}
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "t.npz")
         code = cli.main(["train-target", "--dataset", dataset, "--hidden", HIDDEN[dataset],
@@ -69,7 +72,8 @@ def run_one(dataset: str, activation: str, *, eps_param: float, rho: int, beta: 
         try:
             ticket = construct(target, "l+1-general", eps_param=eps_param, delta=0.1, rng=0,
                                rho=rho, domain=io.target_box(metadata, target.widths[0]),
-                               init_options={"bias_factor": beta})
+                               init_options={"bias_factor": beta,
+                                             "weight_scale": weight_scale})
         except _Timeout:
             return {**row, "error": f"construction over {time_limit:.0f} s"}
         finally:
@@ -89,16 +93,19 @@ def run_one(dataset: str, activation: str, *, eps_param: float, rho: int, beta: 
 
 
 def table(rows) -> str:
-    head = ("| dataset | φ | hidden | ε' | ρ | target acc | ticket acc | agree | observed / "
-            "certified | failed/instances | ticket nnz (target) | construct CPU s (wall) |")
+    head = ("| dataset | φ | hidden | source (β) | ε' | ρ | target acc | ticket acc | agree | "
+            "observed / certified | failed/instances | ticket nnz (target) | "
+            "construct CPU s (wall) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['dataset']} | {r['activation']} | {r['hidden']} | "
-                         f"{r['eps_param']} | {r['rho']} | {r['error']} |" + " |" * 6)
+                         f"{r['weight_scale']} ({r['bias_factor']:g}) | {r['eps_param']} | "
+                         f"{r['rho']} | {r['error']} |" + " |" * 6)
             continue
         lines.append(
-            f"| {r['dataset']} | {r['activation']} | {r['hidden']} | {r['eps_param']} | "
+            f"| {r['dataset']} | {r['activation']} | {r['hidden']} | "
+            f"{r['weight_scale']} ({r['bias_factor']:g}) | {r['eps_param']} | "
             f"{r['rho']} | {100 * r['target_acc']:.2f} % | {100 * r['ticket_acc']:.2f} % | "
             f"{100 * r['agreement']:.2f} % | {r['observed']:.2g} / {float(r['certified']):.2g}"
             f" | {r['failures']}/{r['instances']} | {r['ticket_nnz']} ({r['target_nnz']}) | "
@@ -113,7 +120,9 @@ def main(argv=None) -> int:
                         choices=["tanh", "logistic"])
     parser.add_argument("--eps-param", type=float, default=0.02)
     parser.add_argument("--rho", type=int, default=30)
-    parser.add_argument("--bias-factor", type=float, default=10.0)
+    parser.add_argument("--scales", nargs="+", default=["unit", "he"], choices=["unit", "he"])
+    parser.add_argument("--bias-factor", type=float, default=None,
+                        help="β (default: 1 for the unit-scale source, 10 for the He-scaled)")
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--json", metavar="OUT.json")
     args = parser.parse_args(argv)
@@ -121,10 +130,13 @@ def main(argv=None) -> int:
     rows = []
     for dataset in args.datasets:
         for activation in args.activations:
-            row = run_one(dataset, activation, eps_param=args.eps_param, rho=args.rho,
-                          beta=args.bias_factor, time_limit=args.time_limit)
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+            for scale in args.scales:
+                beta = args.bias_factor
+                beta = (1.0 if scale == "unit" else 10.0) if beta is None else beta
+                row = run_one(dataset, activation, eps_param=args.eps_param, rho=args.rho,
+                              beta=beta, weight_scale=scale, time_limit=args.time_limit)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")

@@ -21,9 +21,14 @@ Schemes (:data:`SCHEMES`, looked up by name in :func:`draw_network`):
     W̃_l ~ D_w i.i.d.; b̃_l ~ β·D_b i.i.d. (``bias_factor`` β ≥ 0, default 1). With the
     default ``bias_rule="product"`` this is THEORY.md §1's b_l ~ β (Π_{k≤l} σ_k) D_b;
     ``bias_rule="constant"`` gives b_l ~ β·D_b in every layer (the comparison of the
-    signal-propagation measurement, :mod:`lotteryproofs.signal`). Note: under He scales the
-    product rule makes the biases' share of the forward signal fall by ≈ σ_l² per layer
-    (proofs/signal-propagation.md); its purpose is the unit-scale form, not balance.
+    signal-propagation measurement, :mod:`lotteryproofs.signal`). ``weight_scale="unit"``
+    (default ``"he"``) sets every σ_l = 1: W_l ~ D_w, b_l ~ β·D_b, the source *is* its
+    unit-scale form. For networks whose activations are not positively homogeneous there is
+    no scaling lemma, so masks are chosen on the actual values; the He factor would shrink
+    every subset-sum candidate by √(6/n) (proofs/l-plus-one-general.md, "Source scale").
+    Note: under He scales the product rule makes the biases' share of the forward signal
+    fall by ≈ σ_l² per layer (proofs/signal-propagation.md); its purpose is the unit-scale
+    form, not balance.
 ``uniform-zero-bias``, ``normal-zero-bias``
     The controls: the same weights, every bias 0 (THEORY.md §4.4).
 ``looks-linear``
@@ -104,6 +109,14 @@ def he_layer_scales(widths: Sequence[int], law: str) -> tuple[float, ...]:
     widths = _validate.widths("widths", widths)
     variance = LAW_VARIANCES[_check_law(law)]
     return tuple(math.sqrt(2.0 / (variance * n_in)) for n_in in widths[:-1])
+
+
+def source_layer_scales(widths: Sequence[int], options: Mapping) -> tuple[float, ...]:
+    """σ_l of a scheme with resolved ``options``: :func:`he_layer_scales` of the law, or all 1
+    for ``weight_scale="unit"`` (i.i.d. schemes; the others have no such option)."""
+    if options.get("weight_scale", "he") == "unit":
+        return (1.0,) * (len(widths) - 1)
+    return he_layer_scales(widths, options["law"])
 
 
 def _layer_scales(network: Network, layer_scales) -> tuple[float, ...]:
@@ -290,7 +303,7 @@ def _iid_bias(options, unit_draw: np.ndarray, cumulative: float) -> np.ndarray:
 
 def _draw_iid(widths, streams: Streams, options):
     law = options["law"]
-    scales = he_layer_scales(widths, law)
+    scales = source_layer_scales(widths, options)
     cumulative = np.cumprod(scales)
     weights, biases = [], []
     for layer, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
@@ -418,8 +431,10 @@ def _iid_scheme(law: str, zero_bias: bool) -> Scheme:
     return Scheme(
         name=law,
         summary=f"He-scaled {law} weights, {law} biases b_l ~ β·Π_{{k≤l}} σ_k·D_b",
-        defaults=MappingProxyType({"bias_rule": "product", "bias_factor": 1.0}),
-        choices=MappingProxyType({"bias_rule": ("product", "constant")}),
+        defaults=MappingProxyType({"bias_rule": "product", "bias_factor": 1.0,
+                                   "weight_scale": "he"}),
+        choices=MappingProxyType({"bias_rule": ("product", "constant"),
+                                  "weight_scale": ("he", "unit")}),
         draw_unit=_draw_iid,
         fixed=MappingProxyType({"law": law}),
         tiled=True,
@@ -527,7 +542,7 @@ class SourceSpec:
 
     @functools.cached_property
     def layer_scales(self) -> tuple[float, ...]:
-        return he_layer_scales(self.widths, self.options["law"])
+        return source_layer_scales(self.widths, self.options)
 
     def shape(self, layer: int) -> tuple[int, int]:
         return (self.widths[layer + 1], self.widths[layer])

@@ -129,7 +129,7 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
     from lotteryproofs.construct import a_priori_widths, get_construction
     from lotteryproofs.construct.common import output_scale
     from lotteryproofs.construct.sizing import selection_notes, sizing_beta, sizing_law
-    from lotteryproofs.init import SCHEMES, SourceSpec, he_layer_scales
+    from lotteryproofs.init import SCHEMES, SourceSpec, source_layer_scales
 
     meta = ticket.metadata
     _require(meta, "method", "init", "init_options", "target_widths", "rho", "layer_scales",
@@ -192,9 +192,9 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
     # ------------------------------------------------------------- λ_l and Λ
     scales = meta["layer_scales"]
     if scaling_lemma_holds(target.activations):
-        expected_scales = list(he_layer_scales(base, spec.options["law"]))
-        why = (f"the He scales of the source widths {list(base)} under the "
-               f"{spec.options['law']} law are")
+        expected_scales = list(source_layer_scales(base, spec.options))
+        why = (f"the scales of the source widths {list(base)} under the scheme's options "
+               f"{dict(spec.options)} are")
     else:  # no scaling lemma: the masks are chosen on the actual values, Λ = 1
         expected_scales = [1.0] * (len(base) - 1)
         why = "a target with activations that are not positively homogeneous has scales"

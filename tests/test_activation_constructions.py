@@ -84,11 +84,13 @@ def test_random_targets_every_parameter_and_the_certificate(spec, data):
     eps = 0.05
     ticket = construct(target, METHOD, eps_param=eps, delta=0.1, rng=seed, domain=box, rho=12,
                        init_options=INIT)
-    # a genuine subnetwork of the source redrawn from the seed alone (before any target)
-    source = SourceSpec.make("uniform", ticket.source.widths, entropy=seed, spawn_key=(),
-                             **INIT).draw().network
-    assert_subnetwork(ticket, source)
     homogeneous = all(a.positively_homogeneous for a in target.activations)
+    # a genuine subnetwork of the source redrawn from the seed alone (before any target); a
+    # target without the scaling lemma gets a unit-scale source (construct/l_plus_one_general)
+    scale = {} if homogeneous else {"weight_scale": "unit"}
+    source = SourceSpec.make("uniform", ticket.source.widths, entropy=seed, spawn_key=(),
+                             **INIT, **scale).draw().network
+    assert_subnetwork(ticket, source)
     # the scaling lemma only for positively homogeneous φ; otherwise actual values, Λ = 1
     assert (ticket.scale == 1.0) != homogeneous or all(
         s == 1.0 for s in ticket.metadata["layer_scales"])
@@ -241,3 +243,32 @@ def test_the_exported_network_keeps_neurons_that_output_phi_of_zero(lp_rng):
     assert export.network_metadata(ticket)["activation"] == ["identity", "sigmoid", "sigmoid"]
     x = lp_rng.uniform(-1.0, 1.0, (1000, 2))
     assert np.max(np.abs(net.forward(x) - ticket.approximation(x))) <= 1e-12
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_targets_without_the_scaling_lemma_get_a_unit_scale_source(name):
+    """No scaling lemma: the masks are chosen on the actual values, so the source is drawn at
+    unit scale (σ_l = 1: W ~ U[-1, 1], b ~ β·U[-1, 1]) unless the user asks otherwise; a
+    ReLU target keeps the He-scaled source. The choice reads the activations' types only."""
+    from lotteryproofs.init import he_layer_scales
+
+    base = random_target((3, 4, 2), np.random.default_rng(2))
+    target = Network(base.weights, base.biases, activation=name)
+    ticket = construct(target, METHOD, eps_param=0.05, delta=0.1, rng=4, rho=6)
+    assert ticket.metadata["init_options"]["weight_scale"] == "unit"
+    assert ticket.metadata["layer_scales"] == [1.0, 1.0, 1.0] and ticket.scale == 1.0
+    expected = SourceSpec.make("uniform", ticket.source.widths, entropy=4,
+                               weight_scale="unit").draw()
+    assert_subnetwork(ticket, expected.network)
+    assert all(np.max(np.abs(w)) <= 1.0 for w in ticket.source.weights)
+    # the same widths and seed at He scale: the same unit draws, scaled
+    he = SourceSpec.make("uniform", ticket.source.widths, entropy=4).draw()
+    assert all(np.array_equal(u, w) for u, w in zip(he.unit_network.weights,
+                                                    ticket.source.weights, strict=True))
+    assert he.layer_scales == he_layer_scales(ticket.source.widths, "uniform")
+    # the user's explicit choice wins
+    explicit = construct(target, METHOD, eps_param=0.05, delta=0.1, rng=4, rho=6,
+                         init_options={"weight_scale": "he"})
+    assert explicit.metadata["init_options"]["weight_scale"] == "he"
+    relu = construct(base, METHOD, eps_param=0.05, delta=0.1, rng=4, rho=6)
+    assert relu.metadata["init_options"]["weight_scale"] == "he"

@@ -161,7 +161,8 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     delta = _validate.open_unit("delta (δ)", delta)
     domain = _check_domain(domain, target.widths[0])
     init = construction.resolve_init(init)
-    init_options = dict(init_options or {})
+    defaults = construction.init_defaults(target, init) if construction.init_defaults else {}
+    init_options = {**defaults, **dict(init_options or {})}
     options = construction.validate_options(_given_options(
         widen=widen, rho_in=rho_in, max_widen_rounds=max_widen_rounds))
     seed_meta = _seed_metadata(rng)

@@ -116,9 +116,12 @@ class Construction:
     source_widths: Callable = field(repr=False)
     build: Callable = field(repr=False)
     represent: Callable = field(repr=False)
-    #: (target_widths, rho, options, negative_inputs: bool, widening record | None) -> the
-    #: layout metadata ``build`` writes (lotteryproofs.ticket_checks compares a file's with it)
+    #: (target, rho, options, negative_inputs: bool, widening record | None) -> the layout
+    #: metadata ``build`` writes (lotteryproofs.ticket_checks compares a file's with it)
     expected_layout: Callable | None = field(default=None, repr=False)
+    #: (target, scheme name) -> scheme options drawn with unless the user gives them; from
+    #: the target's structure only (its activations' types), never its values
+    init_defaults: Callable | None = field(default=None, repr=False)
     options: tuple[Option, ...] = ()
     supports: Supports = Supports()
     #: appended to a requested scheme that lacks it (the zero-bias baseline: "-zero-bias")

@@ -227,6 +227,19 @@ def expected_layout(target: Network, rho: int, options, negative_inputs, widenin
             "activations": [a.spec for a in source_activations(target)]}
 
 
+def init_defaults(target: Network, scheme: str) -> dict:
+    """The Construction's ``init_defaults``: a unit-scale source (``weight_scale="unit"``,
+    W ~ U[-1, 1], b ~ β·U[-1, 1]) when the target's activations are not positively
+    homogeneous. Without the scaling lemma the masks are chosen on the actual values, and He
+    scales would make every candidate ≤ √(6/n) (proofs/l-plus-one-general.md, "Source
+    scale"). Depends on the activations' types only, like the widths: never on a value."""
+    from lotteryproofs.init import SCHEMES
+
+    if scaling_lemma_holds(target.activations) or "weight_scale" not in SCHEMES[scheme].defaults:
+        return {}
+    return {"weight_scale": "unit"}
+
+
 CONSTRUCTION = Construction(
     "l+1-general", "L+1 (general activation)",
     "§9 L+1 for any activation: linear first layer, constants φ(c) where evaluated",
@@ -234,5 +247,6 @@ CONSTRUCTION = Construction(
     bound=BoundSpec("l+1-general", copies=True, linear_first_layer=True),
     source_widths=l_plus_one.widths_from_options, build=_build,
     represent=represent_from_metadata, expected_layout=expected_layout,
+    init_defaults=init_defaults,
     options=(l_plus_one.RHO_IN,),
     supports=Supports(activations=tuple(ACTIVATIONS)))
