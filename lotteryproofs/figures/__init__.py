@@ -23,6 +23,7 @@ from lotteryproofs._validate import InputError
 #: figure name → "module:function", in the paper's order (the order in which they are built).
 FIGURES: dict[str, str] = {
     "signal": "lotteryproofs.figures.signal:figure_signal",
+    "signal_activations": "lotteryproofs.figures.signal:figure_signal_activations",
     "looks_linear": "lotteryproofs.figures.looks_linear:figure_looks_linear",
     "constants": "lotteryproofs.figures.constants:figure_constants",
     "bounds": "lotteryproofs.figures.bounds:figure_bounds",
