@@ -44,7 +44,7 @@ from lotteryproofs.ticket import RepresentedLayer
 from .bound import check_represented, rigorous_preactivation_bounds, with_scale_slack
 from .differential import layer_difference, relu_difference
 from .rounding import RoundingSlack
-from .symbolic import _Features, _sum_up
+from .symbolic import _difference_cases, _Features, _sum_up
 
 
 def _matrix(layer) -> np.ndarray:
@@ -136,16 +136,9 @@ def _relu_target(zlo, zhi, alpha):
 
 def _relu_difference_linear(zlo, zhi, dlo, dhi):
     """(t, β_u, s, β_l): δ ≤ t Δ + β_u and δ ≥ s Δ + β_l for Δ ∈ [dlo, dhi], z ∈ [zlo, zhi]
-    (the cases of :func:`symbolic._relax_difference`, constants rounded the safe way)."""
-    hlo, hhi = down(zlo + dlo), up(zhi + dhi)
-    up_zero = (dhi <= 0) | (hhi <= 0)
-    up_same = ~up_zero & ((dlo >= 0) | (hlo >= 0))
-    up_chord = ~(up_zero | up_same)
-    lo_zero = (dlo >= 0) | (zhi <= 0)
-    lo_same = ~lo_zero & ((dhi <= 0) | (zlo >= 0))
-    lo_chord = ~(lo_zero | lo_same)
-    width_dn = np.where(up_chord | lo_chord, down(dhi - dlo), 1.0)
-    width_up = np.where(up_chord | lo_chord, up(dhi - dlo), 1.0)
+    (the cases of :func:`symbolic._difference_cases`, constants rounded the safe way)."""
+    up_same, up_chord, lo_same, lo_chord, width_dn, width_up = _difference_cases(
+        zlo, zhi, dlo, dhi)
     tt = np.where(up_chord, up(dhi / width_dn), np.where(up_same, 1.0, 0.0))
     beta_u = np.where(up_chord, up(tt * (-dlo)), 0.0)
     s = np.where(lo_chord, np.maximum(down(-dlo / width_up), 0.0), np.where(lo_same, 1.0, 0.0))

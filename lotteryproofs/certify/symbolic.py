@@ -125,9 +125,11 @@ def _relax_target(zlo, zhi, lo_bound, hi_bound, feat):
     return x_lo, x_hi
 
 
-def _relax_difference(zlo, zhi, dlo, dhi, lo_bound, hi_bound, feat):
-    """Affine bounds of Δ' = σ(z + Δ) − σ(z) from those of Δ (module docstring)."""
-    (alo, clo), (ahi, chi) = lo_bound, hi_bound
+def _difference_cases(zlo, zhi, dlo, dhi):
+    """The cases of the relaxation of δ = σ(z + Δ) − σ(z) over z ∈ [zlo, zhi], Δ ∈ [dlo, dhi]
+    (module docstring): upper bound 0, = Δ or the chord; lower bound 0, = Δ or the chord;
+    and the chord's width dhi − dlo rounded down and up (1 where no chord is used).
+    Returns (up_same, up_chord, lo_same, lo_chord, width_dn, width_up)."""
     hlo, hhi = down(zlo + dlo), up(zhi + dhi)
     up_zero = (dhi <= 0) | (hhi <= 0)
     up_same = ~up_zero & ((dlo >= 0) | (hlo >= 0))
@@ -137,6 +139,14 @@ def _relax_difference(zlo, zhi, dlo, dhi, lo_bound, hi_bound, feat):
     lo_chord = ~(lo_zero | lo_same)
     width_dn = np.where(up_chord | lo_chord, down(dhi - dlo), 1.0)
     width_up = np.where(up_chord | lo_chord, up(dhi - dlo), 1.0)
+    return up_same, up_chord, lo_same, lo_chord, width_dn, width_up
+
+
+def _relax_difference(zlo, zhi, dlo, dhi, lo_bound, hi_bound, feat):
+    """Affine bounds of Δ' = σ(z + Δ) − σ(z) from those of Δ (module docstring)."""
+    (alo, clo), (ahi, chi) = lo_bound, hi_bound
+    up_same, up_chord, lo_same, lo_chord, width_dn, width_up = _difference_cases(
+        zlo, zhi, dlo, dhi)
     t = np.where(up_chord, up(dhi / width_dn), 0.0)
     ta, tc = _scaled(ahi, np.where(up_chord, up(chi - dlo), 0.0), t, feat, upper=True)
     s = np.where(lo_chord, np.maximum(down(-dlo / width_up), 0.0), 0.0)
