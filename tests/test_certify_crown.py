@@ -192,6 +192,12 @@ def test_back_substitution_is_above_the_exact_sup(seed, method, dim, hidden, lo,
     assert value is not None
     enc = C.sup_error_branch_and_bound(target, ticket.network, ticket.scale, box,
                                        threshold=value, max_cells=100_000)
+    if not enc.converged and enc.upper > value * (1 + 1e-2):
+        # interval bounds of L+1 copies with large gains straddle 0 on wide cells: the oracle's
+        # upper end falls like 1/cells (seed 2, l+1 on [0, 1]²: 1.086, 1.021, 1.005 × the
+        # bound at 10⁵, 4·10⁵, 1.6·10⁶ cells), so such a case gets a 16× budget
+        enc = C.sup_error_branch_and_bound(target, ticket.network, ticket.scale, box,
+                                           threshold=value, max_cells=1_600_000)
     assert enc.lower <= value  # an exact corner value above the bound: unsound
     assert enc.upper <= value * (1 + (1e-8 if enc.converged else 1e-2))
 
