@@ -185,7 +185,11 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
                                                          if k in scheme.defaults})
     except _validate.InputError as exc:
         raise TicketMismatch("init_options", str(exc)) from None
-    if dict(spec.options) != dict(init_options):
+    # an option the file does not name is drawn at its default (a file written before the
+    # scheme gained it: weight_scale); every option it names must be the resolved one
+    named = {**{k: v for k, v in spec.options.items() if k in scheme.defaults
+                and k not in init_options}, **init_options}
+    if dict(spec.options) != named:
         raise TicketMismatch("init_options", f"{dict(init_options)}, but scheme {init!r} "
                              f"resolves them to {dict(spec.options)}")
 
@@ -202,7 +206,7 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
         raise TicketMismatch("layer_scales", f"{scales}, but {why} {expected_scales}")
     if ticket.origin is not None:
         origin = ticket.origin.spec
-        if (origin.scheme != init or dict(origin.options) != dict(init_options)
+        if (origin.scheme != init or dict(origin.options) != dict(spec.options)
                 or list(origin.widths) != widths):
             raise TicketMismatch("source", f"the seeded source is {origin.scheme!r} "
                                  f"{dict(origin.options)} of widths {list(origin.widths)}, the "

@@ -415,3 +415,20 @@ def test_widening_note_counts_the_added_neurons(tickets):
     assert added > 0
     (note,) = [n for n in ticket.metadata["notes"] if "after seeing failures" in n]
     assert f"added {added} neurons" in note
+
+
+def test_a_file_without_a_later_scheme_option_is_read_at_its_default(tickets, tmp_path):
+    """A file written before the i.i.d. schemes gained ``weight_scale`` does not name it: its
+    source was drawn at the default (He), so it verifies; naming the other value does not."""
+    def drop(meta):
+        assert meta["init_options"].pop("weight_scale") == "he"
+
+    old = _tamper(tickets["2l", True], tmp_path / "old.npz", metadata=drop)
+    _check(old)
+
+    def unit(meta):
+        meta["init_options"]["weight_scale"] = "unit"
+
+    forged = _tamper(tickets["2l", True], tmp_path / "unit.npz", metadata=unit)
+    with pytest.raises(TicketMismatch):
+        _check(forged)

@@ -100,6 +100,30 @@ class Certificate:
     observed_search: dict | None = None
 
     @property
+    def observed_exact(self) -> bool:
+        """Whether the observed error was recomputed exactly at the worst input (the ReLU
+        path); the Lipschitz path's is a float64 estimate (``observed_search.exact`` False:
+        φ has no exact evaluation)."""
+        return bool((self.observed_search or {}).get("exact", True))
+
+    @property
+    def a_priori_proven(self) -> bool:
+        """Whether an a-priori bound exists (∞ where none is proven)."""
+        return math.isfinite(self.a_priori_output_error)
+
+    @property
+    def observed_method(self) -> str:
+        if self.observed_exact:
+            return "samples, projected gradient ascent, exact recomputation"
+        return "samples and the box's corners, float64 estimate"
+
+    @property
+    def a_priori_method(self) -> str:
+        if self.a_priori_proven:
+            return "closed form of THEORY.md §5 for the ticket's ε'"
+        return "none proven for this target"
+
+    @property
     def ordered(self) -> bool:
         """observed ≤ certified ≤ a-priori (the last only meaningful without RSS failures).
 
@@ -140,9 +164,9 @@ class Certificate:
                 "certified_bounds": None
                 if self.certified_bounds is None
                 else {k: num(v) for k, v in self.certified_bounds.items()},
-                "observed_method": "samples, projected gradient ascent, exact recomputation",
+                "observed_method": self.observed_method,
                 "observed_search": self.observed_search,
-                "a_priori_method": "closed form of THEORY.md §5 for the ticket's ε'",
+                "a_priori_method": self.a_priori_method,
                 "a_priori_output_error": num(self.a_priori_output_error),
                 "a_priori_gains": None
                 if self.a_priori_gains is None

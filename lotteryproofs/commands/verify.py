@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 from lotteryproofs import _validate
 from lotteryproofs.commands import _types
@@ -85,11 +84,10 @@ def check_full_source(ticket, path) -> str:
 def format_certificate(cert) -> str:
     errors = cert.to_json()["errors"]
     # the Lipschitz path (activations other than ReLU) evaluates φ in float64 and has no
-    # a-priori bound; the ReLU path recomputes its worst input exactly
-    exact = (cert.observed_search or {}).get("exact", True)
-    observed_how = "exact, worst input found" if exact else "float64 estimate, worst input found"
-    a_priori_how = ("§5 closed form at ε'" if math.isfinite(cert.a_priori_output_error)
-                    else "none proven for this target")
+    # a-priori bound: the certificate says which
+    observed_how = ("exact, worst input found" if cert.observed_exact
+                    else "float64 estimate, worst input found")
+    a_priori_how = "§5 closed form at ε'" if cert.a_priori_proven else "none proven for this target"
     lines = [
         f"method {cert.method}, init {cert.init}, ε' = {cert.eps_param}, δ = {cert.delta}",
         f"target widths {list(cert.target_widths)} ({cert.target_params_nonzero} nonzero), "
