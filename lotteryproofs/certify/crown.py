@@ -182,7 +182,7 @@ class DifferenceCrown:
             gz = np.concatenate([np.eye(n), -np.eye(n), np.zeros((2 * rows, n))])
             gd = np.concatenate([np.zeros((2 * n, rows)), np.eye(rows), -np.eye(rows)])
             bound = self.upper(t, gz, gd)
-            for variant in self.variants:
+            for variant in self.variants if t > 0 else ():  # layer 0 has no ReLU below
                 bound = np.minimum(bound, self.upper(t, gz, gd, variant))
             zlo = np.maximum(-bound[n:2 * n], pre[t][0])
             zhi = np.minimum(bound[:n], pre[t][1])
