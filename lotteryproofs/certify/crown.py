@@ -38,7 +38,15 @@ import numpy as np
 
 from lotteryproofs import _validate
 from lotteryproofs.network import Box, Network
-from lotteryproofs.rounding import UNDERFLOW, UNIT_ROUNDOFF, dot_error, down, up
+from lotteryproofs.rounding import (
+    UNDERFLOW,
+    UNIT_ROUNDOFF,
+    dot_error,
+    down,
+    gamma_upper,
+    sum_upper,
+    up,
+)
 from lotteryproofs.ticket import RepresentedLayer
 
 from .bound import check_represented, rigorous_preactivation_bounds, with_scale_slack
@@ -73,14 +81,28 @@ def _interval_dot_up(g: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
     return up(s + err)
 
 
-def _matmul_error(g1, m1, g2=None, m2=None):
-    """Entrywise bound of |fl(g1 m1 [+ g2 m2]) − (g1 m1 [+ g2 m2])| (exact float factors)."""
-    absum = np.abs(g1) @ np.abs(m1)
-    n = g1.shape[1]
-    if g2 is not None:
-        absum = absum + np.abs(g2) @ np.abs(m2)
-        n += g2.shape[1]
-    return dot_error(absum, n + 1)
+def _abs_sum_up(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Upper bound of the exact |m| @ v per row (v ≥ 0 floats): fl plus its dot error."""
+    s = np.abs(m) @ v
+    return up(s + dot_error(s, max(m.shape[1], 1)))
+
+
+def _folded_matmul_error(terms, n_terms: int, v_sum: float) -> np.ndarray:
+    """Per row, an upper bound of Σ_k v_k·|fl(a_k) − a_k| for coefficients a_k computed
+    as BLAS products and sums of N = ``n_terms`` terms in all, a_k = Σ_(G,M) (G M)_k, each
+    entry k weighted by the v of its term ((G, M, v) in ``terms``, v ≥ 0; ``v_sum`` ≥ Σ_k v_k
+    over all entries). Higham's γ_N·Σ_j |G_j||M_jk| + 2Nη per entry, weighted and summed, is
+    γ_N·Σ_(G,M,v) |G|·(|M| v) + 2Nη·Σ_k v_k: matrix-vector products instead of the entrywise
+    bound of every coefficient."""
+    gamma, _ = gamma_upper(n_terms)
+    total = np.zeros(terms[0][0].shape[0])
+    for g, m, v in terms:
+        total = up(total + _abs_sum_up(g, _abs_sum_up(m, v)))
+    return up(up(gamma * total) + up(up(2.0 * n_terms * UNDERFLOW) * v_sum))
+
+
+def _vector_sum_up(v: np.ndarray) -> float:
+    return float(sum_upper(v[None], 1)[0]) if v.size else 0.0
 
 
 class _Layer:
@@ -179,11 +201,14 @@ class DifferenceCrown:
             layer = _Layer(t, target, represented[t], slack, self.feat, xmax, dmax, v, vs)
             self.layers.append(layer)
             n, rows = target.widths[t + 1], layer.owner.size
-            gz = np.concatenate([np.eye(n), -np.eye(n), np.zeros((2 * rows, n))])
-            gd = np.concatenate([np.zeros((2 * n, rows)), np.eye(rows), -np.eye(rows)])
-            bound = self.upper(t, gz, gd)
-            for variant in self.variants if t > 0 else ():  # layer 0 has no ReLU below
-                bound = np.minimum(bound, self.upper(t, gz, gd, variant))
+            if t == 0:
+                bound = self._first_layer_bounds(layer)
+            else:
+                gz = np.concatenate([np.eye(n), -np.eye(n), np.zeros((2 * rows, n))])
+                gd = np.concatenate([np.zeros((2 * n, rows)), np.eye(rows), -np.eye(rows)])
+                bound = self.upper(t, gz, gd)
+                for variant in self.variants:
+                    bound = np.minimum(bound, self.upper(t, gz, gd, variant))
             zlo = np.maximum(-bound[n:2 * n], pre[t][0])
             zhi = np.minimum(bound[:n], pre[t][1])
             self.z.append((zlo, zhi))
@@ -202,6 +227,17 @@ class DifferenceCrown:
                 own = layer.owner
                 self.r.append(relu_difference(zlo[own], zhi[own], dlo, dhi))
 
+    def _first_layer_bounds(self, layer) -> np.ndarray:
+        """:meth:`upper` of the objectives z_0, −z_0, Δ_0, −Δ_0 (in that order) without the
+        identity products: z_0 = [W −W]·u + b and Δ_0 ∈ m·u + [c⁻, c⁺] hold exactly
+        (``_Layer`` folded the rounding of m = fl(P − W) and of the read-back into [c⁻, c⁺]),
+        so only the maximum over the box is rounded (``_Features.upper``)."""
+        w = layer.w
+        a_z = np.concatenate([w, -w], axis=1)
+        a = np.concatenate([a_z, -a_z, layer.m, -layer.m])
+        c = np.concatenate([layer.b, -layer.b, layer.c_hi, -layer.c_lo])
+        return self.feat.upper(a, c)
+
     def _abs_max(self, t):
         """max |z_t|, max |Δ_t| (for the rounding of coefficients on them)."""
         zlo, zhi = self.z[t]
@@ -219,20 +255,29 @@ class DifferenceCrown:
             c = up(c + _interval_dot_up(gd, layer.c_lo, layer.c_hi))
             if t == 0:
                 w = layer.w
-                a = np.concatenate([gz @ w, -(gz @ w)], axis=1) + gd @ layer.m
-                err = _matmul_error(gz, np.concatenate([w, -w], axis=1), gd, layer.m)
+                gw = gz @ w
+                a = np.concatenate([gw, -gw], axis=1) + gd @ layer.m
                 if want_points:
                     self.last_points = self._maximisers(a)
-                return self.feat.upper(a, up(c + self.feat.fold(err)))
+                # the coefficients' rounding, folded with max|u| (u ≥ 0, the lifted input):
+                # column k of [W −W] is ±w_k against σ(x_k) and σ(−x_k)
+                umax = self.feat.umax
+                n0 = w.shape[1]
+                err = _folded_matmul_error(
+                    [(gz, w, umax[:n0]), (gz, w, umax[n0:]), (gd, layer.m, umax)],
+                    gz.shape[1] + gd.shape[1] + 1, _vector_sum_up(umax))
+                return self.feat.upper(a, up(c + err))
             ax = gz @ layer.w + gd @ layer.m
             ad = gd @ layer.p
-            err_x = _matmul_error(gz, layer.w, gd, layer.m)
-            err_d = _matmul_error(gd, layer.p)
             zlo, zhi = self.z[t - 1]
             rlo, rhi = self.r[t - 1]
             xmax = np.maximum(zhi, 0.0)
             dmax = np.maximum(np.abs(rlo), np.abs(rhi))
-            c = up(c + up(_sum_up(up(err_x * xmax)) + _sum_up(up(err_d * dmax))))
+            err_x = _folded_matmul_error([(gz, layer.w, xmax), (gd, layer.m, xmax)],
+                                         gz.shape[1] + gd.shape[1] + 1, _vector_sum_up(xmax))
+            err_d = _folded_matmul_error([(gd, layer.p, dmax)], gd.shape[1] + 1,
+                                         _vector_sum_up(dmax))
+            c = up(c + up(err_x + err_d))
             # through the ReLUs of layer t − 1
             alpha = None if self.alpha is None else self.alpha[t - 1]
             if variant is not None:

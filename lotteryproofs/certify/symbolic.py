@@ -70,14 +70,24 @@ class _Features:
         return np.stack([rounding(rounding(a[:, :n] * p) + rounding(a[:, n:] * q))
                          for p, q in zip(self.pos, self.neg, strict=True)])
 
+    def _extremes(self, a, pick):
+        """Per row, Σ_i pick_k fl(a_i p_ki + a'_i q_ki) over the points k, and a bound on
+        the rounding of every one of those terms at once: each is two products and a sum,
+        off by ≤ γ₂(|a_i| p_ki + |a'_i| q_ki) + 4η ≤ γ₂(|a|·umax)_i + 4η, and Σ_i of that
+        is ≤ dot_error(fl(|a|·umax), 2n) (Higham, Lemma 3.1): the extreme of the exact
+        terms is within that of the extreme of the float ones."""
+        t = pick(self._values(a, lambda v: v), axis=0)
+        err = dot_error(np.abs(a) @ self.umax, 2 * self.n)
+        return t, err
+
     def upper(self, a, c):
         """max over x ∈ D of a·u(x) + c (rows of a), rounded up."""
-        t = np.max(self._values(a, up), axis=0)
-        return up(_sum_up(t) + c)
+        t, err = self._extremes(a, np.max)
+        return up(up(_sum_up(t) + err) + c)
 
     def lower(self, a, c):
-        t = np.min(self._values(a, down), axis=0)
-        return down(_sum_down(t) + c)
+        t, err = self._extremes(a, np.min)
+        return down(down(_sum_down(t) - err) + c)
 
     def fold(self, err):
         """Σ_k err_k·max|u_k| rounded up: what a coefficient error of err can change."""
