@@ -43,15 +43,13 @@ from lotteryproofs.rounding import (
     UNIT_ROUNDOFF,
     dot_error,
     down,
-    gamma_upper,
-    sum_upper,
     up,
 )
 from lotteryproofs.ticket import RepresentedLayer
 
 from .bound import check_represented, rigorous_preactivation_bounds, with_scale_slack
 from .differential import layer_difference, relu_difference
-from .rounding import RoundingSlack
+from .rounding import RoundingSlack, folded_matmul_error, vector_sum_up
 from .symbolic import _difference_cases, _Features, _sum_up
 
 
@@ -79,30 +77,6 @@ def _interval_dot_up(g: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
     s = gp @ hi + gn @ lo
     err = dot_error(gp @ np.abs(hi) - gn @ np.abs(lo), n)
     return up(s + err)
-
-
-def _abs_sum_up(m: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Upper bound of the exact |m| @ v per row (v ≥ 0 floats): fl plus its dot error."""
-    s = np.abs(m) @ v
-    return up(s + dot_error(s, max(m.shape[1], 1)))
-
-
-def _folded_matmul_error(terms, n_terms: int, v_sum: float) -> np.ndarray:
-    """Per row, an upper bound of Σ_k v_k·|fl(a_k) − a_k| for coefficients a_k computed
-    as BLAS products and sums of N = ``n_terms`` terms in all, a_k = Σ_(G,M) (G M)_k, each
-    entry k weighted by the v of its term ((G, M, v) in ``terms``, v ≥ 0; ``v_sum`` ≥ Σ_k v_k
-    over all entries). Higham's γ_N·Σ_j |G_j||M_jk| + 2Nη per entry, weighted and summed, is
-    γ_N·Σ_(G,M,v) |G|·(|M| v) + 2Nη·Σ_k v_k: matrix-vector products instead of the entrywise
-    bound of every coefficient."""
-    gamma, _ = gamma_upper(n_terms)
-    total = np.zeros(terms[0][0].shape[0])
-    for g, m, v in terms:
-        total = up(total + _abs_sum_up(g, _abs_sum_up(m, v)))
-    return up(up(gamma * total) + up(up(2.0 * n_terms * UNDERFLOW) * v_sum))
-
-
-def _vector_sum_up(v: np.ndarray) -> float:
-    return float(sum_upper(v[None], 1)[0]) if v.size else 0.0
 
 
 class _Layer:
@@ -263,9 +237,9 @@ class DifferenceCrown:
                 # column k of [W −W] is ±w_k against σ(x_k) and σ(−x_k)
                 umax = self.feat.umax
                 n0 = w.shape[1]
-                err = _folded_matmul_error(
+                err = folded_matmul_error(
                     [(gz, w, umax[:n0]), (gz, w, umax[n0:]), (gd, layer.m, umax)],
-                    gz.shape[1] + gd.shape[1] + 1, _vector_sum_up(umax))
+                    gz.shape[1] + gd.shape[1] + 1, vector_sum_up(umax))
                 return self.feat.upper(a, up(c + err))
             ax = gz @ layer.w + gd @ layer.m
             ad = gd @ layer.p
@@ -273,10 +247,10 @@ class DifferenceCrown:
             rlo, rhi = self.r[t - 1]
             xmax = np.maximum(zhi, 0.0)
             dmax = np.maximum(np.abs(rlo), np.abs(rhi))
-            err_x = _folded_matmul_error([(gz, layer.w, xmax), (gd, layer.m, xmax)],
-                                         gz.shape[1] + gd.shape[1] + 1, _vector_sum_up(xmax))
-            err_d = _folded_matmul_error([(gd, layer.p, dmax)], gd.shape[1] + 1,
-                                         _vector_sum_up(dmax))
+            err_x = folded_matmul_error([(gz, layer.w, xmax), (gd, layer.m, xmax)],
+                                         gz.shape[1] + gd.shape[1] + 1, vector_sum_up(xmax))
+            err_d = folded_matmul_error([(gd, layer.p, dmax)], gd.shape[1] + 1,
+                                         vector_sum_up(dmax))
             c = up(c + up(err_x + err_d))
             # through the ReLUs of layer t − 1
             alpha = None if self.alpha is None else self.alpha[t - 1]

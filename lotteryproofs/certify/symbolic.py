@@ -36,7 +36,7 @@ from lotteryproofs.ticket import RepresentedLayer
 
 from .bound import check_represented, rigorous_preactivation_bounds, with_scale_slack
 from .differential import _later_layer_terms, _sum, layer_difference, relu_difference
-from .rounding import RoundingSlack
+from .rounding import RoundingSlack, folded_matmul_error, vector_sum_up
 
 
 def _sum_up(t, axis=-1):
@@ -99,10 +99,11 @@ def _combine(m, s_a, s_c, bias_lo, bias_hi, feat, upper: bool):
     the coefficients fl(m s_a) and a constant that absorbs every rounding."""
     n = m.shape[1]
     a = m @ s_a
-    a_err = dot_error(np.abs(m) @ np.abs(s_a), n)
+    # Σ_k max|u_k|·|fl(m s_a)_k − (m s_a)_k|, by matrix-vector products (Higham, Lemma 3.1)
+    a_err = folded_matmul_error([(m, s_a, feat.umax)], n, vector_sum_up(feat.umax))
     const = m @ s_c + (bias_hi if upper else bias_lo)
     bias_abs = np.maximum(np.abs(bias_lo), np.abs(bias_hi))
-    c_err = up(dot_error(np.abs(m) @ np.abs(s_c) + bias_abs, n + 1) + feat.fold(a_err))
+    c_err = up(dot_error(np.abs(m) @ np.abs(s_c) + bias_abs, n + 1) + a_err)
     return a, (up(const + c_err) if upper else down(const - c_err))
 
 
