@@ -10,6 +10,7 @@ tickets sparse; the backward pass (v ↦ v·J through the activation pattern) is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,8 +224,10 @@ def observed_output_error(
         # Σ widths floats), not one product per kept entry as for a coordinate-list ticket
         pair = Pair(target, search_network, 1.0, chunk=SEARCH_CHUNK)
     with _single_threaded_blas():
-        return _observed_search(pair, target, ticket_network, scale, box, rng, n_samples,
-                                n_starts, steps, restarts)
+        found = _observed_search(pair, target, ticket_network, scale, box, rng, n_samples,
+                                 n_starts, steps, restarts)
+    searched_on = "ticket" if search_network is None else "represented layers"
+    return dataclasses.replace(found, search={**found.search, "searched_on": searched_on})
 
 
 def _projected_ascent(pair, starts, best_err, box, steps):
