@@ -119,6 +119,10 @@ def run(args) -> int:
                              certify=bool(args.json), save=bool(args.out))
     with phase("reading the target"):
         target, metadata, info = io.read_target_info(args.target, activation=args.activation)
+    if not target.is_dense:  # conv, pooling, residual layers: the convolutional constructions
+        from lotteryproofs.commands import _conv
+
+        return _conv.construct(args, target, metadata, info)
     check_supported(args.method, target)
     n_0 = target.widths[0]
     if args.domain:
