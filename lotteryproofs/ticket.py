@@ -432,14 +432,23 @@ class ConvTicket:
 
     def approximation(self, x, *, compact: bool = True) -> np.ndarray:
         """Λ⁻¹ f_S(x), the ticket's approximation of the target (THEORY.md §1), evaluated on
-        :meth:`compact_network` (the same function up to summation order) unless told not."""
+        :meth:`compact_network` (the same function up to summation order) unless told not.
+
+        A block layer keeps one kernel tap per channel, so the compact network's convolutions
+        with few nonzeros are multiplied as their unrolled sparse matrices (:func:`_unrolled`):
+        the same nonzero products, summed in another order (rounding-level differences).
+        """
         network = self.compact_network() if compact else self.network
         x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2:
+        if x.ndim != 2 or x.shape[1] != network.widths[0] or not compact:
             return network.forward(x) / self.scale
+        if "_sparse_plan" not in self.__dict__:
+            self.__dict__["_sparse_plan"] = _sparse_plan(network.layers, network.activations)
+        plan = self.__dict__["_sparse_plan"]
         out = np.empty((x.shape[0], network.widths[-1]))
         for start in range(0, x.shape[0], _BATCH):  # batches bound the hidden activations
-            out[start:start + _BATCH] = network.forward(x[start:start + _BATCH]) / self.scale
+            z = np.ascontiguousarray(x[start:start + _BATCH].T)
+            out[start:start + _BATCH] = _run_plan(plan, z).T / self.scale
         return out
 
     def compact_network(self) -> Network:
@@ -513,3 +522,71 @@ def _select(layer, keep: np.ndarray, *, rows: bool):
     c, h, w = layer.input_shape
     return Conv2d(layer.weight[:, keep], layer.bias, layer.stride, layer.padding,
                   (int(keep.sum()), h, w))
+
+
+def _unrolled(layer: Conv2d):
+    """The convolution z = K ⋆ h as a sparse (O·Ho·Wo, C·H·W) matrix on the flat C·H·W layout:
+    z[o, y, x] = Σ_{c,p,q} K[o,c,p,q]·h[c, s_h·y + p − P_h, s_w·x + q − P_w], one entry per
+    nonzero tap and output pixel, none where the tap reads padding (a padding tap reads 0);
+    scipy.sparse, or None without scipy."""
+    try:
+        from scipy import sparse
+    except ImportError:
+        return None
+    o, c, p, q = np.nonzero(layer.weight)
+    values = layer.weight[o, c, p, q]
+    _, h, w = layer.input_shape
+    n_out, ho, wo = layer.output_shape
+    (sh, sw), (ph, pw) = layer.stride, layer.padding
+    y, x = np.arange(ho)[None, :, None], np.arange(wo)[None, None, :]
+    iy = sh * y + p[:, None, None] - ph
+    ix = sw * x + q[:, None, None] - pw
+    rows = (o[:, None, None] * ho + y) * wo + x
+    cols = (c[:, None, None] * h + iy) * w + ix
+    valid = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+    rows, cols, valid = np.broadcast_arrays(rows, cols, valid)
+    data = np.broadcast_to(values[:, None, None], valid.shape)[valid]
+    return sparse.csr_matrix((data, (rows[valid], cols[valid])),
+                             shape=(n_out * ho * wo, layer.in_features))
+
+
+def _sparse_plan(layers, activations) -> list:
+    """Per layer: ("linear", matrix, flat bias) for a Conv2d/Dense (sparse where its nonzeros
+    are few), ("residual", body plan) for an identity-shortcut block, ("layer", layer) for the
+    rest; each with the activation after it (None after the last)."""
+    plan = []
+    for t, layer in enumerate(layers):
+        after = activations[t] if t < len(layers) - 1 else None
+        if isinstance(layer, Conv2d):
+            sparse_w = (_unrolled(layer) if np.count_nonzero(layer.weight)
+                        <= _SPARSE_DENSITY * layer.weight.size else None)
+            if sparse_w is None:
+                plan.append(("layer", layer, after))
+            else:
+                _, ho, wo = layer.output_shape
+                plan.append(("linear", sparse_w, np.repeat(layer.bias, ho * wo), after))
+        elif isinstance(layer, Dense):
+            plan.append(("linear", _sparse_or_dense(layer.weight), layer.bias, after))
+        elif isinstance(layer, Residual) and layer.shortcut is None:
+            plan.append(("residual", _sparse_plan(layer.body_layers, layer.body_activations),
+                         after))
+        else:
+            plan.append(("layer", layer, after))
+    return plan
+
+
+def _run_plan(plan, z: np.ndarray) -> np.ndarray:
+    """The network of :func:`_sparse_plan` on z of shape (features, batch) (inputs as
+    columns)."""
+    for step in plan:
+        kind, after = step[0], step[-1]
+        if kind == "linear":
+            z = np.asarray(step[1].dot(z))
+            z += step[2][:, None]
+        elif kind == "residual":
+            z = z + _run_plan(step[1], z)
+        else:
+            z = np.ascontiguousarray(step[1].forward(np.ascontiguousarray(z.T)).T)
+        if after is not None:
+            z = after.forward(z)
+    return z

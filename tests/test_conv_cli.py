@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lotteryproofs import io
 from lotteryproofs.activations import IDENTITY, RELU
@@ -163,3 +165,38 @@ def test_export_network_and_torch_prune_compute_the_approximation(built, tmp_pat
     with np.load(tmp_path / "s.npz") as data:
         assert any(k.startswith("source.") for k in data.files)
     assert network_sha256(full.network) == network_sha256(ticket.network)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
+       st.integers(0, 1), st.integers(3, 6), st.floats(0.05, 1.0), st.integers(0, 2**16))
+def test_unrolled_sparse_convolution_is_the_convolution(c, o, k, s, p, size, density, seed):
+    """The sparse matrix a ticket multiplies by equals a direct loop over output pixels and
+    taps (padding taps read 0), on kernels with most entries pruned."""
+    from lotteryproofs.ticket import _unrolled
+
+    rng = np.random.default_rng(seed)
+    kernel = rng.normal(size=(o, c, k, k)) * (rng.random((o, c, k, k)) < density)
+    layer = Conv2d(kernel, np.zeros(o), stride=s, padding=p, input_shape=(c, size, size))
+    h = rng.normal(size=(2, c, size, size))
+    _, ho, wo = layer.output_shape
+    want = np.zeros((2, o, ho, wo))
+    for oo in range(o):
+        for y in range(ho):
+            for x in range(wo):
+                for cc in range(c):
+                    for dy in range(k):
+                        for dx in range(k):
+                            iy, ix = s * y + dy - p, s * x + dx - p
+                            if 0 <= iy < size and 0 <= ix < size:
+                                want[:, oo, y, x] += kernel[oo, cc, dy, dx] * h[:, cc, iy, ix]
+    got = _unrolled(layer).dot(h.reshape(2, -1).T).T
+    np.testing.assert_allclose(got, want.reshape(2, -1), rtol=1e-12, atol=1e-12)
+
+
+def test_sparse_approximation_equals_the_masked_network(built):
+    directory, target = built
+    ticket = _ticket(directory)
+    x = Box.cube(-1.0, 1.0, target.widths[0]).sample(700, np.random.default_rng(8))
+    np.testing.assert_allclose(ticket.approximation(x), ticket.approximation(x, compact=False),
+                               rtol=1e-10, atol=1e-12)
