@@ -555,6 +555,8 @@ CASES: list[Case] = [
                                                      "--junit", "no/dir/j.xml"], "no/dir"),
     Case("check", "out-is-a-file", lambda d: (d / "r").write_text("x") and
          ["check", "--only", "init.scaling-lemma", "--out", "r"], "not a folder"),
+    Case("check", "workers-zero", lambda d: ["check", "--workers", "0", "--only",
+                                             "init.scaling-lemma"], "--workers"),
     # ---------------------------------------------------------------- tickets
     Case("tickets", "kept-value-does-not-regenerate",
          _export(_tampered_ticket, "--format", "network", "--out", "n.npz"),
