@@ -492,10 +492,16 @@ _COMPACT_KEY = re.compile(r"^layers\.\d+\.(weight|bias)_(kept|values)$")
 
 def _kept_arrays(path, arrays, spec, layer: int, part: str):
     n = spec.widths[layer + 1] * (spec.widths[layer] if part == "weight" else 1)
-    names = (f"layers.{layer}.{part}_kept", f"layers.{layer}.{part}_values")
+    return _kept_positions(path, arrays, (f"layers.{layer}.{part}_kept",
+                                          f"layers.{layer}.{part}_values"), n, "compact ticket")
+
+
+def _kept_positions(path, arrays, names: tuple[str, str], n: int, what: str):
+    """The (positions, values) pair stored under ``names``: ascending int positions in [0, n)
+    and one float64 value each; anything else is a damaged file (one-line InputError)."""
     for name in names:
         if name not in arrays:
-            raise _validate.InputError(f"{path}: not a complete compact ticket (missing {name})")
+            raise _validate.InputError(f"{path}: not a complete {what} (missing {name})")
     pos, values = arrays[names[0]], arrays[names[1]]
     if pos.ndim != 1 or pos.dtype.kind not in "iu":
         raise _validate.InputError(f"{path}: {names[0]} must be a 1-D array of integers")
@@ -744,22 +750,8 @@ def load_conv_ticket(path, arrays, metadata):
                                    f"{sha} (another numpy, or a damaged file)")
     masks = []
     for k, p in enumerate(params):
-        names = (f"params.{k}.kept", f"params.{k}.values")
-        for name in names:
-            if name not in arrays:
-                raise _validate.InputError(
-                    f"{path}: not a complete convolutional ticket (missing {name})")
-        pos, values = arrays[names[0]], arrays[names[1]]
-        if pos.ndim != 1 or pos.dtype.kind not in "iu":
-            raise _validate.InputError(f"{path}: {names[0]} must be a 1-D array of integers")
-        if values.shape != pos.shape or values.dtype != np.float64:
-            raise _validate.InputError(
-                f"{path}: {names[1]} must be float64 with one value per position of {names[0]}")
-        pos = pos.astype(np.int64)
-        if pos.size and (pos[0] < 0 or pos[-1] >= p.size or np.any(np.diff(pos) <= 0)):
-            raise _validate.InputError(
-                f"{path}: {names[0]} must be ascending positions in [0, {p.size}) (a damaged "
-                "file?)")
+        pos, values = _kept_positions(path, arrays, (f"params.{k}.kept", f"params.{k}.values"),
+                                      p.size, "convolutional ticket")
         want = np.ascontiguousarray(p.reshape(-1)[pos])
         bad = np.flatnonzero(np.ascontiguousarray(values).view(np.uint64) != want.view(np.uint64))
         if bad.size:

@@ -36,6 +36,19 @@ def _readonly(array, dtype) -> np.ndarray:
     return array
 
 
+def _binary_masks(masks, params) -> tuple[np.ndarray, ...]:
+    """One read-only boolean mask per parameter array, of its shape, with entries 0/1 only."""
+    checked = []
+    for m, p in zip(masks, params, strict=True):
+        m = np.asarray(m)
+        if m.shape != p.shape:
+            raise _validate.InputError(f"mask shape {m.shape} differs from parameter {p.shape}")
+        if m.dtype != bool and not np.all((m == 0) | (m == 1)):
+            raise _validate.InputError("masks must be binary (0/1)")
+        checked.append(_readonly(m, bool))
+    return tuple(checked)
+
+
 @dataclass(frozen=True, eq=False)
 class RSSLog:
     """One row per random-subset-sum instance a construction solved, in the order solved.
@@ -167,18 +180,8 @@ class Ticket:
                 "a ticket needs one weight and one bias mask per source layer "
                 f"({self.source.depth})"
             )
-        masks = []
-        for m, p in zip(
-            tuple(self.weight_masks) + tuple(self.bias_masks),
-            self.source.weights + self.source.biases,
-            strict=True,
-        ):
-            m = np.asarray(m)
-            if m.shape != p.shape:
-                raise _validate.InputError(f"mask shape {m.shape} differs from parameter {p.shape}")
-            if m.dtype != bool and not np.all((m == 0) | (m == 1)):
-                raise _validate.InputError("masks must be binary (0/1)")
-            masks.append(_readonly(m, bool))
+        masks = _binary_masks(tuple(self.weight_masks) + tuple(self.bias_masks),
+                              self.source.weights + self.source.biases)
         depth = self.source.depth
         object.__setattr__(self, "weight_masks", tuple(masks[:depth]))
         object.__setattr__(self, "bias_masks", tuple(masks[depth:]))
@@ -396,15 +399,7 @@ class ConvTicket:
         if len(self.masks) != len(params):
             raise _validate.InputError(f"a convolutional ticket needs one mask per parameter "
                                        f"array ({len(params)}), got {len(self.masks)}")
-        masks = []
-        for m, p in zip(self.masks, params, strict=True):
-            m = np.asarray(m)
-            if m.shape != p.shape:
-                raise _validate.InputError(f"mask shape {m.shape} differs from parameter {p.shape}")
-            if m.dtype != bool and not np.all((m == 0) | (m == 1)):
-                raise _validate.InputError("masks must be binary (0/1)")
-            masks.append(_readonly(m, bool))
-        object.__setattr__(self, "masks", tuple(masks))
+        object.__setattr__(self, "masks", _binary_masks(self.masks, params))
         object.__setattr__(self, "scale", _validate.positive("ticket scale Λ", self.scale))
         object.__setattr__(self, "layer_scales", tuple(float(s) for s in self.layer_scales))
 

@@ -122,6 +122,15 @@ def _widened_widths(base, widening) -> list[int]:
     return widths
 
 
+def _require_same_target(meta, target) -> None:
+    """Another target than the ticket's is the user's mistake (exit 2), not a bad ticket."""
+    sha = network_sha256(target)
+    if meta.get("target_sha256") != sha:
+        raise _validate.InputError(
+            f"the ticket was built for target {meta.get('target_sha256')!r}, not this target "
+            f"(sha256 {sha})")
+
+
 def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
     """Recompute everything the certificate takes from ``ticket.metadata`` (module docstring);
     raise :class:`TicketMismatch` at the first disagreement. Returns the notes on how the
@@ -136,11 +145,7 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
              "layout", "eps_param")
     construction = get_construction(meta["method"])
     eps_param = _validate.positive("the ticket's eps_param", meta["eps_param"])
-    sha = network_sha256(target)
-    if meta.get("target_sha256") != sha:  # another target given: the user's mistake (exit 2)
-        raise _validate.InputError(
-            f"the ticket was built for target {meta.get('target_sha256')!r}, not this target "
-            f"(sha256 {sha})")
+    _require_same_target(meta, target)
     if list(meta["target_widths"]) != list(target.widths):
         raise TicketMismatch("target_widths", f"{list(meta['target_widths'])}, but the target "
                              f"has widths {list(target.widths)}")
@@ -411,11 +416,7 @@ def check_conv_ticket(ticket, target: Network) -> tuple[str, ...]:
              "spawn_key")
     get_conv_construction(meta["method"])
     eps_param = _validate.positive("the ticket's eps_param", meta["eps_param"])
-    sha = network_sha256(target)
-    if meta.get("target_sha256") != sha:  # another target given: the user's mistake (exit 2)
-        raise _validate.InputError(
-            f"the ticket was built for target {meta.get('target_sha256')!r}, not this target "
-            f"(sha256 {sha})")
+    _require_same_target(meta, target)
     _check_activation(meta)
     rho = _int(meta, "rho")
     spec = ticket.origin.spec if ticket.origin is not None else None

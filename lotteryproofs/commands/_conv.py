@@ -30,11 +30,11 @@ def construct(args, target, metadata, info) -> int:
 
     import numpy as np
 
-    from lotteryproofs import io, outputs
+    from lotteryproofs.commands._results import print_summary, write_results
     from lotteryproofs.commands._target import announce
     from lotteryproofs.construct.conv_two_layer import construct_conv_ticket
     from lotteryproofs.construct.registry import get_conv_construction
-    from lotteryproofs.evaluate import dataset_report, format_report
+    from lotteryproofs.evaluate import dataset_report
     from lotteryproofs.network import Box
     from lotteryproofs.progress import phase
 
@@ -69,33 +69,13 @@ def construct(args, target, metadata, info) -> int:
         if dataset is not None:
             data["dataset"] = dataset
         data["assumptions"] = list(info.assumptions)
-    finals = [p for p in (args.out, args.json) if p]
-    if finals:
-        with phase("writing " + " and ".join(finals)), outputs.staged(*finals) as staging:
-            paths = dict(zip(finals, staging, strict=True))
-            if args.out:
-                io.save_ticket(ticket, paths[args.out], store_source=args.store_source,
-                               store_log=args.store_source or args.store_log)
-            if args.json:
-                io.write_json_atomic(paths[args.json], data)
-    log = ticket.rss_log
+    write_results(args, ticket, data)
     meta = ticket.metadata
     print(f"method {args.method} (conv), init {law}, ε' = {eps_param:.6g}, ρ = {meta['rho']} "
           f"({meta['rho_source']})")
     print(f"source: {len(ticket.source.layers)} layers, {ticket.source_params} parameters, "
           f"Λ = {ticket.scale:.6g}")
-    print(f"ticket: {ticket.count_nonzero()} nonzero parameters (target "
-          f"{target.count_nonzero()}); {log.n_instances} RSS instances, "
-          f"{int(log.failed.sum())} failed; max parameter error "
-          f"{float(log.error.max(initial=0)):.3g}")
-    print(f"observed output error on 10^4 inputs from the box: {observed:.4g}; "
-          f"construction time {elapsed:.2f} s")
-    if args.out:
-        print(f"ticket written to {args.out}")
-    if args.json:
-        print(f"certificate written to {args.json}")
-    if dataset is not None:
-        print(format_report(dataset))
+    print_summary(args, ticket, target, observed, elapsed, dataset)
     return 0
 
 
