@@ -87,7 +87,8 @@ def format_certificate(cert) -> str:
     # a-priori bound: the certificate says which
     observed_how = ("exact, worst input found" if cert.observed_exact
                     else "float64 estimate, worst input found")
-    a_priori_how = "§5 closed form at ε'" if cert.a_priori_proven else "none proven for this target"
+    a_priori_how = (f"{cert.a_priori_kind or '§5 closed form'} at ε'" if cert.a_priori_proven
+                    else "none proven for this target")
     if cert.a_priori_proven and (cert.certified_bounds or {}).get("a-priori") is None:
         # the closed form assumes every represented parameter within ε' (failed subset sums
         # break that), so it is not a bound on this ticket's error and may lie below observed
