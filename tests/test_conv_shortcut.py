@@ -324,3 +324,54 @@ def test_conv_certificate_names_its_a_priori_bound(built):
     cert = certify_conv(ticket, target, box, n_samples=200, exact=False)
     assert "recursion" in cert.a_priori_method and "closed form" not in cert.a_priori_method
     assert cert.to_json()["errors"]["a_priori_method"] == cert.a_priori_method
+
+
+def test_verify_says_when_the_recursion_is_no_bound_on_the_ticket(built):
+    """The a-priori line of ``verify``: a bound on the ticket exactly when every represented
+    parameter is within ε' (the conv certificate has no a-priori candidate to ask)."""
+    import dataclasses
+
+    from lotteryproofs.certify.conv import certify_conv
+    from lotteryproofs.commands.verify import format_certificate
+
+    target, ticket = built
+    box = Box.cube(-1.0, 1.0, target.widths[0])
+    meta = dict(ticket.metadata, target_sha256=network_sha256(target))
+    ticket = type(ticket)(ticket.source, ticket.masks, ticket.scale, ticket.layer_scales,
+                          ticket.log, ticket.layout, meta, ticket.origin)
+    cert = certify_conv(ticket, target, box, n_samples=100, exact=False)
+    within = dataclasses.replace(cert, max_param_error=0.5 * EPS)
+    outside = dataclasses.replace(cert, max_param_error=2 * EPS)
+    assert "not a bound" not in format_certificate(within)
+    assert "not a bound for this ticket" in format_certificate(outside)
+
+
+def test_shortcut_target_on_the_command_line(tmp_path):
+    """construct → compact ticket file → verify → export network: the file's source (a
+    Chain shortcut, redrawn from the seed) is source × mask, and the exported network,
+    rebuilt from its own tensors, computes the ticket's Λ⁻¹·f_S."""
+    from lotteryproofs.cli import main
+
+    rng = np.random.default_rng(11)
+    first = _conv(rng, 2, (1, 4, 4), 3, 1, 1)
+    block = _block(rng, first.output_shape, 2, 3, 1, 2)
+    flat = Flatten(block.output_shape)
+    dense = Dense(rng.uniform(-0.3, 0.3, (2, flat.out_features)), rng.uniform(-0.3, 0.3, 2))
+    target = Network.from_layers([first, block, flat, dense], [RELU, RELU, IDENTITY])
+    io.save_target(target, tmp_path / "tgt.npz")
+    assert main(["construct", str(tmp_path / "tgt.npz"), "--method", "2l", "--rho", "8",
+                 "--seed", "2", "--out", str(tmp_path / "t.npz")]) == 0
+    assert main(["verify", str(tmp_path / "t.npz"), "--target", str(tmp_path / "tgt.npz"),
+                 "--samples", "200"]) == 0
+    assert main(["export", str(tmp_path / "t.npz"), "--format", "network", "--out",
+                 str(tmp_path / "n.npz")]) == 0
+    ticket = io.load_ticket(tmp_path / "t.npz")
+    assert isinstance(ticket.source.layers[2].shortcut, Chain)
+    direct = construct_conv(target, eps_param=EPS, rho=8, rng=np.random.SeedSequence(2),
+                            domain=Box.cube(-1.0, 1.0, target.widths[0]))
+    assert network_sha256(ticket.source) == network_sha256(direct.source)
+    assert all(np.array_equal(a, b) for a, b in zip(ticket.masks, direct.masks, strict=True))
+    exported = io.load_target(tmp_path / "n.npz")
+    x = Box.cube(-1.0, 1.0, target.widths[0]).sample(300, rng)
+    np.testing.assert_allclose(exported.forward(x), ticket.approximation(x), rtol=1e-12,
+                               atol=1e-12)

@@ -26,7 +26,7 @@ from lotteryproofs.network import Box, Network, network_sha256
 from .certificate import Certificate
 
 #: The certificate's a_priori_method for a convolutional ticket (no closed form: the recursion)
-A_PRIORI_KIND = "per-output-channel ℓ1 recursion of THEORY.md §5 (proofs/conv-error-recursion.md)"
+A_PRIORI_KIND = "per-output-channel ℓ1 recursion (proofs/conv-error-recursion.md)"
 
 
 def conv_param_errors(target: Network, box: Box, represented) -> tuple[float, float]:
