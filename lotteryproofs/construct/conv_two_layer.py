@@ -19,7 +19,9 @@ and every kernel entry is one subset sum over the ρ channels of its owner: exac
 block pair of :mod:`lotteryproofs.construct.univariate` on the patch matrix (the kernel read as
 an (O, C·k²) matrix, the A weights as (m, C·k²)), which this module reuses. A Dense target
 layer (the final Linear) is the dense 2L pair itself; parameter-free layers (Flatten, average
-and max pooling) are copied into the source. The source is drawn before the target's values
+and max pooling) are copied into the source; a residual block's body is paired layer by layer
+and a conv shortcut S (1×1, any stride) is one more pair, the source's shortcut the
+:class:`~lotteryproofs.residual.Chain` B_S σ(A_S ·). The source is drawn before the target's values
 are read, from the tiled streams of :mod:`lotteryproofs.init` (one Philox key, layer l's
 flat (out, fan-in) matrix drawn tile by tile) with He scales λ_l = √(2/(Var·fan-in)) and the
 product bias rule; weight sharing is kept (the source is a convolutional network).
