@@ -41,6 +41,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.network", "lotteryproofs.laws", "lotteryproofs.stats", "lotteryproofs.rss",
      "lotteryproofs.safetensors_format", "lotteryproofs.state_dict"),
     ("lotteryproofs.ticket", "lotteryproofs.targets", "lotteryproofs.target_info",
+     "lotteryproofs.conv_source",
      "lotteryproofs.architecture",
      "lotteryproofs.init", "lotteryproofs.datasets"),
     ("lotteryproofs.bounds", "lotteryproofs.constants", "lotteryproofs.signal",

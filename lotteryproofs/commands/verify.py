@@ -118,6 +118,12 @@ def run(args) -> int:
     with phase("reading the ticket and the target"):
         ticket = io.load_ticket(args.ticket)
         target, _, info = io.read_target_info(args.target, activation=args.activation)
+    from lotteryproofs.ticket import ConvTicket
+
+    if isinstance(ticket, ConvTicket):  # a convolutional source: its own checks and bound
+        from lotteryproofs.commands import _conv
+
+        return _conv.verify(args, ticket, target, info, _reject, format_certificate)
     from lotteryproofs.construct.registry import CONSTRUCTIONS, check_supported
 
     method = ticket.metadata.get("method")
