@@ -287,7 +287,8 @@ def loss_and_gradients(source: Network, weight_masks, bias_masks, log_scale: flo
     """Mean loss (softmax cross-entropy, or squared error) of the scaled subnetwork and its
     exact gradients.
 
-    With g_l = ∂L/∂z_l: g_D = (softmax − onehot)/n (squared error: 2(z_D − y)/n); g_{l} = (g_{l+1} c_{l+1} W̃_{l+1}) ⊙ [z_l > 0];
+    With g_l = ∂L/∂z_l: g_D = (softmax − onehot)/n (squared error: 2(z_D − y)/n);
+    g_{l} = (g_{l+1} c_{l+1} W̃_{l+1}) ⊙ [z_l > 0];
     ∂L/∂m_l = c_l (g_lᵀ h_{l−1}) ⊙ W_l; ∂L/∂m^b_l = d_l (Σ_n g_l) ⊙ b_l;
     ∂L/∂log λ = Σ_l [ (1/D) Σ c_l W̃_l ⊙ (g_lᵀ h_{l−1}) + (l/D) Σ d_l b̃_l ⊙ Σ_n g_l ]
     (W̃ = W ⊙ m). By the scaling lemma this equals Σ logits ⊙ g_D (Euler's identity for the

@@ -41,6 +41,7 @@ from lotteryproofs.popup import (
     _check_data,
     density_schedule,
     initial_scores,
+    kept_count,
     layer_masks,
     layer_scale_factors,
     single_blas_thread,
@@ -61,15 +62,6 @@ def _scaled_masked(w, mask, c, out):
         cs = c[s]
         for j in range(w.shape[1]):
             out[s, j] = cs * (w[s, j] * (1.0 if mask[s, j] else 0.0))
-
-
-@njit(cache=True, error_model="numpy")
-def _score_gradient(grad_eff, w, scores, c, out):
-    """out[s, j] = ((c[s] · G[s, j]) · w[s, j]) · sign(score[s, j])  (∂L/∂m · sign(s))."""
-    for s in range(w.shape[0]):
-        cs = c[s]
-        for j in range(w.shape[1]):
-            out[s, j] = ((cs * grad_eff[s, j]) * w[s, j]) * np.sign(scores[s, j])
 
 
 @njit(cache=True, error_model="numpy")
@@ -94,6 +86,55 @@ def _sgd(p, m, g, lr, momentum):
         mj = mj + g[j]
         m[j] = mj
         p[j] = p[j] - lr * mj
+
+
+@njit(cache=True, error_model="numpy")
+def _threshold_scaled(w, scores, threshold, c, out, counts):
+    """out[s, j] = c[s] · (w[s, j] · [|score[s, j]| ≥ t[s]]), counts[s] += the kept entries:
+    the reference's top-k mask |s| ≥ t (popup.top_k_mask without ties) fused with c · (W ⊙ m)."""
+    for s in range(w.shape[0]):
+        cs = c[s]
+        t = threshold[s]
+        kept = 0
+        for j in range(w.shape[1]):
+            keep = np.abs(scores[s, j]) >= t
+            kept += keep
+            out[s, j] = cs * (w[s, j] * (1.0 if keep else 0.0))
+        counts[s] += kept
+
+
+@njit(cache=True, error_model="numpy")
+def _score_adam(grad_eff, w, scores, c, m, v, lr, one_minus_beta1, one_minus_beta2, bias1,
+                bias2):
+    """The straight-through score gradient g = ((c[s] · G[s, j]) · w[s, j]) · sign(score[s, j])
+    (∂L/∂m · sign(s)), then :func:`_adam` on the score, entry by entry (an entry's update needs
+    only its own gradient, so fusing changes no operation and no order)."""
+    for s in range(w.shape[0]):
+        cs = c[s]
+        for j in range(w.shape[1]):
+            p = scores[s, j]
+            g = ((cs * grad_eff[s, j]) * w[s, j]) * np.sign(p)
+            mj = m[s, j] * ADAM_BETA1
+            mj = mj + one_minus_beta1 * g
+            vj = v[s, j] * ADAM_BETA2
+            vj = vj + (one_minus_beta2 * g) * g
+            m[s, j] = mj
+            v[s, j] = vj
+            scores[s, j] = p - (lr * (mj / bias1)) / (np.sqrt(vj / bias2) + ADAM_EPS)
+
+
+@njit(cache=True, error_model="numpy")
+def _score_sgd(grad_eff, w, scores, c, m, lr, momentum):
+    """The score gradient of :func:`_score_adam`, then :func:`_sgd`, entry by entry."""
+    for s in range(w.shape[0]):
+        cs = c[s]
+        for j in range(w.shape[1]):
+            p = scores[s, j]
+            g = ((cs * grad_eff[s, j]) * w[s, j]) * np.sign(p)
+            mj = m[s, j] * momentum
+            mj = mj + g
+            m[s, j] = mj
+            scores[s, j] = p - lr * mj
 
 
 # ----------------------------------------------------------------------------- stacked layers
@@ -162,11 +203,14 @@ def _train_batch(sources, data, configs, rngs):
     b_scores = [np.stack([d[1][i] for d in drawn]) for i in range(depth)]
     log_scale = np.zeros(size)
     scaled = np.array([c.scaled for c in configs])
-    params = [*w_scores, *b_scores, log_scale]
-    flat_params = [p.reshape(-1) for p in params]
-    first_moment = [np.zeros_like(p) for p in flat_params]
-    second_moment = [np.zeros_like(p) for p in flat_params] if first.optimizer == "adam" else None
-    grads = [np.empty_like(p) for p in params]
+    adam = first.optimizer == "adam"
+    # per score tensor (flattened per member): Adam's (m, v) or SGD's (m, None)
+    moments = [(np.zeros(_flat(p).shape), np.zeros(_flat(p).shape) if adam else None)
+               for p in (*w_scores, *b_scores)]
+    scale_moments = (np.zeros(size), np.zeros(size) if adam else None)
+    grad_scale = np.empty(size)
+    rankings = [c.bias_ranking for c in configs]
+    kept: dict[tuple[int, float], int] = {}  # (tensor size, density) -> kept_count
     # per member, the density of every epoch (its annealing schedule, flattened)
     epoch_density = [[d for epochs, d in density_schedule(c) for _ in range(epochs)]
                      for c in configs]
@@ -189,18 +233,14 @@ def _train_batch(sources, data, configs, rngs):
             batch = np.stack([o[start:start + first.batch_size] for o in orders])
             rows = np.arange(size)[:, None]
             x, y = xs[rows, batch], ys[rows, batch]
-            masks = [layer_masks([w[s] for w in w_scores], [b[s] for b in b_scores],
-                                 epoch_density[s][epoch], configs[s].bias_ranking)
-                     for s in members]
             c = np.empty((size, depth))
             d = np.empty((size, depth))
             for s in members:
                 c[s], d[s] = layer_scale_factors(depth, float(log_scale[s]))
+            densities = [epoch_density[s][epoch] for s in members]
             for i in range(depth):
-                wm = np.stack([masks[s][0][i] for s in members])
-                bm = np.stack([masks[s][1][i] for s in members])
-                _scaled_masked(_flat(weights[i]), _flat(wm), c[:, i], _flat(w_eff[i]))
-                _scaled_masked(biases[i], bm, d[:, i], b_eff[i])
+                _masked_layer(weights[i], biases[i], w_scores[i], b_scores[i], c[:, i],
+                              d[:, i], densities, rankings, w_eff[i], b_eff[i], kept)
             layers = [StackedDense(w, b) for w, b in zip(w_eff, b_eff, strict=True)]
             inputs = [x]
             propagate(layers, relu, x, FLOAT64, post=inputs)
@@ -209,22 +249,24 @@ def _train_batch(sources, data, configs, rngs):
                 loss, g[s] = loss_fn(inputs[-1][s], y[s])
                 epoch_loss[s] += loss * batch.shape[1]
             grad_log_scale = [0.0] * size
+            lr = 0.5 * first.learning_rate * (1 + math.cos(math.pi * step / total_steps))
+            step += 1
             for i in range(depth - 1, -1, -1):
                 grad_w = np.matmul(g.transpose(0, 2, 1), inputs[i])
                 grad_b = g.sum(axis=1)
-                _score_gradient(_flat(grad_w), _flat(weights[i]), _flat(w_scores[i]), c[:, i],
-                                _flat(grads[i]))
-                _score_gradient(grad_b, biases[i], b_scores[i], d[:, i], grads[depth + i])
-                for s in np.flatnonzero(scaled):
+                for s in np.flatnonzero(scaled):  # before the update: w_eff is this step's
                     grad_log_scale[s] += (float(np.sum(grad_w[s] * w_eff[i][s])) / depth
                                           + float(grad_b[s] @ b_eff[i][s]) * (i + 1) / depth)
                 if i > 0:
                     g = np.matmul(g, w_eff[i]) * (inputs[i] > 0)
-            grads[-1][:] = np.where(scaled, grad_log_scale, 0.0)  # unscaled: λ stays 1
-            lr = 0.5 * first.learning_rate * (1 + math.cos(math.pi * step / total_steps))
-            _update(flat_params, [gr.reshape(-1) for gr in grads], first_moment, second_moment,
-                    first, step + 1, lr)
-            step += 1
+                # the scores of layer i are read nowhere else in this step: update them now
+                _score_update((_flat(grad_w), _flat(weights[i]), _flat(w_scores[i]), c[:, i]),
+                              moments[i], first, step, lr)
+                _score_update((grad_b, biases[i], b_scores[i], d[:, i]), moments[depth + i],
+                              first, step, lr)
+            grad_scale[:] = np.where(scaled, grad_log_scale, 0.0)  # unscaled: λ stays 1
+            _update([log_scale], [grad_scale], [scale_moments[0]],
+                    None if scale_moments[1] is None else [scale_moments[1]], first, step, lr)
         for s in members:
             losses[s].append(epoch_loss[s] / n)
     out = []
@@ -236,6 +278,66 @@ def _train_batch(sources, data, configs, rngs):
         out.append((result, (tuple(w.copy() for w in ws), tuple(b.copy() for b in bs),
                              float(log_scale[s]))))
     return out
+
+
+def _kth_largest_magnitude(scores: np.ndarray, k: int) -> float:
+    """The k-th largest |score| (popup.top_k_mask's threshold; −∞ when every entry is kept)."""
+    if k == scores.size:
+        return -math.inf
+    flat = np.abs(scores)
+    flat.partition(scores.size - k)
+    return float(flat[scores.size - k])
+
+
+def _masked_layer(weight, bias, w_score, b_score, c, d, densities, rankings, w_eff, b_eff,
+                  kept) -> None:
+    """w_eff[s] = c[s] (W ⊙ m), b_eff[s] = d[s] (b ⊙ m^b) with every member's top-k masks of
+    one layer at its density (popup.layer_masks): the mask is |s| ≥ its k-th largest |s|
+    (fused in :func:`_threshold_scaled`); where ties make that more than k entries, the member
+    gets popup.layer_masks' tie-broken mask instead."""
+    size = len(densities)
+    sw, sb = _flat(w_score), b_score
+    nw, nb = sw.shape[1], sb.shape[1]
+
+    def count(n, density):
+        if (n, density) not in kept:
+            kept[n, density] = kept_count(n, density)
+        return kept[n, density]
+
+    tw, tb = np.empty(size), np.empty(size)
+    want = []
+    for s in range(size):
+        if rankings[s] == "separate":
+            kw, kb = count(nw, densities[s]), count(nb, densities[s])
+            tw[s] = _kth_largest_magnitude(sw[s], kw)
+            tb[s] = _kth_largest_magnitude(sb[s], kb)
+            want.append((kw, kb))
+        else:
+            k = count(nw + nb, densities[s])
+            tw[s] = tb[s] = _kth_largest_magnitude(np.concatenate([sw[s], sb[s]]), k)
+            want.append((k,))
+    got_w, got_b = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+    _threshold_scaled(_flat(weight), sw, tw, c, _flat(w_eff), got_w)
+    _threshold_scaled(bias, sb, tb, d, b_eff, got_b)
+    for s in range(size):
+        got = (int(got_w[s]), int(got_b[s])) if len(want[s]) == 2 else (int(got_w[s] + got_b[s]),)
+        if got != want[s]:  # ties at a threshold: the reference's tie-broken masks
+            (wm,), (bm,) = layer_masks([w_score[s]], [b_score[s]], densities[s], rankings[s])
+            _scaled_masked(_flat(weight[s:s + 1]), wm.reshape(1, -1), c[s:s + 1],
+                           _flat(w_eff[s:s + 1]))
+            _scaled_masked(bias[s:s + 1], bm.reshape(1, -1), d[s:s + 1], b_eff[s:s + 1])
+
+
+def _score_update(arrays, moments, config: PopupConfig, steps: int, lr: float) -> None:
+    """The straight-through score gradient and the optimiser step of one stacked score tensor,
+    fused (:func:`_score_adam`, :func:`_score_sgd`)."""
+    grad_eff, weight, scores, c = arrays
+    m, v = moments
+    if config.optimizer == "sgd":
+        _score_sgd(grad_eff, weight, scores, c, m, lr, config.momentum)
+        return
+    _score_adam(grad_eff, weight, scores, c, m, v, lr, 1 - ADAM_BETA1, 1 - ADAM_BETA2,
+                1 - ADAM_BETA1**steps, 1 - ADAM_BETA2**steps)
 
 
 def _update(params, grads, first, second, config: PopupConfig, steps: int, lr: float) -> None:

@@ -62,7 +62,7 @@ def test_batch_matches_the_reference_loop_byte_for_byte(members, optimizer, regr
     rng = np.random.default_rng(seed)
     widths = (3, 6, 4, 1 if regression else 3)  # even hidden widths for looks-linear
     sources, configs, xs, ys = [], [], [], []
-    for i, m in enumerate(members):
+    for m in members:
         sources.append(draw_named_source(m["source"], widths, rng=rng))
         configs.append(PopupConfig(density=m["density"], epochs=4, batch_size=batch_size,
                                    optimizer=optimizer, scaled=m["scaled"], anneal=m["anneal"],
@@ -125,3 +125,29 @@ def test_grid_in_blocks_equals_every_run_trained_alone():
         assert run["train_accuracy"] == alone.train_accuracy
         assert run["final_loss"] == alone.result.epoch_losses[-1]
         assert run["output_scale"] == alone.result.output_scale
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), levels=st.sampled_from([2, 3, 50]),
+       rankings=st.lists(st.sampled_from(["separate", "joint"]), min_size=1, max_size=3),
+       density=st.sampled_from([1.0, 0.5, 0.3, 0.1, 0.02]))
+def test_fused_threshold_masks_equal_the_reference_masks_even_with_ties(seed, levels, rankings,
+                                                                      density):
+    # scores from a few levels (ties at the threshold are likely) and continuous ones; the fused
+    # threshold path must give c·(W ⊙ m) with m = popup.layer_masks' mask, tie-breaking included
+    from lotteryproofs.popup import layer_masks
+    from lotteryproofs.popup_batch import _masked_layer
+
+    rng = np.random.default_rng(seed)
+    size, shape = len(rankings), (5, 7)
+    weight, bias = rng.normal(size=(size, *shape)), rng.normal(size=(size, shape[0]))
+    w_score = rng.integers(-levels, levels + 1, size=(size, *shape)) / levels
+    b_score = rng.integers(-levels, levels + 1, size=(size, shape[0])) / levels
+    c, d = rng.uniform(0.5, 2, size=size), rng.uniform(0.5, 2, size=size)
+    w_eff, b_eff = np.empty_like(weight), np.empty_like(bias)
+    _masked_layer(weight, bias, w_score, b_score, c, d, [density] * size, rankings, w_eff,
+                  b_eff, {})
+    for s in range(size):
+        (wm,), (bm,) = layer_masks([w_score[s]], [b_score[s]], density, rankings[s])
+        assert w_eff[s].tobytes() == (c[s] * (weight[s] * wm)).tobytes()
+        assert b_eff[s].tobytes() == (d[s] * (bias[s] * bm)).tobytes()
