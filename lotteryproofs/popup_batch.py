@@ -8,18 +8,22 @@ of length S:
 
 * the products are ``np.matmul`` on (S, n, m) stacks (one BLAS gemm per member, the same call
   as the reference's 2-D product, hence the same bits);
-* the elementwise chains — the scaled masked weights c_l (W_l ⊙ m_l), the straight-through score
-  gradients ((c_l G_l) ⊙ W_l) ⊙ sign(s) and the Adam / SGD updates — are fused into compiled
-  loops (numba) that evaluate, per entry, exactly the reference's operations in its order (no
-  fast-math, no contraction into FMA), one pass over memory instead of one per operation;
-* what is per member anyway stays per member and reuses the reference's functions: the top-k
-  masks (popup.layer_masks), the loss (popup.LOSS_FUNCTIONS), the sums giving ∂L/∂log λ
-  (numpy's pairwise sum over one member's contiguous slice, as in the reference), the random
+* the elementwise chains are fused into compiled loops (numba) that evaluate, per entry,
+  exactly the reference's operations in its order (no fast-math, no contraction into FMA), one
+  pass over memory instead of one per operation: the top-k mask |s| ≥ t with the scaled masked
+  weights c_l (W_l ⊙ m_l) (t = the k-th largest |s|, found per member by a partition, as
+  popup.top_k_mask does; a member with ties at t gets popup.layer_masks' tie-broken mask), and
+  per layer, as soon as its gradient is known, the straight-through score gradient
+  ((c_l G_l) ⊙ W_l) ⊙ sign(s) with its Adam / SGD step (each entry's update needs only its own
+  gradient, and nothing later in the step reads that layer's scores);
+* what is per member anyway stays per member and reuses the reference's functions: the loss
+  (popup.LOSS_FUNCTIONS), the sums giving ∂L/∂log λ (numpy's pairwise sum over one member's
+  contiguous slice, as in the reference), the final masks (popup.layer_masks), the random
   streams (each member its own Generator, called in the reference's order).
 
 So every member's scores, masks, λ and losses are byte-identical to ``train_popup`` on that
 member alone (tests/test_popup_batch.py checks this against the reference loop;
-benchmarks/bench_popup.py times both in one run).
+benchmarks/bench_popup_grid.py times both on a slice of the grid in one run).
 """
 
 from __future__ import annotations
