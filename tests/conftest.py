@@ -15,5 +15,15 @@ pytest_plugins = ["lotteryproofs.testing.plugin"]
 def pytest_configure(config):
     from hypothesis import settings
 
+    if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        # pytest-xdist's controller: its workers, started after this hook with this environment,
+        # are the parallelism, so numba and BLAS get one thread each in them (as the toolkit's
+        # own worker processes do) instead of one per core in every worker. A variable the user
+        # set wins.
+        from lotteryproofs._worker_env import WORKER_ENVIRONMENT
+
+        for name, value in WORKER_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
+
     # the plugin registered the profiles when it was imported (above)
     settings.load_profile("lotteryproofs-ci" if os.environ.get("CI") else "lotteryproofs-dev")
