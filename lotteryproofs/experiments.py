@@ -325,6 +325,11 @@ def _run_tasks(tasks: Sequence[_Task]) -> list[dict]:
     return [{**row, "seconds": seconds, "cpu_seconds": cpu} for row in rows]
 
 
+def _run_grid_block(tasks: Sequence[_Task]) -> dict:
+    """One block of the grid as the executor's checkpoints store it: ``{"runs": rows}``."""
+    return {"runs": _run_tasks(tasks)}
+
+
 def _run_task(task: _Task) -> dict:
     """One grid run alone (a block of one)."""
     return _run_tasks([task])[0]
@@ -475,15 +480,15 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, show_progress: bool 
     start = time.perf_counter()
     blocks = grid_blocks(tasks, BLOCK_MEMBERS)
     with executor_or_default(executor, workers) as executor:
-        out = run_blocks(_run_tasks, [[tasks[i] for i in block] for block in blocks],
+        out = run_blocks(_run_grid_block, [[tasks[i] for i in block] for block in blocks],
                          executor=executor, checkpoint=store,
                          keys=[f"block{j:05d}" for j in range(len(blocks))],
                          retries=DEFAULT_RETRIES if retries is None else retries,
                          label="popup grid" if show_progress else None)
     wall = time.perf_counter() - start
     runs = [None] * len(tasks)  # back in task order, whatever the blocks
-    for block, rows in zip(blocks, out, strict=True):
-        for i, row in zip(block, rows, strict=True):
+    for block, result in zip(blocks, out, strict=True):
+        for i, row in zip(block, result["runs"], strict=True):
             runs[i] = row
     # on a shared machine the wall time depends on the load; the CPU time does not
     cpu = math.fsum(r["cpu_seconds"] for r in runs)
