@@ -24,7 +24,7 @@ from lotteryproofs import _validate
 from lotteryproofs.conv_layers import Conv2d
 from lotteryproofs.layers import Dense
 from lotteryproofs.network import Network
-from lotteryproofs.residual import Residual
+from lotteryproofs.residual import Chain, Residual
 
 #: Codes of the ``part`` column of :class:`RSSLog`: what a target parameter's instance builds.
 PART_POSITIVE, PART_NEGATIVE, PART_BIAS = 0, 1, 2
@@ -483,13 +483,16 @@ class ConvTicket:
 def _compact_layers(layers) -> list:
     """Every (block, sum) pair of a layer list — two adjacent parameter layers, as the
     convolutional source lays them out — without its dead block channels; residual bodies
-    likewise."""
+    and shortcut pairs likewise."""
     layers, i = list(layers), 0
     while i < len(layers):
         layer = layers[i]
         if isinstance(layer, Residual):
+            shortcut = layer.shortcut
+            if isinstance(shortcut, Chain):  # a source's shortcut: its pair, compacted
+                shortcut = Chain(tuple(_compact_layers(shortcut.layers)), shortcut.activations)
             layers[i] = Residual(tuple(_compact_layers(layer.body_layers)),
-                                 layer.body_activations)
+                                 layer.body_activations, shortcut)
             i += 1
         elif isinstance(layer, (Conv2d, Dense)) and i + 1 < len(layers):
             a, b = layer, layers[i + 1]
@@ -547,7 +550,8 @@ def _unrolled(layer: Conv2d):
 
 def _sparse_plan(layers, activations) -> list:
     """Per layer: ("linear", matrix, flat bias) for a Conv2d/Dense (sparse where its nonzeros
-    are few), ("residual", body plan) for an identity-shortcut block, ("layer", layer) for the
+    are few), ("residual", body plan, shortcut plan or None) for a block whose shortcut is the
+    identity or a chain, ("layer", layer) for the
     rest; each with the activation after it (None after the last)."""
     plan = []
     for t, layer in enumerate(layers):
@@ -562,9 +566,11 @@ def _sparse_plan(layers, activations) -> list:
                 plan.append(("linear", sparse_w, np.repeat(layer.bias, ho * wo), after))
         elif isinstance(layer, Dense):
             plan.append(("linear", _sparse_or_dense(layer.weight), layer.bias, after))
-        elif isinstance(layer, Residual) and layer.shortcut is None:
+        elif isinstance(layer, Residual) and isinstance(layer.shortcut, (Chain, type(None))):
+            short = (None if layer.shortcut is None else
+                     _sparse_plan(layer.shortcut.layers, layer.shortcut.activations))
             plan.append(("residual", _sparse_plan(layer.body_layers, layer.body_activations),
-                         after))
+                         short, after))
         else:
             plan.append(("layer", layer, after))
     return plan
@@ -579,7 +585,7 @@ def _run_plan(plan, z: np.ndarray) -> np.ndarray:
             z = np.asarray(step[1].dot(z))
             z += step[2][:, None]
         elif kind == "residual":
-            z = z + _run_plan(step[1], z)
+            z = _run_plan(step[1], z) + (z if step[2] is None else _run_plan(step[2], z))
         else:
             z = np.ascontiguousarray(step[1].forward(np.ascontiguousarray(z.T)).T)
         if after is not None:

@@ -470,6 +470,18 @@ CASES: list[Case] = [
              {"type": "conv2d", "stride": 2, "padding": 0}, {"type": "relu"},
              {"type": "flatten"}, {"type": "linear"}], input_shape=(1, 2, 2))),
          "module 0: conv2d rows: kernel 3 does not fit an input of size 2 with padding 0"),
+    Case("files", "shortcut-stride-does-not-match-the-body",
+         _construct_on(lambda d: _conv_target(d, [
+             {"type": "conv2d", "padding": 1}, {"type": "relu"},
+             {"type": "residual", "body": [{"type": "conv2d", "stride": 2, "padding": 1}],
+              "shortcut": {"type": "conv2d", "stride": 1, "padding": 0}},
+             {"type": "relu"}, {"type": "flatten"}, {"type": "linear"}],
+             **{"2.body.0.weight": np.ones((2, 2, 3, 3)), "2.body.0.bias": np.zeros(2),
+                "2.shortcut.weight": np.ones((2, 2, 1, 1)), "2.shortcut.bias": np.zeros(2),
+                "3.weight": None, "3.bias": None, "5.weight": np.ones((3, 18)),
+                "5.bias": np.zeros(3)})),
+         "module 2: residual block: the body maps 72 → 18 features but the shortcut "
+         "(72 → 72) does not"),
     Case("files", "stride-changes-flattened-size",
          _construct_on(lambda d: _conv_target(d, [
              {"type": "conv2d", "stride": 2, "padding": 1}, {"type": "relu"},

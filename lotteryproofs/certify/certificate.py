@@ -98,6 +98,9 @@ class Certificate:
     certified_bounds: dict | None = None
     #: how the observed error was found (samples, ascent restarts, exact recomputations)
     observed_search: dict | None = None
+    #: what the a-priori bound is when it is not the §5 closed form (a convolutional ticket's:
+    #: the per-output-channel ℓ1 recursion); None for the closed form
+    a_priori_kind: str | None = None
 
     @property
     def observed_exact(self) -> bool:
@@ -120,7 +123,7 @@ class Certificate:
     @property
     def a_priori_method(self) -> str:
         if self.a_priori_proven:
-            return "closed form of THEORY.md §5 for the ticket's ε'"
+            return f"{self.a_priori_kind or 'closed form of THEORY.md §5'} for the ticket's ε'"
         return "none proven for this target"
 
     @property

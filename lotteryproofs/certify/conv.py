@@ -25,6 +25,9 @@ from lotteryproofs.network import Box, Network, network_sha256
 
 from .certificate import Certificate
 
+#: The certificate's a_priori_method for a convolutional ticket (no closed form: the recursion)
+A_PRIORI_KIND = "per-output-channel ℓ1 recursion (proofs/conv-error-recursion.md)"
+
 
 def conv_param_errors(target: Network, box: Box, represented) -> tuple[float, float]:
     """(max weight error, max bias error) of the represented parameters: |P̃ − K| everywhere,
@@ -92,4 +95,4 @@ def certify_conv(ticket, target: Network, box: Box, *, rng=0, n_samples: int = 1
         a_priori_output_error=a_priori if math.isfinite(a_priori) else math.inf,
         domain=box, rss=rss, time_s=round(time.perf_counter() - start, 3), worst_input=worst_x,
         certified_method="conv-recursion", certified_bounds={"conv-recursion": certified},
-        observed_search=search)
+        observed_search=search, a_priori_kind=A_PRIORI_KIND)

@@ -19,7 +19,9 @@ and every kernel entry is one subset sum over the ρ channels of its owner: exac
 block pair of :mod:`lotteryproofs.construct.univariate` on the patch matrix (the kernel read as
 an (O, C·k²) matrix, the A weights as (m, C·k²)), which this module reuses. A Dense target
 layer (the final Linear) is the dense 2L pair itself; parameter-free layers (Flatten, average
-and max pooling) are copied into the source. The source is drawn before the target's values
+and max pooling) are copied into the source; a residual block's body is paired layer by layer
+and a conv shortcut S (1×1, any stride) is one more pair, the source's shortcut the
+:class:`~lotteryproofs.residual.Chain` B_S σ(A_S ·). The source is drawn before the target's values
 are read, from the tiled streams of :mod:`lotteryproofs.init` (one Philox key, layer l's
 flat (out, fan-in) matrix drawn tile by tile) with He scales λ_l = √(2/(Var·fan-in)) and the
 product bias rule; weight sharing is kept (the source is a convolutional network).
@@ -37,15 +39,22 @@ from lotteryproofs import _validate
 from lotteryproofs.activations import RELU
 from lotteryproofs.construct import common, univariate
 from lotteryproofs.conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from lotteryproofs.conv_params import (
+    PARAMETER_LAYERS,
+    param_layers,
+    patch_columns,
+    shortcut_activations,
+    shortcut_layers,
+)
+from lotteryproofs.conv_params import input_signs as _input_signs
 from lotteryproofs.conv_source import ConvSourceSpec, draw_parameter_layer
 from lotteryproofs.init import LAW_VARIANCES, Streams, source_seed
 from lotteryproofs.layers import Dense
 from lotteryproofs.network import Box, Network, network_sha256
-from lotteryproofs.residual import Residual
+from lotteryproofs.residual import Chain, Residual
 from lotteryproofs.ticket import ConvOrigin, ConvTicket, RepresentedLayer
 
-#: Layers a target may hold (parameter-free ones are copied into the source).
-PARAMETER_LAYERS = (Conv2d, Dense)
+#: Layers a target may hold besides PARAMETER_LAYERS (copied into the source).
 FREE_LAYERS = (Flatten, AvgPool2d, MaxPool2d)
 
 
@@ -78,8 +87,7 @@ def _all_layers(layers):
         yield layer
         if isinstance(layer, Residual):
             yield from _all_layers(layer.body_layers)
-            if layer.shortcut is not None:
-                yield layer.shortcut
+            yield from _all_layers(shortcut_layers(layer))
 
 
 def _all_activations(layers, activations):
@@ -87,20 +95,10 @@ def _all_activations(layers, activations):
     for layer in layers:
         if isinstance(layer, Residual):
             yield from _all_activations(layer.body_layers, layer.body_activations)
+            yield from _all_activations(shortcut_layers(layer), shortcut_activations(layer))
 
 
 # ------------------------------------------------------------------------------ the source
-def param_layers(layers):
-    """The Conv2d/Dense layers in order, residual bodies included (``parameter_arrays`` order)."""
-    out = []
-    for layer in layers:
-        if isinstance(layer, Residual):
-            out += param_layers(layer.body_layers)
-        elif isinstance(layer, PARAMETER_LAYERS):
-            out.append(layer)
-    return out
-
-
 def _pair_shapes(layer, rho: int):
     """The two source layers of a Conv2d/Dense target layer: (shape, geometry) each (geometry
     None for Dense)."""
@@ -136,14 +134,18 @@ def _draw_layers(layers, activations, rho, streams, law, bias_factor, state, *, 
     for t, layer in enumerate(layers):
         after = activations[t] if t < len(layers) - 1 else None
         if isinstance(layer, Residual):
-            if layer.shortcut is not None:
-                raise _validate.InputError(
-                    f"{CONSTRUCTION.owner} builds identity shortcuts only, not a "
-                    f"{type(layer.shortcut).__name__} shortcut")
             # λ = 1 inside a body: x + Π λ_body·g(x) is Λ·(unit network) only if Π λ_body = 1
             body, body_acts = _draw_layers(layer.body_layers, layer.body_activations, rho,
                                            streams, law, bias_factor, state, scaled=False)
-            out.append(Residual(tuple(body), tuple(body_acts)))
+            shortcut = None
+            if layer.shortcut is not None:
+                # a 1×1 shortcut S is one more conv layer to construct: its pair, at λ = 1
+                # like the body (Ŝ(x) + ĝ(x) stays Λ·(S x + g x)), drawn after the body
+                s_layers, s_acts = _draw_layers(
+                    shortcut_layers(layer), shortcut_activations(layer), rho, streams, law,
+                    bias_factor, state, scaled=False)
+                shortcut = Chain(tuple(s_layers), tuple(s_acts))
+            out.append(Residual(tuple(body), tuple(body_acts), shortcut))
         elif isinstance(layer, PARAMETER_LAYERS):
             for half, (shape, geometry) in enumerate(_pair_shapes(layer, rho)):
                 fan_in = int(np.prod(shape[1:]))
@@ -202,41 +204,14 @@ def unit_flat(source: Network, layer_scales) -> tuple[list, list]:
 
 
 # ------------------------------------------------------------------------------ the ticket
-def _patch_columns(negative_channels: np.ndarray, layer) -> np.ndarray:
-    """negative_cols of the patch matrix: column c·k² + p·k + q reads channel c."""
-    if isinstance(layer, Conv2d):
-        _, _, kh, kw = layer.weight.shape
-        return np.repeat(negative_channels, kh * kw)
-    return negative_channels
-
-
-def _signs(layers, activations, neg, out: list):
-    """Append, per parameter layer, which input channels/features can be negative; return the
-    sign mask of the output. After a ReLU nothing is negative; Identity and Flatten keep the
-    sign; a pool's output can be negative where its channel can; a residual block's wherever
-    its input or its (linear-ended) body can."""
-    for t, layer in enumerate(layers):
-        if isinstance(layer, Residual):
-            _signs(layer.body_layers, layer.body_activations, neg, out)
-            neg = np.ones(layer.out_features, bool)
-        elif isinstance(layer, PARAMETER_LAYERS):
-            out.append(neg.reshape(layer.input_shape).any(axis=(1, 2))
-                       if isinstance(layer, Conv2d) else neg)
-            neg = np.ones(layer.out_features, bool)
-        elif not isinstance(layer, Flatten):
-            c = layer.input_shape[0]
-            neg = np.repeat(neg.reshape(c, -1).any(axis=1), layer.out_features // c)
-        if t < len(layers) - 1 and activations[t] == RELU:
-            neg = np.zeros(neg.shape, bool)
-    return neg
-
-
 def input_signs(target: Network, box: Box) -> list:
-    """Per target parameter layer (residual bodies included, in order), per input channel
-    (Conv2d) or feature (Dense): can its input be negative?"""
-    out: list = []
-    _signs(target.layers, target.activations, np.asarray(box.has_negative, bool), out)
-    return out
+    """Per target parameter layer (:func:`param_layers` order), per input channel (Conv2d) or
+    feature (Dense): can its input be negative (:func:`lotteryproofs.conv_params.input_signs`)?"""
+    return _input_signs(target.layers, target.activations, box.has_negative)
+
+
+def _patch_columns(negative_channels: np.ndarray, layer) -> np.ndarray:
+    return patch_columns(negative_channels, layer)
 
 
 def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
