@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.init", "lotteryproofs.datasets"),
     ("lotteryproofs.bounds", "lotteryproofs.constants", "lotteryproofs.signal",
      "lotteryproofs.popup", "lotteryproofs.io", "lotteryproofs.executor"),
+    ("lotteryproofs.popup_batch",),
     # the constructions, bottom-up: shared pieces, widening, one module per method, registry
     ("lotteryproofs.construct.options", "lotteryproofs.construct.common",
      "lotteryproofs.construct.univariate", "lotteryproofs.construct.base",
@@ -62,6 +63,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.evaluate", "lotteryproofs.train", "lotteryproofs.train_conv",
      "lotteryproofs.experiments",
      "lotteryproofs.export"),
+    ("lotteryproofs.popup_tasks",),
     ("lotteryproofs.theorems", "lotteryproofs.checks", "lotteryproofs.report",
      "lotteryproofs.testing"),
     ("lotteryproofs.figures",),
