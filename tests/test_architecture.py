@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.philox",
      "lotteryproofs.safetensors_format", "lotteryproofs.state_dict"),
     ("lotteryproofs.ticket", "lotteryproofs.targets", "lotteryproofs.target_info",
+     "lotteryproofs.conv_source",
      "lotteryproofs.architecture",
      "lotteryproofs.init", "lotteryproofs.datasets"),
     ("lotteryproofs.bounds", "lotteryproofs.constants", "lotteryproofs.signal",
