@@ -24,9 +24,9 @@ computed here is the value of the fully drawn source.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from lotteryproofs.rss import _numba_cache  # noqa: F401  (numba's cache folder, set first)
-from numba import njit  # noqa: E402
+from lotteryproofs.rss import _numba_cache  # noqa: F401  (numba's cache folder, set before @njit)
 
 _M0 = np.uint64(0xD2E7470EE14C6C93)
 _M1 = np.uint64(0xCA5A826395121157)
