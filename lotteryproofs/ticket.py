@@ -257,12 +257,15 @@ class Ticket:
             return network.forward(x) / self.scale
         from lotteryproofs import sparse_relu
 
-        packed = self.__dict__.get("_packed")
-        if packed is None:
-            packed = sparse_relu.packed(network.weights, network.biases)
-            self.__dict__["_packed"] = packed
-        out = sparse_relu.forward(packed, h) / self.scale
+        out = sparse_relu.forward(self._sparse_layers, h) / self.scale
         return out[0] if single else out
+
+    @functools.cached_property
+    def _sparse_layers(self):
+        """f_S's layers packed for :func:`lotteryproofs.sparse_relu.forward`, once per ticket."""
+        from lotteryproofs import sparse_relu
+
+        return sparse_relu.packed(self.network.weights, self.network.biases)
 
 
 def droppable_levels(layout) -> set[int]:
