@@ -155,6 +155,69 @@ def real_rows(datasets, rho: int, rho_in: int, eps: float) -> list[dict]:
     return rows
 
 
+def allocated_row(key: str, rho: int, rho_in: int, eps: float, budgets, shares) -> dict:
+    """Bounded-gain L+1 with ε'_l, γ_l per layer (proofs/bounded-gain-l+1.md, "Per-layer
+    allocation"), through the Python API: failures per layer (error > ε'_l, recomputed here
+    from the log's exact errors), measured gains against |w| + γ_l and a_l + γ_l k_l, the
+    allocated a-priori bound Σ ε'_l c_l, the certificate, test accuracy and agreement."""
+    import resource
+
+    from lotteryproofs import bounds
+    from lotteryproofs.certify import certify
+    from lotteryproofs.construct import construct, represented_layers
+    from lotteryproofs.construct.bounded_gain import allocated
+    from lotteryproofs.evaluate import dataset_report
+    from lotteryproofs.io import read_target, target_box
+
+    target, metadata = read_target(TARGETS[key])
+    box = target_box(metadata, target.widths[0])
+    norms = bounds.target_norms(target, target.activation_bounds(box),
+                                input_has_negative=bool(box.has_negative.any()))
+    budgets = (0.0, *budgets)
+    eps_params = bounds.allocate_eps_params(norms, eps, budgets, shares)
+    a_priori = float(bounds.allocated_a_priori_error(norms, eps_params, budgets))
+    start, cpu = time.perf_counter(), time.process_time()
+    ticket = construct(target, allocated(eps_params, budgets), eps_param=max(eps_params),
+                       delta=0.1, rng=0, domain=box, rho=rho, rho_in=rho_in)
+    build_s, build_cpu = time.perf_counter() - start, time.process_time() - cpu
+    log = ticket.rss_log
+    layer = np.asarray(log.layer)
+    failed = np.asarray(log.error) > np.asarray(eps_params)[layer]
+    assert np.array_equal(failed, np.asarray(log.failed)), "log flags differ from ε'_l"
+    represented = represented_layers(ticket)
+    gain_excess = 0
+    for t in range(1, target.depth):
+        w = target.weights[t]
+        allowed = np.where(np.abs(w) > eps_params[t], np.abs(w) + budgets[t], 0.0)
+        gain = np.asarray(represented[t].gain)
+        row_gain = float(gain.sum(axis=2).max())
+        a_l = bounds._fsum_up_rows(np.abs(w))
+        k_l = int(np.count_nonzero(w, axis=1).max())
+        gain_excess += int(np.count_nonzero(gain > allowed[None]))
+        gain_excess += int(row_gain > a_l + budgets[t] * k_l)
+    start = time.perf_counter()
+    cert = certify(ticket, target, box)
+    data = dataset_report(target, ticket, metadata) or {}
+    row = {"target": TARGETS[key], "rho": rho, "rho_in": rho_in, "eps": eps,
+           "budgets": budgets[1:], "shares": tuple(shares),
+           "eps_params": [float(f"{e:.4g}") for e in eps_params],
+           "a_priori_allocated": a_priori,
+           "failed_per_layer": [int(failed[layer == t].sum()) for t in range(target.depth)],
+           "instances_per_layer": [int((layer == t).sum()) for t in range(target.depth)],
+           "gain_violations": gain_excess,
+           "observed": cert.observed_output_error, "certified": cert.certified_output_error,
+           "target_acc": data.get("target_test_accuracy"),
+           "ticket_acc": data.get("ticket_test_accuracy"), "agreement": data.get("agreement"),
+           "ticket_nnz": ticket.count_nonzero(), "target_nnz": target.count_nonzero(),
+           "source_params": ticket.source.n_params, "construct_s": round(build_s, 1),
+           "construct_cpu_s": round(build_cpu, 1),
+           "certify_s": round(time.perf_counter() - start, 1),
+           "load": round(os.getloadavg()[0], 1),
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def available_gb() -> float:
     """MemAvailable of /proc/meminfo in GB (the LeNet rows need ≥ 14 GB; others share it)."""
     for line in Path("/proc/meminfo").read_text().splitlines():
@@ -215,7 +278,11 @@ def lenet_rows(rho: int, rho_in: int, eps_param: float, certify_too: bool) -> li
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("rss", "constructions", "real", "lenet"))
+    parser.add_argument("part", choices=("rss", "constructions", "real", "allocated", "lenet"))
+    parser.add_argument("--budgets", type=float, nargs="+", default=None,
+                        help="allocated: γ_l of the copy layers l = 2…L")
+    parser.add_argument("--shares", type=float, nargs="+", default=None,
+                        help="allocated: s_l, l = 1…L, Σ s_l ≤ 1 (ε'_l = s_l ε / c_l)")
     parser.add_argument("--eps-param", type=float, default=0.01, help="lenet only")
     parser.add_argument("--certify", action="store_true", help="lenet: also certify")
     parser.add_argument("--trials", type=int, default=1000)
@@ -235,6 +302,9 @@ def main(argv=None) -> int:
         out = construction_table(args.seeds)
     elif args.part == "real":
         out = real_rows(args.datasets, args.rho, args.rho_in, args.eps)
+    elif args.part == "allocated":
+        out = [allocated_row(k, args.rho, args.rho_in, args.eps, args.budgets, args.shares)
+               for k in args.datasets]
     else:
         out = lenet_rows(args.rho, args.rho_in, args.eps_param, args.certify)
     print(f"# wall {time.perf_counter() - start:.1f} s, CPU (this process) "

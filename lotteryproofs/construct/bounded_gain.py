@@ -20,6 +20,7 @@ against ≤ 0.8 % for γ = 2 at pools of 30–40 (proofs/bounded-gain-l+1.md).
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import numpy as np
@@ -44,6 +45,54 @@ def engine_gain_slack(eps_param: float, budget: float = GAIN_BUDGET) -> float:
 
 def _build(inp: BuildInput) -> Built:
     return l_plus_one.build_from_input(inp, gain_slack=engine_gain_slack(inp.eps_param))
+
+
+def _check_allocation(eps_params, budgets) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    from lotteryproofs import _validate
+
+    eps_params = tuple(_validate.positive("ε'_l", e) for e in eps_params)
+    budgets = tuple(budgets)
+    if len(budgets) != len(eps_params):
+        raise _validate.InputError(
+            f"need one γ_l per layer ({len(eps_params)}), got {len(budgets)}")
+    budgets = (0.0,) + tuple(_validate.positive("gain budget γ_l", g) for g in budgets[1:])
+    if any(g > GAIN_BUDGET for g in budgets):
+        # the record keeps the registered bound spec (γ, ε' = max ε'_l), which stays a valid
+        # (looser) a-priori bound only while every γ_l ≤ γ
+        raise _validate.InputError(f"gain budgets must be ≤ {GAIN_BUDGET}, got {budgets[1:]}")
+    return eps_params, budgets
+
+
+def allocated(eps_params, budgets) -> Construction:
+    """The bounded-gain L+1 construction with ε'_l and γ_l per target layer l (1-based l ↔
+    index l − 1; γ of the first layer is unused), e_L ≤ Σ_l ε'_l c_l
+    (``bounds.allocated_a_priori_error``; proofs/bounded-gain-l+1.md, "Per-layer allocation").
+
+    An unregistered record for the Python API (``construct(target, allocated(...),
+    eps_param=max(eps_params), …)``): its log marks a layer-l instance failed when its error
+    exceeds ε'_l, and ``eps_param`` must be max_l ε'_l (the ticket's ε' is the largest
+    per-parameter error its construction allows)."""
+    eps_params, budgets = _check_allocation(eps_params, budgets)
+
+    def build(inp: BuildInput) -> Built:
+        if len(eps_params) != inp.target.depth:
+            from lotteryproofs._validate import InputError
+
+            raise InputError(f"the allocation has {len(eps_params)} layers, the target "
+                             f"{inp.target.depth}")
+        if inp.eps_param != max(eps_params):
+            from lotteryproofs._validate import InputError
+
+            raise InputError(f"eps_param must be max_l ε'_l = {max(eps_params)!r}, got "
+                             f"{inp.eps_param!r}")
+        slacks = [None] + [engine_gain_slack(e, g) for e, g in
+                           zip(eps_params[1:], budgets[1:], strict=True)]
+        return l_plus_one.build_from_input(inp, gain_slack=slacks, layer_eps=eps_params)
+
+    return dataclasses.replace(
+        CONSTRUCTION, label="L+1 (bounded gain, per-layer ε', γ)",
+        summary=f"{CONSTRUCTION.summary}; ε'_l = {eps_params}, γ_l = {budgets[1:]}",
+        build=build)
 
 
 CONSTRUCTION = Construction(
