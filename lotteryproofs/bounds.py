@@ -190,7 +190,7 @@ def sufficient_eps_param_expr(spec: BoundSpec, depth: int):
     return EPS / total
 
 
-def bounded_gain_contributions(norms: "TargetNorms", budgets) -> tuple:
+def bounded_gain_contributions(norms: TargetNorms, budgets) -> tuple:
     """c_l = (k_l B_{l−1} + 1) Π_{m=l+1}^{L} (a_m + γ_m k_m), l = 1…L (mpmath).
 
     Bounded-gain L+1 with its own ε'_l and γ_l per target layer (γ_1 unused: layer 1 is the
@@ -214,7 +214,7 @@ def bounded_gain_contributions(norms: "TargetNorms", budgets) -> tuple:
     return tuple(out)
 
 
-def allocated_a_priori_error(norms: "TargetNorms", eps_params, budgets) -> mpmath.mpf:
+def allocated_a_priori_error(norms: TargetNorms, eps_params, budgets) -> mpmath.mpf:
     """Σ_l ε'_l c_l (:func:`bounded_gain_contributions`), the a-priori output error of a
     bounded-gain L+1 ticket whose layer-l instances are all within ε'_l under budget γ_l."""
     eps_params = tuple(_validate.positive("ε'_l", e) for e in eps_params)
@@ -225,7 +225,7 @@ def allocated_a_priori_error(norms: "TargetNorms", eps_params, budgets) -> mpmat
         return +mpmath.fsum(mpmath.mpf(e) * c for e, c in zip(eps_params, contrib, strict=True))
 
 
-def allocate_eps_params(norms: "TargetNorms", eps, budgets, shares) -> tuple[float, ...]:
+def allocate_eps_params(norms: TargetNorms, eps, budgets, shares) -> tuple[float, ...]:
     """Per-layer ε'_l = s_l ε / c_l (rounded down to a float), s_l ≥ 0, Σ s_l ≤ 1, so that
     :func:`allocated_a_priori_error` ≤ ε. Shares s_l ∝ c_l give the uniform ε' = ε / Σ c_l of
     :func:`sufficient_eps_param_expr`; any other shares satisfy the same recursion."""

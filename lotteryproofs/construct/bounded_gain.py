@@ -47,7 +47,13 @@ def _build(inp: BuildInput) -> Built:
     return l_plus_one.build_from_input(inp, gain_slack=engine_gain_slack(inp.eps_param))
 
 
-def _check_allocation(eps_params, budgets) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def allocated_build(eps_params, budgets):
+    """The ``build`` of the per-layer allocation (see :func:`allocated`), for any γ_l > 0.
+
+    A record with γ_l above :data:`GAIN_BUDGET` must not be certified with
+    ``certify.certify`` (it reads the registered γ by the method name); its a-priori bound is
+    ``bounds.allocated_a_priori_error`` and its a-posteriori one
+    ``certify.certified_output_error`` (the recursion on the represented layers)."""
     from lotteryproofs import _validate
 
     eps_params = tuple(_validate.positive("ε'_l", e) for e in eps_params)
@@ -56,11 +62,19 @@ def _check_allocation(eps_params, budgets) -> tuple[tuple[float, ...], tuple[flo
         raise _validate.InputError(
             f"need one γ_l per layer ({len(eps_params)}), got {len(budgets)}")
     budgets = (0.0,) + tuple(_validate.positive("gain budget γ_l", g) for g in budgets[1:])
-    if any(g > GAIN_BUDGET for g in budgets):
-        # the record keeps the registered bound spec (γ, ε' = max ε'_l), which stays a valid
-        # (looser) a-priori bound only while every γ_l ≤ γ
-        raise _validate.InputError(f"gain budgets must be ≤ {GAIN_BUDGET}, got {budgets[1:]}")
-    return eps_params, budgets
+
+    def build(inp: BuildInput) -> Built:
+        if len(eps_params) != inp.target.depth:
+            raise _validate.InputError(f"the allocation has {len(eps_params)} layers, the "
+                                       f"target {inp.target.depth}")
+        if inp.eps_param != max(eps_params):
+            raise _validate.InputError(f"eps_param must be max_l ε'_l = {max(eps_params)!r}, "
+                                       f"got {inp.eps_param!r}")
+        slacks = [None] + [engine_gain_slack(e, g) for e, g in
+                           zip(eps_params[1:], budgets[1:], strict=True)]
+        return l_plus_one.build_from_input(inp, gain_slack=slacks, layer_eps=eps_params)
+
+    return build
 
 
 def allocated(eps_params, budgets) -> Construction:
@@ -71,27 +85,21 @@ def allocated(eps_params, budgets) -> Construction:
     An unregistered record for the Python API (``construct(target, allocated(...),
     eps_param=max(eps_params), …)``): its log marks a layer-l instance failed when its error
     exceeds ε'_l, and ``eps_param`` must be max_l ε'_l (the ticket's ε' is the largest
-    per-parameter error its construction allows)."""
-    eps_params, budgets = _check_allocation(eps_params, budgets)
+    per-parameter error its construction allows). γ_l ≤ :data:`GAIN_BUDGET`: a certificate
+    reads the registered bound (γ, at ε' = max_l ε'_l), a valid, looser bound on the same
+    ticket."""
+    from lotteryproofs import _validate
 
-    def build(inp: BuildInput) -> Built:
-        if len(eps_params) != inp.target.depth:
-            from lotteryproofs._validate import InputError
-
-            raise InputError(f"the allocation has {len(eps_params)} layers, the target "
-                             f"{inp.target.depth}")
-        if inp.eps_param != max(eps_params):
-            from lotteryproofs._validate import InputError
-
-            raise InputError(f"eps_param must be max_l ε'_l = {max(eps_params)!r}, got "
-                             f"{inp.eps_param!r}")
-        slacks = [None] + [engine_gain_slack(e, g) for e, g in
-                           zip(eps_params[1:], budgets[1:], strict=True)]
-        return l_plus_one.build_from_input(inp, gain_slack=slacks, layer_eps=eps_params)
-
+    if any(g > GAIN_BUDGET for g in tuple(budgets)[1:]):
+        # a certificate finds the bound spec by the method name (the registered γ) and uses
+        # the a-priori bound when every parameter is within ε': sound only while γ_l ≤ γ
+        raise _validate.InputError(
+            f"gain budgets must be ≤ {GAIN_BUDGET}, got {tuple(budgets)[1:]}")
+    build = allocated_build(eps_params, budgets)
     return dataclasses.replace(
         CONSTRUCTION, label="L+1 (bounded gain, per-layer ε', γ)",
-        summary=f"{CONSTRUCTION.summary}; ε'_l = {eps_params}, γ_l = {budgets[1:]}",
+        summary=f"{CONSTRUCTION.summary}; ε'_l = {tuple(eps_params)}, γ_l = "
+                f"{tuple(budgets)[1:]}",
         build=build)
 
 
