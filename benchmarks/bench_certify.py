@@ -5,6 +5,12 @@ tightness certified / exact sup over random tickets of every construction (issue
     python benchmarks/bench_certify.py tightness --tickets 200 \
         [--out benchmarks/results/certificate_tightness.json]
     python benchmarks/bench_certify.py lenet TICKET.npz [--restarts 4]
+    python benchmarks/bench_certify.py compare TICKET.npz --before TREE [--rounds 2]
+
+``compare`` times ``certify(ticket, lenet300100, its box)`` with the default observed search
+(what ``construct --json`` runs) in fresh processes, alternating the code in TREE (e.g. an
+exported older commit) and this checkout, so both see the same machine load; wall and CPU
+(user + system of the child) per run, and the bounds.
 """
 
 from __future__ import annotations
@@ -122,14 +128,54 @@ def lenet(ticket_path: str, restarts: int) -> dict:
     return data
 
 
+_CHILD = """
+import json, resource, sys, time
+from lotteryproofs import certify, io
+target, tmeta = io.read_target("lenet300100")
+ticket = io.load_ticket(sys.argv[1])
+box = io.target_box(tmeta, target.widths[0])
+r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+cert = certify.certify(ticket, target, box)
+r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+errors = cert.to_json()["errors"]
+print(json.dumps({"wall_s": t1 - t0,
+                  "cpu_s": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime),
+                  "peak_rss_mb": r1.ru_maxrss / 1024,
+                  "certified": errors["certified_output_error"],
+                  "certified_method": errors["certified_method"],
+                  "certified_bounds": errors["certified_bounds"],
+                  "observed": errors["observed_output_error"],
+                  "observed_search": errors["observed_search"]}))
+"""
+
+
+def compare(ticket_path: str, before: str, rounds: int) -> dict:
+    """Before (the code in ``before``) and after (this checkout), alternating, fresh processes."""
+    import subprocess
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent.parent)
+    runs = {"before": [], "after": []}
+    for _ in range(rounds):
+        for name, tree in (("before", before), ("after", here)):
+            env = {**os.environ, "PYTHONPATH": tree}
+            out = subprocess.run([sys.executable, "-c", _CHILD, ticket_path], env=env,
+                                 capture_output=True, text=True, check=True)
+            runs[name].append(json.loads(out.stdout.splitlines()[-1]))
+            print(name, runs[name][-1], flush=True)
+    return runs
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("what", choices=("speed", "tightness", "lenet"))
+    parser.add_argument("what", choices=("speed", "tightness", "lenet", "compare"))
     parser.add_argument("ticket", nargs="?")
     parser.add_argument("--tickets", type=int, default=200)
     parser.add_argument("--restarts", type=int, default=4,
                         help="lenet: rounds of the restarted observed search (default 4)")
     parser.add_argument("--methods", nargs="+", help="tightness: only these constructions")
+    parser.add_argument("--before", help="compare: the source tree of the code before")
+    parser.add_argument("--rounds", type=int, default=2, help="compare: runs of each")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     meta = {
@@ -143,6 +189,8 @@ def main(argv=None) -> int:
         data = speed()
     elif args.what == "tightness":
         data = tightness(args.tickets, methods=args.methods)
+    elif args.what == "compare":
+        data = compare(args.ticket, args.before, args.rounds)
     else:
         data = lenet(args.ticket, args.restarts)
     meta["load_average_after"] = list(os.getloadavg())

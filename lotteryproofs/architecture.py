@@ -12,7 +12,10 @@ Module i with parameters reads ``{i}.weight`` and ``{i}.bias`` (PyTorch's state-
 ``{"type": "residual", "body": [...], "shortcut": null | {"type": "conv2d", ...}}`` at index i
 reads its body's module j as ``{i}.body.{j}.*`` and its shortcut as ``{i}.shortcut.*`` (a
 module with attributes ``body = nn.Sequential(...)`` and ``shortcut = nn.Conv2d(...)``,
-computing shortcut(x) + body(x)). Activation modules ("relu", "tanh", … any registered name)
+computing shortcut(x) + body(x); a 1×1 shortcut is ``{"type": "conv2d", "stride": s,
+"padding": 0}``). A shortcut may also be a module list (``shortcut = nn.Sequential(...)``,
+module j read as ``{i}.shortcut.{j}.*``): how a convolutional source writes the two layers
+that represent a target's shortcut. Activation modules ("relu", "tanh", … any registered name)
 sit between layers; two layers with none between them get the Identity activation (the
 network keeps one activation per hidden layer). Every tensor must belong to a module of the
 list and every module must find its tensors: anything else is refused in one line.
@@ -29,7 +32,7 @@ from lotteryproofs.activations import IDENTITY, canonical_name, get_activation
 from lotteryproofs.conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from lotteryproofs.layers import Dense
 from lotteryproofs.network import Network
-from lotteryproofs.residual import Residual
+from lotteryproofs.residual import Chain, Residual
 from lotteryproofs.state_dict import module_part
 
 InputError = _validate.InputError
@@ -136,7 +139,11 @@ class _Reader:
             body, acts = self.sequence(item.get("body"), f"{prefix}body.", f"{label} body",
                                        shape)
             shortcut = item.get("shortcut")
-            if shortcut is not None:
+            if isinstance(shortcut, list):  # an nn.Sequential shortcut (a source's pair)
+                s_layers, s_acts = self.sequence(shortcut, f"{prefix}shortcut.",
+                                                 f"{label} shortcut", shape)
+                shortcut = Chain(tuple(s_layers), tuple(s_acts))
+            elif shortcut is not None:
                 s_kind, s_item = self.entry(shortcut, f"{label} shortcut")
                 if s_kind not in ("conv2d", "linear"):
                     self.fail(label, f"a shortcut is conv2d or linear, got {s_kind}")
@@ -240,7 +247,10 @@ def _sequence_out(layers, acts, prefix: str, arrays: dict) -> list:
             body = _sequence_out(layer.body_layers, layer.body_activations,
                                  f"{prefix}{index}.body.", arrays)
             shortcut = None
-            if layer.shortcut is not None:
+            if isinstance(layer.shortcut, Chain):
+                shortcut = _sequence_out(layer.shortcut.layers, layer.shortcut.activations,
+                                         f"{prefix}{index}.shortcut.", arrays)
+            elif layer.shortcut is not None:
                 shortcut = _layer_entry(layer.shortcut)
                 arrays[f"{prefix}{index}.shortcut.weight"] = layer.shortcut.weight
                 arrays[f"{prefix}{index}.shortcut.bias"] = layer.shortcut.bias

@@ -875,6 +875,7 @@ def _recursion_layers(layers, activations, lo, hi, e: float, eps_param: float) -
     ‖K_o‖₁ the ℓ1 norm of output channel o's kernel (every row of the unrolled map of channel
     o has at most these entries); pools and Flatten have gain 1; a residual block
     y = S(x) + g(x) has e ← gain(S)·e + e_g, the body's recursion started at e."""
+    from lotteryproofs.conv_params import shortcut_activations, shortcut_layers
     from lotteryproofs.propagation import FLOAT_INTERVAL, propagate
 
     for t, layer in enumerate(layers):
@@ -882,7 +883,7 @@ def _recursion_layers(layers, activations, lo, hi, e: float, eps_param: float) -
             e_body = _recursion_layers(layer.body_layers, layer.body_activations, lo, hi, e,
                                        eps_param)
             e_short = e if layer.shortcut is None else _recursion_layers(
-                (layer.shortcut,), (), lo, hi, e, eps_param)
+                shortcut_layers(layer), shortcut_activations(layer), lo, hi, e, eps_param)
             e = e_short + e_body
             lo, hi = propagate((layer,), (), (lo, hi), FLOAT_INTERVAL)
         elif hasattr(layer, "weight"):
@@ -909,27 +910,13 @@ def conv_a_priori_error(target, box, eps_param: float) -> float:
 
 
 def conv_count_instances(target, eps_param: float, negative_inputs) -> int:
-    """M of the convolutional 2L construction: per parameter layer the kernel entries and
-    biases with |value| > ε', plus the negative parts of the first layer's entries on inputs
-    that can be negative (later layers read ReLU outputs)."""
-    count, first = 0, True
-    neg_channels = np.asarray(negative_inputs, bool)
-    for layer in target.layers:
-        if not hasattr(layer, "weight"):
-            continue
-        k = np.asarray(layer.weight).reshape(layer.weight.shape[0], -1)
-        big = np.abs(k) > eps_param
-        count += int(big.sum()) + int((np.abs(layer.bias) > eps_param).sum())
-        if first:
-            shape = getattr(layer, "input_shape", None)
-            if shape is not None and len(shape) == 3:
-                cols = np.repeat(neg_channels.reshape(shape).any(axis=(1, 2)),
-                                 k.shape[1] // shape[0])
-            else:
-                cols = neg_channels
-            count += int(big[:, cols].sum())
-            first = False
-    return count
+    """M of the convolutional 2L construction: per parameter layer (residual bodies and
+    shortcuts included) the kernel entries and biases with |value| > ε', plus the negative
+    parts of the entries whose input channel can be negative
+    (:func:`lotteryproofs.conv_params.count_instances`, the construction's own walk)."""
+    from lotteryproofs.conv_params import count_instances
+
+    return count_instances(target.layers, target.activations, negative_inputs, eps_param)
 
 
 def conv_a_priori_rho(target, box, eps_param: float, delta: float, *,
@@ -942,7 +929,9 @@ def conv_a_priori_rho(target, box, eps_param: float, delta: float, *,
     eps_param = _validate.positive("eps_param (ε')", eps_param)
     delta = _validate.open_unit("delta (δ)", delta)
     req = width_requirements(BoundSpec("2l"), 1, weight_law=weight_law)
-    params = [layer for layer in target.layers if hasattr(layer, "weight")]
+    from lotteryproofs.conv_params import param_layers
+
+    params = param_layers(target.layers)
     m = max(1, conv_count_instances(target, eps_param, box.has_negative))
     values = {EPS_PARAM: eps_param, DELTA: delta, C: lueker_c, BETA: beta, M: m,
               W_MAX: max(float(np.max(np.abs(p.weight))) for p in params),

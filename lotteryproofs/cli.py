@@ -130,7 +130,7 @@ def _run_in_worker(args) -> int:
             "; no result written"
         sys.stdout.flush()
         print(f"lotteryproofs {args.command}: interrupted{note}", file=sys.stderr, flush=True)
-        outputs.abort()  # second pass: a folder the worker re-created meanwhile
+        outputs.abort(final=True)  # second pass: a folder the worker re-created meanwhile
         # compiled code in the worker cannot be interrupted; nothing of it is kept
         os._exit(130)
     if "error" in box:

@@ -214,3 +214,119 @@ def load_spheres(dim: int, *, seed: int, n_directions: int = 200,
     return Dataset(name=f"spheres-{dim}", x_train=x[train], y_train=y[train], x_test=x[test],
                    y_test=y[test], mean=np.zeros(dim), scale=np.ones(dim), n_classes=2,
                    split_seed=seed)
+
+
+def _split_groups(n_groups: int, test_fraction: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test group indices (sorted), round(test_fraction·n) groups (≥ 1) to test."""
+    order = rng.permutation(n_groups)
+    n_test = max(1, min(n_groups - 1, int(round(test_fraction * n_groups))))
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def _unstandardised(name: str, x, y, train, test, seed: int, n_classes: int) -> Dataset:
+    dim = x.shape[1]
+    return Dataset(name=name, x_train=x[train], y_train=y[train], x_test=x[test],
+                   y_test=y[test], mean=np.zeros(dim), scale=np.ones(dim), n_classes=n_classes,
+                   split_seed=seed)
+
+
+#: Radii of scikit-learn's ``make_circles`` (outer 1, inner ``factor``) and its noise.
+CIRCLES_FACTOR, CIRCLES_NOISE = 0.5, 0.1
+
+
+def load_circles(*, seed: int, n: int = 400, test_fraction: float = DEFAULT_TEST_FRACTION
+                 ) -> Dataset:
+    """scikit-learn's ``make_circles(n, noise=0.1, factor=0.5)`` drawn with numpy: n/2 points
+    at uniform angles on the unit circle (class 0, outer) and n/2 on the circle of radius 0.5
+    (class 1, inner), each plus N(0, 0.1² I) noise; a uniform random split, not standardised
+    (the centre stays at 0). With noise the rays of the two classes no longer coincide, so the
+    zero-bias limit 1/2 is not exact here (it is on :func:`load_spheres`)."""
+    seed = _validate.positive_int("seed", seed, minimum=0)
+    n = _validate.positive_int("points", n, minimum=4)
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.array([0, 1], dtype=np.int64), [n - n // 2, n // 2])
+    angle = rng.uniform(0.0, 2 * np.pi, size=n)
+    radius = np.where(y == 0, 1.0, CIRCLES_FACTOR)
+    x = radius[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
+    x += rng.normal(scale=CIRCLES_NOISE, size=x.shape)
+    train, test = _split_groups(n, test_fraction, rng)
+    return _unstandardised("circles", x, y, train, test, seed, 2)
+
+
+#: Where the moons are moved to (their centre leaves the origin) and their noise.
+MOONS_SHIFT, MOONS_NOISE = (3.0, 3.0), 0.1
+
+
+def load_shifted_moons(*, seed: int, n: int = 400,
+                       test_fraction: float = DEFAULT_TEST_FRACTION) -> Dataset:
+    """scikit-learn's ``make_moons(n, noise=0.1)`` drawn with numpy — class 0 at
+    (cos t, sin t), class 1 at (1 − cos t, 1/2 − sin t), t ~ U[0, π], plus N(0, 0.1² I) —
+    then shifted by (3, 3) and not standardised: seen from the origin both moons lie in a
+    narrow cone, so a positively homogeneous (zero-bias) classifier, a function of the
+    direction x/‖x‖ only, must separate them by angle alone."""
+    seed = _validate.positive_int("seed", seed, minimum=0)
+    n = _validate.positive_int("points", n, minimum=4)
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.array([0, 1], dtype=np.int64), [n - n // 2, n // 2])
+    t = rng.uniform(0.0, np.pi, size=n)
+    x = np.where((y == 0)[:, None], np.column_stack([np.cos(t), np.sin(t)]),
+                 np.column_stack([1 - np.cos(t), 0.5 - np.sin(t)]))
+    x += rng.normal(scale=MOONS_NOISE, size=x.shape) + np.asarray(MOONS_SHIFT)
+    train, test = _split_groups(n, test_fraction, rng)
+    return _unstandardised("moons-shifted", x, y, train, test, seed, 2)
+
+
+#: Radial regression: target h(r) = cos(π r) at K radii r ~ U[R_MIN, R_MAX] per direction.
+RADIAL_RANGE, RADIAL_PER_DIRECTION = (0.25, 2.0), 4
+
+
+def radial_target(r: np.ndarray) -> np.ndarray:
+    """h(r) = cos(π r): not of the form r·c, so no positively homogeneous f fits it."""
+    return np.cos(np.pi * np.asarray(r, dtype=np.float64))
+
+
+def load_radial(dim: int = 2, *, seed: int, n_directions: int = 100,
+                test_fraction: float = DEFAULT_TEST_FRACTION) -> Dataset:
+    """Radial regression in R^dim with *matched directions*: n directions u_i uniform on the
+    sphere, each with K = 4 points r_ij u_i, r_ij ~ U[0.25, 2], target y_ij = cos(π r_ij)
+    (rows K·i … K·i+K−1); split by direction, not standardised, so the zero-bias floor
+    (:func:`homogeneous_mse_floor`) binds on each part exactly. ``n_classes`` is 1 (one
+    output)."""
+    dim = _validate.positive_int("dimension", dim, minimum=1)
+    n_directions = _validate.positive_int("directions", n_directions, minimum=2)
+    seed = _validate.positive_int("seed", seed, minimum=0)
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(n_directions, dim))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    k = RADIAL_PER_DIRECTION
+    r = rng.uniform(*RADIAL_RANGE, size=(n_directions, k))
+    x = (r[:, :, None] * u[:, None, :]).reshape(n_directions * k, dim)
+    y = radial_target(r).reshape(-1)
+    train_dirs, test_dirs = _split_groups(n_directions, test_fraction, rng)
+    rows = lambda d: (k * d[:, None] + np.arange(k)).reshape(-1)  # noqa: E731
+    return _unstandardised(f"radial-{dim}", x, y, rows(train_dirs), rows(test_dirs), seed, 1)
+
+
+def homogeneous_mse_floor(x: np.ndarray, y: np.ndarray, group: int = RADIAL_PER_DIRECTION
+                          ) -> float:
+    """The least mean squared error of *any* positively homogeneous f on rows grouped in
+    consecutive blocks of ``group`` points on one ray each (proofs/popup-zero-bias-sphere-limit.md,
+    "Radial regression"):  (1/N) Σ_i [ Σ_j y_ij² − (Σ_j y_ij r_ij)² / Σ_j r_ij² ],  r = ‖x‖.
+
+    On a ray f(r u) = r f(u), so the block's residuals are y_ij − r_ij c_i with one free c_i;
+    the bracket is their least-squares minimum over c_i."""
+    r = np.linalg.norm(np.asarray(x, dtype=np.float64), axis=1).reshape(-1, group)
+    y = np.asarray(y, dtype=np.float64).reshape(-1, group)
+    per_ray = (y * y).sum(axis=1) - (y * r).sum(axis=1) ** 2 / (r * r).sum(axis=1)
+    return float(per_ray.sum() / y.size)
+
+
+#: The tasks where biases matter: name → loader(seed) (each generated offline from its seed).
+BIAS_TASKS = {
+    "circles": lambda seed: load_circles(seed=seed),
+    "spheres-2": lambda seed: load_spheres(2, seed=seed),
+    "spheres-8": lambda seed: load_spheres(8, seed=seed),
+    "spheres-32": lambda seed: load_spheres(32, seed=seed),
+    "moons-shifted": lambda seed: load_shifted_moons(seed=seed),
+    "radial-2": lambda seed: load_radial(2, seed=seed),
+}

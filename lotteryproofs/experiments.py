@@ -11,7 +11,8 @@ so differences are paired). Every run is one block of lotteryproofs.executor (lo
 with one BLAS thread each by default, or Dask); every run's randomness is a child of the root
 ``SeedSequence`` keyed by the seed index and by names (not list positions), so adding a source
 or an option leaves the other runs' bytes unchanged, and the result does not depend on the
-executor or its number of workers.
+executor or its number of workers. The runs of one (dataset, seed) are trained together
+(:func:`grid_blocks`, popup_batch.py), each byte-identical to its training alone.
 
 **Bias scale β** (``bias_factor`` of init.py: b̃_l ~ β·D_b, β = 0 a zero-bias source) is
 one option of the nonzero-bias sources (:func:`beta_options`); a grid with ``betas`` runs every
@@ -268,14 +269,12 @@ class _Task:
     beta: float | None = None
 
 
-def _run_task(task: _Task) -> dict:
-    """One grid run (in a worker). Randomness: the seed index's child of the root sequence,
-    keyed by (dataset, source) for the source draw — shared by every β, density and option, so
-    those comparisons are paired — and by (dataset, source, density, option[, β]) for training
-    (β only when the grid sets it, so a grid without β keeps its bytes)."""
-    from lotteryproofs.datasets import load_dataset
-
-    cpu_start = time.process_time()
+def _task_streams(task: _Task) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """(source stream, training stream) of one grid run: children of the seed index's child of
+    the root sequence, keyed by (dataset, source) for the source draw — shared by every β,
+    density and option, so those comparisons are paired — and by (dataset, source, density,
+    option[, β]) for training (β only when the grid sets it, so a grid without β keeps its
+    bytes)."""
     spec = task.spec
     seed_seq = np.random.SeedSequence(spec.root_seed).spawn(spec.seeds)[task.seed]
     source_seq = np.random.SeedSequence(
@@ -284,20 +283,70 @@ def _run_task(task: _Task) -> dict:
     train_seq = np.random.SeedSequence(
         seed_seq.entropy, spawn_key=seed_seq.spawn_key
         + _key("train", task.dataset, task.source, repr(task.density), task.option, *beta_key))
-    dataset = load_dataset(task.dataset, split_seed=task.seed)
-    config = PopupConfig(density=task.density, epochs=spec.epochs, **OPTIONS[task.option])
-    options = beta_options(task.source, task.beta)
-    run = run_on_dataset(dataset, spec.hidden, task.source, config,
-                         source_rng=source_seq, train_rng=train_seq, source_options=options)
-    return {
-        "dataset": task.dataset, "source": task.source,
-        "beta": source_beta(task.source, options), "density": task.density,
-        "option": task.option, "seed": task.seed,
-        "train_accuracy": run.train_accuracy, "test_accuracy": run.test_accuracy,
-        "output_scale": run.result.output_scale, "final_loss": run.result.epoch_losses[-1],
-        "kept_fraction": run.result.kept_fraction(), "seconds": run.seconds,
-        "cpu_seconds": time.process_time() - cpu_start,
-    }
+    return source_seq, train_seq
+
+
+def _run_tasks(tasks: Sequence[_Task]) -> list[dict]:
+    """Grid runs of one (dataset, seed) (in a worker), trained together by
+    popup_batch.train_popup_batch — each run byte-identical to training it alone
+    (tests/test_popup_batch.py); per-run times are the block's divided evenly."""
+    from lotteryproofs.datasets import load_dataset
+    from lotteryproofs.popup_batch import train_popup_batch
+
+    cpu_start, start = time.process_time(), time.perf_counter()
+    spec = tasks[0].spec
+    if len({(t.dataset, t.seed) for t in tasks}) != 1:
+        raise ValueError("a block of grid runs shares its dataset and seed")
+    dataset = load_dataset(tasks[0].dataset, split_seed=tasks[0].seed)
+    widths = (dataset.n_features, *spec.hidden, dataset.n_classes)
+    sources, configs, rngs, options = [], [], [], []
+    for task in tasks:
+        source_seq, train_seq = _task_streams(task)
+        options.append(beta_options(task.source, task.beta))
+        sources.append(draw_named_source(task.source, widths, rng=source_seq, **options[-1]))
+        configs.append(PopupConfig(density=task.density, epochs=spec.epochs,
+                                   **OPTIONS[task.option]))
+        rngs.append(train_seq)
+    results = train_popup_batch(sources, [dataset.x_train] * len(tasks),
+                                [dataset.y_train] * len(tasks), configs, rngs=rngs)
+    rows = []
+    for task, source, result, opts in zip(tasks, sources, results, options, strict=True):
+        sub = result.subnetwork(source)
+        rows.append({
+            "dataset": task.dataset, "source": task.source,
+            "beta": source_beta(task.source, opts), "density": task.density,
+            "option": task.option, "seed": task.seed,
+            "train_accuracy": accuracy(sub, dataset.x_train, dataset.y_train),
+            "test_accuracy": accuracy(sub, dataset.x_test, dataset.y_test),
+            "output_scale": result.output_scale, "final_loss": result.epoch_losses[-1],
+            "kept_fraction": result.kept_fraction()})
+    seconds = (time.perf_counter() - start) / len(tasks)
+    cpu = (time.process_time() - cpu_start) / len(tasks)
+    return [{**row, "seconds": seconds, "cpu_seconds": cpu} for row in rows]
+
+
+def _run_grid_block(tasks: Sequence[_Task]) -> dict:
+    """One block of the grid as the executor's checkpoints store it: ``{"runs": rows}``."""
+    return {"runs": _run_tasks(tasks)}
+
+
+def _run_task(task: _Task) -> dict:
+    """One grid run alone (a block of one)."""
+    return _run_tasks([task])[0]
+
+
+def grid_blocks(tasks: Sequence[_Task], members: int) -> list[list[int]]:
+    """Indices of ``tasks`` grouped into blocks of at most ``members`` runs of one
+    (dataset, seed) — one shape and one training set, what popup_batch trains together."""
+    groups: dict[tuple, list[int]] = {}
+    for i, task in enumerate(tasks):
+        groups.setdefault((task.dataset, task.seed), []).append(i)
+    return [group[j:j + members] for group in groups.values()
+            for j in range(0, len(group), members)]
+
+
+#: Runs per block of the grid: enough to spread the per-step overhead (benchmarks/README.md).
+BLOCK_MEMBERS = 16
 
 
 @dataclass(frozen=True)
@@ -429,12 +478,18 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, show_progress: bool 
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     start = time.perf_counter()
+    blocks = grid_blocks(tasks, BLOCK_MEMBERS)
     with executor_or_default(executor, workers) as executor:
-        runs = run_blocks(_run_task, tasks, executor=executor, checkpoint=store,
-                          keys=[f"run{i:05d}" for i in range(len(tasks))],
-                          retries=DEFAULT_RETRIES if retries is None else retries,
-                          label="popup grid" if show_progress else None)
+        out = run_blocks(_run_grid_block, [[tasks[i] for i in block] for block in blocks],
+                         executor=executor, checkpoint=store,
+                         keys=[f"block{j:05d}" for j in range(len(blocks))],
+                         retries=DEFAULT_RETRIES if retries is None else retries,
+                         label="popup grid" if show_progress else None)
     wall = time.perf_counter() - start
+    runs = [None] * len(tasks)  # back in task order, whatever the blocks
+    for block, result in zip(blocks, out, strict=True):
+        for i, row in zip(block, result["runs"], strict=True):
+            runs[i] = row
     # on a shared machine the wall time depends on the load; the CPU time does not
     cpu = math.fsum(r["cpu_seconds"] for r in runs)
     return GridResults(spec, tuple(runs), tuple(summarise_cells(runs)),

@@ -15,9 +15,10 @@ or the full source (``lotteryproofs export``; docs/files.md).
 
 A ticket whose source has convolutional, pooling or residual layers exports the same way in
 the nn.Sequential naming of its architecture (:mod:`lotteryproofs.architecture`): ``network``
-is a convolutional target file (no neuron is removed: channels share their weights; Λ⁻¹ is
-folded into the last layer), ``torch-prune`` names every module's ``weight_orig``/``_mask``
-at its architecture index and records ``architecture`` and ``input_shape`` in the metadata.
+is a convolutional target file (Λ⁻¹ folded into the last layer; a convolutional ticket's
+block channels that cannot matter are removed, ``ConvTicket.compact_network``),
+``torch-prune`` names every module's ``weight_orig``/``_mask`` at its architecture index
+and records ``architecture`` and ``input_shape`` in the metadata.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from lotteryproofs import _validate
 from lotteryproofs.architecture import architecture_arrays
 from lotteryproofs.construct.common import compact
 from lotteryproofs.network import Network, network_sha256
-from lotteryproofs.ticket import Ticket
+from lotteryproofs.ticket import ConvTicket, Ticket
 
 FORMATS = ("network", "torch-prune", "source")
 #: The key of Λ in a torch-prune export (not a parameter of the module).
@@ -49,7 +50,8 @@ def _divided(layer, scale: float):
 def standalone_network(ticket: Ticket) -> Network:
     """Λ⁻¹·f_S as a network of its own: unused neurons removed, the last layer divided by Λ."""
     if not ticket.source.is_dense:
-        net = ticket.network
+        # a convolutional ticket without its dead block channels (only zero terms leave)
+        net = ticket.compact_network() if isinstance(ticket, ConvTicket) else ticket.network
         layers = net.layers[:-1] + (_divided(net.layers[-1], ticket.scale),)
         return Network.from_layers(layers, net.activations)
     net = compact(ticket.network)
@@ -79,6 +81,8 @@ def network_metadata(ticket: Ticket) -> dict:
 
 def _flat_masks(full: Ticket) -> list[np.ndarray]:
     """One mask per entry of the source's ``parameter_arrays`` (weight, bias per layer)."""
+    if isinstance(full, ConvTicket):  # it holds them so already
+        return list(full.masks)
     masks = []
     for layer, wm, bm in zip(full.source.layers, full.weight_masks, full.bias_masks,
                              strict=True):

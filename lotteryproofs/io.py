@@ -471,6 +471,9 @@ def save_ticket(ticket: Ticket, path, *, store_source: bool = False,
     in the metadata's ``rss_summary``; the log is the deterministic by-product of re-running
     the construction with the same seed).
     """
+    if not isinstance(ticket, Ticket):  # a convolutional ticket: its own file layout
+        save_conv_ticket(ticket, path, store_source=store_source, store_log=store_log)
+        return
     if ticket.origin is not None and not store_source:
         source = {**ticket.origin.spec.to_json(), "sha256": ticket.origin.source_sha256}
         metadata = {"format_version": FORMAT_VERSION, **ticket.metadata, "source": source}
@@ -489,10 +492,16 @@ _COMPACT_KEY = re.compile(r"^layers\.\d+\.(weight|bias)_(kept|values)$")
 
 def _kept_arrays(path, arrays, spec, layer: int, part: str):
     n = spec.widths[layer + 1] * (spec.widths[layer] if part == "weight" else 1)
-    names = (f"layers.{layer}.{part}_kept", f"layers.{layer}.{part}_values")
+    return _kept_positions(path, arrays, (f"layers.{layer}.{part}_kept",
+                                          f"layers.{layer}.{part}_values"), n, "compact ticket")
+
+
+def _kept_positions(path, arrays, names: tuple[str, str], n: int, what: str):
+    """The (positions, values) pair stored under ``names``: ascending int positions in [0, n)
+    and one float64 value each; anything else is a damaged file (one-line InputError)."""
     for name in names:
         if name not in arrays:
-            raise _validate.InputError(f"{path}: not a complete compact ticket (missing {name})")
+            raise _validate.InputError(f"{path}: not a complete {what} (missing {name})")
     pos, values = arrays[names[0]], arrays[names[1]]
     if pos.ndim != 1 or pos.dtype.kind not in "iu":
         raise _validate.InputError(f"{path}: {names[0]} must be a 1-D array of integers")
@@ -611,6 +620,8 @@ def load_ticket(path) -> Ticket:
     the first that does not); a ticket holding its whole source is read as it is.
     """
     arrays, metadata = read_arrays(path)
+    if _is_conv_ticket_file(metadata):
+        return load_conv_ticket(path, arrays, metadata)
     if any(_COMPACT_KEY.match(key) for key in arrays):
         return _load_compact(path, arrays, metadata)
     if not any(key.endswith("_mask") for key in arrays) and "scale" not in arrays:
@@ -641,5 +652,119 @@ def load_ticket(path) -> Ticket:
     _check_ticket_domain(path, metadata, source.widths[0])
     try:
         return Ticket(source, weight_masks, bias_masks, scale, metadata, rss_log)
+    except _validate.InputError as exc:
+        raise _validate.InputError(f"{path}: {exc}") from None
+
+
+# ------------------------------------------------------------------ convolutional tickets
+#: Array names of a convolutional ticket file: kept positions/values per source parameter
+#: array (``parameter_arrays`` order), the source's own tensors when stored, Λ and the log.
+_CONV_KEPT_KEY = re.compile(r"^params\.(\d+)\.(kept|values)$")
+_CONV_SOURCE_PREFIX = "source."
+
+
+def _is_conv_ticket_file(metadata) -> bool:
+    source = metadata.get("source") if isinstance(metadata, dict) else None
+    return isinstance(source, dict) and source.get("kind") == "conv"
+
+
+def save_conv_ticket(ticket, path, *, store_source: bool = False,
+                     store_log: bool = True) -> None:
+    """Write a :class:`~lotteryproofs.ticket.ConvTicket` (docs/files.md, "Convolutional
+    tickets"): the source's spec and sha256 in the metadata's ``source``, per source parameter
+    array k the ascending flat positions ``params.{k}.kept`` and the source values
+    ``params.{k}.values`` of the kept entries, Λ, and the log unless ``store_log`` is False
+    (its summary stays in ``rss_summary``); ``store_source`` adds the source's tensors under
+    ``source.{name}`` (the nn.Sequential names of its architecture). Deflated, atomic; same
+    ticket, same bytes."""
+    if ticket.origin is None:
+        raise _validate.InputError("a convolutional ticket without its seeded source cannot be "
+                                   "written (build it with construct_conv)")
+    arrays: dict[str, np.ndarray] = {}
+    for k, (pos, values) in enumerate(ticket.kept()):
+        arrays[f"params.{k}.kept"] = _narrow(pos)
+        arrays[f"params.{k}.values"] = np.asarray(values, np.float64)
+    if store_source:
+        named, _ = architecture.architecture_arrays(ticket.source)
+        arrays.update({_CONV_SOURCE_PREFIX + name: value for name, value in named.items()})
+    arrays["scale"] = np.array(ticket.scale, dtype=np.float64)
+    metadata = {"format_version": FORMAT_VERSION, **ticket.metadata,
+                "source": {**ticket.origin.spec.to_json(),
+                           "sha256": ticket.origin.source_sha256}}
+    if ticket.rss_log is not None and store_log:
+        for name, column in ticket.rss_log.columns().items():
+            arrays[f"rss.{name}"] = column
+    elif ticket.rss_log is not None:
+        metadata["rss_summary"] = ticket.rss_log.summary()
+    write_arrays(path, arrays, metadata, compress=True)
+
+
+def _conv_layout(path, metadata) -> tuple:
+    layout = metadata.get("layout")
+    ok = isinstance(layout, list) and all(
+        isinstance(e, dict) and e.get("kind") == "pair" and all(
+            isinstance(e.get(k), int) and not isinstance(e.get(k), bool) and e[k] >= 0
+            for k in ("parameter_index", "n_in", "n_out")) for e in layout)
+    if not ok:
+        raise _validate.InputError(f"{path}: its metadata 'layout' must list the pairs "
+                                   "(kind, parameter_index, n_in, n_out) of the construction")
+    return tuple(dict(e) for e in layout)
+
+
+def load_conv_ticket(path, arrays, metadata):
+    """Read a convolutional ticket file (:func:`save_conv_ticket`): the source is drawn again
+    from its spec (or read from ``source.*`` when stored), its sha256 must be the recorded one,
+    and every kept value must be byte-equal to the source's value at its position."""
+    from lotteryproofs.conv_source import ConvSourceSpec
+    from lotteryproofs.ticket import ConvOrigin, ConvTicket
+
+    source_meta = metadata["source"]
+    spec = ConvSourceSpec.from_json(source_meta, str(path))
+    sha = source_meta.get("sha256")
+    if not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise _validate.InputError(f"{path}: its source sha256 is not a sha256 hex digest")
+    stored = {k[len(_CONV_SOURCE_PREFIX):]: v for k, v in arrays.items()
+              if k.startswith(_CONV_SOURCE_PREFIX)}
+    n = len(spec.parameters)
+    stray = sorted(k for k in arrays if not (
+        k == "scale" or k.startswith("rss.") or k.startswith(_CONV_SOURCE_PREFIX)
+        or (_CONV_KEPT_KEY.match(k) and int(_CONV_KEPT_KEY.match(k).group(1)) < n)))
+    if stray:
+        raise _validate.InputError(
+            f"{path}: {stray[0]!r} is not part of a convolutional ticket of {n} parameter arrays")
+    if stored:
+        source = architecture.network_from_architecture(
+            {k: state_dict.real_array(str(path), k, v) for k, v in stored.items()},
+            dict(spec.architecture), str(path))
+        what = "its stored source"
+    else:
+        source = spec.network()
+        what = "the source regenerated from its seed"
+    params = source.parameter_arrays
+    if [tuple(p.shape) for p in params] != [tuple(s) for _, s in spec.parameters]:
+        raise _validate.InputError(f"{path}: the source's parameter shapes differ from the "
+                                   "shapes its metadata 'source.parameters' lists")
+    digest = network_sha256(source)
+    if digest != sha:
+        raise _validate.InputError(f"{path}: {what} has sha256 {digest}, the ticket records "
+                                   f"{sha} (another numpy, or a damaged file)")
+    masks = []
+    for k, p in enumerate(params):
+        pos, values = _kept_positions(path, arrays, (f"params.{k}.kept", f"params.{k}.values"),
+                                      p.size, "convolutional ticket")
+        want = np.ascontiguousarray(p.reshape(-1)[pos])
+        bad = np.flatnonzero(np.ascontiguousarray(values).view(np.uint64) != want.view(np.uint64))
+        if bad.size:
+            raise _validate.InputError(
+                f"{path}: kept value at params.{k}[{int(pos[bad[0]])}] does not regenerate from "
+                f"the seed ({what} holds another value there: a damaged or hand-edited file)")
+        mask = np.zeros(p.size, bool)
+        mask[pos] = True
+        masks.append(mask.reshape(p.shape))
+    scale, rss_log = _scale_and_log(path, arrays)
+    _check_ticket_domain(path, metadata, source.widths[0])
+    try:
+        return ConvTicket(source, tuple(masks), scale, spec.layer_scales, rss_log,
+                          _conv_layout(path, metadata), metadata, ConvOrigin(spec, sha))
     except _validate.InputError as exc:
         raise _validate.InputError(f"{path}: {exc}") from None

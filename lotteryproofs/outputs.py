@@ -56,16 +56,37 @@ def staged(*paths):
                 _STAGING.discard(folder)
 
 
-def abort() -> list[Path]:
+def abort(*, final: bool = False) -> list[Path]:
     """Stop every group not yet moved into place; the files already complete. Call it again
-    just before exiting: a writer still running may have re-created its staging folder (a
-    figure's folder is made with ``mkdir(parents=True)``) after the first pass."""
-    with _LOCK:
-        _ABORTED.set()
-        for folder in _EVER_STAGED:
+    with ``final=True`` just before exiting: a writer still running may have re-created its
+    staging folder after the first pass; the final pass keeps the lock until the process
+    ends, so no writer can create a folder (:func:`make_folder`) or move a file into place
+    between it and the exit."""
+    _LOCK.acquire()
+    _ABORTED.set()
+    for folder in _EVER_STAGED:
+        # a writer may add a file while the tree is removed (rmtree then cannot remove the
+        # folder); it cannot re-create the folder itself any more (make_folder), so retry
+        for _ in range(5):
             shutil.rmtree(folder, ignore_errors=True)
-        _STAGING.clear()
-        return list(_COMMITTED)
+            if not folder.exists():
+                break
+    _STAGING.clear()
+    complete = list(_COMMITTED)
+    if not final:
+        _LOCK.release()
+    return complete
+
+
+def make_folder(path) -> Path:
+    """``mkdir -p`` for a writer, refused (KeyboardInterrupt) once :func:`abort` has run, so
+    that an interrupted writer does not re-create a staging folder abort removed."""
+    path = Path(path)
+    with _LOCK:
+        if _ABORTED.is_set():
+            raise KeyboardInterrupt
+        path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def user_path(path) -> str:

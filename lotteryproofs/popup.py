@@ -25,7 +25,8 @@ n_out·n_in + n_out entries.
 
     z_l = c_l (W_l ⊙ m_l) h_{l−1} + d_l (b_l ⊙ m^b_l),   h_l = σ(z_l) (l < D),   logits = z_D,
 
-and the loss is the mean softmax cross-entropy. **Backward** (:func:`loss_and_gradients`) is
+and the loss is the mean softmax cross-entropy (``loss="squared-error"``: the mean squared error
+(z_D − y)² of one output, for regression). **Backward** (:func:`loss_and_gradients`) is
 written out by hand; it returns ∂L/∂m (masks treated as real numbers) and ∂L/∂log λ. The
 straight-through estimator sets ∂L/∂s := ∂L/∂m · sign(s): the mask is replaced by the identity
 in the backward pass, and the sign is the derivative of the |s| that the ranking uses (what
@@ -50,6 +51,9 @@ from lotteryproofs.ticket import Ticket
 
 BIAS_RANKINGS = ("separate", "joint")
 OPTIMIZERS = ("adam", "sgd")
+#: Training losses: softmax cross-entropy on integer labels (classification, the paper's), or
+#: the mean squared error of a single output on real targets (regression).
+LOSSES = ("cross-entropy", "squared-error")
 
 #: Keep-fraction at which sparsity annealing starts (THEORY.md §7).
 ANNEAL_START = 0.6
@@ -80,6 +84,7 @@ class PopupConfig:
     anneal: bool = False
     anneal_levels: int = 4
     scaled: bool = False
+    loss: str = "cross-entropy"
 
     def __post_init__(self):
         object.__setattr__(self, "density", check_density(self.density))
@@ -98,6 +103,9 @@ class PopupConfig:
                 f"unknown bias ranking {self.bias_ranking!r}; choose one of "
                 f"{', '.join(BIAS_RANKINGS)}"
             )
+        if self.loss not in LOSSES:
+            raise _validate.InputError(
+                f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         _validate.positive_int("anneal levels", self.anneal_levels)
         if self.anneal and self.anneal_levels > self.epochs:
             raise _validate.InputError(
@@ -106,7 +114,10 @@ class PopupConfig:
             )
 
     def to_json(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if self.loss == "cross-entropy":  # files written before the loss option stay byte-equal
+            del out["loss"]
+        return out
 
 
 # ------------------------------------------------------------------------------ top-k masks
@@ -127,17 +138,21 @@ def kept_count(n: int, density: float) -> int:
 def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:
     """Boolean mask (shape of ``scores``) with exactly k True entries at the largest |score|.
 
-    Ties at the threshold are broken by ``np.argpartition`` (deterministic, arbitrary); with
-    continuous random scores they have probability 0.
+    The k-th largest |score| t is found by ``np.partition`` (values only, O(n)) and the mask is
+    |s| ≥ t; only when ties at t make that more than k entries are they broken by
+    ``np.argpartition`` (deterministic, arbitrary) — with continuous random scores ties have
+    probability 0, and without ties both select the same set.
     """
     flat = np.abs(np.ravel(scores))
     k = int(k)
     if not 1 <= k <= flat.size:
         raise _validate.InputError(f"k must lie in [1, {flat.size}], got {k}")
-    mask = np.zeros(flat.size, dtype=bool)
     if k == flat.size:
-        mask[:] = True
-    else:
+        return np.ones(np.shape(scores), dtype=bool)
+    threshold = np.partition(flat, flat.size - k)[flat.size - k]
+    mask = flat >= threshold
+    if np.count_nonzero(mask) != k:  # ties at the threshold
+        mask = np.zeros(flat.size, dtype=bool)
         mask[np.argpartition(flat, flat.size - k)[flat.size - k:]] = True
     return mask.reshape(np.shape(scores))
 
@@ -225,6 +240,17 @@ def _softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np
     return loss, grad / y.shape[0]
 
 
+def _squared_error(outputs: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean squared error (1/n) Σ (f(x_i) − y_i)² of one output, and its gradient 2(f − y)/n."""
+    residual = outputs[:, 0] - y
+    loss = float(np.mean(residual * residual))
+    return loss, (2.0 / y.shape[0]) * residual[:, None]
+
+
+#: loss name → (outputs, targets) ↦ (mean loss, gradient in the outputs)
+LOSS_FUNCTIONS = {"cross-entropy": _softmax_cross_entropy, "squared-error": _squared_error}
+
+
 class ScaledLayers(Sequence):
     """The layers of the scaled subnetwork, c_l (W_l ⊙ m_l) and d_l (b_l ⊙ m^b_l), each
     formed when the propagation reaches it: one effective weight matrix in memory at a time,
@@ -256,11 +282,13 @@ def masked_logits(source: Network, weight_masks, bias_masks, log_scale: float, x
     return propagate(layers, source.activations, np.asarray(x, dtype=np.float64), FLOAT64)
 
 
-def loss_and_gradients(source: Network, weight_masks, bias_masks, log_scale: float, x, y
-                       ) -> PopupGradients:
-    """Mean softmax cross-entropy of the scaled subnetwork and its exact gradients.
+def loss_and_gradients(source: Network, weight_masks, bias_masks, log_scale: float, x, y,
+                       loss: str = "cross-entropy") -> PopupGradients:
+    """Mean loss (softmax cross-entropy, or squared error) of the scaled subnetwork and its
+    exact gradients.
 
-    With g_l = ∂L/∂z_l: g_D = (softmax − onehot)/n; g_{l} = (g_{l+1} c_{l+1} W̃_{l+1}) ⊙ [z_l > 0];
+    With g_l = ∂L/∂z_l: g_D = (softmax − onehot)/n (squared error: 2(z_D − y)/n);
+    g_{l} = (g_{l+1} c_{l+1} W̃_{l+1}) ⊙ [z_l > 0];
     ∂L/∂m_l = c_l (g_lᵀ h_{l−1}) ⊙ W_l; ∂L/∂m^b_l = d_l (Σ_n g_l) ⊙ b_l;
     ∂L/∂log λ = Σ_l [ (1/D) Σ c_l W̃_l ⊙ (g_lᵀ h_{l−1}) + (l/D) Σ d_l b̃_l ⊙ Σ_n g_l ]
     (W̃ = W ⊙ m). By the scaling lemma this equals Σ logits ⊙ g_D (Euler's identity for the
@@ -273,7 +301,7 @@ def loss_and_gradients(source: Network, weight_masks, bias_masks, log_scale: flo
     biases = [layer.bias for layer in layers]
     inputs = [np.asarray(x, dtype=np.float64)]
     propagate(layers, source.activations, inputs[0], FLOAT64, post=inputs)
-    loss, g = _softmax_cross_entropy(inputs[-1], np.asarray(y))
+    loss, g = LOSS_FUNCTIONS[loss](inputs[-1], np.asarray(y))
     grad_wm, grad_bm = [None] * depth, [None] * depth
     grad_log_scale = 0.0
     for i in range(depth - 1, -1, -1):  # layer l = i + 1 of the docstring
@@ -353,13 +381,21 @@ def initial_scores(source: Network, rng) -> tuple[tuple[np.ndarray, ...], tuple[
     return tuple(weight_scores), tuple(bias_scores)
 
 
-def _check_data(source: Network, x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _check_data(source: Network, x, y, what: str, loss: str = "cross-entropy"
+                ) -> tuple[np.ndarray, np.ndarray]:
     x = _validate.finite_array(f"{what} inputs", x, ndim=2)
     y = np.asarray(y)
     if x.shape[1] != source.widths[0]:
         raise _validate.InputError(
             f"{what} inputs have {x.shape[1]} features but the source has {source.widths[0]} inputs"
         )
+    if loss == "squared-error":
+        y = _validate.finite_array(f"{what} targets", y, ndim=1)
+        if y.shape != (x.shape[0],) or source.widths[-1] != 1:
+            raise _validate.InputError(
+                f"squared-error edge-popup needs {x.shape[0]} real {what} targets and a source "
+                f"with one output, got targets {y.shape} and {source.widths[-1]} outputs")
+        return x, y
     if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
         raise _validate.InputError(f"{what} labels must be {x.shape[0]} integers, got {y.shape}")
     if y.min() < 0 or y.max() >= source.widths[-1]:
@@ -400,8 +436,13 @@ def train_popup(source: Network, x, y, config: PopupConfig, *, rng) -> PopupResu
 
 
 def _train_popup(source: Network, x, y, config: PopupConfig, *, rng) -> PopupResult:
+    return _train_popup_scores(source, x, y, config, rng=rng)[0]
+
+
+def _train_popup_scores(source: Network, x, y, config: PopupConfig, *, rng):
+    """The reference loop: (result, (final weight scores, bias scores, log λ))."""
     rng = _validate.rng(rng)
-    x, y = _check_data(source, x, y, "training")
+    x, y = _check_data(source, x, y, "training", config.loss)
     weight_scores, bias_scores = initial_scores(source, rng)
     log_scale = np.zeros(1)
     params = [*weight_scores, *bias_scores] + ([log_scale] if config.scaled else [])
@@ -419,7 +460,8 @@ def _train_popup(source: Network, x, y, config: PopupConfig, *, rng) -> PopupRes
             for start in range(0, n, config.batch_size):
                 batch = order[start:start + config.batch_size]
                 wm, bm = layer_masks(weight_scores, bias_scores, density, config.bias_ranking)
-                grads = loss_and_gradients(source, wm, bm, float(log_scale[0]), x[batch], y[batch])
+                grads = loss_and_gradients(source, wm, bm, float(log_scale[0]), x[batch], y[batch],
+                                           config.loss)
                 score_grads = [gm * np.sign(s) for gm, s in zip(
                     grads.weight_masks + grads.bias_masks, weight_scores + bias_scores,
                     strict=True)]
@@ -433,14 +475,21 @@ def _train_popup(source: Network, x, y, config: PopupConfig, *, rng) -> PopupRes
             densities.append(density)
     final_wm, final_bm = layer_masks(weight_scores, bias_scores, config.density,
                                      config.bias_ranking)
-    return PopupResult(final_wm, final_bm, math.exp(float(log_scale[0])), config,
-                       tuple(losses), tuple(densities))
+    return (PopupResult(final_wm, final_bm, math.exp(float(log_scale[0])), config,
+                        tuple(losses), tuple(densities)),
+            (weight_scores, bias_scores, float(log_scale[0])))
 
 
 def accuracy(network: Network, x, y) -> float:
     """Fraction of rows whose largest output is the label (λ > 0 does not change the argmax)."""
     predictions = np.argmax(network.forward(np.asarray(x, dtype=np.float64)), axis=1)
     return float(np.mean(predictions == np.asarray(y)))
+
+
+def mean_squared_error(network: Network, x, y, output_scale: float = 1.0) -> float:
+    """(1/n) Σ (λ f(x_i) − y_i)²: the regression error of a ticket with its fitted scale λ."""
+    residual = output_scale * network.forward(np.asarray(x, dtype=np.float64))[:, 0] - y
+    return float(np.mean(residual * residual))
 
 
 def popup_ticket(source: Network, result: PopupResult, *, mean, scale, metadata: dict) -> Ticket:

@@ -40,26 +40,65 @@ class CheckRow:
     crashed: bool = False
 
 
-def iter_checks(theorems: Sequence[Theorem], *, seed: int = 0,
-                thorough: bool = False) -> Iterator[CheckRow]:
-    """Run the checks of ``theorems`` in order, yielding each row as soon as it ends."""
+def _crash(exc: BaseException, text: str) -> CheckResult:
+    return CheckResult(passed=False, measured=f"check raised {type(exc).__name__}: {exc}",
+                       details={"traceback": text})
+
+
+def _run_one(theorem: Theorem, seed: int, thorough: bool) -> tuple[CheckResult, float, bool]:
+    """One check with the context every run gives it: the theorem's own stream of ``seed``."""
+    start = time.perf_counter()
+    try:
+        result = theorem.check(CheckContext(rng=theorem_rng(seed, theorem.key),
+                                            thorough=thorough))
+        if not isinstance(result, CheckResult):
+            raise TypeError(f"check returned {type(result).__name__}, not CheckResult")
+    except Exception as exc:  # a crashing check is a failed check, reported with its cause
+        return _crash(exc, traceback.format_exc()), time.perf_counter() - start, True
+    return result, time.perf_counter() - start, False
+
+
+def _run_registered(task: tuple[str, int, bool]) -> tuple[CheckResult, float, bool]:
+    """A worker process's block: the registered theorem ``key`` (found again in the worker's
+    own registry, since a check function need not be importable by name), run by
+    :func:`_run_one`."""
+    key, seed, thorough = task
+    by_key = {t.key: t for t in registry().theorems}
+    if key not in by_key:
+        raise RuntimeError(f"theorem {key!r} is not registered in a worker process")
+    return _run_one(by_key[key], seed, thorough)
+
+
+def iter_checks(theorems: Sequence[Theorem], *, seed: int = 0, thorough: bool = False,
+                executor=None) -> Iterator[CheckRow]:
+    """Run the checks of ``theorems``, yielding the rows in the order of ``theorems``, each as
+    soon as it and every row before it have ended.
+
+    With an ``executor`` of more than one worker (lotteryproofs.executor), the checks run in
+    its processes, each found again by key in the worker's registry (so ``theorems`` must be
+    registered ones). A check's result depends only on ``seed``, its key and ``thorough``
+    (its context), not on where it runs.
+    """
     seed = check_seed(seed)
-    for theorem in theorems:
-        start = time.perf_counter()
-        crashed = False
-        try:
-            result = theorem.check(CheckContext(rng=theorem_rng(seed, theorem.key),
-                                                thorough=thorough))
-            if not isinstance(result, CheckResult):
-                raise TypeError(f"check returned {type(result).__name__}, not CheckResult")
-        except Exception as exc:  # a crashing check is a failed check, reported with its cause
-            crashed = True
-            result = CheckResult(
-                passed=False,
-                measured=f"check raised {type(exc).__name__}: {exc}",
-                details={"traceback": traceback.format_exc()},
-            )
-        yield CheckRow(theorem, result, time.perf_counter() - start, crashed)
+    theorems = list(theorems)
+    if executor is None or executor.workers == 1:
+        for theorem in theorems:
+            yield CheckRow(theorem, *_run_one(theorem, seed, thorough))
+        return
+    registered = {t.key: t for t in registry().theorems}
+    foreign = [t.key for t in theorems if registered.get(t.key) != t]
+    if foreign:
+        raise ValueError(f"only registered theorems run in worker processes, not {foreign}")
+    batch = executor.submit(_run_registered, [(t.key, seed, thorough) for t in theorems])
+    done: dict[int, CheckRow] = {}
+    following = 0
+    for position, value, error in executor.collect(batch):
+        if error is not None:  # the worker itself failed (killed, out of memory)
+            value = (_crash(error, "".join(traceback.format_exception(error))), 0.0, True)
+        done[position] = CheckRow(theorems[position], *value)
+        while following in done:
+            yield done.pop(following)
+            following += 1
 
 
 def run_checks(*, seed: int = 0, thorough: bool = False, only=None) -> list[CheckRow]:

@@ -1,12 +1,14 @@
 """Residual blocks as one layer: y = S(x) + g(x).
 
 g is a small network (``body_layers`` A_1 … A_k with ``body_activations`` σ_1 … σ_{k−1}
-between them, no activation after A_k), S is the identity or a layer (a 1×1
-:class:`~lotteryproofs.conv_layers.Conv2d` shortcut). The activation *after* the block is
-the enclosing network's (x⁽ˡ⁾ = σ_l(S x⁽ˡ⁻¹⁾ + g(x⁽ˡ⁻¹⁾)), the ResNet block). Every arithmetic
-runs the body through :func:`lotteryproofs.propagation.propagate` in the same arithmetic and
-adds the shortcut's image: the sum of two enclosures encloses the sum (interval addition;
-the outward sum is rounded outward with :mod:`lotteryproofs.rounding`).
+between them, no activation after A_k), S is the identity, a layer (a 1×1
+:class:`~lotteryproofs.conv_layers.Conv2d` shortcut, any stride) or a :class:`Chain` of
+layers (a source's shortcut: the two layers that represent a target's 1×1 shortcut). The
+activation *after* the block is the enclosing network's (x⁽ˡ⁾ = σ_l(S x⁽ˡ⁻¹⁾ + g(x⁽ˡ⁻¹⁾)), the
+ResNet block). Every arithmetic runs the body (and a Chain) through
+:func:`lotteryproofs.propagation.propagate` in the same arithmetic and adds the shortcut's
+image: the sum of two enclosures encloses the sum (interval addition; the outward sum is
+rounded outward with :mod:`lotteryproofs.rounding`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,112 @@ from lotteryproofs.propagation import (
     propagate,
 )
 from lotteryproofs.rounding import down, up
+
+
+@dataclass(frozen=True, eq=False)
+class Chain:
+    """Layers A_1 … A_k with activations σ_1 … σ_{k−1} between them (none after A_k) as one
+    layer: x ↦ A_k σ_{k−1}(… σ_1(A_1 x)). Every arithmetic is
+    :func:`lotteryproofs.propagation.propagate` through them (an nn.Sequential)."""
+
+    layers: tuple
+    activations: tuple = ()
+
+    kind = "chain"
+
+    def __post_init__(self):
+        layers = tuple(self.layers)
+        if not layers:
+            raise _validate.InputError("a chain needs at least one layer")
+        acts = tuple(get_activation(a) for a in self.activations)
+        if len(acts) != len(layers) - 1:
+            raise _validate.InputError(
+                f"a chain of {len(layers)} layers needs {len(layers) - 1} activations, "
+                f"got {len(acts)}")
+        for i in range(1, len(layers)):
+            if layers[i].in_features != layers[i - 1].out_features:
+                raise _validate.InputError(
+                    f"chain layer {i} expects {layers[i].in_features} inputs but layer "
+                    f"{i - 1} has {layers[i - 1].out_features} outputs")
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "activations", acts)
+
+    @property
+    def in_features(self) -> int:
+        return self.layers[0].in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.layers[-1].out_features
+
+    @property
+    def input_shape(self):
+        return getattr(self.layers[0], "input_shape", (self.in_features,))
+
+    @property
+    def output_shape(self):
+        return getattr(self.layers[-1], "output_shape", (self.out_features,))
+
+    @property
+    def parameters(self) -> tuple[np.ndarray, ...]:
+        return tuple(p for layer in self.layers for p in layer.parameters)
+
+    def masked(self, *masks) -> Chain:
+        """One mask per entry of :attr:`parameters`, in that order."""
+        if len(masks) != len(self.parameters):
+            raise _validate.InputError(f"a chain has {len(self.parameters)} parameter arrays, "
+                                       f"got {len(masks)} masks")
+        starts = np.cumsum([0] + [len(layer.parameters) for layer in self.layers]).tolist()
+        return Chain(tuple(layer.masked(*masks[starts[i]:starts[i + 1]])
+                           for i, layer in enumerate(self.layers)), self.activations)
+
+    def absolute(self) -> Chain:
+        return Chain(tuple(layer.absolute() for layer in self.layers), self.activations)
+
+    def _run(self, value, arithmetic):
+        return propagate(self.layers, self.activations, value, arithmetic)
+
+    def forward(self, h):
+        return self._run(h, FLOAT64)
+
+    def forward_columns(self, h):
+        return self._run(h, COLUMNS)
+
+    def centre_radius(self, c, r):
+        """The float-interval image (not rigorous)."""
+        lo, hi = self._run((c - r, c + r), FLOAT_INTERVAL)
+        return (lo + hi) / 2, (hi - lo) / 2
+
+    def interval_outward(self, lo, hi):
+        return self._run((lo, hi), OUTWARD)
+
+    def interval_iv(self, xs: list) -> list:
+        return self._run(list(xs), MPMATH_IV)
+
+    def exact(self, xs: list[Fraction]) -> list[Fraction]:
+        return self._run(list(xs), FRACTION)
+
+    def exact_scaled(self, xi: list[int], ex: int) -> tuple[list[int], int]:
+        return self._run((list(xi), ex), DYADIC)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "layers": [_describe(layer) for layer in self.layers],
+                "activations": [a.spec for a in self.activations]}
+
+    def digest_update(self, digest) -> None:
+        digest.update(json.dumps(self.describe(), sort_keys=True).encode())
+        for layer in self.layers:
+            _digest_part(layer, digest)
+
+
+def _describe(layer):
+    return layer.describe() if hasattr(layer, "describe") else layer.kind
+
+
+def _digest_part(layer, digest) -> None:
+    if not hasattr(layer, "describe"):  # a Dense part: say so (Dense hashes no kind)
+        digest.update(json.dumps({"kind": layer.kind}).encode())
+    layer.digest_update(digest)
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,17 +271,12 @@ class Residual:
     # ------------------------------------------------------------------ identity
     def describe(self) -> dict:
         """The block's structure: every part's geometry (its ``describe``, a Dense's kind)."""
-        def part(layer):
-            return layer.describe() if hasattr(layer, "describe") else layer.kind
-
-        return {"kind": self.kind, "body": [part(layer) for layer in self.body_layers],
+        return {"kind": self.kind, "body": [_describe(layer) for layer in self.body_layers],
                 "activations": [a.spec for a in self.body_activations],
-                "shortcut": None if self.shortcut is None else part(self.shortcut)}
+                "shortcut": None if self.shortcut is None else _describe(self.shortcut)}
 
     def digest_update(self, digest) -> None:
         """The block's structure (JSON), then every body layer's and the shortcut's digest."""
         digest.update(json.dumps(self.describe(), sort_keys=True).encode())
         for part in self._parts:
-            if not hasattr(part, "describe"):  # a Dense part: say so (Dense hashes no kind)
-                digest.update(json.dumps({"kind": part.kind}).encode())
-            part.digest_update(digest)
+            _digest_part(part, digest)

@@ -21,8 +21,10 @@ from types import MappingProxyType
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.conv_layers import Conv2d
 from lotteryproofs.layers import Dense
 from lotteryproofs.network import Network
+from lotteryproofs.residual import Chain, Residual
 
 #: Codes of the ``part`` column of :class:`RSSLog`: what a target parameter's instance builds.
 PART_POSITIVE, PART_NEGATIVE, PART_BIAS = 0, 1, 2
@@ -32,6 +34,19 @@ def _readonly(array, dtype) -> np.ndarray:
     array = np.array(array, dtype=dtype, copy=True)
     array.setflags(write=False)
     return array
+
+
+def _binary_masks(masks, params) -> tuple[np.ndarray, ...]:
+    """One read-only boolean mask per parameter array, of its shape, with entries 0/1 only."""
+    checked = []
+    for m, p in zip(masks, params, strict=True):
+        m = np.asarray(m)
+        if m.shape != p.shape:
+            raise _validate.InputError(f"mask shape {m.shape} differs from parameter {p.shape}")
+        if m.dtype != bool and not np.all((m == 0) | (m == 1)):
+            raise _validate.InputError("masks must be binary (0/1)")
+        checked.append(_readonly(m, bool))
+    return tuple(checked)
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,18 +180,8 @@ class Ticket:
                 "a ticket needs one weight and one bias mask per source layer "
                 f"({self.source.depth})"
             )
-        masks = []
-        for m, p in zip(
-            tuple(self.weight_masks) + tuple(self.bias_masks),
-            self.source.weights + self.source.biases,
-            strict=True,
-        ):
-            m = np.asarray(m)
-            if m.shape != p.shape:
-                raise _validate.InputError(f"mask shape {m.shape} differs from parameter {p.shape}")
-            if m.dtype != bool and not np.all((m == 0) | (m == 1)):
-                raise _validate.InputError("masks must be binary (0/1)")
-            masks.append(_readonly(m, bool))
+        masks = _binary_masks(tuple(self.weight_masks) + tuple(self.bias_masks),
+                              self.source.weights + self.source.biases)
         depth = self.source.depth
         object.__setattr__(self, "weight_masks", tuple(masks[:depth]))
         object.__setattr__(self, "bias_masks", tuple(masks[depth:]))
@@ -357,3 +362,232 @@ class RepresentedLayer:
     @property
     def copies(self) -> int:
         return int(self.positive.shape[0])
+
+
+# ------------------------------------------------------------------ convolutional tickets
+@dataclass(frozen=True, eq=False)
+class ConvOrigin:
+    """The seeded source of a convolutional ticket: its
+    :class:`~lotteryproofs.conv_source.ConvSourceSpec` and network_sha256 of the source."""
+
+    spec: object
+    source_sha256: str
+
+
+@dataclass(frozen=True, eq=False)
+class ConvTicket:
+    """A ticket whose source is not fully connected (Conv2d, pooling, Flatten, residual and
+    Dense layers): the source network, one 0/1 mask per entry of its ``parameter_arrays``,
+    Λ = Π λ_l, the layer scales λ_l, the RSS log and the layout (which source parameter layers
+    represent which target layer); f_S = source ⊙ masks (proofs/conv-2l-construction.md).
+
+    ``origin`` (when known) is the seeded spec the source is drawn from and its sha256: what a
+    compact ticket file stores instead of the source (kept positions and values only).
+    """
+
+    source: Network
+    masks: tuple
+    scale: float
+    layer_scales: tuple
+    log: RSSLog
+    layout: tuple
+    metadata: Mapping = field(default_factory=dict)
+    origin: ConvOrigin | None = None
+
+    def __post_init__(self):
+        params = self.source.parameter_arrays
+        if len(self.masks) != len(params):
+            raise _validate.InputError(f"a convolutional ticket needs one mask per parameter "
+                                       f"array ({len(params)}), got {len(self.masks)}")
+        object.__setattr__(self, "masks", _binary_masks(self.masks, params))
+        object.__setattr__(self, "scale", _validate.positive("ticket scale Λ", self.scale))
+        object.__setattr__(self, "layer_scales", tuple(float(s) for s in self.layer_scales))
+
+    @functools.cached_property
+    def network(self) -> Network:
+        """The subnetwork: every source parameter times its mask."""
+        return self.source.masked_parameters(self.masks)
+
+    @property
+    def rss_log(self) -> RSSLog:
+        return self.log
+
+    @property
+    def compact(self) -> bool:
+        """A convolutional ticket always holds its whole source in memory (files may not)."""
+        return False
+
+    @property
+    def source_widths(self) -> tuple[int, ...]:
+        return self.source.widths
+
+    @property
+    def source_params(self) -> int:
+        return self.source.n_params
+
+    def approximation(self, x, *, compact: bool = True) -> np.ndarray:
+        """Λ⁻¹ f_S(x), the ticket's approximation of the target (THEORY.md §1), evaluated on
+        :meth:`compact_network` (the same function up to summation order) unless told not.
+
+        A block layer keeps one kernel tap per channel, so the compact network's convolutions
+        with few nonzeros are multiplied as their unrolled sparse matrices (:func:`_unrolled`):
+        the same nonzero products, summed in another order (rounding-level differences).
+        """
+        network = self.compact_network() if compact else self.network
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != network.widths[0] or not compact:
+            return network.forward(x) / self.scale
+        if "_sparse_plan" not in self.__dict__:
+            self.__dict__["_sparse_plan"] = _sparse_plan(network.layers, network.activations)
+        plan = self.__dict__["_sparse_plan"]
+        out = np.empty((x.shape[0], network.widths[-1]))
+        for start in range(0, x.shape[0], _BATCH):  # batches bound the hidden activations
+            z = np.ascontiguousarray(x[start:start + _BATCH].T)
+            out[start:start + _BATCH] = _run_plan(plan, z).T / self.scale
+        return out
+
+    def compact_network(self) -> Network:
+        """The ticket without the block channels that cannot matter: a channel n of a block
+        layer A whose outgoing 1×1 weights are all 0 contributes nothing; one whose weights
+        and bias are all 0 outputs σ(0) = 0. Only zero terms leave the sums."""
+        if "_compact_network" not in self.__dict__:
+            network = self.network
+            self.__dict__["_compact_network"] = Network.from_layers(
+                _compact_layers(network.layers), network.activations)
+        return self.__dict__["_compact_network"]
+
+    @property
+    def failures(self) -> int:
+        return int(self.log.failed.sum())
+
+    def count_nonzero(self) -> int:
+        return int(sum(np.count_nonzero(p) for p in self.network.parameter_arrays))
+
+    def kept(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per parameter array: (flat row-major positions of the kept entries, ascending; their
+        source values)."""
+        out = []
+        for p, m in zip(self.source.parameter_arrays, self.masks, strict=True):
+            pos = np.flatnonzero(m)
+            out.append((pos, p.reshape(-1)[pos]))
+        return out
+
+    def tobytes(self) -> bytes:
+        """The ticket's bytes (source parameters, masks, Λ): what "same seed" compares."""
+        parts = [np.ascontiguousarray(p, "<f8").tobytes() for p in self.source.parameter_arrays]
+        parts += [np.packbits(np.asarray(m, bool)).tobytes() for m in self.masks]
+        parts.append(np.float64(self.scale).tobytes())
+        return b"".join(parts)
+
+
+def _compact_layers(layers) -> list:
+    """Every (block, sum) pair of a layer list — two adjacent parameter layers, as the
+    convolutional source lays them out — without its dead block channels; residual bodies
+    and shortcut pairs likewise."""
+    layers, i = list(layers), 0
+    while i < len(layers):
+        layer = layers[i]
+        if isinstance(layer, Residual):
+            shortcut = layer.shortcut
+            if isinstance(shortcut, Chain):  # a source's shortcut: its pair, compacted
+                shortcut = Chain(tuple(_compact_layers(shortcut.layers)), shortcut.activations)
+            layers[i] = Residual(tuple(_compact_layers(layer.body_layers)),
+                                 layer.body_activations, shortcut)
+            i += 1
+        elif isinstance(layer, (Conv2d, Dense)) and i + 1 < len(layers):
+            a, b = layer, layers[i + 1]
+            bw = b.weight.reshape(b.weight.shape[0], -1)
+            aw = a.weight.reshape(a.weight.shape[0], -1)
+            keep = np.any(bw != 0, axis=0) & (np.any(aw != 0, axis=1) | (a.bias != 0))
+            if not keep.any():
+                keep[0] = True  # a layer needs one channel: a silent one
+            layers[i], layers[i + 1] = _select(a, keep, rows=True), _select(b, keep, rows=False)
+            i += 2
+        else:
+            i += 1
+    return layers
+
+
+def _select(layer, keep: np.ndarray, *, rows: bool):
+    """``layer`` with only the output channels (rows=True) or input channels ``keep``."""
+    if isinstance(layer, Dense):
+        if rows:
+            return Dense(layer.weight[keep], layer.bias[keep])
+        return Dense(layer.weight[:, keep], layer.bias)
+    if rows:
+        return Conv2d(layer.weight[keep], layer.bias[keep], layer.stride, layer.padding,
+                      layer.input_shape)
+    c, h, w = layer.input_shape
+    return Conv2d(layer.weight[:, keep], layer.bias, layer.stride, layer.padding,
+                  (int(keep.sum()), h, w))
+
+
+def _unrolled(layer: Conv2d):
+    """The convolution z = K ⋆ h as a sparse (O·Ho·Wo, C·H·W) matrix on the flat C·H·W layout:
+    z[o, y, x] = Σ_{c,p,q} K[o,c,p,q]·h[c, s_h·y + p − P_h, s_w·x + q − P_w], one entry per
+    nonzero tap and output pixel, none where the tap reads padding (a padding tap reads 0);
+    scipy.sparse, or None without scipy."""
+    try:
+        from scipy import sparse
+    except ImportError:
+        return None
+    o, c, p, q = np.nonzero(layer.weight)
+    values = layer.weight[o, c, p, q]
+    _, h, w = layer.input_shape
+    n_out, ho, wo = layer.output_shape
+    (sh, sw), (ph, pw) = layer.stride, layer.padding
+    y, x = np.arange(ho)[None, :, None], np.arange(wo)[None, None, :]
+    iy = sh * y + p[:, None, None] - ph
+    ix = sw * x + q[:, None, None] - pw
+    rows = (o[:, None, None] * ho + y) * wo + x
+    cols = (c[:, None, None] * h + iy) * w + ix
+    valid = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+    rows, cols, valid = np.broadcast_arrays(rows, cols, valid)
+    data = np.broadcast_to(values[:, None, None], valid.shape)[valid]
+    return sparse.csr_matrix((data, (rows[valid], cols[valid])),
+                             shape=(n_out * ho * wo, layer.in_features))
+
+
+def _sparse_plan(layers, activations) -> list:
+    """Per layer: ("linear", matrix, flat bias) for a Conv2d/Dense (sparse where its nonzeros
+    are few), ("residual", body plan, shortcut plan or None) for a block whose shortcut is the
+    identity or a chain, ("layer", layer) for the
+    rest; each with the activation after it (None after the last)."""
+    plan = []
+    for t, layer in enumerate(layers):
+        after = activations[t] if t < len(layers) - 1 else None
+        if isinstance(layer, Conv2d):
+            sparse_w = (_unrolled(layer) if np.count_nonzero(layer.weight)
+                        <= _SPARSE_DENSITY * layer.weight.size else None)
+            if sparse_w is None:
+                plan.append(("layer", layer, after))
+            else:
+                _, ho, wo = layer.output_shape
+                plan.append(("linear", sparse_w, np.repeat(layer.bias, ho * wo), after))
+        elif isinstance(layer, Dense):
+            plan.append(("linear", _sparse_or_dense(layer.weight), layer.bias, after))
+        elif isinstance(layer, Residual) and isinstance(layer.shortcut, (Chain, type(None))):
+            short = (None if layer.shortcut is None else
+                     _sparse_plan(layer.shortcut.layers, layer.shortcut.activations))
+            plan.append(("residual", _sparse_plan(layer.body_layers, layer.body_activations),
+                         short, after))
+        else:
+            plan.append(("layer", layer, after))
+    return plan
+
+
+def _run_plan(plan, z: np.ndarray) -> np.ndarray:
+    """The network of :func:`_sparse_plan` on z of shape (features, batch) (inputs as
+    columns)."""
+    for step in plan:
+        kind, after = step[0], step[-1]
+        if kind == "linear":
+            z = np.asarray(step[1].dot(z))
+            z += step[2][:, None]
+        elif kind == "residual":
+            z = _run_plan(step[1], z) + (z if step[2] is None else _run_plan(step[2], z))
+        else:
+            z = np.ascontiguousarray(step[1].forward(np.ascontiguousarray(z.T)).T)
+        if after is not None:
+            z = after.forward(z)
+    return z

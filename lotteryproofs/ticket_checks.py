@@ -122,6 +122,15 @@ def _widened_widths(base, widening) -> list[int]:
     return widths
 
 
+def _require_same_target(meta, target) -> None:
+    """Another target than the ticket's is the user's mistake (exit 2), not a bad ticket."""
+    sha = network_sha256(target)
+    if meta.get("target_sha256") != sha:
+        raise _validate.InputError(
+            f"the ticket was built for target {meta.get('target_sha256')!r}, not this target "
+            f"(sha256 {sha})")
+
+
 def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
     """Recompute everything the certificate takes from ``ticket.metadata`` (module docstring);
     raise :class:`TicketMismatch` at the first disagreement. Returns the notes on how the
@@ -136,11 +145,7 @@ def check_ticket(ticket: Ticket, target: Network) -> tuple[str, ...]:
              "layout", "eps_param")
     construction = get_construction(meta["method"])
     eps_param = _validate.positive("the ticket's eps_param", meta["eps_param"])
-    sha = network_sha256(target)
-    if meta.get("target_sha256") != sha:  # another target given: the user's mistake (exit 2)
-        raise _validate.InputError(
-            f"the ticket was built for target {meta.get('target_sha256')!r}, not this target "
-            f"(sha256 {sha})")
+    _require_same_target(meta, target)
     if list(meta["target_widths"]) != list(target.widths):
         raise TicketMismatch("target_widths", f"{list(meta['target_widths'])}, but the target "
                              f"has widths {list(target.widths)}")
@@ -380,4 +385,101 @@ def check_reported_failures(ticket: Ticket, max_param_error: float, eps_param: f
         return
     if not math.isfinite(max_param_error) or max_param_error > eps_param * (1 + GAIN_RTOL):
         raise TicketMismatch("rss", f"the log reports no failed instance, but a represented "
+                             f"parameter is off by {max_param_error:.6g} > ε' = {eps_param:g}")
+
+
+# ------------------------------------------------------------------ convolutional tickets
+def check_conv_ticket(ticket, target: Network) -> tuple[str, ...]:
+    """:func:`check_ticket` for a :class:`~lotteryproofs.ticket.ConvTicket`: recompute what
+    the convolutional certificate reads (proofs/conv-2l-construction.md).
+
+    * ``method`` a registered convolutional construction, ``target_sha256`` the given target;
+    * the source: the construction's own draw for this target's geometry at the recorded ρ,
+      law ``init``, β and seed (so ``rho``, ``init``, ``bias_factor`` and the layer scales
+      λ_l agree with it), byte for byte (its sha256);
+    * ``scale`` = Π λ_l exactly; ``layout`` the construction's layout for this target;
+    * ``rho`` of ``rho_source = "a_priori"`` = the width theorem's for this target, ε', δ, box;
+    * the RSS log (when stored): ``rss_failures`` its failure count, each row's ``target``
+      the target parameter it names.
+    """
+    from lotteryproofs import bounds
+    from lotteryproofs.construct.common import output_scale
+    from lotteryproofs.construct.conv_two_layer import (
+        draw_source,
+        expected_layout,
+        param_layers,
+    )
+    from lotteryproofs.construct.registry import get_conv_construction
+
+    meta = ticket.metadata
+    _require(meta, "method", "init", "rho", "eps_param", "bias_factor", "layout",
+             "spawn_key")
+    get_conv_construction(meta["method"])
+    eps_param = _validate.positive("the ticket's eps_param", meta["eps_param"])
+    _require_same_target(meta, target)
+    _check_activation(meta)
+    rho = _int(meta, "rho")
+    spec = ticket.origin.spec if ticket.origin is not None else None
+    if spec is None:
+        raise TicketMismatch("source", "the ticket records no seeded source")
+    try:
+        drawn = draw_source(target, rho, rng=np.random.SeedSequence(
+            spec.entropy, spawn_key=spec.spawn_key), law=meta["init"],
+            bias_factor=float(meta["bias_factor"]))
+    except _validate.InputError as exc:
+        raise TicketMismatch("init", str(exc)) from None
+    digest = network_sha256(drawn.network)
+    if digest != network_sha256(ticket.source):
+        raise TicketMismatch("source", "not the source the construction draws for this target "
+                             f"at ρ = {rho}, init {meta['init']!r}, β = {meta['bias_factor']} "
+                             "and the recorded seed")
+    if tuple(drawn.layer_scales) != tuple(ticket.layer_scales):
+        raise TicketMismatch("layer_scales", f"{list(ticket.layer_scales)}, but the source's "
+                             f"layers have the He scales {list(drawn.layer_scales)}")
+    if ticket.scale != output_scale(drawn.layer_scales):
+        raise TicketMismatch("scale", f"Λ = {ticket.scale!r}, but Π λ_l = "
+                             f"{output_scale(drawn.layer_scales)!r}")
+    if list(ticket.layout) != expected_layout(target):
+        raise TicketMismatch("layout", "not the conv 2L layout of this target's layers")
+    if meta.get("rho_source") == "a_priori":
+        box = Box.from_json(meta["domain"]) if "domain" in meta else Box.cube(
+            -1.0, 1.0, target.widths[0])
+        want = bounds.conv_a_priori_rho(target, box, eps_param, meta.get("delta"),
+                                        weight_law=meta["init"],
+                                        beta=float(meta["bias_factor"]))["rho"]
+        if want != rho:
+            raise TicketMismatch("rho", f"{rho} is said to be the width theorem's, which gives "
+                                 f"{want} for this target, ε', δ and box")
+    log = ticket.rss_log
+    if log is not None:
+        if int(meta.get("rss_failures", -1)) != int(log.failed.sum()):
+            raise TicketMismatch("rss_failures", f"{meta.get('rss_failures')}, but the log has "
+                                 f"{int(log.failed.sum())} failed instances")
+        params = param_layers(target.layers)
+        for m in range(log.n_instances):
+            t, row, col = int(log.layer[m]), int(log.row[m]), int(log.col[m])
+            if not 0 <= t < len(params):
+                raise TicketMismatch("rss", f"row {m} names parameter layer {t}")
+            layer = params[t]
+            k = layer.weight.reshape(layer.weight.shape[0], -1)
+            if not (0 <= row < k.shape[0] and -1 <= col < k.shape[1]):
+                raise TicketMismatch("rss", f"row {m} names a parameter the target lacks")
+            value = layer.bias[row] if col < 0 else k[row, col]
+            if int(log.part[m]) == PART_NEGATIVE:
+                value = -value
+            if float(log.target[m]) != float(value):
+                raise TicketMismatch("rss", f"row {m}: target {float(log.target[m])!r}, but "
+                                     f"the target's parameter is {float(value)!r}")
+    return ()
+
+
+def check_conv_reported_failures(ticket, max_param_error: float, eps_param: float) -> None:
+    """:func:`check_reported_failures` of a convolutional ticket, whose file may carry only
+    the count (``rss_failures``) instead of the log."""
+    failed = ticket.rss_log.failed.any() if ticket.rss_log is not None else (
+        int(ticket.metadata.get("rss_failures", 0)) > 0)
+    if failed:
+        return
+    if not math.isfinite(max_param_error) or max_param_error > eps_param * (1 + GAIN_RTOL):
+        raise TicketMismatch("rss", f"the ticket reports no failed instance, but a represented "
                              f"parameter is off by {max_param_error:.6g} > ε' = {eps_param:g}")

@@ -174,6 +174,28 @@ def _tampered_ticket(directory: Path) -> str:
     return name
 
 
+def _conv_ticket(directory: Path, tamper: str | None = None) -> str:
+    """A convolutional ticket of ``_conv_target`` (written as tgt.npz beside it); ``tamper``
+    "value" moves its first kept weight of parameter array 0 by one ulp, "sha" changes the
+    recorded sha256 of its source."""
+    from lotteryproofs.construct.conv_two_layer import construct_conv_ticket
+    from lotteryproofs.io import load_target, read_arrays, save_ticket, write_arrays
+
+    target = load_target(directory / _conv_target(directory))
+    ticket = construct_conv_ticket(target, eps_param=0.05, delta=0.1, rho=4,
+                                   rng=np.random.SeedSequence(0))
+    save_ticket(ticket, directory / "ct.npz")
+    arrays, metadata = read_arrays(directory / "ct.npz")
+    if tamper == "value":
+        values = arrays["params.0.values"].copy()
+        values[0] = np.nextafter(values[0], np.inf)
+        arrays["params.0.values"] = values
+    elif tamper == "sha":
+        metadata["source"]["sha256"] = "0" * 64
+    write_arrays(directory / "ct.npz", arrays, metadata)
+    return "ct.npz"
+
+
 def _malformed_rho_ticket(directory: Path) -> str:
     """A compact ticket whose metadata's ρ is a string (malformed, not a disagreement)."""
     from lotteryproofs.io import read_arrays, write_arrays
@@ -368,9 +390,28 @@ CASES: list[Case] = [
          lambda d: ["figures", "--quick", "--out", "figs"], "interrupted",
          interrupt_when="figs/"),
     # ---------------------------------------------------------------- files
-    Case("files", "conv-target-on-the-command-line",
-         lambda d: ["construct", "digits-cnn", "--method", "2l", "--rho", "4", "--out", "t.npz"],
-         "the 2l construction supports the layer types Dense, not Conv2d; convolutional"),
+    Case("files", "conv-target-with-eps",
+         lambda d: ["construct", "digits-cnn", "--method", "2l", "--eps", "0.1", "--out",
+                    "t.npz"],
+         "--eps is not available for convolutional targets"),
+    Case("files", "conv-target-with-widen",
+         lambda d: ["construct", "digits-cnn", "--method", "2l", "--rho", "4", "--widen"],
+         "--widen is not available for convolutional targets"),
+    Case("files", "conv-target-unbuilt-method",
+         lambda d: ["construct", "digits-cnn", "--method", "ll", "--rho", "4", "--out", "t.npz"],
+         "unknown method 'll' for convolutional targets; methods: 2l"),
+    Case("files", "conv-target-zero-bias-init",
+         lambda d: ["construct", "digits-cnn", "--method", "2l", "--init", "uniform-zero-bias"],
+         "a convolutional source is drawn from one of uniform, normal"),
+    Case("tickets", "verify-conv-kept-value-does-not-regenerate",
+         lambda d: ["verify", _conv_ticket(d, "value"), "--target", "tgt.npz"],
+         "kept value at params.0["),
+    Case("tickets", "export-conv-kept-value-does-not-regenerate",
+         lambda d: ["export", _conv_ticket(d, "value"), "--format", "network", "--out", "n.npz"],
+         "does not regenerate from the seed"),
+    Case("tickets", "conv-ticket-source-sha256",
+         lambda d: ["verify", _conv_ticket(d, "sha"), "--target", "tgt.npz"],
+         "the source regenerated from its seed has sha256"),
     Case("files", "missing-target", lambda d: ["construct", "nope.npz", "--method", "2l"],
          "nope.npz"),
     Case("files", "complex-weights",
@@ -429,6 +470,18 @@ CASES: list[Case] = [
              {"type": "conv2d", "stride": 2, "padding": 0}, {"type": "relu"},
              {"type": "flatten"}, {"type": "linear"}], input_shape=(1, 2, 2))),
          "module 0: conv2d rows: kernel 3 does not fit an input of size 2 with padding 0"),
+    Case("files", "shortcut-stride-does-not-match-the-body",
+         _construct_on(lambda d: _conv_target(d, [
+             {"type": "conv2d", "padding": 1}, {"type": "relu"},
+             {"type": "residual", "body": [{"type": "conv2d", "stride": 2, "padding": 1}],
+              "shortcut": {"type": "conv2d", "stride": 1, "padding": 0}},
+             {"type": "relu"}, {"type": "flatten"}, {"type": "linear"}],
+             **{"2.body.0.weight": np.ones((2, 2, 3, 3)), "2.body.0.bias": np.zeros(2),
+                "2.shortcut.weight": np.ones((2, 2, 1, 1)), "2.shortcut.bias": np.zeros(2),
+                "3.weight": None, "3.bias": None, "5.weight": np.ones((3, 18)),
+                "5.bias": np.zeros(3)})),
+         "module 2: residual block: the body maps 72 → 18 features but the shortcut "
+         "(72 → 72) does not"),
     Case("files", "stride-changes-flattened-size",
          _construct_on(lambda d: _conv_target(d, [
              {"type": "conv2d", "stride": 2, "padding": 1}, {"type": "relu"},
@@ -514,6 +567,8 @@ CASES: list[Case] = [
                                                      "--junit", "no/dir/j.xml"], "no/dir"),
     Case("check", "out-is-a-file", lambda d: (d / "r").write_text("x") and
          ["check", "--only", "init.scaling-lemma", "--out", "r"], "not a folder"),
+    Case("check", "workers-zero", lambda d: ["check", "--workers", "0", "--only",
+                                             "init.scaling-lemma"], "--workers"),
     # ---------------------------------------------------------------- tickets
     Case("tickets", "kept-value-does-not-regenerate",
          _export(_tampered_ticket, "--format", "network", "--out", "n.npz"),

@@ -405,6 +405,29 @@ def test_verify_cli_writes_the_certificate(tmp_path, capsys):
     assert "the ticket was built for target" in capsys.readouterr().err
 
 
+def test_verify_says_when_the_a_priori_bound_does_not_apply(tmp_path, capsys):
+    # ρ = 2 leaves most subset sums failed: parameter errors far above ε', so the §5 closed
+    # form (which assumes every parameter within ε') bounds nothing here
+    target = small_target(1, (3, 4, 2))
+    io.save_target(target, tmp_path / "t.npz")
+    ticket = construct.construct(target, "2l", eps_param=0.01, delta=0.1, rng=0, rho=2)
+    io.save_ticket(ticket, tmp_path / "k.npz")
+    assert cli.main(["verify", str(tmp_path / "k.npz"), "--target", str(tmp_path / "t.npz"),
+                     "--json", str(tmp_path / "c.json"), "--samples", "200"]) == 0
+    errors = json.loads((tmp_path / "c.json").read_text())["errors"]
+    assert errors["max_param_error"] > 0.01 and errors["certified_bounds"]["a-priori"] is None
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("a-priori"))
+    assert "not a bound for this ticket" in line, line
+    # a ticket whose parameters are all within ε' keeps the plain label
+    ticket = construct.construct(target, "2l", eps_param=0.05, delta=0.1, rng=0, rho=40)
+    assert ticket.rss_log.summary()["failures"] == 0
+    io.save_ticket(ticket, tmp_path / "k2.npz")
+    assert cli.main(["verify", str(tmp_path / "k2.npz"), "--target", str(tmp_path / "t.npz"),
+                     "--samples", "200"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("a-priori"))
+    assert line.endswith("(§5 closed form at ε')"), line
+
+
 def test_certify_refuses_a_ticket_whose_masks_break_its_layout():
     target = small_target(1, (3, 4, 2))
     ticket = construct.construct(target, "2l", eps_param=0.05, delta=0.1, rng=0, rho=6)

@@ -176,7 +176,8 @@ def test_intermediate_intervals_enclose_exact_states(seed, dim, hidden, lo, span
        dim=st.integers(1, 2),
        hidden=st.lists(st.integers(1, 4), min_size=1, max_size=2),
        lo=st.floats(-1.5, 0.5), span=st.floats(0.2, 2.0), eps=st.floats(0.01, 0.2))
-def test_back_substitution_is_above_the_exact_sup(seed, method, dim, hidden, lo, span, eps):
+def test_back_substitution_is_above_the_exact_sup(seed, method, dim, hidden, lo, span, eps,
+                                                  exact_sup_oracle):
     widths = (dim, *hidden, 2)
     target = targets.random_target(widths, np.random.default_rng(seed), zero_fraction=0.2)
     box = Box(np.full(dim, lo), np.full(dim, lo + span))
@@ -190,14 +191,7 @@ def test_back_substitution_is_above_the_exact_sup(seed, method, dim, hidden, lo,
     v, v_slack = (None, None) if copies is None else copies
     value = crown_output_error(target, box, rep, slack, copy_weights=v, copy_slack=v_slack)
     assert value is not None
-    enc = C.sup_error_branch_and_bound(target, ticket.network, ticket.scale, box,
-                                       threshold=value, max_cells=100_000)
-    if not enc.converged and enc.upper > value * (1 + 1e-2):
-        # interval bounds of L+1 copies with large gains straddle 0 on wide cells: the oracle's
-        # upper end falls like 1/cells (seed 2, l+1 on [0, 1]²: 1.086, 1.021, 1.005 × the
-        # bound at 10⁵, 4·10⁵, 1.6·10⁶ cells), so such a case gets a 16× budget
-        enc = C.sup_error_branch_and_bound(target, ticket.network, ticket.scale, box,
-                                           threshold=value, max_cells=1_600_000)
+    enc = exact_sup_oracle(target, ticket.network, ticket.scale, box, value, max_cells=100_000)
     assert enc.lower <= value  # an exact corner value above the bound: unsound
     assert enc.upper <= value * (1 + (1e-8 if enc.converged else 1e-2))
 

@@ -109,7 +109,8 @@ def test_differential_float_bound_agrees_with_pure_mpmath_iv(seed, method, dim, 
 @given(seed=st.integers(0, 2**16), method=st.sampled_from(construct.METHODS),
        dim=st.integers(1, 2), hidden=st.lists(st.integers(1, 4), min_size=1, max_size=2),
        lo=st.floats(-1.5, 0.5), span=st.floats(0.2, 2.0), eps=st.floats(0.01, 0.2))
-def test_differential_bounds_are_above_the_exact_sup(seed, method, dim, hidden, lo, span, eps):
+def test_differential_bounds_are_above_the_exact_sup(seed, method, dim, hidden, lo, span, eps,
+                                                    exact_sup_oracle):
     target, box, ticket, rep, slack = _ticket_case(seed, method, (dim, *hidden, 2), lo, span,
                                                    eps)
     net = ticket.network
@@ -123,8 +124,7 @@ def test_differential_bounds_are_above_the_exact_sup(seed, method, dim, hidden, 
     exact = max(C.exact_output_error(target, net, ticket.scale, x) for x in best)
     for name, value in bounds.items():
         assert exact <= Fraction(value), name
-        enc = C.sup_error_branch_and_bound(target, net, ticket.scale, box, threshold=value,
-                                           max_cells=200_000)
+        enc = exact_sup_oracle(target, net, ticket.scale, box, value)
         assert enc.lower <= value, name  # an exact corner value above the bound: unsound
         # proved to the oracle's resolution, unless the bound is so close to the sup that the
         # oracle runs out of cells first (then its upper enclosure is within 1e-2 of it)

@@ -28,13 +28,13 @@ def _case(seed, method, dim, lo=-1.0, span=2.0):
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**16), method=st.sampled_from(construct.METHODS),
        dim=st.integers(1, 2), lo=st.floats(-1.5, 0.5), span=st.floats(0.2, 2.0))
-def test_split_bound_encloses_the_exact_sup(seed, method, dim, lo, span):
+def test_split_bound_encloses_the_exact_sup(seed, method, dim, lo, span, exact_sup_oracle):
     target, box, ticket = _case(seed, method, dim, lo, span)
     cert = C.certify(ticket, target, box, rng=seed, n_samples=200)
     result = split_certify(ticket, target, box, 1.01, observed=cert.observed_output_error,
                            observed_x=cert.worst_input, time_limit=3.0)
-    enc = C.sup_error_branch_and_bound(target, ticket.network, ticket.scale, box,
-                                       threshold=result.certified, max_cells=200_000)
+    enc = exact_sup_oracle(target, ticket.network, ticket.scale, box, result.certified,
+                           open_tolerance=0.0)
     assert enc.converged
     assert enc.lower <= result.certified and enc.upper <= result.certified * (1 + 1e-8)
     assert cert.observed_output_error <= result.observed <= enc.upper

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from lotteryproofs import cli, report
+from lotteryproofs.checks import registry
 from lotteryproofs.commands import check as check_command
 from lotteryproofs.network import Network
 from lotteryproofs.theorems import CheckResult, Theorem
@@ -51,7 +52,8 @@ def test_check_fails_and_names_the_row_when_a_construction_is_broken(tmp_path, c
         return _perturb_one_kept_weight(genuine(*args, **kwargs))
 
     monkeypatch.setattr(construct_module, "construct", broken)
-    status = cli.main(["check", "--only", "construct.2l", "--out", str(tmp_path)])
+    # in this process: a patch does not reach the worker processes of --workers > 1
+    status = cli.main(["check", "--only", "construct.2l", "--workers", "1", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert status == 1
     assert "FAIL" in out and "FAILED: construct.2l" in out
@@ -65,6 +67,20 @@ def test_check_report_is_deterministic(tmp_path):
         assert status == 0
     first, second = (tmp_path / "a" / "report.json"), (tmp_path / "b" / "report.json")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_report_does_not_depend_on_the_number_of_workers(tmp_path, capsys):
+    """Checks in two worker processes (rows streamed in registry order) write the report that
+    one process running them in turn writes, byte for byte."""
+    keys = ["init.scaling-lemma", "error-propagation-closed-form", "rss.counting-lower-bound"]
+    for workers in ("1", "2"):
+        assert cli.main(["check", "--only", *keys, "--workers", workers,
+                         "--out", str(tmp_path / workers)]) == 0
+        table = [line.split()[0] for line in capsys.readouterr().out.splitlines()
+                 if line.endswith(" PASS")]
+        assert table == [k for k in registry().keys() if k in keys]
+    one, two = (tmp_path / w / "report.json" for w in ("1", "2"))
+    assert one.read_bytes() == two.read_bytes()
 
 
 def test_unknown_theorem_key_is_a_one_line_error(capsys):
@@ -155,10 +171,12 @@ def test_table_rows_fit_in_100_columns_with_the_verdict_aligned():
     assert flat.count("long claim") == 30 and "x" * 20 in flat
 
 
-def test_check_table_from_the_command_fits_and_lists_keys(tmp_path, capsys):
-    assert cli.main(["check", "--only", "init.scaling-lemma", "--out", str(tmp_path)]) == 0
+def test_check_table_from_the_command_fits_and_lists_keys(tmp_path, capsys, monkeypatch):
+    # a short relative --out: the summary line quotes the folder, whose length is the user's
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["check", "--only", "init.scaling-lemma", "--out", "report"]) == 0
     out = capsys.readouterr().out
-    assert all(len(line) <= 100 for line in out.splitlines())
+    assert all(len(line) <= 100 for line in out.splitlines()), max(out.splitlines(), key=len)
     assert cli.main(["check", "--list"]) == 0
     listing = capsys.readouterr().out
     from lotteryproofs.checks import BUILTIN

@@ -235,6 +235,49 @@ def test_abort_discards_a_group_not_yet_moved(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_interrupted_writer_cannot_recreate_its_staging_folder(tmp_path, monkeypatch):
+    # the figures command builds into a staging folder with mkdir -p; a writer thread still
+    # running after Ctrl-C once re-created it between abort's last pass and the exit
+    import threading
+
+    from lotteryproofs import outputs
+
+    monkeypatch.setattr(outputs, "_ABORTED", threading.Event())
+    monkeypatch.setattr(outputs, "_COMMITTED", [])
+    monkeypatch.setattr(outputs, "_EVER_STAGED", [])
+    monkeypatch.setattr(outputs, "_LOCK", threading.Lock())
+    final = tmp_path / "figs" / "signal.pdf"
+    final.parent.mkdir()
+    started, done = threading.Event(), threading.Event()
+    outcome = {}
+
+    def writer():
+        try:
+            with outputs.staged(final) as (staging,):
+                outputs.make_folder(staging.parent)
+                started.set()
+                done.wait(5)  # the interrupt lands here
+                outputs.make_folder(staging.parent)  # what the figure build does next
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    assert started.wait(5)
+    assert outputs.abort() == []
+    done.set()
+    thread.join(5)
+    assert isinstance(outcome.get("error"), KeyboardInterrupt)
+    assert list(final.parent.iterdir()) == []
+    # the final pass keeps the lock: a writer can no longer create a folder at all
+    assert outputs.abort(final=True) == []
+    blocked = threading.Thread(target=lambda: outputs.make_folder(tmp_path / "late"),
+                               daemon=True)
+    blocked.start()
+    blocked.join(0.5)
+    assert blocked.is_alive() and not (tmp_path / "late").exists()
+
+
 # ------------------------------------------------------------------ memory estimate
 def test_memory_estimate_bounds_the_traced_peak(tmp_path):
     """The array part of the per-stage estimate (without the interpreter's baseline) is above

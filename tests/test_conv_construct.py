@@ -337,10 +337,6 @@ def test_registry_and_bad_input():
     with pytest.raises(_validate.InputError, match="unknown method"):
         get_conv_construction("l+2")
     body = (Conv2d(np.ones((1, 1, 1, 1)), np.ones(1), 1, 0, (1, 3, 3)),)
-    shortcut = Conv2d(np.ones((1, 1, 1, 1)), np.zeros(1), 1, 0, (1, 3, 3))
-    residual = Network.from_layers([Residual(body, (), shortcut)])
-    with pytest.raises(_validate.InputError, match="identity shortcuts only"):
-        construct_conv(residual, eps_param=EPS, rho=4, rng=0)
     pooled = Network([np.ones((2, 2)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)],
                      activation="tanh")
     with pytest.raises(_validate.InputError, match="does not support activation tanh"):

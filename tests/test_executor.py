@@ -151,7 +151,9 @@ def test_small_popup_grid_gives_the_same_bytes_on_a_local_cluster(dask_pair, tmp
     run_grid(spec, executor=dask_pair, checkpoint=tmp_path / "grid")
     resumed = run_grid(spec, workers=1, checkpoint=tmp_path / "grid")
     assert _without_timings(resumed) == _without_timings(one)
-    assert len(list((tmp_path / "grid").glob("run*.json"))) == spec.n_runs
+    # one file per block: the runs of one (dataset, seed) are trained together
+    assert len(list((tmp_path / "grid").glob("block*.json"))) == len(spec.datasets) * spec.seeds
+    assert len(resumed.runs) == spec.n_runs
 
 
 # ------------------------------------------------------------------ checkpoints

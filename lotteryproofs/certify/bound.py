@@ -243,8 +243,8 @@ def certified_conv_error(target: Network, box: Box, represented: Sequence[Repres
                          slack: RoundingSlack | None = None, *, pre=None) -> float:
     """Rigorous upper bound of sup_{x∈box} ‖f_T(x) − Λ⁻¹ f_S(x)‖_∞ for a target of Conv2d,
     Dense, Flatten and pooling layers with ReLU/Identity between them
-    (proofs/conv-error-recursion.md), residual blocks with identity shortcuts included
-    (e ← e + e_body).
+    (proofs/conv-error-recursion.md), residual blocks included (e ← e_S + e_body, e_S = e for
+    the identity shortcut, a 1×1 shortcut's own recursion from e otherwise).
 
     The §5 recursion per output pixel: for a Conv2d or Dense layer with represented (P̃, Ñ, b̃)
     on its patch matrix, e_out = U(|P̃ − K|, B⁺) + U(|Ñ + K|, B⁻) + U(max(|P̃|, |Ñ|), e_in) +
@@ -283,11 +283,16 @@ def _conv_recursion(layers, activations, lo, hi, e, reps, slack, pre=None):
         propagate(layers, activations, (lo, hi), OUTWARD, pre=pre)
     for t, layer in enumerate(layers):
         if getattr(layer, "kind", "") == "residual":
-            if layer.shortcut is not None:
-                raise _validate.InputError("the convolutional recursion takes identity shortcuts")
-            # |Ŝ(x̂) + ĝ(x̂) − x − g(x)| ≤ e + e_g: gain 1 plus the body's
-            e = up(e + _conv_recursion(layer.body_layers, layer.body_activations, lo, hi, e,
-                                       reps, slack))
+            from lotteryproofs.conv_params import shortcut_activations, shortcut_layers
+
+            # |Ŝ(x̂) + ĝ(x̂) − S x − g(x)| ≤ e_S + e_g: the identity's e (gain 1) or a 1×1
+            # shortcut's own recursion from e, plus the body's (body reps first, as
+            # param_layers orders them)
+            e_body = _conv_recursion(layer.body_layers, layer.body_activations, lo, hi, e,
+                                     reps, slack)
+            e_short = e if layer.shortcut is None else _conv_recursion(
+                shortcut_layers(layer), shortcut_activations(layer), lo, hi, e, reps, slack)
+            e = up(e_short + e_body)
         elif hasattr(layer, "weight"):
             index, rep = next(reps)
             k = layer.weight.reshape(layer.weight.shape[0], -1)

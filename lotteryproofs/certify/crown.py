@@ -38,12 +38,18 @@ import numpy as np
 
 from lotteryproofs import _validate
 from lotteryproofs.network import Box, Network
-from lotteryproofs.rounding import UNDERFLOW, UNIT_ROUNDOFF, dot_error, down, up
+from lotteryproofs.rounding import (
+    UNDERFLOW,
+    UNIT_ROUNDOFF,
+    dot_error,
+    down,
+    up,
+)
 from lotteryproofs.ticket import RepresentedLayer
 
 from .bound import check_represented, rigorous_preactivation_bounds, with_scale_slack
 from .differential import layer_difference, relu_difference
-from .rounding import RoundingSlack
+from .rounding import RoundingSlack, folded_matmul_error, vector_sum_up
 from .symbolic import _difference_cases, _Features, _sum_up
 
 
@@ -71,16 +77,6 @@ def _interval_dot_up(g: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
     s = gp @ hi + gn @ lo
     err = dot_error(gp @ np.abs(hi) - gn @ np.abs(lo), n)
     return up(s + err)
-
-
-def _matmul_error(g1, m1, g2=None, m2=None):
-    """Entrywise bound of |fl(g1 m1 [+ g2 m2]) − (g1 m1 [+ g2 m2])| (exact float factors)."""
-    absum = np.abs(g1) @ np.abs(m1)
-    n = g1.shape[1]
-    if g2 is not None:
-        absum = absum + np.abs(g2) @ np.abs(m2)
-        n += g2.shape[1]
-    return dot_error(absum, n + 1)
 
 
 class _Layer:
@@ -179,11 +175,14 @@ class DifferenceCrown:
             layer = _Layer(t, target, represented[t], slack, self.feat, xmax, dmax, v, vs)
             self.layers.append(layer)
             n, rows = target.widths[t + 1], layer.owner.size
-            gz = np.concatenate([np.eye(n), -np.eye(n), np.zeros((2 * rows, n))])
-            gd = np.concatenate([np.zeros((2 * n, rows)), np.eye(rows), -np.eye(rows)])
-            bound = self.upper(t, gz, gd)
-            for variant in self.variants:
-                bound = np.minimum(bound, self.upper(t, gz, gd, variant))
+            if t == 0:
+                bound = self._first_layer_bounds(layer)
+            else:
+                gz = np.concatenate([np.eye(n), -np.eye(n), np.zeros((2 * rows, n))])
+                gd = np.concatenate([np.zeros((2 * n, rows)), np.eye(rows), -np.eye(rows)])
+                bound = self.upper(t, gz, gd)
+                for variant in self.variants:
+                    bound = np.minimum(bound, self.upper(t, gz, gd, variant))
             zlo = np.maximum(-bound[n:2 * n], pre[t][0])
             zhi = np.minimum(bound[:n], pre[t][1])
             self.z.append((zlo, zhi))
@@ -202,6 +201,17 @@ class DifferenceCrown:
                 own = layer.owner
                 self.r.append(relu_difference(zlo[own], zhi[own], dlo, dhi))
 
+    def _first_layer_bounds(self, layer) -> np.ndarray:
+        """:meth:`upper` of the objectives z_0, −z_0, Δ_0, −Δ_0 (in that order) without the
+        identity products: z_0 = [W −W]·u + b and Δ_0 ∈ m·u + [c⁻, c⁺] hold exactly
+        (``_Layer`` folded the rounding of m = fl(P − W) and of the read-back into [c⁻, c⁺]),
+        so only the maximum over the box is rounded (``_Features.upper``)."""
+        w = layer.w
+        a_z = np.concatenate([w, -w], axis=1)
+        a = np.concatenate([a_z, -a_z, layer.m, -layer.m])
+        c = np.concatenate([layer.b, -layer.b, layer.c_hi, -layer.c_lo])
+        return self.feat.upper(a, c)
+
     def _abs_max(self, t):
         """max |z_t|, max |Δ_t| (for the rounding of coefficients on them)."""
         zlo, zhi = self.z[t]
@@ -219,20 +229,29 @@ class DifferenceCrown:
             c = up(c + _interval_dot_up(gd, layer.c_lo, layer.c_hi))
             if t == 0:
                 w = layer.w
-                a = np.concatenate([gz @ w, -(gz @ w)], axis=1) + gd @ layer.m
-                err = _matmul_error(gz, np.concatenate([w, -w], axis=1), gd, layer.m)
+                gw = gz @ w
+                a = np.concatenate([gw, -gw], axis=1) + gd @ layer.m
                 if want_points:
                     self.last_points = self._maximisers(a)
-                return self.feat.upper(a, up(c + self.feat.fold(err)))
+                # the coefficients' rounding, folded with max|u| (u ≥ 0, the lifted input):
+                # column k of [W −W] is ±w_k against σ(x_k) and σ(−x_k)
+                umax = self.feat.umax
+                n0 = w.shape[1]
+                err = folded_matmul_error(
+                    [(gz, w, umax[:n0]), (gz, w, umax[n0:]), (gd, layer.m, umax)],
+                    gz.shape[1] + gd.shape[1] + 1, vector_sum_up(umax))
+                return self.feat.upper(a, up(c + err))
             ax = gz @ layer.w + gd @ layer.m
             ad = gd @ layer.p
-            err_x = _matmul_error(gz, layer.w, gd, layer.m)
-            err_d = _matmul_error(gd, layer.p)
             zlo, zhi = self.z[t - 1]
             rlo, rhi = self.r[t - 1]
             xmax = np.maximum(zhi, 0.0)
             dmax = np.maximum(np.abs(rlo), np.abs(rhi))
-            c = up(c + up(_sum_up(up(err_x * xmax)) + _sum_up(up(err_d * dmax))))
+            err_x = folded_matmul_error([(gz, layer.w, xmax), (gd, layer.m, xmax)],
+                                         gz.shape[1] + gd.shape[1] + 1, vector_sum_up(xmax))
+            err_d = folded_matmul_error([(gd, layer.p, dmax)], gd.shape[1] + 1,
+                                         vector_sum_up(dmax))
+            c = up(c + up(err_x + err_d))
             # through the ReLUs of layer t − 1
             alpha = None if self.alpha is None else self.alpha[t - 1]
             if variant is not None:

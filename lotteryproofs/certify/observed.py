@@ -10,6 +10,7 @@ tickets sparse; the backward pass (v ↦ v·J through the activation pattern) is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ from lotteryproofs import _validate
 from lotteryproofs.network import Box, Network
 from lotteryproofs.propagation import COLUMNS, propagate
 
-from .exact import exact_output_error, float_down
+from .exact import exact_output_errors, float_down
 
 
 class _DenseOperator:
@@ -119,13 +120,16 @@ class _Evaluator:
 
 
 class Pair:
-    """f_T and Λ⁻¹ f_S evaluated together (batched, chunked to bound memory)."""
+    """f_T and Λ⁻¹ f_S evaluated together (batched, chunked to bound memory). The search may
+    run on any network close to Λ⁻¹ f_S (:func:`represented_network`); only the exact
+    recomputation at the end must use the ticket itself."""
 
-    def __init__(self, target: Network, ticket_network: Network, scale: float):
+    def __init__(self, target: Network, ticket_network: Network, scale: float, *,
+                 chunk: int | None = None):
         self.target, self.ticket = _Evaluator(target), _Evaluator(ticket_network)
         self.scale = float(scale)
         widest = max(self.ticket.widest, self.target.widest)
-        self.chunk = max(1, int(4_000_000 // max(widest, 1)))
+        self.chunk = max(1, int(4_000_000 // max(widest, 1))) if chunk is None else int(chunk)
 
     def errors(self, x: np.ndarray) -> np.ndarray:
         """max_o |f_T(x)_o − Λ⁻¹ f_S(x)_o| per row of x."""
@@ -164,6 +168,10 @@ def _single_threaded_blas():
         yield
 
 
+#: Samples per batch of a search on a represented network (:func:`represented_network`).
+SEARCH_CHUNK = 2048
+
+
 @dataclass(frozen=True)
 class ObservedError:
     """The exact error at the worst input found (``x``), and the search effort."""
@@ -188,6 +196,7 @@ def observed_output_error(
     n_starts: int = 8,
     steps: int = 40,
     restarts: int = 0,
+    search_network: Network | None = None,
 ) -> ObservedError:
     """Sampled max of ‖f_T − Λ⁻¹ f_S‖_∞ over the box, then projected sign-gradient ascent
     from the ``n_starts`` worst samples (and the box centre and the point nearest 0); the
@@ -198,13 +207,27 @@ def observed_output_error(
     gradient scaled to the box, backtracking) restarted from the best points so far, each
     jittered within a shrinking neighbourhood and from fresh worst samples; every round
     only adds candidates, so the value never falls below the ``restarts=0`` one for the
-    same ``rng``."""
+    same ``rng``.
+
+    ``search_network`` (at unit scale: its output is compared with f_T directly) replaces
+    Λ⁻¹ f_S in the sampling and the ascent, e.g. the represented network of a large ticket
+    (:func:`represented_network`, a target-sized network instead of the source-sized one);
+    the value is still the exact error of the ticket itself at the best inputs found, so it
+    stays a true lower bound whatever the search network is."""
     rng = _validate.rng(rng)
     n_samples = _validate.positive_int("n_samples", n_samples)
     restarts = _validate.positive_int("restarts", restarts, minimum=0)
+    if search_network is None:
+        pair = Pair(target, ticket_network, scale)
+    else:
+        # dense target-sized layers: a batch costs its activations only (≤ 10⁴ samples ×
+        # Σ widths floats), not one product per kept entry as for a coordinate-list ticket
+        pair = Pair(target, search_network, 1.0, chunk=SEARCH_CHUNK)
     with _single_threaded_blas():
-        return _observed_search(target, ticket_network, scale, box, rng, n_samples, n_starts,
-                                steps, restarts)
+        found = _observed_search(pair, target, ticket_network, scale, box, rng, n_samples,
+                                 n_starts, steps, restarts)
+    searched_on = "ticket" if search_network is None else "represented layers"
+    return dataclasses.replace(found, search={**found.search, "searched_on": searched_on})
 
 
 def _projected_ascent(pair, starts, best_err, box, steps):
@@ -228,9 +251,8 @@ def _projected_ascent(pair, starts, best_err, box, steps):
     return starts, best_err, evaluations
 
 
-def _observed_search(target, ticket_network, scale, box, rng, n_samples, n_starts, steps,
+def _observed_search(pair, target, ticket_network, scale, box, rng, n_samples, n_starts, steps,
                      restarts=0):
-    pair = Pair(target, ticket_network, scale)
     special = np.stack([(box.lower + box.upper) / 2, np.clip(0.0, box.lower, box.upper)])
     x = np.concatenate([special, box.sample(n_samples, rng)])
     err = pair.errors(x)
@@ -273,10 +295,34 @@ def _observed_search(target, ticket_network, scale, box, rng, n_samples, n_start
         radius /= 2
     order = np.argsort(-cand_err, kind="stable")[:3]
     order = list(first) + [i for i in order if i not in set(first.tolist())]
-    exact = [(exact_output_error(target, ticket_network, scale, candidates[i]), i) for i in order]
+    values = exact_output_errors(target, ticket_network, scale, candidates[order])
+    exact = list(zip(values, order, strict=True))
     value, index = max(exact, key=lambda item: item[0])
     search = {"samples": int(n_samples_used), "ascent_starts": int(starts.shape[0]),
               "ascent_steps": int(steps), "restarts": int(restarts),
               "evaluations": int(evaluations), "exact_recomputations": len(exact)}
     return ObservedError(float_down(value), candidates[index].copy(), sampled_max, evaluations,
                          search)
+
+
+def represented_network(represented) -> Network | None:
+    """The function the represented layers define, as a target-sized ReLU network at unit
+    scale (None for a ticket with several copies per hidden neuron):
+
+        ẑ_0 = P_0 σ(x) + N_0 σ(−x) + b̂_0,      ẑ_t = P_t σ(ẑ_{t−1}) + b̂_t   (t ≥ 1),
+
+    (``ticket.RepresentedLayer``; σ(−x̂) = 0 after a ReLU), the first layer written as a
+    lifting x ↦ (x, −x) followed by the ReLU and [P_0 N_0]. It equals Λ⁻¹ f_S up to the
+    read-back's rounding: a search network for :func:`observed_output_error`, never the
+    value reported."""
+    if any(r.copies != 1 for r in represented):
+        return None
+    first = represented[0]
+    n0 = first.positive.shape[2]
+    lift = np.concatenate([np.eye(n0), -np.eye(n0)])
+    weights = [lift, np.concatenate([first.positive[0], first.negative[0]], axis=1)]
+    biases = [np.zeros(2 * n0), first.bias[0]]
+    for rep in represented[1:]:
+        weights.append(rep.positive[0])
+        biases.append(rep.bias[0])
+    return Network(weights, biases)

@@ -64,3 +64,28 @@ def abs_ticket(ticket: Ticket) -> Ticket:
     src = ticket.source
     abs_source = Network.from_layers([layer.absolute() for layer in src.layers], src.activations)
     return Ticket(abs_source, ticket.weight_masks, ticket.bias_masks, ticket.scale, ticket.metadata)
+
+
+def _abs_sum_up(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Upper bound of the exact |m| @ v per row (v ≥ 0 floats): fl plus its dot error."""
+    s = np.abs(m) @ v
+    return up(s + dot_error(s, max(m.shape[1], 1)))
+
+
+def folded_matmul_error(terms, n_terms: int, v_sum: float) -> np.ndarray:
+    """Per row, an upper bound of Σ_k v_k·|fl(a_k) − a_k| for coefficients a_k computed
+    as BLAS products and sums of N = ``n_terms`` terms in all, a_k = Σ_(G,M) (G M)_k, each
+    entry k weighted by the v of its term ((G, M, v) in ``terms``, v ≥ 0; ``v_sum`` ≥ Σ_k v_k
+    over all entries). Higham's γ_N·Σ_j |G_j||M_jk| + 2Nη per entry, weighted and summed, is
+    γ_N·Σ_(G,M,v) |G|·(|M| v) + 2Nη·Σ_k v_k: matrix-vector products instead of the entrywise
+    bound of every coefficient."""
+    gamma, _ = gamma_upper(n_terms)
+    total = np.zeros(terms[0][0].shape[0])
+    for g, m, v in terms:
+        total = up(total + _abs_sum_up(g, _abs_sum_up(m, v)))
+    return up(up(gamma * total) + up(up(2.0 * n_terms * UNDERFLOW) * v_sum))
+
+
+def vector_sum_up(v: np.ndarray) -> float:
+    """Upper bound of the exact sum of a vector of non-negative floats."""
+    return float(sum_upper(v[None], 1)[0]) if v.size else 0.0

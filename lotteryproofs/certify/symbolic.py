@@ -36,7 +36,7 @@ from lotteryproofs.ticket import RepresentedLayer
 
 from .bound import check_represented, rigorous_preactivation_bounds, with_scale_slack
 from .differential import _later_layer_terms, _sum, layer_difference, relu_difference
-from .rounding import RoundingSlack
+from .rounding import RoundingSlack, folded_matmul_error, vector_sum_up
 
 
 def _sum_up(t, axis=-1):
@@ -70,14 +70,24 @@ class _Features:
         return np.stack([rounding(rounding(a[:, :n] * p) + rounding(a[:, n:] * q))
                          for p, q in zip(self.pos, self.neg, strict=True)])
 
+    def _extremes(self, a, pick):
+        """Per row, Σ_i pick_k fl(a_i p_ki + a'_i q_ki) over the points k, and a bound on
+        the rounding of every one of those terms at once: each is two products and a sum,
+        off by ≤ γ₂(|a_i| p_ki + |a'_i| q_ki) + 4η ≤ γ₂(|a|·umax)_i + 4η, and Σ_i of that
+        is ≤ dot_error(fl(|a|·umax), 2n) (Higham, Lemma 3.1): the extreme of the exact
+        terms is within that of the extreme of the float ones."""
+        t = pick(self._values(a, lambda v: v), axis=0)
+        err = dot_error(np.abs(a) @ self.umax, 2 * self.n)
+        return t, err
+
     def upper(self, a, c):
         """max over x ∈ D of a·u(x) + c (rows of a), rounded up."""
-        t = np.max(self._values(a, up), axis=0)
-        return up(_sum_up(t) + c)
+        t, err = self._extremes(a, np.max)
+        return up(up(_sum_up(t) + err) + c)
 
     def lower(self, a, c):
-        t = np.min(self._values(a, down), axis=0)
-        return down(_sum_down(t) + c)
+        t, err = self._extremes(a, np.min)
+        return down(down(_sum_down(t) - err) + c)
 
     def fold(self, err):
         """Σ_k err_k·max|u_k| rounded up: what a coefficient error of err can change."""
@@ -89,10 +99,11 @@ def _combine(m, s_a, s_c, bias_lo, bias_hi, feat, upper: bool):
     the coefficients fl(m s_a) and a constant that absorbs every rounding."""
     n = m.shape[1]
     a = m @ s_a
-    a_err = dot_error(np.abs(m) @ np.abs(s_a), n)
+    # Σ_k max|u_k|·|fl(m s_a)_k − (m s_a)_k|, by matrix-vector products (Higham, Lemma 3.1)
+    a_err = folded_matmul_error([(m, s_a, feat.umax)], n, vector_sum_up(feat.umax))
     const = m @ s_c + (bias_hi if upper else bias_lo)
     bias_abs = np.maximum(np.abs(bias_lo), np.abs(bias_hi))
-    c_err = up(dot_error(np.abs(m) @ np.abs(s_c) + bias_abs, n + 1) + feat.fold(a_err))
+    c_err = up(dot_error(np.abs(m) @ np.abs(s_c) + bias_abs, n + 1) + a_err)
     return a, (up(const + c_err) if upper else down(const - c_err))
 
 

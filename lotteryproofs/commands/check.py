@@ -8,10 +8,12 @@ entry-point group did not load (reported as a PLUGIN ERROR row, not as a failed 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from lotteryproofs._validate import FOLDER, OutputFile
+from lotteryproofs.commands import _types
 
 HELP = "verify every registered theorem numerically; exit 1 if any check fails"
 #: result paths, checked before any work (cli.check_declared_paths)
@@ -34,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="list every registered theorem with its package and exit")
     parser.add_argument("--junit", metavar="FILE",
                         help="also write JUnit XML (one test case per theorem) to FILE")
+    parser.add_argument("--workers", type=_types.positive_int, default=None,
+                        help="processes that run checks at once, an integer >= 1 (default: "
+                             "every core; 1: in this process); the results do not depend on it")
 
 
 def _check_outputs(out, junit) -> None:
@@ -64,6 +69,7 @@ def run(args) -> int:
     from lotteryproofs import report
     from lotteryproofs._validate import InputError
     from lotteryproofs.checks import registry
+    from lotteryproofs.executor import open_executor
     from lotteryproofs.progress import progress
     from lotteryproofs.theorems import check_seed
 
@@ -72,6 +78,7 @@ def run(args) -> int:
     except ValueError:
         raise InputError(f"--seed must be an integer >= 0, got {args.seed!r}") from None
     seed = check_seed(seed, "--seed")
+    workers = args.workers or os.cpu_count() or 1
     found = registry()
     if args.list:
         print(report.listing(found.theorems, found.errors))
@@ -94,8 +101,9 @@ def run(args) -> int:
         _say(report.plugin_error_row(error, kw))
     rows = []
     bar = progress(total=len(theorems), desc="check")
-    with bar:
-        for row in report.iter_checks(theorems, seed=seed, thorough=args.thorough):
+    with bar, open_executor(min(workers, len(theorems))) as executor:
+        for row in report.iter_checks(theorems, seed=seed, thorough=args.thorough,
+                                      executor=executor):
             rows.append(row)
             _say(report.table_row(row, kw))
             bar.update()

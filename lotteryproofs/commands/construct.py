@@ -105,7 +105,8 @@ def run(args) -> int:
 
     import numpy as np
 
-    from lotteryproofs import io, memory, outputs
+    from lotteryproofs import io, memory
+    from lotteryproofs.commands._results import print_summary, write_results
     from lotteryproofs.commands._target import announce
     from lotteryproofs.construct import construct, source_widths
     from lotteryproofs.construct.registry import check_supported
@@ -119,6 +120,10 @@ def run(args) -> int:
                              certify=bool(args.json), save=bool(args.out))
     with phase("reading the target"):
         target, metadata, info = io.read_target_info(args.target, activation=args.activation)
+    if not target.is_dense:  # conv, pooling, residual layers: the convolutional constructions
+        from lotteryproofs.commands import _conv
+
+        return _conv.construct(args, target, metadata, info)
     check_supported(args.method, target)
     n_0 = target.widths[0]
     if args.domain:
@@ -144,7 +149,7 @@ def run(args) -> int:
         memory.check_construct(target, args.method, ticket.source_widths,
                                int(ticket.metadata["rho"]), certify=bool(args.json),
                                save=bool(args.out), source_allocated=True)
-    from lotteryproofs.evaluate import dataset_report, format_report
+    from lotteryproofs.evaluate import dataset_report
 
     with phase("measuring the observed error on 10^4 inputs"):
         dataset = dataset_report(target, ticket, metadata)  # None unless trained on a dataset
@@ -161,33 +166,12 @@ def run(args) -> int:
         if dataset is not None:
             data["dataset"] = dataset
         data["assumptions"] = [*info.assumptions, *ticket.metadata.get("notes", ())]
-    # every result is written, complete, or none is (outputs.staged; Ctrl-C safe)
-    finals = [p for p in (args.out, args.json) if p]
-    if finals:
-        with phase("writing " + " and ".join(finals)), outputs.staged(*finals) as staging:
-            paths = dict(zip(finals, staging, strict=True))
-            if args.out:
-                io.save_ticket(ticket, paths[args.out], store_source=args.store_source,
-                               store_log=args.store_source or args.store_log)
-            if args.json:
-                io.write_json_atomic(paths[args.json], data)
-    log = ticket.rss_log
+    write_results(args, ticket, data)
     print(f"method {args.method}, init {ticket.metadata['init']}, ε' = {eps_param:.6g}, "
           f"ρ = {ticket.metadata['rho']} ({ticket.metadata['rho_source']})")
     for note in ticket.metadata.get("notes", ()):
         print(f"note: {note}")
     print(f"source widths {list(ticket.source_widths)} ({ticket.source_params} parameters), "
           f"Λ = {ticket.scale:.6g}")
-    print(f"ticket: {ticket.count_nonzero()} nonzero parameters (target "
-          f"{target.count_nonzero()}); {log.n_instances} RSS instances, "
-          f"{int(log.failed.sum())} failed; max parameter error "
-          f"{float(log.error.max(initial=0)):.3g}")
-    print(f"observed output error on 10^4 inputs from the box: {observed:.4g}; "
-          f"construction time {elapsed:.2f} s")
-    if args.out:
-        print(f"ticket written to {args.out}")
-    if args.json:
-        print(f"certificate written to {args.json}")
-    if dataset is not None:
-        print(format_report(dataset))
+    print_summary(args, ticket, target, observed, elapsed, dataset)
     return 0

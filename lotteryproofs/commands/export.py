@@ -53,7 +53,10 @@ def _write(fmt, ticket, out, export, io) -> None:
     elif fmt == "torch-prune":
         full = io.full_source_ticket(ticket)
         io.write_arrays(out, export.torch_prune_arrays(full), export.torch_prune_metadata(full))
-        print(f"torch.nn.utils.prune state dict of {full.source.depth} Linear modules (Λ under "
+        modules = (f"{full.source.depth} Linear modules" if full.source.is_dense else
+                   f"the {len(full.source.parameter_arrays) // 2} parameter modules of its "
+                   "architecture")
+        print(f"torch.nn.utils.prune state dict of {modules} (Λ under "
               f"{export.OUTPUT_SCALE_KEY!r}) written")
     else:
         io.save_ticket(ticket, out, store_source=True)

@@ -19,7 +19,9 @@ and every kernel entry is one subset sum over the ρ channels of its owner: exac
 block pair of :mod:`lotteryproofs.construct.univariate` on the patch matrix (the kernel read as
 an (O, C·k²) matrix, the A weights as (m, C·k²)), which this module reuses. A Dense target
 layer (the final Linear) is the dense 2L pair itself; parameter-free layers (Flatten, average
-and max pooling) are copied into the source. The source is drawn before the target's values
+and max pooling) are copied into the source; a residual block's body is paired layer by layer
+and a conv shortcut S (1×1, any stride) is one more pair, the source's shortcut the
+:class:`~lotteryproofs.residual.Chain` B_S σ(A_S ·). The source is drawn before the target's values
 are read, from the tiled streams of :mod:`lotteryproofs.init` (one Philox key, layer l's
 flat (out, fan-in) matrix drawn tile by tile) with He scales λ_l = √(2/(Var·fan-in)) and the
 product bias rule; weight sharing is kept (the source is a convolutional network).
@@ -37,14 +39,22 @@ from lotteryproofs import _validate
 from lotteryproofs.activations import RELU
 from lotteryproofs.construct import common, univariate
 from lotteryproofs.conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from lotteryproofs.conv_params import (
+    PARAMETER_LAYERS,
+    param_layers,
+    patch_columns,
+    shortcut_activations,
+    shortcut_layers,
+)
+from lotteryproofs.conv_params import input_signs as _input_signs
+from lotteryproofs.conv_source import ConvSourceSpec, draw_parameter_layer
 from lotteryproofs.init import LAW_VARIANCES, Streams, source_seed
 from lotteryproofs.layers import Dense
-from lotteryproofs.network import Box, Network
-from lotteryproofs.residual import Residual
-from lotteryproofs.ticket import RepresentedLayer, RSSLog
+from lotteryproofs.network import Box, Network, network_sha256
+from lotteryproofs.residual import Chain, Residual
+from lotteryproofs.ticket import ConvOrigin, ConvTicket, RepresentedLayer
 
-#: Layers a target may hold (parameter-free ones are copied into the source).
-PARAMETER_LAYERS = (Conv2d, Dense)
+#: Layers a target may hold besides PARAMETER_LAYERS (copied into the source).
 FREE_LAYERS = (Flatten, AvgPool2d, MaxPool2d)
 
 
@@ -77,8 +87,7 @@ def _all_layers(layers):
         yield layer
         if isinstance(layer, Residual):
             yield from _all_layers(layer.body_layers)
-            if layer.shortcut is not None:
-                yield layer.shortcut
+            yield from _all_layers(shortcut_layers(layer))
 
 
 def _all_activations(layers, activations):
@@ -86,20 +95,10 @@ def _all_activations(layers, activations):
     for layer in layers:
         if isinstance(layer, Residual):
             yield from _all_activations(layer.body_layers, layer.body_activations)
+            yield from _all_activations(shortcut_layers(layer), shortcut_activations(layer))
 
 
 # ------------------------------------------------------------------------------ the source
-def param_layers(layers):
-    """The Conv2d/Dense layers in order, residual bodies included (``parameter_arrays`` order)."""
-    out = []
-    for layer in layers:
-        if isinstance(layer, Residual):
-            out += param_layers(layer.body_layers)
-        elif isinstance(layer, PARAMETER_LAYERS):
-            out.append(layer)
-    return out
-
-
 def _pair_shapes(layer, rho: int):
     """The two source layers of a Conv2d/Dense target layer: (shape, geometry) each (geometry
     None for Dense)."""
@@ -125,6 +124,8 @@ class ConvSource:
     seed: Mapping
     law: str
     bias_factor: float
+    #: what fixes the draw (a ticket file stores it instead of the source)
+    spec: ConvSourceSpec
 
 
 def _draw_layers(layers, activations, rho, streams, law, bias_factor, state, *, scaled):
@@ -133,25 +134,28 @@ def _draw_layers(layers, activations, rho, streams, law, bias_factor, state, *, 
     for t, layer in enumerate(layers):
         after = activations[t] if t < len(layers) - 1 else None
         if isinstance(layer, Residual):
-            if layer.shortcut is not None:
-                raise _validate.InputError(
-                    f"{CONSTRUCTION.owner} builds identity shortcuts only, not a "
-                    f"{type(layer.shortcut).__name__} shortcut")
             # λ = 1 inside a body: x + Π λ_body·g(x) is Λ·(unit network) only if Π λ_body = 1
             body, body_acts = _draw_layers(layer.body_layers, layer.body_activations, rho,
                                            streams, law, bias_factor, state, scaled=False)
-            out.append(Residual(tuple(body), tuple(body_acts)))
+            shortcut = None
+            if layer.shortcut is not None:
+                # a 1×1 shortcut S is one more conv layer to construct: its pair, at λ = 1
+                # like the body (Ŝ(x) + ĝ(x) stays Λ·(S x + g x)), drawn after the body
+                s_layers, s_acts = _draw_layers(
+                    shortcut_layers(layer), shortcut_activations(layer), rho, streams, law,
+                    bias_factor, state, scaled=False)
+                shortcut = Chain(tuple(s_layers), tuple(s_acts))
+            out.append(Residual(tuple(body), tuple(body_acts), shortcut))
         elif isinstance(layer, PARAMETER_LAYERS):
             for half, (shape, geometry) in enumerate(_pair_shapes(layer, rho)):
                 fan_in = int(np.prod(shape[1:]))
                 scale = math.sqrt(2.0 / (LAW_VARIANCES[law] * fan_in)) if scaled else 1.0
                 state["cumulative"] *= scale
                 index = len(state["scales"])
-                w = streams.matrix(law, (shape[0], fan_in), index) * scale
-                b = bias_factor * streams.vector(law, shape[0], index) * state["cumulative"]
+                w, b = draw_parameter_layer(streams, law, index, shape, scale,
+                                            state["cumulative"], bias_factor)
                 state["scales"].append(scale)
-                out.append(Dense(w, b) if geometry is None
-                           else Conv2d(w.reshape(shape), b, **geometry))
+                out.append(Dense(w, b) if geometry is None else Conv2d(w, b, **geometry))
                 if half == 0:
                     acts.append(RELU)
         else:
@@ -181,8 +185,9 @@ def draw_source(target: Network, rho: int, *, rng, law: str = "uniform",
                                 bias_factor, state, scaled=True)
     seed = {"seed": entropy if isinstance(entropy, int) else None,
             "spawn_key": [int(k) for k in spawn_key]}
-    return ConvSource(Network.from_layers(layers, tuple(acts)), tuple(state["scales"]), seed,
-                      law, float(bias_factor))
+    network = Network.from_layers(layers, tuple(acts))
+    spec = ConvSourceSpec.of(network, state["scales"], law, bias_factor, entropy, spawn_key)
+    return ConvSource(network, tuple(state["scales"]), seed, law, float(bias_factor), spec)
 
 
 def unit_flat(source: Network, layer_scales) -> tuple[list, list]:
@@ -199,126 +204,14 @@ def unit_flat(source: Network, layer_scales) -> tuple[list, list]:
 
 
 # ------------------------------------------------------------------------------ the ticket
-@dataclass(frozen=True, eq=False)
-class ConvTicket:
-    """source × mask: the source network, one 0/1 mask per parameter array (in
-    ``Network.parameter_arrays`` order), Λ = Π λ_l, the log of every RSS instance and the
-    layout (which source layers represent which target layer)."""
-
-    source: Network
-    masks: tuple
-    scale: float
-    layer_scales: tuple
-    log: RSSLog
-    layout: tuple
-    metadata: Mapping = field(default_factory=dict)
-
-    @property
-    def network(self) -> Network:
-        """The subnetwork: every source parameter times its mask."""
-        return self.source.masked_parameters(self.masks)
-
-    def approximation(self, x, *, compact: bool = True) -> np.ndarray:
-        """Λ⁻¹ f_S(x), the ticket's approximation of the target (THEORY.md §1), evaluated on
-        :meth:`compact_network` (the same function up to summation order) unless told not."""
-        network = self.compact_network() if compact else self.network
-        return network.forward(x) / self.scale
-
-    def compact_network(self) -> Network:
-        """The ticket without the block channels that cannot matter: a channel n of a block
-        layer A whose outgoing 1×1 weights are all 0 contributes nothing; one whose weights
-        and bias are all 0 outputs σ(0) = 0. Only zero terms leave the sums."""
-        network = self.network
-        return Network.from_layers(_compact_layers(network.layers), network.activations)
-
-    @property
-    def failures(self) -> int:
-        return int(self.log.failed.sum())
-
-    def count_nonzero(self) -> int:
-        return int(sum(np.count_nonzero(p) for p in self.network.parameter_arrays))
-
-    def tobytes(self) -> bytes:
-        """The ticket's bytes (source parameters, masks, Λ): what "same seed" compares."""
-        parts = [np.ascontiguousarray(p, "<f8").tobytes() for p in self.source.parameter_arrays]
-        parts += [np.packbits(np.asarray(m, bool)).tobytes() for m in self.masks]
-        parts.append(np.float64(self.scale).tobytes())
-        return b"".join(parts)
-
-
-def _compact_layers(layers) -> list:
-    """Every (block, sum) pair of a layer list — two adjacent parameter layers, as the source
-    lays them out — without its dead block channels; residual bodies likewise."""
-    layers, i = list(layers), 0
-    while i < len(layers):
-        layer = layers[i]
-        if isinstance(layer, Residual):
-            layers[i] = Residual(tuple(_compact_layers(layer.body_layers)),
-                                 layer.body_activations)
-            i += 1
-        elif isinstance(layer, PARAMETER_LAYERS) and i + 1 < len(layers):
-            a, b = layer, layers[i + 1]
-            bw = b.weight.reshape(b.weight.shape[0], -1)
-            aw = a.weight.reshape(a.weight.shape[0], -1)
-            keep = np.any(bw != 0, axis=0) & (np.any(aw != 0, axis=1) | (a.bias != 0))
-            if not keep.any():
-                keep[0] = True  # a layer needs one channel: a silent one
-            layers[i], layers[i + 1] = _select(a, keep, rows=True), _select(b, keep, rows=False)
-            i += 2
-        else:
-            i += 1
-    return layers
-
-
-def _select(layer, keep: np.ndarray, *, rows: bool):
-    """``layer`` with only the output channels (rows=True) or input channels ``keep``."""
-    if isinstance(layer, Dense):
-        if rows:
-            return Dense(layer.weight[keep], layer.bias[keep])
-        return Dense(layer.weight[:, keep], layer.bias)
-    if rows:
-        return Conv2d(layer.weight[keep], layer.bias[keep], layer.stride, layer.padding,
-                      layer.input_shape)
-    c, h, w = layer.input_shape
-    return Conv2d(layer.weight[:, keep], layer.bias, layer.stride, layer.padding,
-                  (int(keep.sum()), h, w))
+def input_signs(target: Network, box: Box) -> list:
+    """Per target parameter layer (:func:`param_layers` order), per input channel (Conv2d) or
+    feature (Dense): can its input be negative (:func:`lotteryproofs.conv_params.input_signs`)?"""
+    return _input_signs(target.layers, target.activations, box.has_negative)
 
 
 def _patch_columns(negative_channels: np.ndarray, layer) -> np.ndarray:
-    """negative_cols of the patch matrix: column c·k² + p·k + q reads channel c."""
-    if isinstance(layer, Conv2d):
-        _, _, kh, kw = layer.weight.shape
-        return np.repeat(negative_channels, kh * kw)
-    return negative_channels
-
-
-def _signs(layers, activations, neg, out: list):
-    """Append, per parameter layer, which input channels/features can be negative; return the
-    sign mask of the output. After a ReLU nothing is negative; Identity and Flatten keep the
-    sign; a pool's output can be negative where its channel can; a residual block's wherever
-    its input or its (linear-ended) body can."""
-    for t, layer in enumerate(layers):
-        if isinstance(layer, Residual):
-            _signs(layer.body_layers, layer.body_activations, neg, out)
-            neg = np.ones(layer.out_features, bool)
-        elif isinstance(layer, PARAMETER_LAYERS):
-            out.append(neg.reshape(layer.input_shape).any(axis=(1, 2))
-                       if isinstance(layer, Conv2d) else neg)
-            neg = np.ones(layer.out_features, bool)
-        elif not isinstance(layer, Flatten):
-            c = layer.input_shape[0]
-            neg = np.repeat(neg.reshape(c, -1).any(axis=1), layer.out_features // c)
-        if t < len(layers) - 1 and activations[t] == RELU:
-            neg = np.zeros(neg.shape, bool)
-    return neg
-
-
-def input_signs(target: Network, box: Box) -> list:
-    """Per target parameter layer (residual bodies included, in order), per input channel
-    (Conv2d) or feature (Dense): can its input be negative?"""
-    out: list = []
-    _signs(target.layers, target.activations, np.asarray(box.has_negative, bool), out)
-    return out
+    return patch_columns(negative_channels, layer)
 
 
 def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
@@ -343,7 +236,7 @@ def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
     unit_w, unit_b = unit_flat(drawn.network, drawn.layer_scales)
     signs = input_signs(target, domain)
     source_params = param_layers(drawn.network.layers)
-    masks, solved, layout = [], [], []
+    masks, solved = [], []
     for t, layer in enumerate(param_layers(target.layers)):
         out = layer.weight.shape[0]
         k_flat = layer.weight.reshape(out, -1)
@@ -358,14 +251,53 @@ def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
         masks += [bw.reshape(source_params[index].weight.shape), bb,
                   sw.reshape(source_params[index + 1].weight.shape), np.zeros(out, bool)]
         solved += s
-        layout.append({"kind": "pair", "parameter_index": index, "n_in": int(n_in),
-                       "n_out": int(out)})
     log = common.build_log(solved)
     metadata = {"method": CONSTRUCTION.name, "eps_param": float(eps_param), "rho": int(rho),
                 "law": law, "bias_factor": float(bias_factor), **drawn.seed,
                 "rss_failures": int(log.failed.sum())}
+    origin = ConvOrigin(drawn.spec, network_sha256(drawn.network))
     return ConvTicket(drawn.network, tuple(masks), common.output_scale(drawn.layer_scales),
-                      drawn.layer_scales, log, tuple(layout), metadata)
+                      drawn.layer_scales, log, tuple(expected_layout(target)), metadata, origin)
+
+
+def expected_layout(target: Network) -> list:
+    """The layout :func:`construct_conv` gives ``target``: one pair per parameter layer."""
+    return [{"kind": "pair", "parameter_index": 2 * t,
+             "n_in": int(np.prod(layer.weight.shape[1:])), "n_out": int(layer.weight.shape[0])}
+            for t, layer in enumerate(param_layers(target.layers))]
+
+
+def construct_conv_ticket(target: Network, *, eps_param: float, delta: float, rng,
+                          domain: Box | None = None, rho: int | None = None,
+                          law: str = "uniform", bias_factor: float = 1.0) -> ConvTicket:
+    """:func:`construct_conv` with ρ from the §6 width theorem when not given
+    (:func:`lotteryproofs.bounds.conv_a_priori_rho`: P(any instance fails) ≤ δ) and the
+    metadata a ticket file carries (method, init, ε', δ, ρ and how it was chosen, the box, the
+    target's sha256, the layer scales and the layout)."""
+    from lotteryproofs import bounds
+    from lotteryproofs._version import __version__
+
+    CONSTRUCTION.supports.check(CONSTRUCTION.owner, target)
+    eps_param = _validate.positive("eps_param (ε')", eps_param)
+    delta = _validate.open_unit("delta (δ)", delta)
+    n_0 = target.layers[0].in_features
+    domain = Box.cube(-1.0, 1.0, n_0) if domain is None else domain
+    if rho is None:
+        rho = bounds.conv_a_priori_rho(target, domain, eps_param, delta, weight_law=law,
+                                       beta=bias_factor)["rho"]
+        rho_source = "a_priori"
+    else:
+        rho_source = "given"
+    ticket = construct_conv(target, eps_param=eps_param, rho=rho, rng=rng, domain=domain,
+                            law=law, bias_factor=bias_factor)
+    metadata = {**ticket.metadata, "init": law, "delta": delta, "rho_source": rho_source,
+                "target_sha256": network_sha256(target),
+                "target_widths": [int(n) for n in target.widths], "version": __version__,
+                "domain": domain.to_json(),
+                "layer_scales": [float(s) for s in ticket.layer_scales],
+                "layout": [dict(entry) for entry in ticket.layout]}
+    return ConvTicket(ticket.source, ticket.masks, ticket.scale, ticket.layer_scales,
+                      ticket.log, ticket.layout, metadata, ticket.origin)
 
 
 def represented_layers(ticket: ConvTicket, *, absolute: bool = False) -> tuple:
@@ -414,4 +346,5 @@ CONSTRUCTION = ConvConstruction(
     "2l", "2L (conv)", "k×k univariate convolution then 1×1 sums, nonzero biases",
     ConvSupports(), build=construct_conv, represent=represented_layers)
 
-__all__ = ["CONSTRUCTION", "ConvTicket", "construct_conv", "draw_source", "represented_layers"]
+__all__ = ["CONSTRUCTION", "ConvTicket", "construct_conv", "construct_conv_ticket", "draw_source",
+           "expected_layout", "represented_layers"]

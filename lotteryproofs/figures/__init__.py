@@ -32,6 +32,7 @@ FIGURES: dict[str, str] = {
     "lenet": "lotteryproofs.figures.lenet:figure_lenet",
     # written by the edge-popup work; its caption is in docs/figures.md
     "popup": "lotteryproofs.figures.popup:figure_popup_grid",
+    "popup_bias": "lotteryproofs.figures.popup_bias:figure_popup_bias",
 }
 
 

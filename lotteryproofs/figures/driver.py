@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lotteryproofs import figures as _figures
+from lotteryproofs import outputs
 from lotteryproofs._validate import InputError
 from lotteryproofs.io import atomic_path
 from lotteryproofs.progress import progress
@@ -61,7 +62,7 @@ def prepare_output_folder(out) -> Path:
     if out.exists() and not out.is_dir():
         raise InputError(f"output folder {out} exists and is not a folder")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        outputs.make_folder(out)  # not once an interrupt has removed the staging folders
     except OSError as exc:
         raise InputError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
     if not os.access(out, os.W_OK | os.X_OK):

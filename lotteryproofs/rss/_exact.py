@@ -21,6 +21,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: int64 constants for the arguments of compiled callees: numba compiles a callee once per
+#: argument type and types a literal int as a type of its own, so every call site passing 0
+#: where another passes a variable cost one more specialisation (seconds on a fresh cache);
+#: a numpy scalar global is typed int64
+EMPTY = np.int64(0)  # the empty subset's mask
+ONE = np.int64(1)
+TWO = np.int64(2)
+
 
 @njit(cache=True)
 def fsum(terms, k, partials):
@@ -90,7 +98,7 @@ def _put_subset(values, mask, scale, terms, k):
 @njit(cache=True)
 def subset_value(values, mask, terms, partials):
     """Σ_S values, correctly rounded."""
-    k = _put_subset(values, mask, 1.0, terms, 0)
+    k = _put_subset(values, mask, 1.0, terms, EMPTY)
     return fsum(terms, k, partials)
 
 
@@ -98,7 +106,7 @@ def subset_value(values, mask, terms, partials):
 def signed_error(values, target, mask, terms, partials):
     """target − Σ_S values, correctly rounded (its sign is exact)."""
     terms[0] = target
-    k = _put_subset(values, mask, -1.0, terms, 1)
+    k = _put_subset(values, mask, -1.0, terms, ONE)
     return fsum(terms, k, partials)
 
 
@@ -106,12 +114,12 @@ def signed_error(values, target, mask, terms, partials):
 def within(values, target, mask, tol, terms, partials):
     """Exactly: |target − Σ_S values| ≤ tol, i.e. −tol ≤ d and d ≤ tol for the exact d."""
     terms[0] = target
-    k = _put_subset(values, mask, -1.0, terms, 1)
+    k = _put_subset(values, mask, -1.0, terms, ONE)
     terms[k] = -tol
     if fsum(terms, k + 1, partials) > 0.0:
         return False
     terms[0] = target
-    k = _put_subset(values, mask, -1.0, terms, 1)
+    k = _put_subset(values, mask, -1.0, terms, ONE)
     terms[k] = tol
     return fsum(terms, k + 1, partials) >= 0.0
 
@@ -177,7 +185,7 @@ def compare_errors(values, target, mask1, mask2, terms, partials):
     # |d1| - |d2| = s1·(t − Σ_S1) − s2·(t − Σ_S2), every term an exact ±value
     terms[0] = s1 * target
     terms[1] = -s2 * target
-    k = _put_subset(values, mask1, -s1, terms, 2)
+    k = _put_subset(values, mask1, -s1, terms, TWO)
     k = _put_subset(values, mask2, s2, terms, k)
     diff = fsum(terms, k, partials)
     if diff < 0.0:
@@ -212,7 +220,7 @@ def scratch(n):
 def sign_of_sums(values, plus1, plus2, minus1, minus2, consts, n_consts, scale, terms, partials):
     """Exact sign of scale·(Σ_{plus1} + Σ_{plus2} − Σ_{minus1} − Σ_{minus2}) + Σ consts[:n_consts]
     (masks may be 0 for "no subset"; scale is a power of two)."""
-    k = _put_subset(values, plus1, scale, terms, 0)
+    k = _put_subset(values, plus1, scale, terms, EMPTY)
     k = _put_subset(values, plus2, scale, terms, k)
     k = _put_subset(values, minus1, -scale, terms, k)
     k = _put_subset(values, minus2, -scale, terms, k)
@@ -230,7 +238,7 @@ def sign_of_sums(values, plus1, plus2, minus1, minus2, consts, n_consts, scale, 
 @njit(cache=True)
 def combination(values, plus, minus, consts, n_consts, scale, terms, partials):
     """scale·(Σ_plus − Σ_minus) + Σ consts[:n_consts], correctly rounded."""
-    k = _put_subset(values, plus, scale, terms, 0)
+    k = _put_subset(values, plus, scale, terms, EMPTY)
     k = _put_subset(values, minus, -scale, terms, k)
     for i in range(n_consts):
         terms[k] = consts[i]

@@ -112,7 +112,7 @@ def _build(values, offset, h, sums, masks, goff, built, p_needed, lev_s, lev_m, 
         p = built
         src_s, src_m, src_off = lev_s[(p - 1) % 2], lev_m[(p - 1) % 2], lev_off[(p - 1) % 2]
         dst_s, dst_m, dst_off = lev_s[p % 2], lev_m[p % 2], lev_off[p % 2]
-        w = 0
+        w = np.int64(0)
         for j in range(h + 1):
             a0 = dst_off[j - 1] if j > 0 else 0
             a1 = w
@@ -127,8 +127,9 @@ def _build(values, offset, h, sums, masks, goff, built, p_needed, lev_s, lev_m, 
         dst_off[h + 1] = w
         start = dst_off[h]
         goff[p + 1] = goff[p] + (w - start)
-        sums[goff[p] : goff[p + 1]] = dst_s[start:w]
-        masks[goff[p] : goff[p + 1]] = dst_m[start:w]
+        for q in range(w - start):  # element by element: see _build_sorted
+            sums[goff[p] + q] = dst_s[start + q]
+            masks[goff[p] + q] = dst_m[start + q]
         built += 1
     return built
 
@@ -138,13 +139,17 @@ def _build_sorted(values, offset, h, sums, masks, ts, tm):
     """All 2^h subset sums of one half, sorted (Horowitz–Sahni: merge L with L + v), O(2^h)."""
     sums[0] = 0.0
     masks[0] = 0
-    size = 1
+    size = np.int64(1)
+    zero = np.int64(0)
     for j in range(h):
-        _merge_shifted(sums, masks, 0, size, sums, masks, 0, size, values[offset + j],
-                       np.int64(1) << j, ts, tm, 0)
+        _merge_shifted(sums, masks, zero, size, sums, masks, zero, size, values[offset + j],
+                       np.int64(1) << j, ts, tm, zero)
         size *= 2
-        sums[:size] = ts[:size]
-        masks[:size] = tm[:size]
+        # element by element: a slice assignment compiles numba's shape-checked broadcast
+        # with its formatted error message, seconds of compiling on every fresh cache
+        for q in range(size):
+            sums[q] = ts[q]
+            masks[q] = tm[q]
 
 
 @njit(cache=True)
@@ -219,6 +224,21 @@ def _scan(values, t, tol, xs, xm, x0, x1, ys, ym, y0, y1, shift, thr, slack, bes
 
 
 @njit(cache=True)
+def _sorted_abs(values, m):
+    """|values[:m]| in increasing order, by insertion (m ≤ 62): the same array as
+    np.sort(np.abs(values[:m])), whose quicksort costs seconds to compile."""
+    out = np.empty(m)
+    for i in range(m):
+        x = abs(values[i])
+        j = i
+        while j > 0 and out[j - 1] > x:
+            out[j] = out[j - 1]
+            j -= 1
+        out[j] = x
+    return out
+
+
+@njit(cache=True)
 def solve(values, m, t, tol, mode, size, max_size, gain_c=-1.0):
     """One instance over values[:m]. Returns (mask, feasible).
 
@@ -244,17 +264,21 @@ def solve(values, m, t, tol, mode, size, max_size, gain_c=-1.0):
         mag += abs(values[i])
     slack = 4.0 * (m + 4) * _U * mag
     gslack = 4.0 * (m + 4) * _U * (mag + abs(gain_c) * tol)
-    built_a = 0
-    built_b = 0
+    # int64 zeros, not literal 0s: numba compiles a callee once per argument type, and a
+    # literal int is a type of its own (each extra specialisation costs seconds of compiling)
+    zero = np.int64(0)
+    built_a = zero
+    built_b = zero
     ts = np.empty(2**h_b)
     tm = np.empty(2**h_b, np.int64)
 
     if mode == MODE_CLOSEST:
-        _build_sorted(values, 0, h_a, sa, ma, ts, tm)
+        _build_sorted(values, zero, h_a, sa, ma, ts, tm)
         _build_sorted(values, h_a, h_b, sb, mb, ts, tm)
-        e = _sweep(sa, 0, 2**h_a, sb, 0, 2**h_b, t)
-        best, _ = _scan(values, t, -1.0, sa, ma, 0, 2**h_a, sb, mb, 0, 2**h_b, h_a,
-                        e + 2.0 * slack, slack, np.int64(-1), np.inf, terms, partials)
+        e = _sweep(sa, zero, 2**h_a, sb, zero, 2**h_b, t)
+        best, _ = _scan(values, t, -1.0, sa, ma, zero, 2**h_a, sb, mb, zero, 2**h_b, h_a,
+                        e + 2.0 * slack, slack, np.int64(-1), np.inf, terms, partials, -1.0,
+                        0.0)
         feasible = True
         if tol > 0.0:
             feasible = _exact.within(values, t, best, tol, terms, partials)
@@ -265,7 +289,7 @@ def solve(values, m, t, tol, mode, size, max_size, gain_c=-1.0):
     if mode == MODE_SPARSEST and gain_c >= 0.0:
         # no subset of k values has Σ|v| below the k smallest |v|: sizes whose smallest
         # abs-sum exceeds the cap are out (approximate sums, so compared with the slack)
-        smallest = np.sort(np.abs(values[:m]))
+        smallest = _sorted_abs(values, m)
         total = 0.0
         fits = 0
         while fits < m and total + smallest[fits] <= abs(t) + gain_c * tol + gslack:
@@ -279,7 +303,8 @@ def solve(values, m, t, tol, mode, size, max_size, gain_c=-1.0):
     lb_m = np.empty((2, 2 ** (h_b + 1)), np.int64)
     lb_off = np.empty((2, h_b + 2), np.int64)
     for k in range(k_lo, k_hi + 1):
-        built_a = _build(values, 0, h_a, sa, ma, ga, built_a, min(k, h_a), la_s, la_m, la_off)
+        built_a = _build(values, zero, h_a, sa, ma, ga, built_a, min(k, h_a), la_s, la_m,
+                         la_off)
         built_b = _build(values, h_a, h_b, sb, mb, gb, built_b, min(k, h_b), lb_s, lb_m, lb_off)
         if mode == MODE_SPARSEST:
             # every subset within tol has approximate error ≤ tol + slack: one pass per size
@@ -309,7 +334,7 @@ def solve(values, m, t, tol, mode, size, max_size, gain_c=-1.0):
         for i in range(max(0, k - h_b), min(k, h_a) + 1):
             best, best_apx = _scan(values, t, -1.0, sa, ma, ga[i], ga[i + 1], sb, mb, gb[k - i],
                                    gb[k - i + 1], h_a, e + 2.0 * slack, slack, best, best_apx,
-                                   terms, partials)
+                                   terms, partials, -1.0, 0.0)
     return best, mode == MODE_FIXED
 
 

@@ -42,6 +42,7 @@ from lotteryproofs._limits import MAX_MASK_VALUES
 from lotteryproofs._validate import InputError
 from lotteryproofs.rounding import UNIT_ROUNDOFF as _U
 from lotteryproofs.rss import _exact
+from lotteryproofs.rss._exact import EMPTY, ONE, TWO
 
 MAX_COVERAGE_VALUES = MAX_MASK_VALUES
 
@@ -70,7 +71,7 @@ def _sign(values, plus, minus, c, terms, partials):
     """Exact sign of Σ_plus − Σ_minus + c."""
     consts = np.empty(1)
     consts[0] = c
-    return _exact.sign_of_sums(values, plus, 0, minus, 0, consts, 1, 1.0, terms, partials)
+    return _exact.sign_of_sums(values, plus, EMPTY, minus, EMPTY, consts, ONE, 1.0, terms, partials)
 
 
 @njit(cache=True)
@@ -156,12 +157,12 @@ def _covered(values, lo_s, lo_m, hi_s, hi_m, count, tau, a, b, margin):
         # Σ_lo − τ ≤ a  and  Σ_hi + τ ≥ b
         if lo_s[i] - tau - a > margin:
             return False
-        if lo_s[i] - tau - a > -margin and _sign(values, lo_m[i], 0, -tau - a, terms,
+        if lo_s[i] - tau - a > -margin and _sign(values, lo_m[i], EMPTY, -tau - a, terms,
                                                  partials) > 0:
             continue
         if b - hi_s[i] - tau < -margin:
             return True
-        if b - hi_s[i] - tau < margin and _sign(values, hi_m[i], 0, tau - b, terms,
+        if b - hi_s[i] - tau < margin and _sign(values, hi_m[i], EMPTY, tau - b, terms,
                                                 partials) >= 0:
             return True
     return False
@@ -173,9 +174,9 @@ def _gap_value(values, p_m, q_m, has_p, has_q, a, b, terms, partials):
     below, q = Σ_{q_m} the sum above; a missing side is ±∞), correctly rounded, and a flag
     whether it was rounded down (so that rounding up needs one ulp). -inf if irrelevant."""
     consts = np.empty(2)
-    if has_q and _sign(values, q_m, 0, -a, terms, partials) <= 0:
+    if has_q and _sign(values, q_m, EMPTY, -a, terms, partials) <= 0:
         return -np.inf, False  # q ≤ a: the gap ends before [a, b]
-    if has_p and _sign(values, p_m, 0, -b, terms, partials) >= 0:
+    if has_p and _sign(values, p_m, EMPTY, -b, terms, partials) >= 0:
         return -np.inf, False  # p ≥ b
     if not has_p:  # z = a is farthest from q
         plus, minus, scale, c = q_m, np.int64(0), 1.0, -a
@@ -183,18 +184,21 @@ def _gap_value(values, p_m, q_m, has_p, has_q, a, b, terms, partials):
         plus, minus, scale, c = np.int64(0), p_m, 1.0, b
     else:
         consts[0] = -2.0 * a
-        if _exact.sign_of_sums(values, p_m, q_m, 0, 0, consts, 1, 1.0, terms, partials) < 0:
+        if _exact.sign_of_sums(values, p_m, q_m, EMPTY, EMPTY, consts, ONE, 1.0, terms,
+                               partials) < 0:
             plus, minus, scale, c = q_m, np.int64(0), 1.0, -a  # midpoint below a
         else:
             consts[0] = -2.0 * b
-            if _exact.sign_of_sums(values, p_m, q_m, 0, 0, consts, 1, 1.0, terms, partials) > 0:
+            if _exact.sign_of_sums(values, p_m, q_m, EMPTY, EMPTY, consts, ONE, 1.0, terms,
+                                   partials) > 0:
                 plus, minus, scale, c = np.int64(0), p_m, 1.0, b
             else:
                 plus, minus, scale, c = q_m, p_m, 0.5, 0.0
     consts[0] = c
-    r = _exact.combination(values, plus, minus, consts, 1, scale, terms, partials)
+    r = _exact.combination(values, plus, minus, consts, ONE, scale, terms, partials)
     consts[1] = -r
-    below = _exact.sign_of_sums(values, plus, 0, minus, 0, consts, 2, scale, terms, partials)
+    below = _exact.sign_of_sums(values, plus, EMPTY, minus, EMPTY, consts, TWO, scale, terms,
+                                partials)
     return r, below > 0
 
 
@@ -266,9 +270,9 @@ def _endpoint(values, mask, c, up, terms, partials):
     """Σ_mask + c rounded up (``up``) or down, exactly."""
     consts = np.empty(2)
     consts[0] = c
-    r = _exact.combination(values, mask, 0, consts, 1, 1.0, terms, partials)
+    r = _exact.combination(values, mask, EMPTY, consts, ONE, 1.0, terms, partials)
     consts[1] = -r
-    s = _exact.sign_of_sums(values, mask, 0, 0, 0, consts, 2, 1.0, terms, partials)
+    s = _exact.sign_of_sums(values, mask, EMPTY, EMPTY, EMPTY, consts, TWO, 1.0, terms, partials)
     if up and s > 0:
         return np.nextafter(r, np.inf)
     if not up and s < 0:
@@ -286,15 +290,15 @@ def _gaps(values, lo_s, lo_m, hi_s, hi_m, count, tau, a, b):
     out = np.empty((count + 1, 2))
     k = 0
     for g in range(count + 1):
-        if g < count and _sign(values, lo_m[g], 0, -tau - a, terms, partials) <= 0:
+        if g < count and _sign(values, lo_m[g], EMPTY, -tau - a, terms, partials) <= 0:
             continue  # block g reaches down to a: no uncovered point of [a, b] below it
-        if g > 0 and _sign(values, hi_m[g - 1], 0, tau - b, terms, partials) >= 0:
+        if g > 0 and _sign(values, hi_m[g - 1], EMPTY, tau - b, terms, partials) >= 0:
             break  # block g - 1 reaches up to b
         left = a
-        if g > 0 and _sign(values, hi_m[g - 1], 0, tau - a, terms, partials) > 0:
+        if g > 0 and _sign(values, hi_m[g - 1], EMPTY, tau - a, terms, partials) > 0:
             left = _endpoint(values, hi_m[g - 1], tau, False, terms, partials)
         right = b
-        if g < count and _sign(values, lo_m[g], 0, -tau - b, terms, partials) < 0:
+        if g < count and _sign(values, lo_m[g], EMPTY, -tau - b, terms, partials) < 0:
             right = _endpoint(values, lo_m[g], -tau, True, terms, partials)
         out[k, 0] = left
         out[k, 1] = right

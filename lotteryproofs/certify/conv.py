@@ -1,0 +1,98 @@
+"""The certificate of a convolutional ticket (proofs/conv-error-recursion.md).
+
+The same three numbers as :func:`certify.certificate.certify`, for a target of Conv2d, Dense,
+pooling, Flatten and residual layers and its :class:`~lotteryproofs.ticket.ConvTicket`:
+
+* **observed** — max of ‖f_T(x) − Λ⁻¹ f_S(x)‖_∞ over random inputs of the box and its centre
+  and two constant corners (float64 estimate; the worst input is recomputed exactly, and the
+  exact value rounded down is reported, when ``exact`` holds);
+* **certified** — the per-pixel §5 recursion with the represented parameters read back from
+  the masks (:func:`certify.bound.certified_conv_ticket_error`, outward-rounded);
+* **a-priori** — the per-output-channel ℓ1 recursion at the ticket's ε'
+  (:func:`lotteryproofs.bounds.conv_a_priori_error`; float, not outward-rounded: it assumes
+  exact represented parameters, as the dense §5 closed form does).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from lotteryproofs import _validate
+from lotteryproofs.network import Box, Network, network_sha256
+
+from .certificate import Certificate
+
+#: The certificate's a_priori_method for a convolutional ticket (no closed form: the recursion)
+A_PRIORI_KIND = "per-output-channel ℓ1 recursion (proofs/conv-error-recursion.md)"
+
+
+def conv_param_errors(target: Network, box: Box, represented) -> tuple[float, float]:
+    """(max weight error, max bias error) of the represented parameters: |P̃ − K| everywhere,
+    |Ñ + K| on the columns whose input can be negative, |b̃ − b| (float64)."""
+    from lotteryproofs.construct.conv_two_layer import _patch_columns, input_signs, param_layers
+
+    w_err = b_err = 0.0
+    signs = input_signs(target, box)
+    for t, (layer, rep) in enumerate(zip(param_layers(target.layers), represented,
+                                         strict=True)):
+        k = layer.weight.reshape(layer.weight.shape[0], -1)
+        cols = _patch_columns(signs[t], layer)
+        w_err = max(w_err, float(np.max(np.abs(rep.positive[0] - k), initial=0.0)))
+        if cols.any():
+            w_err = max(w_err, float(np.max(np.abs(rep.negative[0] + k)[:, cols])))
+        b_err = max(b_err, float(np.max(np.abs(rep.bias[0] - layer.bias), initial=0.0)))
+    return w_err, b_err
+
+
+def _observed(target, ticket, box, rng, n_samples: int, exact: bool):
+    special = np.stack([(box.lower + box.upper) / 2, box.lower, box.upper])
+    x = np.concatenate([special, box.sample(n_samples, rng)])
+    err = np.max(np.abs(ticket.approximation(x) - target.forward(x)), axis=1)
+    worst = int(np.argmax(err))
+    value = float(err[worst])
+    if exact:
+        from .exact import exact_output_error, float_down
+
+        value = float_down(exact_output_error(target, ticket.compact_network(), ticket.scale,
+                                              x[worst]))
+    return value, x[worst], {"samples": int(x.shape[0]), "restarts": 0, "exact": bool(exact)}
+
+
+def certify_conv(ticket, target: Network, box: Box, *, rng=0, n_samples: int = 10_000,
+                 exact: bool = True) -> Certificate:
+    """The certificate of a convolutional ticket over ``box`` (module docstring)."""
+    from lotteryproofs.bounds import conv_a_priori_error
+    from lotteryproofs.construct.conv_two_layer import represented_layers
+
+    from .bound import certified_conv_ticket_error
+
+    start = time.perf_counter()
+    meta = ticket.metadata
+    sha = network_sha256(target)
+    if meta.get("target_sha256") != sha:
+        raise _validate.InputError(
+            f"the ticket was built for target {meta.get('target_sha256')!r}, not this target "
+            f"(sha256 {sha})")
+    eps_param = _validate.positive("the ticket's eps_param", meta.get("eps_param"))
+    rng = _validate.rng(rng)
+    w_err, b_err = conv_param_errors(target, box, represented_layers(ticket))
+    certified = certified_conv_ticket_error(ticket, target, box)
+    a_priori = float(np.nextafter(conv_a_priori_error(target, box, eps_param), np.inf))
+    observed, worst_x, search = _observed(target, ticket, box, rng, n_samples, exact)
+    log = ticket.rss_log
+    rss = log.summary() if log is not None else meta.get("rss_summary")
+    return Certificate(
+        method=str(meta.get("method")), init=meta.get("init"), seed=meta.get("seed"),
+        eps_param=eps_param, delta=meta.get("delta"), target_sha256=sha,
+        target_widths=tuple(target.widths), target_params_nonzero=target.count_nonzero(),
+        source_widths=tuple(ticket.source_widths), source_params=ticket.source_params,
+        ticket_params_nonzero=ticket.count_nonzero(), scale=float(ticket.scale),
+        max_param_error=max(w_err, b_err), max_weight_error=w_err, max_bias_error=b_err,
+        observed_output_error=observed, certified_output_error=certified,
+        a_priori_output_error=a_priori if math.isfinite(a_priori) else math.inf,
+        domain=box, rss=rss, time_s=round(time.perf_counter() - start, 3), worst_input=worst_x,
+        certified_method="conv-recursion", certified_bounds={"conv-recursion": certified},
+        observed_search=search, a_priori_kind=A_PRIORI_KIND)
