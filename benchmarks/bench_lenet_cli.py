@@ -17,8 +17,8 @@ shared: read wall time beside CPU time.
         [--baseline /path/to/other/checkout] [--skip-store-source]
 
 ``--baseline PATH`` runs every command a second time with ``PYTHONPATH=PATH`` (another checkout
-of the package, e.g. the main branch before a change), interleaved with the current code's
-runs, so that before and after are measured in one run under the same load.
+of the package, e.g. the main branch before a change), before the current code's
+runs, so that before and after are measured in one run under similar load.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def _run_all(tmp: Path, pythonpath: str | None, store_source: bool) -> dict:
             "wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2),
             "peak_rss_mb": round(run["peak_rss_mb"], 1),
             "construction_s": _construction_time(run["stdout"]),
+            "certificate_time_s": certificate.get("time_s"),
             "ticket_bytes": (tmp / ticket).stat().st_size,
             "nonzero": certificate["ticket"]["params_nonzero"],
             "rss_failures": certificate["rss"]["failures"],

@@ -84,6 +84,8 @@ from types import MappingProxyType
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.laws import from_words as _from_words
+from lotteryproofs.laws import get_law as _get_law
 from lotteryproofs.laws import sample as _sample_law
 from lotteryproofs.network import Network
 
@@ -273,6 +275,28 @@ class Streams:
         rows, cols = shape
         tile = (min(TILE, rows - tr * TILE), min(TILE, cols - tc * TILE))
         return self._draw(law, layer, WEIGHT, tr, tc, tile)
+
+    def weight_values(self, law: str, shape, layer: int, rows, cols) -> np.ndarray | None:
+        """The unit-scale draws at (rows[m], cols[m]) of a (rows, cols) matrix of ``law``,
+        each computed from its own Philox word — entry (r, c) of tile (tr, tc) is value
+        r·w + c of the tile's stream (w the tile's width), i.e. word r·w + c for a law that
+        uses one word per value (:attr:`lotteryproofs.laws.Law.from_words`): the bytes
+        :meth:`weight_tile` gives there, with no other word drawn. None for the other laws
+        (proofs/lazy-source.md, "Values computed at their position")."""
+        if _get_law(law).from_words is None:
+            return None
+        from lotteryproofs import philox
+
+        rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+        n_rows, n_cols = shape
+        if rows.size and (rows.min() < 0 or cols.min() < 0 or rows.max() >= n_rows
+                          or cols.max() >= n_cols):
+            raise IndexError(f"a position lies outside the {n_rows} x {n_cols} matrix")
+        tr, tc = rows // TILE, cols // TILE
+        width = np.minimum(TILE, n_cols - tc * TILE)
+        index = (rows - tr * TILE) * width + (cols - tc * TILE)
+        words = philox.words_at(self.key, tc, tr, 2 * layer + WEIGHT, index)
+        return _from_words(law, words)
 
     def bias_run(self, law: str, n: int, layer: int, tr: int) -> np.ndarray:
         return self._draw(law, layer, BIAS, tr, 0, min(TILE, n - tr * TILE))
@@ -590,10 +614,16 @@ class SourceSpec:
                           for tc in range(_tiles(self.widths[layer]))])
 
     def values_at(self, layer: int, rows, cols, streams: Streams | None = None) -> np.ndarray:
-        """He-scaled weights at (rows[m], cols[m]), drawing each tile they touch once."""
+        """He-scaled weights at (rows[m], cols[m]): computed each from its own word where the
+        law allows (:meth:`Streams.weight_values`), else drawing each tile they touch once;
+        either way σ_l·W̃ with the bytes of :meth:`weight_tile`."""
+        self._require_tiled()
         rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
-        out = np.empty(rows.shape)
         streams = streams or self.streams
+        unit = streams.weight_values(self.options["law"], self.shape(layer), layer, rows, cols)
+        if unit is not None:
+            return self.layer_scales[layer] * unit
+        out = np.empty(rows.shape)
         for (tr, tc), idx in group_by_tile(rows, cols, self.widths[layer]):
             tile = self.weight_tile(layer, tr, tc, streams)
             out.flat[idx] = tile[rows.flat[idx] - tr * TILE, cols.flat[idx] - tc * TILE]

@@ -87,6 +87,11 @@ class Law:
     #: for the pool laws: the law of each of the two factors v, u of a candidate's value v·u
     #: (its sampler draws them, so a pool is made of the very draws the construction sees)
     factor: Law | None = None
+    #: for a law whose sampler turns the generator's 64-bit word i into value i and uses no
+    #: other word (``uniform``): that map, ``from_words(words) -> values``, so a value can be
+    #: computed from its word alone (proofs/lazy-source.md); None for the others (the normal
+    #: ziggurat rejects words, so value i depends on the words before it)
+    from_words: Callable[[np.ndarray], np.ndarray] | None = None
 
     # ------------------------------------------------------------------ values
     def sample(self, rng, shape) -> np.ndarray:
@@ -182,6 +187,14 @@ def _uniform_sampler(rng, shape):
     return rng.uniform(-1.0, 1.0, shape)
 
 
+def _uniform_from_words(words: np.ndarray) -> np.ndarray:
+    """What ``rng.uniform(-1, 1)`` makes of one 64-bit word w: numpy's ``random_uniform``,
+    off + scale·d with off = −1, scale = 2 and d = (w >> 11)·2⁻⁵³ (``next_double``), one word
+    per value and no other (tests/test_lazy_source.py compares it with the sampler)."""
+    d = (np.asarray(words, np.uint64) >> np.uint64(11)).astype(np.float64) * (1.0 / 2.0**53)
+    return -1.0 + 2.0 * d
+
+
 def _uniform_product_sampler(k: int):
     def sample(rng, shape):
         out = _uniform_sampler(rng, shape)
@@ -217,7 +230,8 @@ def uniform_product_law(k: int) -> Law:
 #: The laws of `lotteryproofs constants --law`, by name.
 LAWS: dict[str, Law] = {}
 _UNBOUNDED = (-math.inf, math.inf)
-LAWS["uniform"] = Law("uniform", "U[-1, 1]", _uniform_sampler, _uniform_density, (-1.0, 1.0))
+LAWS["uniform"] = Law("uniform", "U[-1, 1]", _uniform_sampler, _uniform_density, (-1.0, 1.0),
+                      from_words=_uniform_from_words)
 LAWS["product"] = uniform_product_law(2)
 LAWS["normal"] = Law("normal", "N(0, 1)", _normal_sampler, _normal_density, _UNBOUNDED)
 LAWS["normal-product"] = Law("normal-product", "product of two independent N(0, 1)",
@@ -250,6 +264,13 @@ def sample(law, rng: np.random.Generator, shape) -> np.ndarray:
     everywhere.
     """
     return get_law(law).sample_values(rng, shape)
+
+
+def from_words(law, words) -> np.ndarray | None:
+    """The values ``law``'s sampler makes of these generator words, one word each
+    (:attr:`Law.from_words`), or None for a law that cannot be drawn word by word."""
+    transform = get_law(law).from_words
+    return None if transform is None else transform(words)
 
 
 def get_law(name) -> Law:

@@ -52,6 +52,31 @@ def scaled_ints(values: np.ndarray) -> tuple[list[int], int]:
     ], E
 
 
+def dyadic_entries(weight: np.ndarray, bias: np.ndarray) -> tuple:
+    """W's nonzero entries as (rows, cols, integers, exponent) and b as (integers, exponent)
+    (:func:`scaled_ints`): what :func:`exact_affine` reads, for callers that evaluate one
+    layer at many points."""
+    w = np.asarray(weight)
+    rows, cols = np.nonzero(w)
+    wi, ew = scaled_ints(w[rows, cols])
+    bi, eb = scaled_ints(bias)
+    return rows.tolist(), cols.tolist(), wi, ew, bi, eb
+
+
+def exact_affine(entries: tuple, xi: list[int], ex: int) -> tuple[list[int], int]:
+    """W x + b for x = xi / 2^ex exactly, from :func:`dyadic_entries`, as (zi, ez) with
+    z = zi / 2^ez: every product and sum in integers."""
+    rows, cols, wi, ew, bi, eb = entries
+    e_new = max(ew + ex, eb)
+    sp, sb = e_new - ew - ex, e_new - eb
+    z = [v << sb for v in bi]
+    for r, c, wv in zip(rows, cols, wi, strict=True):
+        xv = xi[c]
+        if xv:
+            z[r] += (wv * xv) << sp
+    return z, e_new
+
+
 @dataclass(frozen=True, eq=False)
 class Dense:
     """z = W h + b with ``weight`` W of shape (out, in) (PyTorch's layout) and ``bias`` b of
@@ -164,18 +189,7 @@ class Dense:
 
     def exact_scaled(self, xi: list[int], ex: int) -> tuple[list[int], int]:
         """W x + b for x = xi / 2^ex exactly, as (zi, ez) with z = zi / 2^ez (integers only)."""
-        w, b = self.weight, self.bias
-        rows, cols = np.nonzero(w)
-        wi, ew = scaled_ints(w[rows, cols])
-        bi, eb = scaled_ints(b)
-        e_new = max(ew + ex, eb)
-        sp, sb = e_new - ew - ex, e_new - eb
-        z = [v << sb for v in bi]
-        for r, c, wv in zip(rows.tolist(), cols.tolist(), wi, strict=True):
-            xv = xi[c]
-            if xv:
-                z[r] += (wv * xv) << sp
-        return z, e_new
+        return exact_affine(dyadic_entries(self.weight, self.bias), xi, ex)
 
     # ------------------------------------------------------------------ identity
     def digest_update(self, digest) -> None:

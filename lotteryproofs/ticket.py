@@ -117,7 +117,7 @@ class RSSLog:
         }
 
 
-#: Inputs per batch of :meth:`Ticket.approximation`.
+#: Inputs per batch of :meth:`ConvTicket.approximation`.
 _BATCH = 512
 
 
@@ -241,9 +241,10 @@ class Ticket:
     def approximation(self, x) -> np.ndarray:
         """Λ⁻¹ f_S(x): the ticket's approximation of the target.
 
-        A ticket's layers are mostly pruned (a block neuron keeps one weight), so layers with
-        few nonzeros are multiplied as sparse matrices: the same sums of the same nonzero
-        products as the dense forward pass, in another order (rounding-level differences).
+        A ticket's layers are mostly pruned (a block neuron keeps one weight), so a ReLU
+        ticket is evaluated by the compiled sparse pass (:mod:`lotteryproofs.sparse_relu`): the
+        same sums of the same nonzero products as the dense forward pass, in another order
+        (rounding-level differences). Its packed layers are built once per ticket.
         """
         network = self.network
         x = np.asarray(x, dtype=np.float64)
@@ -254,18 +255,17 @@ class Ticket:
         if h.ndim != 2 or h.shape[1] != network.widths[0] or not relu:
             # the network's own pass: its message for a wrong shape, any other activation
             return network.forward(x) / self.scale
-        layers = [(_sparse_or_dense(w), b) for w, b in zip(network.weights, network.biases,
-                                                           strict=True)]
-        out = np.empty((h.shape[0], network.widths[-1]))
-        for start in range(0, h.shape[0], _BATCH):  # batches bound the hidden activations
-            z = np.ascontiguousarray(h[start:start + _BATCH].T)
-            for layer, (w, b) in enumerate(layers):
-                z = np.asarray(w.dot(z))
-                z += b[:, None]  # in place: the block layers' activations are the bulk
-                if layer < len(layers) - 1:
-                    np.maximum(z, 0.0, out=z)
-            out[start:start + _BATCH] = z.T / self.scale
+        from lotteryproofs import sparse_relu
+
+        out = sparse_relu.forward(self._sparse_layers, h) / self.scale
         return out[0] if single else out
+
+    @functools.cached_property
+    def _sparse_layers(self):
+        """f_S's layers packed for :func:`lotteryproofs.sparse_relu.forward`, once per ticket."""
+        from lotteryproofs import sparse_relu
+
+        return sparse_relu.packed(self.network.weights, self.network.biases)
 
 
 def droppable_levels(layout) -> set[int]:

@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.layers", "lotteryproofs.conv_layers"),
     ("lotteryproofs.propagation", "lotteryproofs.residual"),
     ("lotteryproofs.network", "lotteryproofs.laws", "lotteryproofs.stats", "lotteryproofs.rss",
-     "lotteryproofs.conv_params",
+     "lotteryproofs.conv_params", "lotteryproofs.philox", "lotteryproofs.sparse_relu",
      "lotteryproofs.safetensors_format", "lotteryproofs.state_dict"),
     ("lotteryproofs.ticket", "lotteryproofs.targets", "lotteryproofs.target_info",
      "lotteryproofs.conv_source",

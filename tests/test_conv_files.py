@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+from references import conv_image
 
 from lotteryproofs import _validate, io
 from lotteryproofs.activations import IDENTITY, RELU
@@ -18,26 +19,6 @@ from lotteryproofs.conv_layers import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from lotteryproofs.layers import Dense
 from lotteryproofs.network import Network, network_sha256, same_parameters
 from lotteryproofs.residual import Residual
-
-
-def _loop_conv(x, w, b, stride, pad):
-    """x (C, H, W) → (O, Ho, Wo) by direct loops over every tap."""
-    c, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    ho, wo = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
-    out = np.zeros((o, ho, wo))
-    for oc in range(o):
-        for y in range(ho):
-            for q in range(wo):
-                z = b[oc]
-                for ci in range(c):
-                    for i in range(kh):
-                        for j in range(kw):
-                            r, s = stride * y + i - pad, stride * q + j - pad
-                            if 0 <= r < h and 0 <= s < wd:
-                                z += w[oc, ci, i, j] * x[ci, r, s]
-                out[oc, y, q] = z
-    return out
 
 
 def _save(path, arrays, meta):
@@ -70,8 +51,8 @@ def test_hand_written_sequential_cnn_reads_and_computes_like_loops(tmp_path, suf
     x = rng.uniform(-1, 1, size=(3, 2, 7, 7))
     w0, b0 = w0.astype(np.float32).astype(float), b0.astype(np.float32).astype(float)
     for image, got in zip(x, net.forward(x.reshape(3, -1)), strict=True):
-        h = np.maximum(_loop_conv(image, w0, b0, 1, 1), 0)
-        h = np.maximum(_loop_conv(h, w2, b2, 2, 1), 0)  # (4, 4, 4)
+        h = np.maximum(conv_image(image, w0, b0, 1, 1), 0)
+        h = np.maximum(conv_image(h, w2, b2, 2, 1), 0)  # (4, 4, 4)
         h = h.reshape(4, 2, 2, 2, 2).max(axis=(2, 4))  # 2×2 max pool by reshaping
         np.testing.assert_allclose(got, w6 @ h.ravel() + b6, rtol=0, atol=1e-12)
 
@@ -95,10 +76,10 @@ def test_residual_block_names_body_and_shortcut(tmp_path):
     net = io.load_target(path)
     x = rng.uniform(-1, 1, size=(1, 5, 5))
     a = {k: v for k, v in arrays.items()}
-    h = np.maximum(_loop_conv(x, a["0.weight"], a["0.bias"], 1, 1), 0)
-    g = _loop_conv(np.maximum(_loop_conv(h, a["2.body.0.weight"], a["2.body.0.bias"], 1, 1), 0),
+    h = np.maximum(conv_image(x, a["0.weight"], a["0.bias"], 1, 1), 0)
+    g = conv_image(np.maximum(conv_image(h, a["2.body.0.weight"], a["2.body.0.bias"], 1, 1), 0),
                    a["2.body.2.weight"], a["2.body.2.bias"], 1, 1)
-    s = _loop_conv(h, a["2.shortcut.weight"], a["2.shortcut.bias"], 1, 0)
+    s = conv_image(h, a["2.shortcut.weight"], a["2.shortcut.bias"], 1, 0)
     want = a["5.weight"] @ np.maximum(g + s, 0).ravel() + a["5.bias"]
     np.testing.assert_allclose(net.forward(x.ravel()), want, rtol=0, atol=1e-12)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from references import ref_conv
 
 from lotteryproofs import _validate
 from lotteryproofs.activations import IDENTITY, RELU
@@ -24,28 +25,6 @@ from lotteryproofs.layers import Dense
 from lotteryproofs.propagation import DYADIC, from_dyadic, to_dyadic
 from lotteryproofs.residual import Residual
 from lotteryproofs.rounding import iv53
-
-
-def ref_conv(x, w, b, stride, padding, zero=0.0):
-    """Direct loops: z[o, y, x] = b[o] + Σ w[o, c, i, j]·x[c, s·y + i − p, s·x + j − p]."""
-    c_in, h, wd = len(x), len(x[0]), len(x[0][0])
-    out_c, _, kh, kw = np.shape(w)
-    (sh, sw), (ph, pw) = stride, padding
-    ho = (h + 2 * ph - kh) // sh + 1
-    wo = (wd + 2 * pw - kw) // sw + 1
-    out = []
-    for o in range(out_c):
-        for yy in range(ho):
-            for xx in range(wo):
-                z = b[o] + zero
-                for c in range(c_in):
-                    for i in range(kh):
-                        for j in range(kw):
-                            r, q = sh * yy + i - ph, sw * xx + j - pw
-                            if 0 <= r < h and 0 <= q < wd:
-                                z = z + w[o][c][i][j] * x[c][r][q]
-                out.append(z)
-    return out
 
 
 def ref_pool(x, kernel, stride, reduce):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from references import ref_conv
 
 from lotteryproofs import bounds, io
 from lotteryproofs.activations import IDENTITY, RELU
@@ -32,26 +33,6 @@ EPS = 1e-2
 RHO = 30
 
 
-def loop_conv(x, w, b, stride, padding):
-    """z[o, y, x] = b[o] + Σ w[o, c, i, j]·x[c, s·y + i − p, s·x + j − p] (direct loops)."""
-    c_in, h, wd = x.shape
-    out_c, _, kh, kw = w.shape
-    ho, wo = (h + 2 * padding - kh) // stride + 1, (wd + 2 * padding - kw) // stride + 1
-    z = np.zeros((out_c, ho, wo))
-    for o in range(out_c):
-        for yy in range(ho):
-            for xx in range(wo):
-                acc = b[o]
-                for c in range(c_in):
-                    for i in range(kh):
-                        for j in range(kw):
-                            r, q = stride * yy + i - padding, stride * xx + j - padding
-                            if 0 <= r < h and 0 <= q < wd:
-                                acc += w[o, c, i, j] * x[c, r, q]
-                z[o, yy, xx] = acc
-    return z
-
-
 def _conv(rng, c_out, shape, k, stride, padding, scale=0.5):
     return Conv2d(rng.uniform(-scale, scale, (c_out, shape[0], k, k)),
                   rng.uniform(-scale, scale, c_out), stride, padding, shape)
@@ -68,7 +49,7 @@ def _block(rng, shape, c_mid, c_out, k, stride):
 def _loop_layer(layer, h):
     """One Conv2d (direct loops) on a flat C·H·W vector."""
     x = np.asarray(h, float).reshape(layer.input_shape)
-    return loop_conv(x, layer.weight, layer.bias, layer.stride[0], layer.padding[0]).ravel()
+    return np.array(ref_conv(x, layer.weight, layer.bias, layer.stride, layer.padding))
 
 
 def _loop_block(block, h):
@@ -312,16 +293,21 @@ def _moved(layer, d):
     return layer
 
 
-def test_conv_certificate_names_its_a_priori_bound(built):
+def _certificate(built, n_samples):
+    """The conv certificate of the built ticket on [-1, 1]^n (its metadata stamped with the
+    target's sha256, as construct does)."""
     from lotteryproofs.certify.conv import certify_conv
-    from lotteryproofs.network import network_sha256 as sha
 
     target, ticket = built
     box = Box.cube(-1.0, 1.0, target.widths[0])
-    meta = dict(ticket.metadata, target_sha256=sha(target))
+    meta = dict(ticket.metadata, target_sha256=network_sha256(target))
     ticket = type(ticket)(ticket.source, ticket.masks, ticket.scale, ticket.layer_scales,
                           ticket.log, ticket.layout, meta, ticket.origin)
-    cert = certify_conv(ticket, target, box, n_samples=200, exact=False)
+    return certify_conv(ticket, target, box, n_samples=n_samples, exact=False)
+
+
+def test_conv_certificate_names_its_a_priori_bound(built):
+    cert = _certificate(built, 200)
     assert "recursion" in cert.a_priori_method and "closed form" not in cert.a_priori_method
     assert cert.to_json()["errors"]["a_priori_method"] == cert.a_priori_method
 
@@ -331,15 +317,9 @@ def test_verify_says_when_the_recursion_is_no_bound_on_the_ticket(built):
     parameter is within ε' (the conv certificate has no a-priori candidate to ask)."""
     import dataclasses
 
-    from lotteryproofs.certify.conv import certify_conv
     from lotteryproofs.commands.verify import format_certificate
 
-    target, ticket = built
-    box = Box.cube(-1.0, 1.0, target.widths[0])
-    meta = dict(ticket.metadata, target_sha256=network_sha256(target))
-    ticket = type(ticket)(ticket.source, ticket.masks, ticket.scale, ticket.layer_scales,
-                          ticket.log, ticket.layout, meta, ticket.origin)
-    cert = certify_conv(ticket, target, box, n_samples=100, exact=False)
+    cert = _certificate(built, 100)
     within = dataclasses.replace(cert, max_param_error=0.5 * EPS)
     outside = dataclasses.replace(cert, max_param_error=2 * EPS)
     assert "not a bound" not in format_certificate(within)

@@ -248,3 +248,61 @@ def test_support_ticket_network_is_the_masked_support():
     x = np.random.default_rng(0).uniform(-1, 1, (700, 4))
     np.testing.assert_allclose(ticket.approximation(x), masked.forward(x) / ticket.scale,
                                rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(key=st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
+       high=st.tuples(st.integers(0, 2**63 - 1), st.integers(0, 2**63 - 1),
+                      st.integers(0, 2**63 - 1)),
+       n=st.integers(1, 70), order_seed=st.integers(0, 2**32 - 1))
+def test_words_at_are_numpys_philox_words(key, high, n, order_seed):
+    """Word i of Philox(key, counter = (0, c1, c2, c3)) computed alone (lotteryproofs.philox)
+    equals word i of numpy's own generator (its C implementation is the oracle), asked for
+    in a random order."""
+    from lotteryproofs import philox
+
+    bitgen = np.random.Philox(key=np.array(key, np.uint64),
+                              counter=np.array([0, *high], np.uint64))
+    want = bitgen.random_raw(n)
+    order = np.random.default_rng(order_seed).permutation(n)
+    got = philox.words_at(key, high[0], high[1], high[2], order)
+    assert np.array_equal(got, want[order])
+    # a tile row of 2 × n: tile tc holds, row-major, the first words of stream (0, tc, c2, c3)
+    band = philox.tile_row_words(key, high[1], high[2], n, 2, n + 3)
+    for tc in range(-(-(n + 3) // n)):
+        width = min(n, n + 3 - tc * n)
+        words = np.random.Philox(key=np.array(key, np.uint64), counter=np.array(
+            [0, tc, high[1], high[2]], np.uint64)).random_raw(2 * width)
+        assert np.array_equal(band[:, tc * n:tc * n + width].ravel(), words)
+
+
+@settings(max_examples=25, deadline=None)
+@given(scheme=st.sampled_from(TILED), widths=widths_st, entropy=st.integers(0, 2**70),
+       choice=st.integers(0, 1), pick_seed=st.integers(0, 2**32 - 1))
+def test_values_at_any_position_are_the_full_draw(scheme, widths, entropy, choice, pick_seed):
+    """SourceSpec.values_at at random positions (repeats allowed, any order) is byte-equal to
+    the fully drawn source there — computed from each value's own word for the uniform law,
+    from the tiles for the normal law; the uniform word transform equals rng.uniform's."""
+    options = OPTIONS[scheme][choice % len(OPTIONS[scheme])]
+    spec = SourceSpec.make(scheme, widths, entropy=entropy, **options)
+    full = spec.network()
+    rng = np.random.default_rng(pick_seed)
+    for layer in range(spec.depth):
+        rows_n, cols_n = spec.shape(layer)
+        rows = rng.integers(0, rows_n, 40)
+        cols = rng.integers(0, cols_n, 40)
+        got = SourceSpec.make(scheme, widths, entropy=entropy, **options).values_at(
+            layer, rows, cols)
+        assert got.tobytes() == full.weights[layer][rows, cols].tobytes()
+    with pytest.raises(IndexError):
+        spec.values_at(0, [spec.shape(0)[0]], [0])
+
+
+def test_uniform_word_transform_is_the_sampler():
+    from lotteryproofs import laws
+
+    bitgen = np.random.Philox(key=np.array([5, 7], np.uint64))
+    words = np.random.Philox(key=np.array([5, 7], np.uint64)).random_raw(10_000)
+    drawn = np.random.Generator(bitgen).uniform(-1.0, 1.0, 10_000)
+    assert laws.from_words("uniform", words).tobytes() == drawn.tobytes()
+    assert laws.from_words("normal", words) is None

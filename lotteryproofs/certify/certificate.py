@@ -115,6 +115,17 @@ class Certificate:
         return math.isfinite(self.a_priori_output_error)
 
     @property
+    def a_priori_holds(self) -> bool:
+        """Whether the a-priori bound bounds this ticket's error: it is proven and its
+        hypothesis (every represented parameter within ε') holds — as the certified table
+        decided it (rounding slack included), or, for a certificate whose table has no
+        a-priori candidate (a convolutional one), by the measured errors."""
+        table = self.certified_bounds or {}
+        within = (table["a-priori"] is not None if "a-priori" in table
+                  else self.max_param_error <= self.eps_param)
+        return self.a_priori_proven and within
+
+    @property
     def observed_method(self) -> str:
         if self.observed_exact:
             return "samples, projected gradient ascent, exact recomputation"

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from lotteryproofs.layers import Dense, scaled_ints
+from lotteryproofs.layers import Dense, dyadic_entries, exact_affine
 from lotteryproofs.network import Network
 from lotteryproofs.propagation import DYADIC, from_dyadic, propagate, to_dyadic
 
@@ -28,27 +28,15 @@ def exact_output_error(target: Network, ticket_network: Network, scale: float, x
 
 
 class _Entries:
-    """A dense layer z = W h + b reduced to its nonzero entries, read once: the DYADIC
-    arithmetic's ``exact_scaled`` (the same integer sums as ``layers.Dense.exact_scaled``,
-    whose scan of the full matrix per call dominates the exact error of a large, sparse
-    ticket at several points)."""
+    """A dense layer z = W h + b whose nonzero entries are read once for many points, in the
+    DYADIC arithmetic (``layers.Dense.exact_scaled`` reads them at every call, which dominated
+    the exact error of a large, sparse ticket at several points)."""
 
     def __init__(self, layer):
-        w, b = np.asarray(layer.weight), np.asarray(layer.bias)
-        rows, cols = np.nonzero(w)
-        self.rows, self.cols = rows.tolist(), cols.tolist()
-        self.wi, self.ew = scaled_ints(w[rows, cols])
-        self.bi, self.eb = scaled_ints(b)
+        self.entries = dyadic_entries(layer.weight, layer.bias)
 
     def exact_scaled(self, xi: list[int], ex: int) -> tuple[list[int], int]:
-        e_new = max(self.ew + ex, self.eb)
-        sp, sb = e_new - self.ew - ex, e_new - self.eb
-        z = [v << sb for v in self.bi]
-        for r, c, wv in zip(self.rows, self.cols, self.wi, strict=True):
-            xv = xi[c]
-            if xv:
-                z[r] += (wv * xv) << sp
-        return z, e_new
+        return exact_affine(self.entries, xi, ex)
 
 
 def _entry_layers(network: Network):

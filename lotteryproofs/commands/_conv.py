@@ -55,7 +55,7 @@ def construct(args, target, metadata, info) -> int:
                                        rng=np.random.SeedSequence(args.seed), domain=domain,
                                        rho=args.rho, law=law)
     elapsed = time.perf_counter() - start
-    with phase("measuring the observed error on 10^4 inputs"):
+    with phase("measuring the sampled error on 10^4 random inputs"):
         dataset = dataset_report(target, ticket, metadata)
         x = domain.sample(10_000, np.random.default_rng(args.seed + 1))
         observed = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))

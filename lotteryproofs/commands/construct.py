@@ -151,7 +151,7 @@ def run(args) -> int:
                                save=bool(args.out), source_allocated=True)
     from lotteryproofs.evaluate import dataset_report
 
-    with phase("measuring the observed error on 10^4 inputs"):
+    with phase("measuring the sampled error on 10^4 random inputs"):
         dataset = dataset_report(target, ticket, metadata)  # None unless trained on a dataset
         x = domain.sample(10_000, np.random.default_rng(args.seed + 1))
         approx = ticket.approximation(x)

@@ -322,6 +322,9 @@ class LazyUnitMatrix:
         self._scale = float(spec.layer_scales[layer])
         self._tiles: dict = {}
         self._dense = None
+        from lotteryproofs.laws import get_law
+
+        self._positional = get_law(spec.options["law"]).from_words is not None
 
     @property
     def tiles_drawn(self) -> int:
@@ -336,10 +339,13 @@ class LazyUnitMatrix:
         return tile
 
     def source_values(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """The source (He-scaled) weights at (rows, cols), from the same tiles."""
+        """The source (He-scaled) weights at (rows, cols): each computed from its own word
+        where the law allows (nothing else drawn, nothing cached), else from the same tiles."""
         from lotteryproofs.init import TILE, group_by_tile
 
         rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
+        if self._positional:
+            return self.spec.values_at(self.layer, rows, cols, self._streams)
         out = np.empty(rows.shape)
         for (tr, tc), idx in group_by_tile(rows, cols, self.shape[1]):
             tile = self._tile(tr, tc)
