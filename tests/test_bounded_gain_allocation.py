@@ -153,3 +153,102 @@ def test_per_layer_tolerance_and_budget_hold_on_the_ticket():
         assert np.all(gain <= allowed[None] * (1 + 1e-12))
     with pytest.raises(InputError):
         _ticket(bounded_gain.allocated(eps_params, budgets), 1e-2)
+
+
+def _sparse_row_target(seed):
+    """(3, 4, 4, 2) with one weight 0.03 per row in layers 2 and 3: a + 2k = 2.03 there, while
+    the sparsest subsets of 30 copies within 1e-4 of 0.03 have gains around 3 when unbounded."""
+    from lotteryproofs.network import Network
+    from lotteryproofs.targets import random_target
+
+    base = random_target((3, 4, 4, 2), np.random.default_rng(seed))
+    weights = [np.array(w) for w in base.weights]
+    for t in (1, 2):
+        weights[t] = np.zeros_like(weights[t])
+        weights[t][np.arange(weights[t].shape[0]), np.arange(weights[t].shape[0])
+                    % weights[t].shape[1]] = 0.03
+    return Network(weights, [np.array(b) for b in base.biases])
+
+
+def _direct_gains_hold(target, represented, budget):
+    """max_{c,j} Σ_i gain[c,j,i] ≤ a_l + γ k_l for l ≥ 2, by a direct loop in rationals."""
+    for t in range(1, len(represented)):
+        w = target.weights[t]
+        a = max(sum(Fraction(abs(float(x))) for x in row) for row in w)
+        k = int(np.count_nonzero(w, axis=1).max())
+        g = np.maximum(np.asarray(represented[t].gain), np.abs(represented[t].positive))
+        for c in range(g.shape[0]):
+            for j in range(g.shape[1]):
+                if sum(Fraction(float(x)) for x in g[c, j]) > a + Fraction(budget) * k:
+                    return False
+    return True
+
+
+def test_a_ticket_beyond_the_registered_budget_gets_no_a_priori_bound():
+    """A ticket built with γ_l = 50 > γ carries the method name l+1-bounded, whose registered
+    bound assumes γ = 2: the certificate must not use that bound (its hypothesis is checked on
+    the masks, not believed from the name), while the same target built at γ_l = γ keeps it.
+    Which of the two holds is decided by an independent loop over the read-back gains."""
+    import dataclasses
+
+    from lotteryproofs.certify import certify
+    from lotteryproofs.construct import construct, represented_layers
+    from lotteryproofs.network import Box
+
+    target = _sparse_row_target(0)
+    eps_params = (0.9, 1e-4, 1e-4)  # ε' = 0.9 at layer 1: every parameter within max ε'_l
+    seen = {}
+    for budget in (bounded_gain.GAIN_BUDGET, 50.0):
+        record = dataclasses.replace(bounded_gain.CONSTRUCTION, build=bounded_gain.allocated_build(
+            eps_params, (0.0, budget, budget)))
+        ticket = construct(target, record, eps_param=max(eps_params), delta=0.1, rng=10,
+                           domain=Box.cube(-1.0, 1.0, 3), rho=30, rho_in=30)
+        assert ticket.metadata["method"] == "l+1-bounded"
+        cert = certify(ticket, target, (-1.0, 1.0))
+        assert cert.max_param_error <= cert.eps_param  # the ε' hypothesis alone would admit it
+        holds = _direct_gains_hold(target, represented_layers(ticket), bounded_gain.GAIN_BUDGET)
+        assert (cert.certified_bounds["a-priori"] is not None) == holds == cert.a_priori_holds
+        seen[budget] = holds
+    assert seen == {bounded_gain.GAIN_BUDGET: True, 50.0: False}
+
+
+@st.composite
+def represented_case(draw):
+    from lotteryproofs.ticket import RepresentedLayer
+
+    copies, n_out, n_in = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    vals = st.floats(0, 3, allow_nan=False)
+
+    def arr(shape):
+        return np.array([draw(vals) for _ in range(int(np.prod(shape)))]).reshape(shape)
+
+    layers = [RepresentedLayer(arr((1, n_in, 2)), np.zeros((1, n_in, 2)), np.zeros((1, n_in)),
+                               arr((1, n_in, 2)))]
+    layers.append(RepresentedLayer(arr((copies, n_out, n_in)), np.zeros((copies, n_out, n_in)),
+                                   np.zeros((copies, n_out)), arr((copies, n_out, n_in))))
+    a1, k1 = draw(st.floats(0, 3)), draw(st.integers(0, 3))
+    return layers, a1, k1
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=represented_case())
+def test_gain_check_is_the_direct_comparison(case):
+    """certify's gain hypothesis against max_{c,j} Σ_i max(gain, |positive|) ≤ a_2 + γ k_2 in
+    exact rationals (no slack: hand-made layers): it never admits more, and refuses only
+    within one rounding of the limit."""
+    from lotteryproofs.certify.certificate import gains_within_budget
+
+    layers, a1, k1 = case
+    norms = bounds.TargetNorms(widths=(2, 2, 2), a=(1.0, a1), k=(1, k1), B=(1, 1), bbar=(1, 1),
+                               w_max=1, b_max=1, input_has_negative=True)
+    spec = bounded_gain.CONSTRUCTION.bound
+    g = np.maximum(layers[1].gain, np.abs(layers[1].positive))
+    limit = Fraction(a1) + Fraction(spec.gain_budget) * k1
+    largest = max(sum(Fraction(float(x)) for x in g[c, j])
+                  for c in range(g.shape[0]) for j in range(g.shape[1]))
+    got = gains_within_budget(spec, norms, layers, None)
+    if got:  # sound: never admits a gain above the limit
+        assert largest <= limit
+    if largest <= limit * (1 - Fraction(1, 10**12)) - Fraction(1, 10**300):
+        assert got  # and refuses only within a rounding of the limit (it rounds up)
+    assert gains_within_budget(bounds.BoundSpec("2l"), norms, layers, None)

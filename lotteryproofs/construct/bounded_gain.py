@@ -50,10 +50,11 @@ def _build(inp: BuildInput) -> Built:
 def allocated_build(eps_params, budgets):
     """The ``build`` of the per-layer allocation (see :func:`allocated`), for any γ_l > 0.
 
-    A record with γ_l above :data:`GAIN_BUDGET` must not be certified with
-    ``certify.certify`` (it reads the registered γ by the method name); its a-priori bound is
-    ``bounds.allocated_a_priori_error`` and its a-posteriori one
-    ``certify.certified_output_error`` (the recursion on the represented layers)."""
+    Its tickets carry the method name l+1-bounded, whose registered bound assumes γ; with
+    γ_l above :data:`GAIN_BUDGET` that name does not back it, so ``certify.certify`` checks
+    the bound's gain hypothesis on the masks (``certify.certificate.gains_within_budget``:
+    every copy layer's read-back gain ≤ a_l + γ·k_l) and drops the a-priori bound where it
+    fails; the allocation's own bound is ``bounds.allocated_a_priori_error``."""
     from lotteryproofs import _validate
 
     eps_params = tuple(_validate.positive("ε'_l", e) for e in eps_params)
