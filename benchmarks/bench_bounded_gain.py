@@ -1,6 +1,7 @@
 """What the gain constraint costs: bounded-gain L+1 against plain L+1 (benchmarks/README.md).
 
     python benchmarks/bench_bounded_gain.py rss            # failure table of the RSS mode
+    python benchmarks/bench_bounded_gain.py copy-rates     # the same, real copy-layer targets
     python benchmarks/bench_bounded_gain.py constructions  # l+1-bounded vs l+1, equal ρ and ε'
     python benchmarks/bench_bounded_gain.py real           # wine, breast cancer, digits
     python benchmarks/bench_bounded_gain.py real --datasets wine --rho 40 --rho-in 60
@@ -69,6 +70,42 @@ def rss_table(trials: int, seed: int) -> str:
                 lines.append(f"| {law} | {n} | {eps:g} | {' | '.join(cells)} | "
                              f"{time.perf_counter() - start:.1f} |")
                 print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+#: (target, n, ε', γ, instances) cells of ``copy-rates``: the pool sizes and ε' the per-layer
+#: allocation gives the real targets' copy layers (benchmarks/README.md, "Per-layer allocation")
+COPY_RATE_CELLS = (
+    [("wine", 40, e, g, 400) for e in (1.5e-5, 3e-5, 1e-4) for g in (2.0, 0.5, 0.25)]
+    + [(k, n, e, 2.0, 300) for k, es in (("wine", (1e-5, 2.2e-6)),
+                                        ("breast-cancer", (2e-6, 3.5e-7)),
+                                        ("digits", (1e-8,)))
+       for e in es for n in (40, 46)])
+
+
+def copy_rate_table(seed: int) -> str:
+    """The bounded-gain mode's failure rate with targets drawn from a real target's copy-layer
+    weights W_2…W_L (nonzero), values U[−1, 1], c = γ/ε'; 95 % Clopper–Pearson; CPU per
+    instance. n = 46 is the largest pool the engine's memory guard admits on 2 threads."""
+    from lotteryproofs import laws
+    from lotteryproofs.io import read_target
+    from lotteryproofs.rss import sparsest_subset_sum_batch
+
+    rng = np.random.default_rng(seed)
+    lines = ["| targets | n | ε' | γ | failed (95 % CP) | CPU ms/instance |",
+             "|---|---|---|---|---|---|"]
+    for key, n, eps, gamma, trials in COPY_RATE_CELLS:
+        target, _ = read_target(TARGETS[key])
+        pool = np.concatenate([np.ravel(w) for w in target.weights[1:]])
+        pool = pool[pool != 0]
+        values = laws.sample("uniform", rng, (trials, n))
+        targets = rng.choice(pool, trials)
+        cpu = time.process_time()
+        r = sparsest_subset_sum_batch(values, targets, eps, gain_slack=gamma / eps)
+        ms = 1000 * (time.process_time() - cpu) / trials
+        lines.append(f"| {key} | {n} | {eps:g} | {gamma:g} | "
+                     f"{_interval(int((~r.feasible).sum()), trials)} | {ms:.1f} |")
+        print(lines[-1], flush=True)
     return "\n".join(lines)
 
 
@@ -223,6 +260,8 @@ def allocated_row(key: str, rho: int, rho_in: int, eps: float, budgets, shares) 
            "failed_per_layer": [int(failed[layer == t].sum()) for t in range(target.depth)],
            "instances_per_layer": [int((layer == t).sum()) for t in range(target.depth)],
            "gain_violations": gain_excess,
+           # (layer, part): failed, instances, candidates searched (min–max) of the failed
+           "failed_by_part": _failed_by_part(log, failed),
            "observed": observed, "sampled_max_10k": sampled, "recursion": recursion,
            "certified": certified, "certifiable": certifiable,
            "target_acc": data.get("target_test_accuracy"),
@@ -235,6 +274,20 @@ def allocated_row(key: str, rho: int, rho_in: int, eps: float, budgets, shares) 
            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     print(json.dumps(row), flush=True)
     return row
+
+
+def _failed_by_part(log, failed) -> dict:
+    """'l{layer+1}/part{p}': [failed, instances, fewest and most candidates of a failed one]."""
+    layer, part = np.asarray(log.layer), np.asarray(log.part)
+    n_cand = np.asarray(log.n_candidates)
+    out = {}
+    for t, p in sorted(set(zip(layer.tolist(), part.tolist(), strict=True))):
+        here = (layer == t) & (part == p)
+        bad = here & failed
+        out[f"l{t + 1}/part{p}"] = [int(bad.sum()), int(here.sum()),
+                                    int(n_cand[bad].min()) if bad.any() else None,
+                                    int(n_cand[bad].max()) if bad.any() else None]
+    return out
 
 
 def available_gb() -> float:
@@ -297,7 +350,8 @@ def lenet_rows(rho: int, rho_in: int, eps_param: float, certify_too: bool) -> li
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("rss", "constructions", "real", "allocated", "lenet"))
+    parser.add_argument("part", choices=("rss", "copy-rates", "constructions", "real", "allocated",
+                                         "lenet"))
     parser.add_argument("--budgets", type=float, nargs="+", default=None,
                         help="allocated: γ_l of the copy layers l = 2…L")
     parser.add_argument("--shares", type=float, nargs="+", default=None,
@@ -317,6 +371,8 @@ def main(argv=None) -> int:
     start, cpu = time.perf_counter(), time.process_time()
     if args.part == "rss":
         out = rss_table(args.trials, 0)
+    elif args.part == "copy-rates":
+        out = copy_rate_table(0)
     elif args.part == "constructions":
         out = construction_table(args.seeds)
     elif args.part == "real":
