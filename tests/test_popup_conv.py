@@ -104,3 +104,28 @@ def test_training_keeps_getsubnet_counts_and_learns(density):
     # the ticket is the source times its masks, evaluated by Conv2d's own forward
     assert result.epoch_losses[-1] < result.epoch_losses[0]
     assert accuracy(ticket, x, y) > 0.5
+
+
+def test_cli_conv_reports_what_the_library_computes(tmp_path):
+    """``popup --arch conv``: the JSON's accuracies are those of the library's conv source,
+    trained by train_conv_popup with the CLI's streams, evaluated by Conv2d's forward."""
+    import json
+
+    from lotteryproofs.cli import main
+    from lotteryproofs.datasets import load_dataset
+
+    out = tmp_path / "o.json"
+    assert main(["popup", "--dataset", "digits", "--arch", "conv", "--hidden", "4,4",
+                 "--density", "0.2", "--epochs", "2", "--beta", "0.05", "--seed", "5",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    dataset = load_dataset("digits", split_seed=0)
+    source_seq, train_seq = np.random.SeedSequence(5).spawn(2)
+    source = draw_conv_source((1, 8, 8), (4, 4), 10, beta=0.05, seed=source_seq)
+    result = train_conv_popup(source, dataset.x_train, dataset.y_train,
+                              PopupConfig(density=0.2, epochs=2), rng=train_seq)
+    ticket = result.subnetwork(source)
+    assert report["arch"] == "conv" and report["beta"] == 0.05
+    assert report["test_accuracy"] == accuracy(ticket, dataset.x_test, dataset.y_test)
+    assert report["kept_parameters"] == sum(
+        kept_count(p.size, 0.2) for p in source.weights + source.biases)
