@@ -11,6 +11,12 @@ are keyed by β (experiments._task_streams) and differ. ``--by density`` splits 
 density instead (mean over the options and the nonzero-bias sources per seed).
 
 Run: ``python benchmarks/bench_popup_beta.py [PATH] [--by source|density]``.
+``--from-checkpoint DIR --json OUT.json``: the runs of a ``popup-grid --beta … --checkpoint
+DIR`` grid stopped part-way, its complete (dataset, seed) groups only (every source, β,
+density and option of them; a dataset with fewer than two complete seeds is left out whole),
+with the cells and comparisons popup-grid would write for them (experiments.summarise_cells,
+paired_comparisons) and the list of groups left out; the same command resumed completes the
+grid with the same bytes (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import json
 import math
 from pathlib import Path
 
-from lotteryproofs.experiments import t_interval
+from lotteryproofs.experiments import paired_comparisons, summarise_cells, t_interval
 
 DEFAULT = Path(__file__).resolve().parent / "results" / "popup_grid_beta.json"
 
@@ -53,11 +59,45 @@ def paired_against_zero(runs, by: str) -> list[tuple]:
     return out
 
 
+def from_checkpoint(folder: Path) -> dict:
+    """The complete (dataset, seed) groups of a stopped grid's checkpoint (module docstring)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    spec = manifest["params"]
+    per_group = (len(spec["densities"]) * len(spec["options"]) * sum(
+        1 if s.endswith("zero-bias") else len(spec["betas"]) for s in spec["sources"]))
+    groups: dict[tuple, list] = {}
+    for path in sorted(folder.glob("block*.json")):
+        for run in json.loads(path.read_text())["runs"]:
+            groups.setdefault((run["dataset"], run["seed"]), []).append(run)
+    complete = {k: v for k, v in groups.items() if len(v) == per_group}
+    # an interval needs two seeds: a dataset with one complete seed is left out whole
+    seeds = {d: sum(1 for k in complete if k[0] == d) for d, _ in complete}
+    complete = {k: v for k, v in complete.items() if seeds[k[0]] >= 2}
+    runs = [r for _, v in sorted(complete.items(), key=lambda kv: (
+        spec["datasets"].index(kv[0][0]), kv[0][1])) for r in v]
+    left_out = [[d, s] for d in spec["datasets"] for s in range(spec["seeds"])
+                if (d, s) not in complete]
+    return {"spec": spec, "subset": {"complete_groups": [list(k) for k in sorted(complete)],
+                                     "left_out_groups": left_out,
+                                     "runs_per_group": per_group},
+            "cells": summarise_cells(runs), "comparisons": paired_comparisons(runs),
+            "cpu_seconds": math.fsum(r["cpu_seconds"] for r in runs), "runs": runs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("path", nargs="?", default=str(DEFAULT))
     parser.add_argument("--by", choices=("source", "density"), default="source")
+    parser.add_argument("--from-checkpoint", default=None, metavar="DIR")
+    parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    if args.from_checkpoint:
+        out = from_checkpoint(Path(args.from_checkpoint))
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        print(f"{len(out['runs'])} runs of the complete groups; left out: "
+              f"{out['subset']['left_out_groups']}")
+        return
     runs = json.loads(Path(args.path).read_text())["runs"]
     rows = paired_against_zero(runs, args.by)
     betas = sorted({b for _, _, b, _, _ in rows})
