@@ -51,12 +51,22 @@ def owners(target_widths, rho: int, rho_in: int) -> list[np.ndarray]:
 
 
 def build(target: Network, unit: common.UnitParameters, box: Box, eps_param: float, rho: int,
-          rho_in: int, *, gain_slack: float | None = None):
+          rho_in: int, *, gain_slack=None, layer_eps=None):
     """Masks (weights, biases per source layer) and solved instances at unit scale.
 
     ``gain_slack`` = c restricts every weight instance of the copy layers (target layers
     l ≥ 2) to subsets with Σ_S|v| ≤ |w| + c·ε' (the bounded-gain variant,
-    :mod:`lotteryproofs.construct.bounded_gain`); None is the plain L+1 construction."""
+    :mod:`lotteryproofs.construct.bounded_gain`); None is the plain L+1 construction.
+    Per-layer allocation (proofs/bounded-gain-l+1.md): ``layer_eps`` gives ε'_t for the
+    instances of target layer t (0-based) in place of ε', and ``gain_slack`` may then be one c
+    per layer (entry 0, the 2L layer, unused)."""
+    def eps_of(t):
+        return eps_param if layer_eps is None else float(layer_eps[t])
+
+    def slack_of(t):
+        if gain_slack is None or np.ndim(gain_slack) == 0:
+            return gain_slack
+        return float(gain_slack[t])
     widths = target.widths
     depth = target.depth
     own = owners(widths, rho, rho_in)
@@ -68,13 +78,13 @@ def build(target: Network, unit: common.UnitParameters, box: Box, eps_param: flo
         layer=0, target_w=target.weights[0], target_b=target.biases[0],
         block_w=unit.weights[0], block_b=unit.biases[0], sum_w=unit.weights[1],
         owner=own[0], row_map=row_map, negative_cols=box.has_negative,
-        eps_param=eps_param, mirror=None)
+        eps_param=eps_of(0), mirror=None)
     weight_masks[0], bias_masks[0], weight_masks[1] = bw, bb, sw
     from lotteryproofs.progress import progress
 
     for t in progress(range(1, depth), desc="construct (copy layers)"):
-        s = _solve_copy_layer(t, target, unit, own[t], copies_of(t, depth, rho), eps_param,
-                              gain_slack)
+        s = _solve_copy_layer(t, target, unit, own[t], copies_of(t, depth, rho), eps_of(t),
+                              slack_of(t))
         for batch in s:
             inst_id, neurons = batch.chosen_neurons()
             rows = batch.instances.row[inst_id] * copies_of(t, depth, rho) + \
@@ -192,11 +202,11 @@ def _rho_in(rho: int, options) -> int:
     return rho if options["rho_in"] is None else options["rho_in"]
 
 
-def build_from_input(inp: BuildInput, *, gain_slack: float | None = None) -> Built:
-    """The Construction's ``build`` (``gain_slack``: see :func:`build`)."""
+def build_from_input(inp: BuildInput, *, gain_slack=None, layer_eps=None) -> Built:
+    """The Construction's ``build`` (``gain_slack``, ``layer_eps``: see :func:`build`)."""
     rho, rho_in = inp.rho, _rho_in(inp.rho, inp.options)
     wm, bm, solved = build(inp.target, inp.unit, inp.domain, inp.eps_param, rho, rho_in,
-                           gain_slack=gain_slack)
+                           gain_slack=gain_slack, layer_eps=layer_eps)
     return Built(inp.draw.source, tuple(inp.draw.layer_scales), tuple(wm), tuple(bm), solved,
                  layout(inp.target.widths, rho, rho_in))
 
