@@ -10,6 +10,7 @@ exactly (math.fsum, correctly rounded), and keeps the rows for the ticket's :cla
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -31,6 +32,13 @@ MAX_SEARCHED = 40
 #: Bounded-gain instances without a subset are re-solved at 2, 4, …, 2^RELAX_ROUNDS times the
 #: tolerance with the same gain cap (the best error that keeps the gain bound).
 RELAX_ROUNDS = 24
+
+#: RSS instances built and solved at a time (:func:`solve_pooled`): a block's candidate
+#: tables (values, neuron ids, chosen flags, the engine's copies) are freed before the next
+#: block is built and only the chosen candidates stay, so the construction's peak grows with
+#: the block, not with the number of instances. Every instance is solved on its own (its
+#: padding is never a candidate), so the ticket does not depend on this number.
+BLOCK_INSTANCES = 1 << 16
 
 
 # --------------------------------------------------------------------------------- unit scale
@@ -184,6 +192,23 @@ class Solved:
         rows, cols = np.nonzero(self.chosen)
         return rows, self.instances.neurons[rows, cols]
 
+    def compacted(self) -> Solved:
+        """The same solution with only the chosen candidates kept, left-justified in their
+        order (``lengths`` still says how many were searched): what the log and the masks
+        read, without the candidate tables."""
+        rows, cols = np.nonzero(self.chosen)
+        k = self.chosen.sum(axis=1)
+        slot = np.arange(rows.size) - np.repeat(np.cumsum(k) - k, k)
+        shape = (self.chosen.shape[0], max(int(k.max(initial=0)), 1))
+        neurons = np.full(shape, -1, np.int64)
+        values = np.zeros(shape)
+        chosen = np.zeros(shape, bool)
+        neurons[rows, slot] = self.instances.neurons[rows, cols]
+        values[rows, slot] = self.instances.values[rows, cols]
+        chosen[rows, slot] = True
+        inst = dataclasses.replace(self.instances, values=values, neurons=neurons)
+        return Solved(inst, chosen, self.achieved, self.error, self.failed)
+
 
 def exact_sums(values: np.ndarray, chosen: np.ndarray, targets: np.ndarray):
     """(fsum of chosen values, |fsum(chosen) − target| exactly rounded) per row."""
@@ -230,6 +255,29 @@ def solve(instances: Instances, eps_param: float, *, gain_slack: float | None = 
     chosen &= np.arange(n)[None, :] < instances.lengths[:, None]
     achieved, error = exact_sums(instances.values, chosen, instances.target)
     return Solved(instances, chosen, achieved, error, error > eps_param)
+
+
+def solve_pooled(eps_param: float, *, gain_slack: float | None = None, layer: int, part: int,
+                 rows, cols, copies, targets, pools: Pools, pool_of, outgoing: np.ndarray,
+                 out_rows, amplitude: np.ndarray) -> list[Solved]:
+    """:func:`pooled_instances` and :func:`solve` over blocks of :data:`BLOCK_INSTANCES`
+    instances, each block compacted (:meth:`Solved.compacted`) before the next is built.
+
+    Instance m of the result is instance m of the arguments (blocks in order), with the
+    solution :func:`solve` gives it in any batch: the log and the masks are the same for
+    every block size.
+    """
+    per_instance = [np.asarray(a) for a in (rows, cols, copies, targets, pool_of, out_rows)]
+    n = per_instance[0].shape[0]
+    block = max(int(BLOCK_INSTANCES), 1)
+    out = []
+    for start in range(0, max(n, 1), block):
+        r, c, cp, t, po, orow = (a[start : start + block] for a in per_instance)
+        inst = pooled_instances(layer=layer, part=part, rows=r, cols=c, copies=cp, targets=t,
+                                pools=pools, pool_of=po, outgoing=outgoing, out_rows=orow,
+                                amplitude=amplitude)
+        out.append(solve(inst, eps_param, gain_slack=gain_slack).compacted())
+    return out
 
 
 def build_log(solved: list[Solved]) -> RSSLog:

@@ -59,17 +59,17 @@ def _solve_identity_layer(target: Network, unit: common.UnitParameters, owner: n
     jj, ii = np.nonzero(common.significant(w_t, eps_param))
     j_c, i_c = np.repeat(jj, copies), np.repeat(ii, copies)
     c = np.tile(np.arange(copies), jj.size)
-    weights = common.pooled_instances(
-        layer=0, part=PART_POSITIVE, rows=j_c, cols=i_c, copies=c, targets=w_t[j_c, i_c],
+    weights = common.solve_pooled(
+        eps_param, layer=0, part=PART_POSITIVE, rows=j_c, cols=i_c, copies=c, targets=w_t[j_c, i_c],
         pools=block_pools, pool_of=i_c, outgoing=sum_w, out_rows=j_c * copies + c,
         amplitude=amplitude)
     jb = np.flatnonzero(common.significant(b_t, eps_param))
     jb_c, cb = np.repeat(jb, copies), np.tile(np.arange(copies), jb.size)
-    biases = common.pooled_instances(
-        layer=0, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
+    biases = common.solve_pooled(
+        eps_param, layer=0, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
         targets=b_t[jb_c], pools=constant_pools, pool_of=np.zeros(jb_c.size, np.int64),
         outgoing=sum_w, out_rows=jb_c * copies + cb, amplitude=amplitude)
-    return [common.solve(weights, eps_param), common.solve(biases, eps_param)]
+    return [*weights, *biases]
 
 
 def build(target: Network, unit: common.UnitParameters, eps_param: float, rho: int,
