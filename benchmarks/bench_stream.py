@@ -68,9 +68,9 @@ def main(argv=None) -> int:
     target, metadata, info = stage("target", lambda: io.read_target_info(args.target))
     domain = info.input_box
     widths = source_widths("2l", target.widths, args.rho)
-    est = memory.construct_estimate(
-        target.widths, widths, args.rho, certify=True, save=True,
-        max_nonzero=max(int(np.count_nonzero(w)) for w in target.weights))
+    est = memory.method_estimate(
+        "2l", target.widths, widths, args.rho, certify=True, save=True,
+        nonzeros=[int(np.count_nonzero(w)) for w in target.weights])
     ticket = stage("construct", lambda: construct(
         target, "2l", eps_param=args.eps_param, delta=0.1, rng=np.random.SeedSequence(0),
         domain=domain, rho=args.rho, keep_source=False))

@@ -66,3 +66,36 @@ def test_compacted_keeps_the_chosen_candidates_in_order():
     assert np.array_equal(small.error, solved.error)
     for a, c in zip(solved.chosen_neurons(), small.chosen_neurons(), strict=True):
         assert np.array_equal(a, c)
+
+
+def test_estimate_bounds_the_traced_peak_of_the_streamed_command(tmp_path, monkeypatch):
+    """``construct TARGET --method 2l --rho R --out --json`` with blocks of 64 instances (the
+    block term exercised, several blocks per layer): the traced peak (tracemalloc: numpy
+    buffers and Python objects allocated by the command, after a warm-up command has imported
+    and compiled everything) is below the array part of memory.construct_estimate (without
+    the interpreter's baseline). Checked here at 30-20-5 (ρ = 12) and 64-24-4 (ρ = 16); by
+    resident size at 784-125-125-10 and 784-1000-1000-10, ρ = 40 (benchmarks/README.md)."""
+    import tracemalloc
+
+    from lotteryproofs import memory
+    from lotteryproofs.cli import main
+    from lotteryproofs.construct import source_widths
+
+    monkeypatch.setattr(common, "BLOCK_INSTANCES", 64)
+
+    def run(name, rho):
+        return main(["construct", name, "--method", "2l", "--rho", str(rho), "--out",
+                     str(tmp_path / "t.npz"), "--json", str(tmp_path / "c.json")])
+
+    assert run("random:3-4-2", 3) == 0
+    for widths, rho in (((30, 20, 5), 12), ((64, 24, 4), 16)):
+        tracemalloc.start()
+        try:
+            assert run("random:" + "-".join(map(str, widths)), rho) == 0
+            traced = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        estimate = memory.method_estimate("2l", widths, source_widths("2l", widths, rho), rho,
+                                          certify=True, save=True)
+        arrays = estimate.peak - memory.BASELINE_BYTES
+        assert traced <= arrays, (widths, traced, estimate.stages)

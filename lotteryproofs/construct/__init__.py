@@ -100,15 +100,6 @@ def _check_domain(domain, n_0: int) -> Box:
     return domain
 
 
-def _estimate_bytes(target: Network, widths, rho: int, *, tiled: bool) -> float:
-    """Source (He-scaled + unit + masked copies, float64; for a tiled scheme at most the
-    drawn tiles, the masks and the support) plus the largest instance batch."""
-    n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    nnz = max(int(np.count_nonzero(w)) for w in target.weights)
-    batch = nnz * rho * rho * 17.0  # values (8) + neuron ids (8) + chosen (1) per candidate
-    return (3 if tiled else 5) * 8.0 * n_params + batch
-
-
 def a_priori_widths(method, target: Network, eps_param, delta, *, negative_inputs=None,
                     law: str = "uniform", bias_factor: float = 1.0,
                     C: float = DEFAULT_LUEKER_C) -> dict:
@@ -189,8 +180,11 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     construction.check_rho(rho)
     widths = construction.source_widths(target.widths, rho, options)
     largest = max(rho, options.get("rho_in") or rho)
-    _validate.fits_in_memory(_estimate_bytes(target, widths, largest,
-                                             tiled=SCHEMES[init].tiled),
+    n_instances = common.instance_bound(
+        target.widths, [np.count_nonzero(w) for w in target.weights],
+        rho if construction.bound.copies else 1)
+    _validate.fits_in_memory(common.construction_bytes(widths, n_instances, largest,
+                                                       tiled=SCHEMES[init].tiled),
                              f"the {construction.name} construction with rho={rho} (source "
                              f"widths {widths[:4]}{'…' if len(widths) > 4 else ''})")
 

@@ -280,6 +280,62 @@ def solve_pooled(eps_param: float, *, gain_slack: float | None = None, layer: in
     return out
 
 
+#: bytes per candidate of one block's tables: values (8), neuron ids (8), chosen flags (1), the
+#: engine's validated copy of the values (8) and its own chosen table (1), the padded
+#: recomputation, rounded up (a dense 64-64-32-10 target at ρ = 60 traced about 43)
+BATCH_BYTES_PER_CANDIDATE = 50.0
+#: bytes per solved instance kept after its block: layer, row, col, copy, target, achieved,
+#: error, lengths (8 each) and failed (1)
+SOLVED_BYTES_PER_INSTANCE = 65.0
+#: bytes per chosen slot of a compacted block (neuron id 8, value 8, flag 1; padded to the
+#: block's largest subset, at most the searched pool)
+SOLVED_BYTES_PER_SLOT = 17.0
+#: bytes per instance of the ticket's RSS log (nine 8-byte columns, failed, chosen_ptr) and
+#: per chosen neuron it lists
+LOG_BYTES_PER_INSTANCE = 81.0
+LOG_BYTES_PER_CHOSEN = 8.0
+
+
+def instance_bound(target_widths, nonzeros, copies: int = 1) -> int:
+    """At most how many instances a construction poses: per target layer t, ``copies``
+    × (2·nnz(W_t) + n_t) (a positive and a negative part per weight, one per bias)."""
+    return int(sum(copies * (2 * int(nnz) + int(n))
+                   for nnz, n in zip(nonzeros, target_widths[1:], strict=True)))
+
+
+def log_bytes(n_instances: int, n_chosen: int) -> float:
+    """The ticket's RSS log for ``n_instances`` instances choosing ``n_chosen`` neurons."""
+    return LOG_BYTES_PER_INSTANCE * n_instances + LOG_BYTES_PER_CHOSEN * n_chosen
+
+
+def construction_bytes(source_widths, n_instances: int, pool: int, *, tiled: bool) -> float:
+    """Upper bound on what the construction allocates beyond its target (THEORY.md §10).
+
+    Bool masks over the full source (1 byte a parameter), the support ticket (≤ the source:
+    a float64 value and a bool mask a parameter), one block of :data:`BLOCK_INSTANCES`
+    instances of ≤ min(pool, MAX_SEARCHED) candidates and the exact search's scratch tables
+    (one per engine thread, exponential in that length), every solved instance compacted, and the
+    log they are concatenated into (a chosen neuron is a kept weight: at most
+    min(n_instances·width, the source's weights) of them). An untiled
+    scheme is drawn whole: its He-scaled and unit-scale copies (8 bytes each, with the
+    temporaries of the division: 3 copies) come on top.
+    """
+    widths = [int(w) for w in source_widths]
+    n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    n_weights = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    width = min(int(pool), MAX_SEARCHED)
+    batch = BATCH_BYTES_PER_CANDIDATE * min(n_instances, BLOCK_INSTANCES) * width
+    import numba
+
+    from lotteryproofs.rss import _search
+
+    batch += numba.get_num_threads() * _search.search_bytes(width)
+    solved = n_instances * (SOLVED_BYTES_PER_INSTANCE + SOLVED_BYTES_PER_SLOT * width)
+    log = log_bytes(n_instances, min(n_instances * width, n_weights))
+    drawn = 0.0 if tiled else 3 * 8.0 * n_params
+    return 10.0 * n_params + batch + solved + log + drawn
+
+
 def build_log(solved: list[Solved]) -> RSSLog:
     """Concatenate solved batches into the ticket's log (one row per instance, in order)."""
     cols = {k: [] for k in ("layer", "row", "col", "part", "copy", "target", "achieved", "error",
