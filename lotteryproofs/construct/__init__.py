@@ -231,13 +231,26 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     if built.source is not spec and (drawn is None or built.source is not drawn):
         # widening added neurons: the source is no longer the spec's, so it is stored
         return Ticket(built.source, built.weight_masks, built.bias_masks, scale, metadata, log)
+    acts = layout_activations(built.layout)
     if keep_source:
         full = draw.network
-        return Ticket(full, built.weight_masks, built.bias_masks, scale, metadata, log,
+        with_acts = full if acts is None else Network(full.weights, full.biases,
+                                                      activations=acts)
+        return Ticket(with_acts, built.weight_masks, built.bias_masks, scale, metadata, log,
                       SourceOrigin(spec, tuple(np.arange(n) for n in spec.widths),
                                    network_sha256(full), whole=True))
     digest = network_sha256(drawn) if drawn is not None else sha.result()
-    return _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest)
+    return _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest, acts)
+
+
+def layout_activations(layout):
+    """The source's hidden activations a layout records (``activations``: the general L+1
+    construction), or None (ReLU). The source's sha256 is that of its parameters (the spec's);
+    the activations are part of the metadata."""
+    from lotteryproofs.activations import get_activation
+
+    specs = layout.get("activations") if hasattr(layout, "get") else None
+    return None if specs is None else tuple(get_activation(a) for a in specs)
 
 
 class _Background:
@@ -258,7 +271,8 @@ class _Background:
         return self._out[0]
 
 
-def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest) -> Ticket:
+def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest,
+                    activations=None) -> Ticket:
     """The kept positions and their source values (from the tiles the construction drew, or
     from the whole draw ``drawn`` of an untiled scheme), on the support the layout allows (the
     pair constructions' block layers)."""
@@ -275,7 +289,8 @@ def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest) -> T
         if drawn is None:
             unit.weights[layer].release()  # its tiles are read: free them before the support
     return support_ticket(spec, kept, scale, metadata, log,
-                          droppable=droppable_levels(built.layout), source_sha256=digest)
+                          droppable=droppable_levels(built.layout), source_sha256=digest,
+                          activations=activations)
 
 
 

@@ -17,8 +17,9 @@ source layer l+1 carries the target's φ_l.
   v·sigmoid(c) ∈ v·(0, 1), v·tanh(c). No φ(0) = 1 shortcut anywhere.
 
 φ is not positively homogeneous in general, so the scaling lemma (THEORY.md §1) does not
-apply: the construction selects on the source's **actual** values (layer scales 1, Λ = 1)
-and returns the source with its activations (stored whole in the ticket). When every
+apply: the construction selects on the source's **actual** values (layer scales 1, Λ = 1).
+The source is still the seed's (its parameters a function of scheme, widths, options and
+seed; the activations are recorded in the layout), so its ticket is compact by default. When every
 activation is positively homogeneous (ReLU, LeakyReLU, identity) the lemma holds and it
 selects on the unit-scale network with the draw's layer scales, as the ReLU constructions.
 """
@@ -217,7 +218,9 @@ def _build(inp: BuildInput) -> Built:
         scales = (1.0,) * source.depth
     wm, bm, solved = build(inp.target, values, inp.eps_param, rho, rho_in)
     layout = expected_layout(inp.target, rho, inp.options, None, None)
-    return Built(source, scales, tuple(wm), tuple(bm), solved, layout)
+    # the source is the seed's (its parameters unchanged; its activations are the layout's),
+    # so the ticket is written compact like the ReLU constructions' (construct.construct)
+    return Built(inp.draw.source, scales, tuple(wm), tuple(bm), solved, layout)
 
 
 def expected_layout(target: Network, rho: int, options, negative_inputs, widening) -> dict:
