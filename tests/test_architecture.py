@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.init", "lotteryproofs.datasets"),
     ("lotteryproofs.bounds", "lotteryproofs.constants", "lotteryproofs.signal",
      "lotteryproofs.popup", "lotteryproofs.io", "lotteryproofs.executor"),
-    ("lotteryproofs.popup_batch",),
+    ("lotteryproofs.popup_batch", "lotteryproofs.popup_conv"),
     # the constructions, bottom-up: shared pieces, widening, one module per method, registry
     ("lotteryproofs.construct.options", "lotteryproofs.construct.common",
      "lotteryproofs.construct.univariate", "lotteryproofs.construct.base",
