@@ -227,6 +227,27 @@ def _tanh_ticket(directory: Path) -> str:
     return "t.npz"
 
 
+def _tanh_compact(directory: Path, tamper: str | None = None) -> str:
+    """``_tanh_ticket`` (compact) with its target written as tanh.npz; ``tamper`` "value"
+    moves its first kept weight of layer 1 by one ulp, "sha" changes its source's sha256."""
+    from lotteryproofs.io import read_arrays, save_target, write_arrays
+    from lotteryproofs.network import Network
+    from lotteryproofs.targets import random_target
+
+    drawn = random_target((2, 3, 1), np.random.default_rng(0))
+    save_target(Network(drawn.weights, drawn.biases, activation="tanh"), directory / "tanh.npz")
+    name = _tanh_ticket(directory)
+    arrays, metadata = read_arrays(directory / name)
+    if tamper == "value":
+        values = arrays["layers.1.weight_values"].copy()
+        values[0] = np.nextafter(values[0], np.inf)
+        arrays["layers.1.weight_values"] = values
+    elif tamper == "sha":
+        metadata["source"]["sha256"] = "0" * 64
+    write_arrays(directory / name, arrays, metadata)
+    return name
+
+
 def _export(make_ticket, *extra: str) -> Callable[[Path], list[str]]:
     return lambda d: ["export", make_ticket(d), *extra]
 
@@ -599,6 +620,12 @@ CASES: list[Case] = [
     Case("tickets", "torch-prune-of-a-tanh-ticket",
          _export(_tanh_ticket, "--format", "torch-prune", "--out", "p.npz"),
          "this ticket's activations are identity, tanh"),
+    Case("tickets", "verify-tanh-kept-value-does-not-regenerate",
+         lambda d: ["verify", _tanh_compact(d, "value"), "--target", "tanh.npz"],
+         "ticket written with --store-source holds its source"),
+    Case("tickets", "verify-full-tanh-source-sha256",
+         lambda d: ["verify", _tanh_compact(d, "sha"), "--target", "tanh.npz", "--full"],
+         "the regenerated source has sha256"),
     Case("tickets", "unknown-export-format",
          _export(_compact_ticket, "--format", "onnx", "--out", "n.npz"),
          "invalid choice: 'onnx'"),

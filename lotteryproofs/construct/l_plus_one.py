@@ -121,18 +121,17 @@ def _solve_copy_layer(t, target, unit, owner, copies, eps_param, gain_slack=None
     jj, ii = np.nonzero(common.significant(w_t, eps_param))
     j_c, i_c = np.repeat(jj, copies), np.repeat(ii, copies)
     c = np.tile(np.arange(copies), jj.size)
-    weights = common.pooled_instances(
-        layer=t, part=PART_POSITIVE, rows=j_c, cols=i_c, copies=c, targets=w_t[j_c, i_c],
-        pools=copy_pools, pool_of=i_c, outgoing=sum_w, out_rows=j_c * copies + c,
-        amplitude=amplitude)
+    weights = common.solve_pooled(
+        eps_param, gain_slack=gain_slack, layer=t, part=PART_POSITIVE, rows=j_c, cols=i_c,
+        copies=c, targets=w_t[j_c, i_c], pools=copy_pools, pool_of=i_c, outgoing=sum_w,
+        out_rows=j_c * copies + c, amplitude=amplitude)
     jb = np.flatnonzero(common.significant(b_t, eps_param))
     jb_c, cb = np.repeat(jb, copies), np.tile(np.arange(copies), jb.size)
-    biases = common.pooled_instances(
-        layer=t, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
+    biases = common.solve_pooled(
+        eps_param, layer=t, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
         targets=b_t[jb_c], pools=constant_pools, pool_of=np.zeros(jb_c.size, np.int64),
         outgoing=sum_w, out_rows=jb_c * copies + cb, amplitude=amplitude)
-    return [common.solve(weights, eps_param, gain_slack=gain_slack),
-            common.solve(biases, eps_param)]
+    return [*weights, *biases]
 
 
 def layout(target_widths, rho: int, rho_in: int) -> dict:
