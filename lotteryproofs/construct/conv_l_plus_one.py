@@ -179,33 +179,33 @@ def _walk(source_layers, source_activations):
 
 # ------------------------------------------------------------------------------ the ticket
 def _source_steps(source):
-    """(source parameter index l or None, layer, activation after it or None), top level."""
-    last, l = len(source.layers) - 1, 0
+    """(source parameter index li or None, layer, activation after it or None), top level."""
+    last, li = len(source.layers) - 1, 0
     for pos, layer in enumerate(source.layers):
         act = source.activations[pos] if pos < last else None
         if isinstance(layer, PARAMETER_LAYERS):
-            yield l, layer, act
-            l += 1
+            yield li, layer, act
+            li += 1
         else:
             yield None, layer, act
 
 
 def solve(target, source, unit_w, unit_b, signs, rho, eps_param):
     """Masks (one per source parameter array) and solved instances (module docstring): source
-    parameter layers 0, 1 are T_1's pair, layer l ≥ 2 is T_{l−1}'s copy layer."""
+    parameter layers 0, 1 are T_1's pair, layer li ≥ 2 is T_{li−1}'s copy layer."""
     params = param_layers(target.layers)
     wmask = [np.zeros(w.shape, bool) for w in unit_w]
     bmask = [np.zeros(b.shape, bool) for b in unit_b]
     solved, units = [], None
-    for l, layer, act in _source_steps(source):
-        if l is None:
+    for li, layer, act in _source_steps(source):
+        if li is None:
             units = None if units is None else units.through(layer)
-        elif l >= 1:
-            t = max(l - 1, 0)
+        elif li >= 1:
+            t = max(li - 1, 0)
             tgt = params[t]
             copies, n_out = _copies(params, t, rho), tgt.weight.shape[0]
             k = tgt.weight.reshape(n_out, -1)
-            if l == 1:
+            if li == 1:
                 bw, bb, sw, s = univariate.solve_block_pair(
                     layer=0, target_w=k, target_b=tgt.bias, block_w=unit_w[0],
                     block_b=unit_b[0], sum_w=unit_w[1],
@@ -215,17 +215,17 @@ def solve(target, source, unit_w, unit_b, signs, rho, eps_param):
                 wmask[0], bmask[0], wmask[1] = bw, bb, sw
             else:
                 owner, value, origin = _columns(layer, units)
-                s = solve_copies(t, k, tgt.bias, unit_w[l], owner, value, copies, eps_param)
+                s = solve_copies(t, k, tgt.bias, unit_w[li], owner, value, copies, eps_param)
                 for batch in s:
                     inst, cols = batch.chosen_neurons()
                     rows = batch.instances.row[inst] * copies + batch.instances.copy[inst]
-                    wmask[l][rows, cols] = True
+                    wmask[li][rows, cols] = True
                     if batch.instances.part == PART_BIAS:
                         # the constant channels read keep their bias (and nothing else)
-                        bmask[l - 1][origin[cols]] = True
+                        bmask[li - 1][origin[cols]] = True
             solved += s
             # every constant row keeps no weight: no instance consumes its row
-            units = _after(n_out, copies, None, unit_b[l])
+            units = _after(n_out, copies, None, unit_b[li])
         if act is not None and units is not None:
             units = units.activated(act)
     masks = []
@@ -243,20 +243,20 @@ def represented_layers(ticket, *, absolute: bool = False) -> tuple:
     unit_w, unit_b = masked_unit(ticket, absolute=absolute)
     layout = list(ticket.layout)
     out, units = [], None
-    for l, layer, act in _source_steps(ticket.source):
-        if l is None:
+    for li, layer, act in _source_steps(ticket.source):
+        if li is None:
             units = None if units is None else units.through(layer)
-        elif l >= 1:
-            entry = layout[max(l - 1, 0)]
+        elif li >= 1:
+            entry = layout[max(li - 1, 0)]
             n_out, copies, n_in = int(entry["n_out"]), int(entry["copies"]), int(entry["n_in"])
             n_rows = n_out * copies
-            if l == 1:
+            if li == 1:
                 pos, neg, bias = univariate.represent_block_pair(
                     unit_w[0], unit_b[0], unit_w[1], unit_b[1], n_in, np.arange(n_rows))
                 gain = np.maximum(np.abs(pos), np.abs(neg))
             else:
                 owner, value, _ = _columns(layer, units)
-                sub = unit_w[l][:n_rows]
+                sub = unit_w[li][:n_rows]
                 rows, k = np.nonzero(sub)
                 v = sub[rows, k]
                 is_copy = (owner[k] >= 0) & (owner[k] < n_in)
@@ -264,7 +264,7 @@ def represented_layers(ticket, *, absolute: bool = False) -> tuple:
                 if not (is_copy | is_const).all():
                     bad = int(k[~(is_copy | is_const)][0])
                     raise univariate.LayoutError(
-                        f"source parameter layer {l} reads patch column {bad}, which is neither "
+                        f"source parameter layer {li} reads patch column {bad}, which is neither "
                         "a copy of a target channel nor a constant channel at its constant tap")
                 keys = rows[is_copy] * n_in + owner[k[is_copy]]
                 pos = univariate.group_fsum(keys, v[is_copy], n_rows * n_in).reshape(
@@ -273,7 +273,7 @@ def represented_layers(ticket, *, absolute: bool = False) -> tuple:
                     n_rows, n_in)
                 bias = univariate.group_fsum(
                     np.concatenate((rows[is_const], np.arange(n_rows))),
-                    np.concatenate(((v * value[k])[is_const], unit_b[l][:n_rows])), n_rows)
+                    np.concatenate(((v * value[k])[is_const], unit_b[li][:n_rows])), n_rows)
                 neg = -pos
 
             def by_copy(a, n=n_out, m=copies):
@@ -281,7 +281,7 @@ def represented_layers(ticket, *, absolute: bool = False) -> tuple:
 
             out.append(RepresentedLayer(by_copy(pos), by_copy(neg), by_copy(bias),
                                         by_copy(gain)))
-            units = _after(n_out, copies, unit_w[l], unit_b[l])
+            units = _after(n_out, copies, unit_w[li], unit_b[li])
         if act is not None and units is not None:
             units = units.activated(act)
     return tuple(out)
