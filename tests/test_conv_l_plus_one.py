@@ -10,6 +10,7 @@ from test_conv_construct import random_target
 from lotteryproofs import _validate
 from lotteryproofs.activations import RELU
 from lotteryproofs.certify.bound import certified_conv_ticket_error
+from lotteryproofs.checks.conv import random_conv_target
 from lotteryproofs.construct import univariate
 from lotteryproofs.construct.conv_two_layer import construct_conv, param_layers
 from lotteryproofs.construct.registry import get_conv_construction
@@ -29,9 +30,15 @@ def build(target, seed, rho=RHO):
 
 def direct_forward(network, x):
     """The network on one input by direct loops (ref_conv) and explicit sums, no im2col."""
-    h = np.asarray(x, float)
-    for t, layer in enumerate(network.layers):
-        if isinstance(layer, Conv2d):
+    return _direct(network.layers, network.activations, np.asarray(x, float))
+
+
+def _direct(layers, activations, h):
+    for t, layer in enumerate(layers):
+        if isinstance(layer, Residual):  # y = x + g(x), the identity shortcut
+            assert layer.shortcut is None
+            h = h + _direct(layer.body_layers, layer.body_activations, h)
+        elif isinstance(layer, Conv2d):
             img = h.reshape(layer.input_shape)
             h = np.array(ref_conv(img, layer.weight, layer.bias, layer.stride, layer.padding))
         elif isinstance(layer, Dense):
@@ -42,8 +49,8 @@ def direct_forward(network, x):
             h = h.ravel()
         else:
             h = layer.forward(h[None])[0]
-        if t < len(network.layers) - 1:
-            h = network.activations[t].forward(h)
+        if t < len(layers) - 1:
+            h = activations[t].forward(h)
     return h
 
 
@@ -106,6 +113,27 @@ def test_random_conv_targets(seed):
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("seed", [3])
+def test_random_residual_targets(seed):
+    """An identity residual block after the first layer: copy m of x_j + copy m of g_j."""
+    rng = np.random.default_rng(seed)
+    target = random_conv_target(rng, residual=True)
+    box = Box.cube(-1.0, 1.0, target.layers[0].in_features)
+    ticket = build(target, seed)
+    assert isinstance(ticket.source.layers[2], Residual)
+    for p, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
+                       ticket.network.parameter_arrays, strict=True):
+        assert np.array_equal(q, p * m)
+    check_parameters(ticket, target)
+    x = box.sample(10_000, rng)
+    observed = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
+    assert observed <= certified_conv_ticket_error(ticket, target, box)
+    x0 = box.lower.copy()
+    want = direct_forward(ticket.compact_network(), x0) / ticket.scale
+    np.testing.assert_allclose(ticket.approximation(x0[None])[0], want, rtol=1e-9,
+                               atol=1e-9 * max(1.0, float(np.max(np.abs(want)))))
+
+
 def test_same_seed_same_bytes_and_other_seed_other_source():
     target, _ = compatible_target(1)
     a, b, c = build(target, 7, rho=12), build(target, 7, rho=12), build(target, 8, rho=12)
@@ -166,6 +194,9 @@ def test_refusals_one_line():
     with pytest.raises(_validate.InputError, match="padding"):
         L1.supports.check(L1.owner, Network.from_layers([conv, wide], [RELU]))
     body = Conv2d(np.ones((1, 1, 3, 3)), np.ones(1), input_shape=(1, 4, 4), padding=1)
-    block = Residual((body,), ())
-    with pytest.raises(_validate.InputError, match="Residual"):
-        L1.supports.check(L1.owner, Network.from_layers([conv, block], [RELU]))
+    short = Conv2d(np.ones((1, 1, 1, 1)), np.ones(1), input_shape=(1, 4, 4))
+    with pytest.raises(_validate.InputError, match="identity shortcut only"):
+        L1.supports.check(L1.owner, Network.from_layers(
+            [conv, Residual((body,), (), short)], [RELU]))
+    with pytest.raises(_validate.InputError, match="before the first residual block"):
+        L1.supports.check(L1.owner, Network.from_layers([Residual((body,), ()), conv], [RELU]))

@@ -22,7 +22,13 @@ T_1 … T_L (Conv2d or Dense; pools and Flatten between them are copied into the
 
 With L = 1 this is the conv 2L construction. The copies carry different errors, so an
 effective weight's gain is Σ_{r∈S}|v_r| (THEORY.md §4.3, §5); :func:`represented_layers`
-reads it back from the masks. Residual blocks are not supported by this construction.
+reads it back from the masks.
+
+A residual block y = x + g(x) with the identity shortcut keeps the SAME layout at its input
+and output (ρ copies of each channel, then the constant slots): the source's identity maps
+copy m of x_j to copy m of y_j, the body is built copy-to-copy as above, and its last layer
+writes nothing onto the constant slots (all pruned), so x's constants pass through the
+shortcut. A 1×1 convolutional shortcut is refused (conv 2L builds it).
 """
 
 from __future__ import annotations
@@ -42,18 +48,32 @@ from lotteryproofs.construct.conv_two_layer import (
 from lotteryproofs.construct.l_plus_one import solve_copies
 from lotteryproofs.conv_layers import Conv2d, Flatten
 from lotteryproofs.conv_params import PARAMETER_LAYERS, param_layers, patch_columns
+from lotteryproofs.residual import Residual
 from lotteryproofs.ticket import PART_BIAS, RepresentedLayer
 
 
 @dataclass(frozen=True)
 class LPlusOneSupports(ConvSupports):
-    """Conv 2L's layers without residual blocks; every Conv2d after the first with 2P ≤ k − 1
-    (the constant tap (P, P) reads an in-range pixel at every output position)."""
-
-    layers: tuple = ("Conv2d", "Dense", "Flatten", "AvgPool2d", "MaxPool2d")
+    """Conv 2L's layers, residual blocks with the identity shortcut after the first parameter
+    layer (their input must be a layer of copies); every Conv2d after the first with
+    2P ≤ k − 1 (the constant tap (P, P) reads an in-range pixel at every output position)."""
 
     def check(self, owner, target) -> None:
         super().check(owner, target)
+        seen_parameters = False
+        for layer in target.layers:
+            if isinstance(layer, Residual):
+                if layer.shortcut is not None:
+                    raise _validate.InputError(
+                        f"{owner} builds residual blocks with the identity shortcut only, not a "
+                        "convolutional shortcut (use --method 2l)")
+                if not seen_parameters:
+                    raise _validate.InputError(
+                        f"{owner} needs a Conv2d or Dense layer before the first residual block "
+                        "(the block's input must be a layer of copies)")
+                if any(isinstance(b, Residual) for b in layer.body_layers):
+                    raise _validate.InputError(f"{owner} does not build nested residual blocks")
+            seen_parameters = seen_parameters or isinstance(layer, PARAMETER_LAYERS)
         for t, layer in enumerate(param_layers(target.layers)):
             if t and isinstance(layer, Conv2d):
                 kh, kw = layer.weight.shape[2:]
@@ -141,7 +161,12 @@ class _Units:
                       self.n * hw)
 
 
-def _after(n_out: int, copies: int, weights: np.ndarray, bias: np.ndarray) -> _Units:
+#: a unit's origin: (source parameter layer) · ORIGIN + (its output channel)
+ORIGIN = 1 << 32
+
+
+def _after(n_out: int, copies: int, weights: np.ndarray, bias: np.ndarray,
+           layer_index: int) -> _Units:
     """The units a source parameter layer outputs: row j·copies + m is copy m of target
     channel j; a later row is a constant (its bias) if it keeps no weight (``weights`` None:
     none does, as in the construction, where no instance consumes a constant row)."""
@@ -149,7 +174,8 @@ def _after(n_out: int, copies: int, weights: np.ndarray, bias: np.ndarray) -> _U
     empty = (np.ones(bias.size, bool) if weights is None
              else np.count_nonzero(weights.reshape(bias.size, -1), axis=1) == 0)
     owner = np.where(rows < n_out * copies, rows // copies, np.where(empty, n_out, -1))
-    return _Units(owner, np.where(owner == n_out, bias, 0.0), rows, n_out)
+    return _Units(owner, np.where(owner == n_out, bias, 0.0), layer_index * ORIGIN + rows,
+                  n_out)
 
 
 def _columns(layer, units: _Units):
@@ -170,24 +196,34 @@ def _columns(layer, units: _Units):
     return owner, np.where(owner == n, units.value[ch], 0.0), units.origin[ch]
 
 
-def _walk(source_layers, source_activations):
-    """(position, layer, activation after it or None) of the source's top-level layers."""
-    last = len(source_layers) - 1
-    for pos, layer in enumerate(source_layers):
-        yield pos, layer, (source_activations[pos] if pos < last else None)
-
-
 # ------------------------------------------------------------------------------ the ticket
-def _source_steps(source):
-    """(source parameter index li or None, layer, activation after it or None), top level."""
-    last, li = len(source.layers) - 1, 0
-    for pos, layer in enumerate(source.layers):
-        act = source.activations[pos] if pos < last else None
-        if isinstance(layer, PARAMETER_LAYERS):
-            yield li, layer, act
-            li += 1
-        else:
-            yield None, layer, act
+def _walk(layers, activations, units, state, on_param, in_body=False):
+    """Walk source ``layers`` (residual bodies included) with the units of their input:
+    ``on_param(li, layer, units, ends_body)`` returns the units a parameter layer outputs (li
+    its index in ``param_layers`` order, ``state["li"]``; ``ends_body``: the last layer of a
+    residual body, whose constant slots are pruned); parameter-free layers map the units; an
+    identity residual block keeps its input's units (its body's last layer writes copy m of
+    channel j onto copy m of x_j, and nothing onto the constant slots, which the shortcut
+    carries: a slot the body writes weights onto is no constant); activations apply to the
+    constants."""
+    last = len(layers) - 1
+    for pos, layer in enumerate(layers):
+        if isinstance(layer, Residual):
+            body = _walk(layer.body_layers, layer.body_activations, units, state, on_param,
+                         in_body=True)
+            keep = (body.owner == units.owner) & (units.owner >= 0)
+            units = _Units(np.where(keep, units.owner, -1),
+                           np.where(keep & (units.owner == units.n), units.value + body.value,
+                                    0.0), units.origin, units.n)
+        elif isinstance(layer, PARAMETER_LAYERS):
+            li = state["li"]
+            state["li"] += 1
+            units = on_param(li, layer, units, in_body and pos == last)
+        elif units is not None:
+            units = units.through(layer)
+        if pos < last and units is not None:
+            units = units.activated(activations[pos])
+    return units
 
 
 def solve(target, source, unit_w, unit_b, signs, rho, eps_param):
@@ -196,38 +232,43 @@ def solve(target, source, unit_w, unit_b, signs, rho, eps_param):
     params = param_layers(target.layers)
     wmask = [np.zeros(w.shape, bool) for w in unit_w]
     bmask = [np.zeros(b.shape, bool) for b in unit_b]
-    solved, units = [], None
-    for li, layer, act in _source_steps(source):
-        if li is None:
-            units = None if units is None else units.through(layer)
-        elif li >= 1:
-            t = max(li - 1, 0)
-            tgt = params[t]
-            copies, n_out = _copies(params, t, rho), tgt.weight.shape[0]
-            k = tgt.weight.reshape(n_out, -1)
-            if li == 1:
-                bw, bb, sw, s = univariate.solve_block_pair(
-                    layer=0, target_w=k, target_b=tgt.bias, block_w=unit_w[0],
-                    block_b=unit_b[0], sum_w=unit_w[1],
-                    owner=common.regular_owners(k.shape[1] + 1, rho),
-                    row_map=np.arange(n_out * copies).reshape(n_out, copies),
-                    negative_cols=patch_columns(signs[0], tgt), eps_param=eps_param)
-                wmask[0], bmask[0], wmask[1] = bw, bb, sw
-            else:
-                owner, value, origin = _columns(layer, units)
-                s = solve_copies(t, k, tgt.bias, unit_w[li], owner, value, copies, eps_param)
-                for batch in s:
-                    inst, cols = batch.chosen_neurons()
-                    rows = batch.instances.row[inst] * copies + batch.instances.copy[inst]
-                    wmask[li][rows, cols] = True
-                    if batch.instances.part == PART_BIAS:
-                        # the constant channels read keep their bias (and nothing else)
-                        bmask[li - 1][origin[cols]] = True
-            solved += s
-            # every constant row keeps no weight: no instance consumes its row
-            units = _after(n_out, copies, None, unit_b[li])
-        if act is not None and units is not None:
-            units = units.activated(act)
+    solved = []
+
+    def on_param(li, layer, units, ends_body):
+        if li == 0:
+            return None  # A_1: block channels, read by B_1 inside the pair
+        t = li - 1
+        tgt = params[t]
+        copies, n_out = _copies(params, t, rho), tgt.weight.shape[0]
+        k = tgt.weight.reshape(n_out, -1)
+        if li == 1:
+            bw, bb, sw, s = univariate.solve_block_pair(
+                layer=0, target_w=k, target_b=tgt.bias, block_w=unit_w[0],
+                block_b=unit_b[0], sum_w=unit_w[1],
+                owner=common.regular_owners(k.shape[1] + 1, rho),
+                row_map=np.arange(n_out * copies).reshape(n_out, copies),
+                negative_cols=patch_columns(signs[0], tgt), eps_param=eps_param)
+            wmask[0], bmask[0], wmask[1] = bw, bb, sw
+        else:
+            owner, value, origin = _columns(layer, units)
+            s = solve_copies(t, k, tgt.bias, unit_w[li], owner, value, copies, eps_param)
+            for batch in s:
+                inst, cols = batch.chosen_neurons()
+                rows = batch.instances.row[inst] * copies + batch.instances.copy[inst]
+                wmask[li][rows, cols] = True
+                if batch.instances.part == PART_BIAS:
+                    # the constant channels read keep their bias (and nothing else), in
+                    # whichever layer made them (before a residual block: outside it)
+                    read = origin[cols]
+                    for index in np.unique(read // ORIGIN):
+                        bmask[int(index)][read[read // ORIGIN == index] % ORIGIN] = True
+        solved.extend(s)
+        # every constant row keeps no weight: no instance consumes its row; a body's last
+        # layer keeps nothing on its constant slots (later biases read x's constants)
+        return _after(n_out, copies, None,
+                      np.zeros_like(unit_b[li]) if ends_body else unit_b[li], li)
+
+    _walk(source.layers, source.activations, None, {"li": 0}, on_param)
     masks = []
     for layer, w, b in zip(param_layers(source.layers), wmask, bmask, strict=True):
         masks += [w.reshape(layer.weight.shape), b]
@@ -242,48 +283,46 @@ def represented_layers(ticket, *, absolute: bool = False) -> tuple:
     a copy nor a weight-free constant channel at its constant tap is a LayoutError."""
     unit_w, unit_b = masked_unit(ticket, absolute=absolute)
     layout = list(ticket.layout)
-    out, units = [], None
-    for li, layer, act in _source_steps(ticket.source):
-        if li is None:
-            units = None if units is None else units.through(layer)
-        elif li >= 1:
-            entry = layout[max(li - 1, 0)]
-            n_out, copies, n_in = int(entry["n_out"]), int(entry["copies"]), int(entry["n_in"])
-            n_rows = n_out * copies
-            if li == 1:
-                pos, neg, bias = univariate.represent_block_pair(
-                    unit_w[0], unit_b[0], unit_w[1], unit_b[1], n_in, np.arange(n_rows))
-                gain = np.maximum(np.abs(pos), np.abs(neg))
-            else:
-                owner, value, _ = _columns(layer, units)
-                sub = unit_w[li][:n_rows]
-                rows, k = np.nonzero(sub)
-                v = sub[rows, k]
-                is_copy = (owner[k] >= 0) & (owner[k] < n_in)
-                is_const = owner[k] == n_in
-                if not (is_copy | is_const).all():
-                    bad = int(k[~(is_copy | is_const)][0])
-                    raise univariate.LayoutError(
-                        f"source parameter layer {li} reads patch column {bad}, which is neither "
-                        "a copy of a target channel nor a constant channel at its constant tap")
-                keys = rows[is_copy] * n_in + owner[k[is_copy]]
-                pos = univariate.group_fsum(keys, v[is_copy], n_rows * n_in).reshape(
-                    n_rows, n_in)
-                gain = univariate.group_fsum(keys, np.abs(v[is_copy]), n_rows * n_in).reshape(
-                    n_rows, n_in)
-                bias = univariate.group_fsum(
-                    np.concatenate((rows[is_const], np.arange(n_rows))),
-                    np.concatenate(((v * value[k])[is_const], unit_b[li][:n_rows])), n_rows)
-                neg = -pos
+    out = []
 
-            def by_copy(a, n=n_out, m=copies):
-                return np.moveaxis(a.reshape(n, m, *a.shape[1:]), 1, 0)
+    def on_param(li, layer, units, ends_body):
+        if li == 0:
+            return None
+        entry = layout[li - 1]
+        n_out, copies, n_in = int(entry["n_out"]), int(entry["copies"]), int(entry["n_in"])
+        n_rows = n_out * copies
+        if li == 1:
+            pos, neg, bias = univariate.represent_block_pair(
+                unit_w[0], unit_b[0], unit_w[1], unit_b[1], n_in, np.arange(n_rows))
+            gain = np.maximum(np.abs(pos), np.abs(neg))
+        else:
+            owner, value, _ = _columns(layer, units)
+            sub = unit_w[li][:n_rows]
+            rows, k = np.nonzero(sub)
+            v = sub[rows, k]
+            is_copy = (owner[k] >= 0) & (owner[k] < n_in)
+            is_const = owner[k] == n_in
+            if not (is_copy | is_const).all():
+                bad = int(k[~(is_copy | is_const)][0])
+                raise univariate.LayoutError(
+                    f"source parameter layer {li} reads patch column {bad}, which is neither "
+                    "a copy of a target channel nor a constant channel at its constant tap")
+            keys = rows[is_copy] * n_in + owner[k[is_copy]]
+            pos = univariate.group_fsum(keys, v[is_copy], n_rows * n_in).reshape(n_rows, n_in)
+            gain = univariate.group_fsum(keys, np.abs(v[is_copy]), n_rows * n_in).reshape(
+                n_rows, n_in)
+            bias = univariate.group_fsum(
+                np.concatenate((rows[is_const], np.arange(n_rows))),
+                np.concatenate(((v * value[k])[is_const], unit_b[li][:n_rows])), n_rows)
+            neg = -pos
 
-            out.append(RepresentedLayer(by_copy(pos), by_copy(neg), by_copy(bias),
-                                        by_copy(gain)))
-            units = _after(n_out, copies, unit_w[li], unit_b[li])
-        if act is not None and units is not None:
-            units = units.activated(act)
+        def by_copy(a, n=n_out, m=copies):
+            return np.moveaxis(a.reshape(n, m, *a.shape[1:]), 1, 0)
+
+        out.append(RepresentedLayer(by_copy(pos), by_copy(neg), by_copy(bias), by_copy(gain)))
+        return _after(n_out, copies, unit_w[li], unit_b[li], li)
+
+    _walk(ticket.source.layers, ticket.source.activations, None, {"li": 0}, on_param)
     return tuple(out)
 
 
