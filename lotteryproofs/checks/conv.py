@@ -222,7 +222,8 @@ THEOREMS = (
         title="L+1 construction for convolutional targets with nonzero biases",
         claim="ticket ⊆ conv source; every copy of every kernel entry and bias within ε' or "
               "reported; biases through the constant tap (P, P), exact at the border for "
-              "2P ≤ k − 1; error ≤ certified bound (gains Σ_S|v|)",
+              "2P ≤ k − 1; identity residual blocks copy to copy; error ≤ certified bound "
+              "(gains Σ_S|v|)",
         theory="§4.3, §5",
         document="proofs/conv-l-plus-one.md",
         code=("lotteryproofs.construct.conv_l_plus_one:solve",
@@ -231,6 +232,7 @@ THEOREMS = (
               "lotteryproofs.construct.l_plus_one:solve_copies",
               "lotteryproofs.checks.conv:check_conv_l_plus_one"),
         tests=("tests/test_conv_l_plus_one.py::test_random_conv_targets",
+               "tests/test_conv_l_plus_one.py::test_random_residual_targets",
                "tests/test_conv_l_plus_one.py::test_border_pixels_within_the_bound",
                "tests/test_conv_l_plus_one.py::test_same_seed_same_bytes_and_other_seed_other_source",
                "tests/test_conv_l_plus_one.py::test_tampered_mask_reading_a_constant_off_its_tap_is_a_layout_error",
