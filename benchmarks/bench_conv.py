@@ -97,8 +97,9 @@ def cli(args) -> int:
         if args.target == "shortcut-random":
             io.save_target(shortcut_target(args.seed), os.path.join(tmp, "shortcut.npz"))
             args.target = "shortcut.npz"
-        rows = [_run_child(["construct", args.target, "--method", args.method, "--rho", str(args.rho),
-                            "--eps-param", str(args.eps), "--seed", str(args.seed),
+        rows = [_run_child(["construct", args.target, "--method", args.method,
+                            "--rho", str(args.rho), "--eps-param", str(args.eps),
+                            "--seed", str(args.seed),
                             "--out", "t.npz", "--json", "c.json"], tmp)]
         size = os.path.getsize(os.path.join(tmp, "t.npz"))
         rows.append(_run_child(["verify", "t.npz", "--target", args.target], tmp))
@@ -133,7 +134,8 @@ def main(argv=None) -> int:
     y_t = target.forward(data.x_test).argmax(axis=1)
     y_s = ticket.approximation(data.x_test).argmax(axis=1)
     out = {
-        "target": args.target, "method": args.method, "rho": args.rho, "eps_param": args.eps, "seed": args.seed,
+        "target": args.target, "method": args.method, "rho": args.rho, "eps_param": args.eps,
+        "seed": args.seed,
         "target_test_accuracy": float(np.mean(y_t == data.y_test)),
         "ticket_test_accuracy": float(np.mean(y_s == data.y_test)),
         "agreement": float(np.mean(y_s == y_t)),
