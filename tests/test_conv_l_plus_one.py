@@ -200,3 +200,34 @@ def test_refusals_one_line():
             [conv, Residual((body,), (), short)], [RELU]))
     with pytest.raises(_validate.InputError, match="before the first residual block"):
         L1.supports.check(L1.owner, Network.from_layers([Residual((body,), ()), conv], [RELU]))
+
+
+def test_cli_construct_verify_export_round_trip(tmp_path, capsys):
+    """construct --method l+1 → ticket file → verify (exit 0) → export: the exported network
+    (rebuilt from its own tensors) is the ticket read back, and its error on fresh inputs is
+    below the certificate construct wrote."""
+    from test_conv_cli import small_conv_target
+
+    from lotteryproofs import io
+    from lotteryproofs.cli import main
+
+    target = small_conv_target(np.random.default_rng(3), residual=True)
+    io.save_target(target, tmp_path / "tgt.npz")
+    argv = ["construct", str(tmp_path / "tgt.npz"), "--method", "l+1", "--rho", "12",
+            "--seed", "5", "--out", str(tmp_path / "t.npz"), "--json", str(tmp_path / "c.json")]
+    assert main(argv) == 0
+    assert main(["verify", str(tmp_path / "t.npz"), "--target", str(tmp_path / "tgt.npz"),
+                 "--samples", "500"]) == 0
+    assert main(["export", str(tmp_path / "t.npz"), "--format", "network", "--out",
+                 str(tmp_path / "n.npz")]) == 0
+    capsys.readouterr()
+    exported, _ = io.read_target(str(tmp_path / "n.npz"))
+    ticket = io.load_ticket(str(tmp_path / "t.npz"))
+    box = Box.cube(-1.0, 1.0, target.widths[0])
+    x = box.sample(2000, np.random.default_rng(9))
+    np.testing.assert_allclose(exported.forward(x), ticket.approximation(x), rtol=1e-9,
+                               atol=1e-9)
+    import json
+
+    certified = json.loads((tmp_path / "c.json").read_text())["errors"]["certified_output_error"]
+    assert float(np.max(np.abs(exported.forward(x) - target.forward(x)))) <= certified
