@@ -94,7 +94,7 @@ def compatible_target(seed):
 def test_random_conv_targets(seed):
     target, rng = compatible_target(seed)
     box = Box.cube(-1.0, 1.0, target.layers[0].in_features)
-    ticket = build(target, seed)
+    ticket = build(target, seed, rho=30)
     for p, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
                        ticket.network.parameter_arrays, strict=True):
         assert m.dtype == bool and m.shape == p.shape
@@ -119,7 +119,7 @@ def test_random_residual_targets(seed):
     rng = np.random.default_rng(seed)
     target = random_conv_target(rng, residual=True)
     box = Box.cube(-1.0, 1.0, target.layers[0].in_features)
-    ticket = build(target, seed)
+    ticket = build(target, seed, rho=24)  # failures allowed: reported and checked as such
     assert isinstance(ticket.source.layers[2], Residual)
     for p, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
                        ticket.network.parameter_arrays, strict=True):
