@@ -710,10 +710,13 @@ def save_conv_ticket(ticket, path, *, store_source: bool = False,
 
 def _conv_layout(path, metadata) -> tuple:
     layout = metadata.get("layout")
+    # kinds: conv 2L's pairs; the conv L+1's first pair and copy layers (with their copies).
+    # Verify compares the entries with the construction's own layout for the target.
+    kinds = {"pair": (), "l+1 block": ("copies",), "l+1 copies": ("copies",)}
     ok = isinstance(layout, list) and all(
-        isinstance(e, dict) and e.get("kind") == "pair" and all(
+        isinstance(e, dict) and e.get("kind") in kinds and all(
             isinstance(e.get(k), int) and not isinstance(e.get(k), bool) and e[k] >= 0
-            for k in ("parameter_index", "n_in", "n_out")) for e in layout)
+            for k in ("parameter_index", "n_in", "n_out", *kinds[e["kind"]])) for e in layout)
     if not ok:
         raise _validate.InputError(f"{path}: its metadata 'layout' must list the pairs "
                                    "(kind, parameter_index, n_in, n_out) of the construction")

@@ -497,11 +497,13 @@ def _compact_layers(layers) -> list:
             layers[i] = Residual(tuple(_compact_layers(layer.body_layers)),
                                  layer.body_activations, shortcut)
             i += 1
-        elif isinstance(layer, (Conv2d, Dense)) and i + 1 < len(layers):
+        elif (isinstance(layer, (Conv2d, Dense)) and i + 1 < len(layers)
+              and type(layers[i + 1]) is type(layer)):
             a, b = layer, layers[i + 1]
-            bw = b.weight.reshape(b.weight.shape[0], -1)
+            # b's input channels it reads (any output, any tap: an L+1 copy layer is k×k)
+            reads = np.any(b.weight != 0, axis=tuple(d for d in range(b.weight.ndim) if d != 1))
             aw = a.weight.reshape(a.weight.shape[0], -1)
-            keep = np.any(bw != 0, axis=0) & (np.any(aw != 0, axis=1) | (a.bias != 0))
+            keep = reads & (np.any(aw != 0, axis=1) | (a.bias != 0))
             if not keep.any():
                 keep[0] = True  # a layer needs one channel: a silent one
             layers[i], layers[i + 1] = _select(a, keep, rows=True), _select(b, keep, rows=False)

@@ -108,14 +108,21 @@ def _solve_copy_layer(t, target, unit, owner, copies, eps_param, gain_slack=None
 
     ``constant_output(c)`` is what a constant-block neuron with bias c feeds forward (its
     activation at pre-activation c); a neuron whose output is 0 is no candidate."""
-    w_t, b_t = target.weights[t], target.biases[t]
+    return solve_copies(t, target.weights[t], target.biases[t], unit.weights[t + 1], owner,
+                        constant_output(unit.biases[t]), copies, eps_param, gain_slack)
+
+
+def solve_copies(t, w_t, b_t, sum_w, owner, constant_value, copies, eps_param,
+                 gain_slack=None):
+    """The instances of a copy layer on its flat weight matrix ``sum_w`` (rows: copy c of
+    target row j is row j·copies + c): target entry w_t[j, i] over single draws from the
+    columns k with owner[k] = i, the bias b_t[j] over products v·c_k with the columns of
+    owner n_in (constants; ``constant_value[k]`` = c_k, 0 = no candidate). A convolution is
+    this on its patch matrix (construct/conv_l_plus_one.py)."""
     n_in = w_t.shape[1]
-    sum_w = unit.weights[t + 1]
-    prev_b = unit.biases[t]
-    copy_neuron = owner < n_in
-    out = constant_output(prev_b)
-    constant = (owner == n_in) & (out != 0)
-    amplitude = np.where(copy_neuron, 1.0, np.where(constant, out, 0.0))
+    copy_neuron = (owner >= 0) & (owner < n_in)
+    constant = (owner == n_in) & (constant_value != 0)
+    amplitude = np.where(copy_neuron, 1.0, np.where(constant, constant_value, 0.0))
     copy_pools = common.make_pools(owner, copy_neuron, n_in)
     constant_pools = common.make_pools(np.where(constant, 0, -1), constant, 1)
     jj, ii = np.nonzero(common.significant(w_t, eps_param))
