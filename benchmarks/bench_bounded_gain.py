@@ -1,6 +1,7 @@
 """What the gain constraint costs: bounded-gain L+1 against plain L+1 (benchmarks/README.md).
 
     python benchmarks/bench_bounded_gain.py rss            # failure table of the RSS mode
+    python benchmarks/bench_bounded_gain.py copy-rates     # the same, real copy-layer targets
     python benchmarks/bench_bounded_gain.py constructions  # l+1-bounded vs l+1, equal ρ and ε'
     python benchmarks/bench_bounded_gain.py real           # wine, breast cancer, digits
     python benchmarks/bench_bounded_gain.py real --datasets wine --rho 40 --rho-in 60
@@ -69,6 +70,42 @@ def rss_table(trials: int, seed: int) -> str:
                 lines.append(f"| {law} | {n} | {eps:g} | {' | '.join(cells)} | "
                              f"{time.perf_counter() - start:.1f} |")
                 print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+#: (target, n, ε', γ, instances) cells of ``copy-rates``: the pool sizes and ε' the per-layer
+#: allocation gives the real targets' copy layers (benchmarks/README.md, "Per-layer allocation")
+COPY_RATE_CELLS = (
+    [("wine", 40, e, g, 400) for e in (1.5e-5, 3e-5, 1e-4) for g in (2.0, 0.5, 0.25)]
+    + [(k, n, e, 2.0, 300) for k, es in (("wine", (1e-5, 2.2e-6)),
+                                        ("breast-cancer", (2e-6, 3.5e-7)),
+                                        ("digits", (1e-8,)))
+       for e in es for n in (40, 46)])
+
+
+def copy_rate_table(seed: int) -> str:
+    """The bounded-gain mode's failure rate with targets drawn from a real target's copy-layer
+    weights W_2…W_L (nonzero), values U[−1, 1], c = γ/ε'; 95 % Clopper–Pearson; CPU per
+    instance. n = 46 is the largest pool the engine's memory guard admits on 2 threads."""
+    from lotteryproofs import laws
+    from lotteryproofs.io import read_target
+    from lotteryproofs.rss import sparsest_subset_sum_batch
+
+    rng = np.random.default_rng(seed)
+    lines = ["| targets | n | ε' | γ | failed (95 % CP) | CPU ms/instance |",
+             "|---|---|---|---|---|---|"]
+    for key, n, eps, gamma, trials in COPY_RATE_CELLS:
+        target, _ = read_target(TARGETS[key])
+        pool = np.concatenate([np.ravel(w) for w in target.weights[1:]])
+        pool = pool[pool != 0]
+        values = laws.sample("uniform", rng, (trials, n))
+        targets = rng.choice(pool, trials)
+        cpu = time.process_time()
+        r = sparsest_subset_sum_batch(values, targets, eps, gain_slack=gamma / eps)
+        ms = 1000 * (time.process_time() - cpu) / trials
+        lines.append(f"| {key} | {n} | {eps:g} | {gamma:g} | "
+                     f"{_interval(int((~r.feasible).sum()), trials)} | {ms:.1f} |")
+        print(lines[-1], flush=True)
     return "\n".join(lines)
 
 
@@ -155,6 +192,104 @@ def real_rows(datasets, rho: int, rho_in: int, eps: float) -> list[dict]:
     return rows
 
 
+def allocated_row(key: str, rho: int, rho_in: int, eps: float, budgets, shares) -> dict:
+    """Bounded-gain L+1 with ε'_l, γ_l per layer (proofs/bounded-gain-l+1.md, "Per-layer
+    allocation"), through the Python API: failures per layer (error > ε'_l, recomputed here
+    from the log's exact errors), measured gains against |w| + γ_l and a_l + γ_l k_l, the
+    allocated a-priori bound Σ ε'_l c_l, the certificate, test accuracy and agreement."""
+    import dataclasses
+    import resource
+
+    from lotteryproofs import bounds
+    from lotteryproofs.certify import certified_output_error, certify
+    from lotteryproofs.construct import construct, represented_layers
+    from lotteryproofs.construct.bounded_gain import (
+        CONSTRUCTION,
+        GAIN_BUDGET,
+        allocated,
+        allocated_build,
+    )
+    from lotteryproofs.evaluate import dataset_report
+    from lotteryproofs.io import read_target, target_box
+
+    target, metadata = read_target(TARGETS[key])
+    box = target_box(metadata, target.widths[0])
+    norms = bounds.target_norms(target, target.activation_bounds(box),
+                                input_has_negative=bool(box.has_negative.any()))
+    budgets = (0.0, *budgets)
+    eps_params = bounds.allocate_eps_params(norms, eps, budgets, shares)
+    a_priori = float(bounds.allocated_a_priori_error(norms, eps_params, budgets))
+    certifiable = max(budgets[1:]) <= GAIN_BUDGET
+    # γ_l above the registered γ: certify() would read the registered bound by the method
+    # name, so such a ticket gets only the recursion (certified_output_error) and Σ ε'_l c_l
+    record = (allocated(eps_params, budgets) if certifiable else dataclasses.replace(
+        CONSTRUCTION, build=allocated_build(eps_params, budgets)))
+    start, cpu = time.perf_counter(), time.process_time()
+    ticket = construct(target, record, eps_param=max(eps_params),
+                       delta=0.1, rng=0, domain=box, rho=rho, rho_in=rho_in)
+    build_s, build_cpu = time.perf_counter() - start, time.process_time() - cpu
+    log = ticket.rss_log
+    layer = np.asarray(log.layer)
+    failed = np.asarray(log.error) > np.asarray(eps_params)[layer]
+    assert np.array_equal(failed, np.asarray(log.failed)), "log flags differ from ε'_l"
+    represented = represented_layers(ticket)
+    gain_excess = 0
+    for t in range(1, target.depth):
+        w = target.weights[t]
+        allowed = np.where(np.abs(w) > eps_params[t], np.abs(w) + budgets[t], 0.0)
+        gain = np.asarray(represented[t].gain)
+        row_gain = float(gain.sum(axis=2).max())
+        a_l = bounds._fsum_up_rows(np.abs(w))
+        k_l = int(np.count_nonzero(w, axis=1).max())
+        gain_excess += int(np.count_nonzero(gain > allowed[None]))
+        gain_excess += int(row_gain > a_l + budgets[t] * k_l)
+    start = time.perf_counter()
+    recursion = certified_output_error(target, box, represented)
+    if certifiable:
+        cert = certify(ticket, target, box)
+        observed, certified = cert.observed_output_error, cert.certified_output_error
+    else:
+        observed, certified = None, recursion
+    x = box.sample(10_000, np.random.default_rng(1))
+    sampled = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
+    data = dataset_report(target, ticket, metadata) or {}
+    row = {"target": TARGETS[key], "rho": rho, "rho_in": rho_in, "eps": eps,
+           "budgets": budgets[1:], "shares": tuple(shares),
+           "eps_params": [float(f"{e:.4g}") for e in eps_params],
+           "a_priori_allocated": a_priori,
+           "failed_per_layer": [int(failed[layer == t].sum()) for t in range(target.depth)],
+           "instances_per_layer": [int((layer == t).sum()) for t in range(target.depth)],
+           "gain_violations": gain_excess,
+           # (layer, part): failed, instances, candidates searched (min–max) of the failed
+           "failed_by_part": _failed_by_part(log, failed),
+           "observed": observed, "sampled_max_10k": sampled, "recursion": recursion,
+           "certified": certified, "certifiable": certifiable,
+           "target_acc": data.get("target_test_accuracy"),
+           "ticket_acc": data.get("ticket_test_accuracy"), "agreement": data.get("agreement"),
+           "ticket_nnz": ticket.count_nonzero(), "target_nnz": target.count_nonzero(),
+           "source_params": ticket.source.n_params, "construct_s": round(build_s, 1),
+           "construct_cpu_s": round(build_cpu, 1),
+           "certify_s": round(time.perf_counter() - start, 1),
+           "load": round(os.getloadavg()[0], 1),
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _failed_by_part(log, failed) -> dict:
+    """'l{layer+1}/part{p}': [failed, instances, fewest and most candidates of a failed one]."""
+    layer, part = np.asarray(log.layer), np.asarray(log.part)
+    n_cand = np.asarray(log.n_candidates)
+    out = {}
+    for t, p in sorted(set(zip(layer.tolist(), part.tolist(), strict=True))):
+        here = (layer == t) & (part == p)
+        bad = here & failed
+        out[f"l{t + 1}/part{p}"] = [int(bad.sum()), int(here.sum()),
+                                    int(n_cand[bad].min()) if bad.any() else None,
+                                    int(n_cand[bad].max()) if bad.any() else None]
+    return out
+
+
 def available_gb() -> float:
     """MemAvailable of /proc/meminfo in GB (the LeNet rows need ≥ 14 GB; others share it)."""
     for line in Path("/proc/meminfo").read_text().splitlines():
@@ -215,7 +350,12 @@ def lenet_rows(rho: int, rho_in: int, eps_param: float, certify_too: bool) -> li
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("rss", "constructions", "real", "lenet"))
+    parser.add_argument("part", choices=("rss", "copy-rates", "constructions", "real", "allocated",
+                                         "lenet"))
+    parser.add_argument("--budgets", type=float, nargs="+", default=None,
+                        help="allocated: γ_l of the copy layers l = 2…L")
+    parser.add_argument("--shares", type=float, nargs="+", default=None,
+                        help="allocated: s_l, l = 1…L, Σ s_l ≤ 1 (ε'_l = s_l ε / c_l)")
     parser.add_argument("--eps-param", type=float, default=0.01, help="lenet only")
     parser.add_argument("--certify", action="store_true", help="lenet: also certify")
     parser.add_argument("--trials", type=int, default=1000)
@@ -231,10 +371,15 @@ def main(argv=None) -> int:
     start, cpu = time.perf_counter(), time.process_time()
     if args.part == "rss":
         out = rss_table(args.trials, 0)
+    elif args.part == "copy-rates":
+        out = copy_rate_table(0)
     elif args.part == "constructions":
         out = construction_table(args.seeds)
     elif args.part == "real":
         out = real_rows(args.datasets, args.rho, args.rho_in, args.eps)
+    elif args.part == "allocated":
+        out = [allocated_row(k, args.rho, args.rho_in, args.eps, args.budgets, args.shares)
+               for k in args.datasets]
     else:
         out = lenet_rows(args.rho, args.rho_in, args.eps_param, args.certify)
     print(f"# wall {time.perf_counter() - start:.1f} s, CPU (this process) "

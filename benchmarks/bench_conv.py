@@ -1,11 +1,12 @@
-"""Convolutional 2L tickets of the shipped digits-cnn target: accuracy, agreement, size, time.
+"""Convolutional tickets (conv 2L, or L+1 with ``--method l+1``) of the shipped digits-cnn
+target: accuracy, agreement, size, time.
 
-    PYTHONPATH=$PWD python benchmarks/bench_conv.py [--rho 40] [--eps 0.01] [--seed 0]
+    PYTHONPATH=$PWD python benchmarks/bench_conv.py [--method 2l] [--rho 40] [--eps 0.01] [--seed 0]
     PYTHONPATH=$PWD python benchmarks/bench_conv.py --cli [--target digits-cnn] [--rho 80]
     PYTHONPATH=$PWD python benchmarks/bench_conv.py --cli --target shortcut-random --rho 40
 
 ``--cli`` instead runs the user's commands, each in its own process:
-``lotteryproofs construct TARGET --method 2l --rho R --out t.npz --json c.json``, then
+``lotteryproofs construct TARGET --method M --rho R --out t.npz --json c.json``, then
 ``lotteryproofs verify t.npz --target TARGET``, then ``lotteryproofs export t.npz --format
 network --out n.npz``, and prints per command its wall time, CPU time
 (user + system of the child) and peak RSS (the child's ru_maxrss), with the ticket file's size.
@@ -34,6 +35,7 @@ import numpy as np
 
 from lotteryproofs import datasets, io
 from lotteryproofs.construct.conv_two_layer import construct_conv
+from lotteryproofs.construct.registry import get_conv_construction
 from lotteryproofs.network import Box
 
 
@@ -95,8 +97,9 @@ def cli(args) -> int:
         if args.target == "shortcut-random":
             io.save_target(shortcut_target(args.seed), os.path.join(tmp, "shortcut.npz"))
             args.target = "shortcut.npz"
-        rows = [_run_child(["construct", args.target, "--method", "2l", "--rho", str(args.rho),
-                            "--eps-param", str(args.eps), "--seed", str(args.seed),
+        rows = [_run_child(["construct", args.target, "--method", args.method,
+                            "--rho", str(args.rho), "--eps-param", str(args.eps),
+                            "--seed", str(args.seed),
                             "--out", "t.npz", "--json", "c.json"], tmp)]
         size = os.path.getsize(os.path.join(tmp, "t.npz"))
         rows.append(_run_child(["verify", "t.npz", "--target", args.target], tmp))
@@ -111,6 +114,7 @@ def cli(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", default="digits-cnn")
+    parser.add_argument("--method", default="2l", help="a convolutional construction: 2l, l+1")
     parser.add_argument("--rho", type=int, default=40)
     parser.add_argument("--eps", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
@@ -124,12 +128,14 @@ def main(argv=None) -> int:
     box = Box(np.asarray(box_meta["lower"]), np.asarray(box_meta["upper"]))
     data = datasets.load_dataset("digits", split_seed=int(meta.get("split_seed", 0)))
     wall, cpu = time.perf_counter(), time.process_time()
-    ticket = construct_conv(target, eps_param=args.eps, rho=args.rho, rng=args.seed, domain=box)
+    ticket = construct_conv(target, eps_param=args.eps, rho=args.rho, rng=args.seed, domain=box,
+                            construction=get_conv_construction(args.method))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     y_t = target.forward(data.x_test).argmax(axis=1)
     y_s = ticket.approximation(data.x_test).argmax(axis=1)
     out = {
-        "target": args.target, "rho": args.rho, "eps_param": args.eps, "seed": args.seed,
+        "target": args.target, "method": args.method, "rho": args.rho, "eps_param": args.eps,
+        "seed": args.seed,
         "target_test_accuracy": float(np.mean(y_t == data.y_test)),
         "ticket_test_accuracy": float(np.mean(y_s == data.y_test)),
         "agreement": float(np.mean(y_s == y_t)),

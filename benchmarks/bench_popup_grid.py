@@ -3,14 +3,18 @@
 Before: every run trained alone by the reference loop as it was on main before batching
 (``git show d957fce:lotteryproofs/popup.py``, loaded as its own module — its top-k by
 argpartition, its numpy Adam). After: the runs of each (dataset, seed) in blocks of
-experiments.BLOCK_MEMBERS through popup_batch (experiments._run_tasks). Both on the same slice
-of ``experiments.default_grid`` (every dataset, density and option; the sources and seeds given),
-each run's masks hashed: identical results = the same test and train accuracy, final loss, λ
-and mask bytes run by run.
+experiments.BLOCK_MEMBERS through popup_batch (experiments._run_tasks). Both on the same part
+of ``experiments.default_grid`` (default: all of it — every dataset, source, density, option
+and seed), each run's masks hashed: identical results = the same test and train accuracy,
+final loss, λ and mask bytes run by run.
 
-Run: ``python benchmarks/bench_popup_grid.py [--sources uniform looks-linear-dependent]
-[--seeds 0] [--datasets digits]`` (one process, one BLAS thread; the two paths alternate block
-by block; prints wall and CPU time of both, the ratio and the identity).
+Run: ``python benchmarks/bench_popup_grid.py [--sources ...] [--seeds 0 1 ...] [--datasets
+digits] [--part I/N] [--json OUT.json]`` (one process, one BLAS thread; the two paths
+alternate block by block; a line per block with the running totals; prints wall and CPU time
+of both, the ratio and the identity). ``--part I/N`` takes every N-th block from the I-th, so
+N processes (one per core) cover the grid between them; ``--combine A.json B.json ... --json
+OUT.json`` adds their times and identities. ``--flops``: the grid's matrix-product count from
+its shapes and one BLAS thread's rate on those shapes (the floor of the grid's time).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -83,13 +88,98 @@ def prepare(task):
     return dataset, source, config, train_seq
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sources", nargs="+", default=["uniform", "looks-linear-dependent"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--datasets", nargs="+", default=None)
-    args = parser.parse_args()
+def product_flops(widths, rows: int, epochs: int) -> int:
+    """Matrix-product flops of one edge-popup run: per sample and epoch, the forward product
+    of every layer and, backward, the weight gradient of every layer and the input gradient of
+    every layer but the first, each 2·n_in·n_out."""
+    pairs = list(zip(widths[:-1], widths[1:], strict=True))
+    per_sample = 2 * (2 * sum(a * b for a, b in pairs) + sum(a * b for a, b in pairs[1:]))
+    return per_sample * rows * epochs
+
+
+def gemm_rate(widths, members: int, batch: int, repeats: int) -> float:
+    """FLOP/s of one BLAS thread on the trainer's three product shapes for these widths
+    (popup_batch: (S, B, n_in) @ (S, n_in, n_out), its transpose for the weight gradient, and
+    the input gradient), float64, measured together as the trainer calls them. CPU time of
+    this thread (time.thread_time), so other jobs' time slices on a shared machine are not
+    counted (their cache and memory traffic still are)."""
+    rng = np.random.default_rng(0)
+    flops, seconds = 0, 0.0
+    with single_blas_thread():
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            h = rng.standard_normal((members, batch, a))
+            w = rng.standard_normal((members, a, b))
+            g = rng.standard_normal((members, batch, b))
+            for _ in range(2):  # warm caches
+                np.matmul(h, w)
+            start = time.thread_time()
+            for _ in range(repeats):
+                np.matmul(h, w)  # forward
+                np.matmul(g.transpose(0, 2, 1), h)  # weight gradient
+                np.matmul(g, w.transpose(0, 2, 1))  # input gradient
+            seconds += time.thread_time() - start
+            flops += 3 * repeats * members * 2 * batch * a * b
+    return flops / seconds
+
+
+def flops_report() -> dict:
     spec = default_grid(0)
+    runs = spec.n_runs // len(spec.datasets)
+    total, rates = 0, {}
+    for name in spec.datasets:
+        dataset = load_dataset(name, split_seed=0)
+        widths = (dataset.n_features, *spec.hidden, dataset.n_classes)
+        flops = product_flops(widths, dataset.x_train.shape[0], spec.epochs)
+        total += runs * flops
+        rates[name] = {"widths": list(widths), "train_rows": dataset.x_train.shape[0],
+                       "gflop_per_run": flops / 1e9, "runs": runs,
+                       "gflops_one_thread": gemm_rate(widths, BLOCK_MEMBERS, 64, 200) / 1e9}
+    big = np.random.default_rng(1).standard_normal((1024, 1024))
+    with single_blas_thread():
+        np.matmul(big, big)
+        start = time.thread_time()
+        for _ in range(5):
+            np.matmul(big, big)
+        peak = 5 * 2 * 1024**3 / (time.thread_time() - start)
+    cpu_s = sum(r["runs"] * r["gflop_per_run"] / r["gflops_one_thread"] for r in rates.values())
+    return {"datasets": rates, "grid_gflop": total / 1e9, "product_cpu_seconds": cpu_s,
+            "floor_wall_seconds_two_cores": cpu_s / 2,
+            "gflops_one_thread_1024_gemm": peak / 1e9,
+            "load_average": os.getloadavg()[0]}
+
+
+def combine(paths) -> dict:
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    out = {"parts": [p["part"] for p in parts], "runs": sum(p["runs"] for p in parts),
+           "identical": sum(p["identical"] for p in parts),
+           "differs": [d for p in parts for d in p["differs"]]}
+    for path in ("before", "after"):
+        out[path] = {k: sum(p[path][k] for p in parts) for k in ("wall", "cpu")}
+        # the parts ran side by side, one per core: the grid's wall is the longest part's
+        out[path]["wall_longest_part"] = max(p[path]["wall"] for p in parts)
+    out["cpu_ratio"] = out["before"]["cpu"] / out["after"]["cpu"]
+    out["wall_ratio"] = out["before"]["wall"] / out["after"]["wall"]
+    return out
+
+
+def main() -> None:
+    spec = default_grid(0)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sources", nargs="+", default=list(spec.sources))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(range(spec.seeds)))
+    parser.add_argument("--datasets", nargs="+", default=None)
+    parser.add_argument("--part", default="0/1", help="I/N: every N-th block from the I-th")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--combine", nargs="+", default=None)
+    parser.add_argument("--flops", action="store_true")
+    args = parser.parse_args()
+    if args.flops or args.combine:
+        out = flops_report() if args.flops else combine(args.combine)
+        print(json.dumps(out, indent=1))
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        return
+    part, parts = map(int, args.part.split("/"))
     tasks = [_Task(spec, d, s, density, option, seed) for d in args.datasets or spec.datasets
              for s in args.sources for density in spec.densities for option in spec.options
              for seed in args.seeds]
@@ -103,7 +193,9 @@ def main() -> None:
     # falls on both paths alike
     before, after = [None] * len(tasks), [None] * len(tasks)
     times = {"before": [0.0, 0.0], "after": [0.0, 0.0]}
-    for block in grid_blocks(tasks, BLOCK_MEMBERS):
+    blocks = grid_blocks(tasks, BLOCK_MEMBERS)[part::parts]
+    mine = [i for block in blocks for i in block]
+    for j, block in enumerate(blocks):
         wall, cpu = time.perf_counter(), time.process_time()
         with single_blas_thread():
             for i in block:
@@ -121,6 +213,13 @@ def main() -> None:
             after[i] = row(tasks[i], p[1], result, p[0])
         times["after"][0] += time.perf_counter() - wall
         times["after"][1] += time.process_time() - cpu
+        print(f"block {j + 1}/{len(blocks)} ({tasks[block[0]].dataset}, seed "
+              f"{tasks[block[0]].seed}): before {times['before'][0]:.1f} s / "
+              f"{times['before'][1]:.1f} CPU-s, after {times['after'][0]:.1f} s / "
+              f"{times['after'][1]:.1f} CPU-s, identical so far "
+              f"{sum(before[i] == after[i] for b in blocks[:j + 1] for i in b)}", flush=True)
+    before, after = [before[i] for i in mine], [after[i] for i in mine]
+    tasks = [tasks[i] for i in mine]
     (before_wall, before_cpu), (after_wall, after_cpu) = times["before"], times["after"]
 
     same = [a == b for a, b in zip(before, after, strict=True)]
@@ -132,9 +231,18 @@ def main() -> None:
           f"identical runs (accuracies, loss, λ, mask bytes): {sum(same)}/{len(same)}; "
           f"load average {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}, "
           f"numpy {np.__version__}")
+    differs = []
     for task, b, a in zip(tasks, before, after, strict=True):
         if a != b:
             print("DIFFERS", task.dataset, task.source, task.density, task.option, b, a)
+            differs.append([task.dataset, task.source, task.density, task.option, task.seed])
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "part": args.part, "runs": len(tasks), "identical": sum(same), "differs": differs,
+            "before": {"wall": before_wall, "cpu": before_cpu, "code": BASELINE_COMMIT},
+            "after": {"wall": after_wall, "cpu": after_cpu, "block_members": BLOCK_MEMBERS},
+            "load_average_at_end": os.getloadavg()[0], "python": sys.version.split()[0],
+            "numpy": np.__version__}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

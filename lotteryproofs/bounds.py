@@ -191,6 +191,63 @@ def sufficient_eps_param_expr(spec: BoundSpec, depth: int):
     return EPS / total
 
 
+def bounded_gain_contributions(norms: TargetNorms, budgets) -> tuple:
+    """c_l = (k_l B_{l−1} + 1) Π_{m=l+1}^{L} (a_m + γ_m k_m), l = 1…L (mpmath).
+
+    Bounded-gain L+1 with its own ε'_l and γ_l per target layer (γ_1 unused: layer 1 is the
+    2L layer, whose gain multiplies e_0 = 0) has e_L ≤ Σ_l ε'_l c_l (proofs/bounded-gain-l+1.md,
+    "Per-layer allocation": the recursion (2) with ε'_l, γ_l in layer l). ``budgets``: one γ_l
+    per layer (entry 0 ignored)."""
+    depth = norms.depth
+    budgets = tuple(budgets)
+    if len(budgets) != depth:
+        raise _validate.InputError(f"need {depth} gain budgets (one per layer), got {len(budgets)}")
+    gammas = [None] + [_validate.positive("gain budget γ", g) for g in budgets[1:]]
+    with mpmath.workdps(DPS):
+        gains = [None] + [mpmath.mpf(norms.a[m]) + mpmath.mpf(gammas[m]) * norms.k[m]
+                          for m in range(1, depth)]
+        out = []
+        for ly in range(depth):
+            tail = mpmath.mpf(1)
+            for m in range(ly + 1, depth):
+                tail *= gains[m]
+            out.append(+((mpmath.mpf(norms.k[ly]) * mpmath.mpf(norms.B[ly]) + 1) * tail))
+    return tuple(out)
+
+
+def allocated_a_priori_error(norms: TargetNorms, eps_params, budgets) -> mpmath.mpf:
+    """Σ_l ε'_l c_l (:func:`bounded_gain_contributions`), the a-priori output error of a
+    bounded-gain L+1 ticket whose layer-l instances are all within ε'_l under budget γ_l."""
+    eps_params = tuple(_validate.positive("ε'_l", e) for e in eps_params)
+    contrib = bounded_gain_contributions(norms, budgets)
+    if len(eps_params) != len(contrib):
+        raise _validate.InputError(f"need {len(contrib)} per-layer ε', got {len(eps_params)}")
+    with mpmath.workdps(DPS):
+        return +mpmath.fsum(mpmath.mpf(e) * c for e, c in zip(eps_params, contrib, strict=True))
+
+
+def allocate_eps_params(norms: TargetNorms, eps, budgets, shares) -> tuple[float, ...]:
+    """Per-layer ε'_l = s_l ε / c_l (rounded down to a float), s_l ≥ 0, Σ s_l ≤ 1, so that
+    :func:`allocated_a_priori_error` ≤ ε. Shares s_l ∝ c_l give the uniform ε' = ε / Σ c_l of
+    :func:`sufficient_eps_param_expr`; any other shares satisfy the same recursion."""
+    eps = open_eps(eps)
+    shares = tuple(float(s) for s in shares)
+    if any(not (s > 0 and math.isfinite(s)) for s in shares) or math.fsum(shares) > 1:
+        raise _validate.InputError(f"shares must be > 0 with sum ≤ 1, got {shares}")
+    contrib = bounded_gain_contributions(norms, budgets)
+    if len(shares) != len(contrib):
+        raise _validate.InputError(f"need {len(contrib)} shares, got {len(shares)}")
+    out = []
+    with mpmath.workdps(DPS):
+        for s, c in zip(shares, contrib, strict=True):
+            exact = mpmath.mpf(s) * mpmath.mpf(eps) / c
+            value = float(exact)
+            while mpmath.mpf(value) > exact:  # round down: the bound stays ≤ ε
+                value = float(np.nextafter(value, 0.0))
+            out.append(value)
+    return tuple(out)
+
+
 def _sufficient_k_factor(spec: BoundSpec, layer: int):
     """The factor of k_m in the gain bound a_m + (factor)·k_m used for ε' ≤ 1 (1; γ on the
     bounded-gain copy layers, whose gain is exactly a_m + γ k_m)."""

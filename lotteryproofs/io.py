@@ -429,6 +429,8 @@ def full_source_ticket(ticket: Ticket) -> Ticket:
     if not ticket.compact:
         return ticket
     source = ticket.origin.spec.network()
+    if not ticket.source.is_relu:  # the support carries the layout's activations
+        source = Network(source.weights, source.biases, activations=ticket.source.activations)
     weight_masks = [np.zeros(w.shape, bool) for w in source.weights]
     bias_masks = [np.zeros(b.shape, bool) for b in source.biases]
     for layer, (wpos, _, bpos, _) in enumerate(ticket.kept()):
@@ -560,10 +562,12 @@ def _load_compact(path, arrays, metadata) -> Ticket:
     scale, rss_log = _scale_and_log(path, arrays)
     from lotteryproofs.ticket import droppable_levels, support_ticket
 
+    specs = _layout_activation_specs(path, metadata, spec.depth)
     try:
         ticket = support_ticket(spec, kept, scale, metadata, rss_log,
                                 droppable=droppable_levels(metadata.get("layout")),
-                                source_sha256=sha)
+                                source_sha256=sha, activations=None if specs is None else
+                                [get_activation(a) for a in specs])
     except _validate.InputError as exc:
         raise _validate.InputError(f"{path}: {exc}") from None
     _check_ticket_domain(path, metadata, spec.widths[0])
@@ -598,17 +602,22 @@ def _check_ticket_domain(path, metadata, n_inputs: int) -> None:
             )
 
 
-def _with_source_activations(path, source: Network, metadata) -> Network:
-    """The source with the hidden activations its layout records (``layout.activations``:
-    constructions for activations other than ReLU); ReLU when none are recorded."""
+def _layout_activation_specs(path, metadata, depth: int):
+    """The hidden activations a ticket's layout records (``layout.activations``: constructions
+    for activations other than ReLU), checked to be depth − 1 of them; None when none are."""
     layout = metadata.get("layout") if isinstance(metadata, dict) else None
     specs = layout.get("activations") if isinstance(layout, dict) else None
+    if specs is not None and (not isinstance(specs, list) or len(specs) != depth - 1):
+        raise _validate.InputError(
+            f"{path}: layout.activations must list {depth - 1} activations, got {specs!r}")
+    return specs
+
+
+def _with_source_activations(path, source: Network, metadata) -> Network:
+    """The source with the hidden activations its layout records; ReLU when none are."""
+    specs = _layout_activation_specs(path, metadata, source.depth)
     if specs is None:
         return source
-    if not isinstance(specs, list) or len(specs) != source.depth - 1:
-        raise _validate.InputError(
-            f"{path}: layout.activations must list {source.depth - 1} activations, got "
-            f"{specs!r}")
     return Network(source.weights, source.biases,
                    activations=[get_activation(a) for a in specs])
 
@@ -701,10 +710,13 @@ def save_conv_ticket(ticket, path, *, store_source: bool = False,
 
 def _conv_layout(path, metadata) -> tuple:
     layout = metadata.get("layout")
+    # kinds: conv 2L's pairs; the conv L+1's first pair and copy layers (with their copies).
+    # Verify compares the entries with the construction's own layout for the target.
+    kinds = {"pair": (), "l+1 block": ("copies",), "l+1 copies": ("copies",)}
     ok = isinstance(layout, list) and all(
-        isinstance(e, dict) and e.get("kind") == "pair" and all(
+        isinstance(e, dict) and e.get("kind") in kinds and all(
             isinstance(e.get(k), int) and not isinstance(e.get(k), bool) and e[k] >= 0
-            for k in ("parameter_index", "n_in", "n_out")) for e in layout)
+            for k in ("parameter_index", "n_in", "n_out", *kinds[e["kind"]])) for e in layout)
     if not ok:
         raise _validate.InputError(f"{path}: its metadata 'layout' must list the pairs "
                                    "(kind, parameter_index, n_in, n_out) of the construction")

@@ -5,16 +5,20 @@ cumulative peak over the stages (what is alive at that moment), and a size above
 (:data:`lotteryproofs._validate.DEFAULT_MEMORY_LIMIT_BYTES`, environment variable
 ``LOTTERYPROOFS_MEMORY_LIMIT``) is refused with the number and the stage that needs it.
 
-The coefficients count float64 copies of the source network (``8·n_source`` bytes each) and
-were read off the peak resident size of the paper's LeNet-300-100 at ρ = 60 (59.0 M source
-parameters, ``/usr/bin/time -v``): 1.8 GB after the construction, 3.1 GB after the
-certificate, 4.6 GB for the whole ``construct --out --json`` command; the batch term off a
-dense 64-64-32-10 target at ρ = 60. Each coefficient rounds its measurement up, so the
-estimate is an upper bound in practice (the stages' terms are added although they do not all
-coexist); tests/test_construct_cli.py checks its array part against the traced peak
-(tracemalloc) of a construction, which unlike the resident size does not depend on the numpy
-build or on whether numba compiles (a fresh virtual environment measured 1.7 GB resident where
-a warm one measured 0.8 GB for the same command).
+The stages are those of the streamed pipeline (THEORY.md §10): the source is drawn value by
+value where the construction reads it and never held whole (a tiled scheme), the subset sums
+are solved in blocks (:func:`lotteryproofs.construct.common.construction_bytes` bounds the
+construction), and the ticket holds only its support — the kept parameters on the neurons
+they touch, stored dense, so at most one float64 value and one bool mask per source
+parameter. The observed error, the certificate and the ticket file work on that support and
+on target-sized represented layers; their coefficients count float64 copies of the support
+(bounded by the source, ``8·n_source`` bytes) and round up the peaks measured stage by stage
+by benchmarks/bench_stream.py (dense 784-125-125-10 and 784-1000-1000-10 targets at ρ = 40:
+the certificate held 3.9 and 4.5 copies of the support beside it). Each term is an upper
+bound (the support is never larger than the source, every pool at most MAX_SEARCHED long);
+tests/test_memory_stream.py checks the array part against the traced peak (tracemalloc) of
+the whole command at several sizes, which unlike the resident size does not depend on the
+numpy build or on whether numba compiles.
 """
 
 from __future__ import annotations
@@ -29,18 +33,25 @@ _F64 = 8.0
 #: (peak resident size of construct random:3-4-2 --json: 0.21 GB with numba's cache warm,
 #: 0.33 GB when it compiles first)
 BASELINE_BYTES = 0.4 * 2**30
-#: float64 copies of the source alive at each stage's peak (see the module docstring)
-SOURCE_COPIES = {
-    "source": 4.5,       # He-scaled draw, its temporaries, the unit-scale copy, the masks
-    "observed": 5.5,     # + the masked network f_S the observed error runs on
-    "certificate": 10.5,  # + the read-back layers and interval bounds of the certificate
-    "save": 6.0,         # the ticket's arrays and their serialised bytes, twice
+#: the support ticket: ≤ one float64 value and one bool mask per source parameter
+SUPPORT_BYTES_PER_PARAM = 9.0
+#: float64 copies of the support alive, beside the support itself, at each later stage's peak
+SUPPORT_COPIES = {
+    "sampled error": 2.0,  # the packed sparse layers (values and indices) and a batch's activations
+    "certificate": 5.0,    # unit-scale and |θ| read-backs and their temporaries (measured 4.5)
+    "ticket file": 2.0,    # the kept arrays and their deflated bytes
 }
-#: per RSS candidate of the largest batch (ρ² per nonzero target weight): values, neuron ids,
-#: chosen flags and the search's own tables; on a dense 64-64-32-10 target at ρ = 60 the
-#: traced peak (tracemalloc: numpy buffers and Python objects) is 0.63 GB, i.e. about 43 bytes
-#: per candidate, rounded up
-BATCH_BYTES_PER_CANDIDATE = 50.0
+
+#: inputs evaluated at once by the sampled error and the certificate's observed search (10⁴
+#: samples), and float64 activations per input and target neuron alive while they run (the
+#: samples, the target's and the read-back network's activations, their difference; the
+#: traced peak of 30-20-5, 64-24-4 and 100-50-50-10 targets needed 2.7, 2.5 and 1.6)
+SAMPLE_ROWS = 10_000
+SAMPLE_COPIES = 4.0
+
+
+def _sample_bytes(target_widths) -> float:
+    return SAMPLE_ROWS * SAMPLE_COPIES * _F64 * sum(int(n) for n in target_widths)
 
 
 @dataclass(frozen=True)
@@ -69,37 +80,64 @@ def target_bytes(widths) -> float:
     return 2 * _F64 * n_params(widths)
 
 
-def construct_estimate(target_widths, source_widths, rho: int, *, max_nonzero: int | None = None,
-                       certify: bool = False, save: bool = False) -> Estimate:
-    """Stages of ``construct``: target, source + largest RSS batch, observed error,
+def construct_estimate(target_widths, source_widths, rho: int, *, nonzeros=None,
+                       copies: bool = False, tiled: bool = True, certify: bool = False,
+                       save: bool = False) -> Estimate:
+    """Stages of ``construct``: target, construction (blocks of subset sums), sampled error,
     certificate (``certify``), writing the ticket (``save``).
 
-    ``max_nonzero`` is the largest number of nonzero weights of one target layer (default:
-    the dense count); a batch holds ρ² candidates per such weight (construct._estimate_bytes).
+    ``nonzeros`` are the nonzero weights per target layer (default: dense); ``copies``: the
+    construction has ρ copies per target neuron (L+1 family); ``tiled``: the source's scheme
+    is drawn value by value.
     """
+    from lotteryproofs.construct import common
+
+    target_widths = [int(n) for n in target_widths]
+    if nonzeros is None:
+        nonzeros = [a * b for a, b in zip(target_widths[:-1], target_widths[1:], strict=True)]
+    n_inst = common.instance_bound(target_widths, nonzeros, int(rho) if copies else 1)
+    n_source = n_params(source_widths)
+    n_weights = sum(int(a) * int(b) for a, b in zip(source_widths[:-1], source_widths[1:],
+                                                    strict=True))
     target = BASELINE_BYTES + target_bytes(target_widths)
-    copy = _F64 * n_params(source_widths)
-    if max_nonzero is None:
-        max_nonzero = max(a * b for a, b in zip(target_widths[:-1], target_widths[1:],
-                                                strict=True))
-    batch = BATCH_BYTES_PER_CANDIDATE * max_nonzero * rho * rho
+    ticket = (target + SUPPORT_BYTES_PER_PARAM * n_source
+              + common.log_bytes(n_inst, min(n_inst * min(int(rho), common.MAX_SEARCHED),
+                                             n_weights)))
     stages = {"target": target,
-              "source and subset-sum batches": target + SOURCE_COPIES["source"] * copy + batch,
-              "observed error": target + SOURCE_COPIES["observed"] * copy}
+              "construction": target + common.construction_bytes(source_widths, n_inst, rho,
+                                                                 tiled=tiled),
+              "sampled error": ticket + SUPPORT_COPIES["sampled error"] * _F64 * n_source
+              + _sample_bytes(target_widths)}
     if certify:
-        stages["certificate"] = target + SOURCE_COPIES["certificate"] * copy
+        stages["certificate"] = (ticket + SUPPORT_COPIES["certificate"] * _F64 * n_source
+                                 + _sample_bytes(target_widths))
     if save:
-        stages["ticket file"] = target + SOURCE_COPIES["save"] * copy
+        stages["ticket file"] = ticket + SUPPORT_COPIES["ticket file"] * _F64 * n_source
     return Estimate(stages)
 
 
+def method_estimate(method: str, target_widths, source_widths, rho: int, *, nonzeros=None,
+                    init: str | None = None, certify: bool, save: bool) -> Estimate:
+    """:func:`construct_estimate` for a registered method and scheme (its copies, whether its
+    scheme is tiled)."""
+    from lotteryproofs.construct.registry import get_construction
+    from lotteryproofs.init import SCHEMES
+
+    construction = get_construction(method)
+    scheme = construction.resolve_init(init)
+    return construct_estimate(target_widths, source_widths, rho, nonzeros=nonzeros,
+                              copies=construction.bound.copies, tiled=SCHEMES[scheme].tiled,
+                              certify=certify, save=save)
+
+
 def verify_estimate(ticket_file_bytes: int) -> Estimate:
-    """Stages of ``verify``: the ticket read (its file is ≈ one float64 source copy plus the
-    masks, so its size stands for one copy) and the certificate."""
+    """Stages of ``verify``: the ticket read (its file is ≈ one float64 copy of what it holds
+    plus the masks, so its size stands for one copy) and the certificate. A compact ticket's
+    file is deflated and smaller than the support it expands to: this undercounts it."""
     copy = float(ticket_file_bytes)
     return Estimate({
         "ticket": BASELINE_BYTES + 2 * copy,
-        "certificate": BASELINE_BYTES + SOURCE_COPIES["certificate"] * copy,
+        "certificate": BASELINE_BYTES + (2 + SUPPORT_COPIES["certificate"]) * copy,
     })
 
 
@@ -111,7 +149,7 @@ def check(estimate: Estimate, what: str, *, limit: int | None = None) -> None:
 
 # --------------------------------------------------------------------- the commands' calls
 def check_target_spec(spec: str, *, method: str, rho: int | None, certify: bool,
-                      save: bool) -> None:
+                      save: bool, init: str | None = None) -> None:
     """Before a built-in random target is drawn: its own size and, with ρ given, every stage."""
     from lotteryproofs import targets
 
@@ -123,24 +161,24 @@ def check_target_spec(spec: str, *, method: str, rho: int | None, certify: bool,
     else:
         from lotteryproofs.construct import source_widths
 
-        estimate = construct_estimate(widths, source_widths(method, widths, rho), rho,
-                                      certify=certify, save=save)
+        estimate = method_estimate(method, widths, source_widths(method, widths, rho), rho,
+                                   init=init, certify=certify, save=save)
     check(estimate, f"construct {spec} --method {method}"
           + (f" --rho {rho}" if rho is not None else ""))
 
 
 def check_construct(target, method: str, source_widths, rho: int, *, certify: bool,
-                    save: bool, source_allocated: bool = False) -> None:
+                    save: bool, source_allocated: bool = False, init: str | None = None) -> None:
     """Every stage of ``construct`` for a loaded target (``source_allocated``: the source
     exists already, ρ came from the a-priori bound; the later stages are still checked)."""
     import numpy as np
 
-    nnz = max(int(np.count_nonzero(w)) for w in target.weights)
-    estimate = construct_estimate(target.widths, source_widths, rho, max_nonzero=nnz,
-                                  certify=certify, save=save)
+    nnz = [int(np.count_nonzero(w)) for w in target.weights]
+    estimate = method_estimate(method, target.widths, source_widths, rho, nonzeros=nnz,
+                               init=init, certify=certify, save=save)
     if source_allocated:
         estimate = Estimate({k: v for k, v in estimate.stages.items()
-                             if k not in ("target", "source and subset-sum batches")})
+                             if k not in ("target", "construction")})
     check(estimate, f"the {method} construction with ρ = {rho} (source widths "
           f"{list(source_widths)[:4]}{'…' if len(source_widths) > 4 else ''})")
 

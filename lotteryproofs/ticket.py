@@ -276,11 +276,12 @@ def droppable_levels(layout) -> set[int]:
 
 
 def support_ticket(spec, kept, scale, metadata, rss_log=None, *, droppable=(),
-                   source_sha256=None) -> Ticket:
+                   source_sha256=None, activations=None) -> Ticket:
     """The compact ticket of ``spec`` that keeps the parameters ``kept`` (as :meth:`Ticket.kept`
     lists them). Hidden level l in ``droppable`` keeps only the neurons a kept parameter
     touches (incoming weight, bias or outgoing weight); the others keep every neuron. The
-    support holds exactly the kept parameters, so its masked network computes f_S."""
+    support holds exactly the kept parameters, so its masked network computes f_S.
+    ``activations``: the source's hidden activations when not ReLU (general L+1)."""
     widths = tuple(spec.widths)
     depth = len(widths) - 1
     touched = [np.zeros(n, bool) for n in widths]
@@ -317,7 +318,9 @@ def support_ticket(spec, kept, scale, metadata, rss_log=None, *, droppable=(),
         layers.append(Dense.trusted(w, b))
         wmasks.append(wm)
         bmasks.append(bm)
-    ticket = Ticket(Network.from_layers(layers), tuple(wmasks), tuple(bmasks), scale,
+    network = (Network.from_layers(layers) if activations is None
+               else Network.from_layers(layers, activations))
+    ticket = Ticket(network, tuple(wmasks), tuple(bmasks), scale,
                     metadata, rss_log, SourceOrigin(spec, tuple(neurons), source_sha256))
     # every unkept parameter of the support is 0 and every kept one is its value, so
     # source ⊙ masks equals the source itself, bit for bit: no masked copy is needed
@@ -494,11 +497,13 @@ def _compact_layers(layers) -> list:
             layers[i] = Residual(tuple(_compact_layers(layer.body_layers)),
                                  layer.body_activations, shortcut)
             i += 1
-        elif isinstance(layer, (Conv2d, Dense)) and i + 1 < len(layers):
+        elif (isinstance(layer, (Conv2d, Dense)) and i + 1 < len(layers)
+              and type(layers[i + 1]) is type(layer)):
             a, b = layer, layers[i + 1]
-            bw = b.weight.reshape(b.weight.shape[0], -1)
+            # b's input channels it reads (any output, any tap: an L+1 copy layer is k×k)
+            reads = np.any(b.weight != 0, axis=tuple(d for d in range(b.weight.ndim) if d != 1))
             aw = a.weight.reshape(a.weight.shape[0], -1)
-            keep = np.any(bw != 0, axis=0) & (np.any(aw != 0, axis=1) | (a.bias != 0))
+            keep = reads & (np.any(aw != 0, axis=1) | (a.bias != 0))
             if not keep.any():
                 keep[0] = True  # a layer needs one channel: a silent one
             layers[i], layers[i + 1] = _select(a, keep, rows=True), _select(b, keep, rows=False)

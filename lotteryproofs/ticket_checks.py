@@ -404,17 +404,13 @@ def check_conv_ticket(ticket, target: Network) -> tuple[str, ...]:
     """
     from lotteryproofs import bounds
     from lotteryproofs.construct.common import output_scale
-    from lotteryproofs.construct.conv_two_layer import (
-        draw_source,
-        expected_layout,
-        param_layers,
-    )
+    from lotteryproofs.construct.conv_two_layer import param_layers
     from lotteryproofs.construct.registry import get_conv_construction
 
     meta = ticket.metadata
     _require(meta, "method", "init", "rho", "eps_param", "bias_factor", "layout",
              "spawn_key")
-    get_conv_construction(meta["method"])
+    construction = get_conv_construction(meta["method"])
     eps_param = _validate.positive("the ticket's eps_param", meta["eps_param"])
     _require_same_target(meta, target)
     _check_activation(meta)
@@ -423,7 +419,7 @@ def check_conv_ticket(ticket, target: Network) -> tuple[str, ...]:
     if spec is None:
         raise TicketMismatch("source", "the ticket records no seeded source")
     try:
-        drawn = draw_source(target, rho, rng=np.random.SeedSequence(
+        drawn = construction.draw(target, rho, rng=np.random.SeedSequence(
             spec.entropy, spawn_key=spec.spawn_key), law=meta["init"],
             bias_factor=float(meta["bias_factor"]))
     except _validate.InputError as exc:
@@ -439,8 +435,9 @@ def check_conv_ticket(ticket, target: Network) -> tuple[str, ...]:
     if ticket.scale != output_scale(drawn.layer_scales):
         raise TicketMismatch("scale", f"Λ = {ticket.scale!r}, but Π λ_l = "
                              f"{output_scale(drawn.layer_scales)!r}")
-    if list(ticket.layout) != expected_layout(target):
-        raise TicketMismatch("layout", "not the conv 2L layout of this target's layers")
+    if list(ticket.layout) != construction.layout(target, rho):
+        raise TicketMismatch("layout", f"not the conv {construction.name} layout of this "
+                             "target's layers")
     if meta.get("rho_source") == "a_priori":
         box = Box.from_json(meta["domain"]) if "domain" in meta else Box.cube(
             -1.0, 1.0, target.widths[0])

@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.init", "lotteryproofs.datasets"),
     ("lotteryproofs.a_priori", "lotteryproofs.bounds", "lotteryproofs.constants",
      "lotteryproofs.signal", "lotteryproofs.popup", "lotteryproofs.io", "lotteryproofs.executor"),
-    ("lotteryproofs.popup_batch",),
+    ("lotteryproofs.popup_batch", "lotteryproofs.popup_conv"),
     # the constructions, bottom-up: shared pieces, widening, one module per method, registry
     ("lotteryproofs.construct.options", "lotteryproofs.construct.common",
      "lotteryproofs.construct.univariate", "lotteryproofs.construct.base",
@@ -56,7 +56,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.construct.two_layer",),
     ("lotteryproofs.construct.looks_linear", "lotteryproofs.construct.zero_bias",
      "lotteryproofs.construct.l_plus_one", "lotteryproofs.construct.conv_two_layer"),
-    ("lotteryproofs.construct.bounded_gain", "lotteryproofs.construct.l_plus_one_general"),
+    ("lotteryproofs.construct.bounded_gain", "lotteryproofs.construct.l_plus_one_general",
+     "lotteryproofs.construct.conv_l_plus_one"),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
     ("lotteryproofs.certify", "lotteryproofs.memory", "lotteryproofs.ticket_checks"),

@@ -227,6 +227,27 @@ def _tanh_ticket(directory: Path) -> str:
     return "t.npz"
 
 
+def _tanh_compact(directory: Path, tamper: str | None = None) -> str:
+    """``_tanh_ticket`` (compact) with its target written as tanh.npz; ``tamper`` "value"
+    moves its first kept weight of layer 1 by one ulp, "sha" changes its source's sha256."""
+    from lotteryproofs.io import read_arrays, save_target, write_arrays
+    from lotteryproofs.network import Network
+    from lotteryproofs.targets import random_target
+
+    drawn = random_target((2, 3, 1), np.random.default_rng(0))
+    save_target(Network(drawn.weights, drawn.biases, activation="tanh"), directory / "tanh.npz")
+    name = _tanh_ticket(directory)
+    arrays, metadata = read_arrays(directory / name)
+    if tamper == "value":
+        values = arrays["layers.1.weight_values"].copy()
+        values[0] = np.nextafter(values[0], np.inf)
+        arrays["layers.1.weight_values"] = values
+    elif tamper == "sha":
+        metadata["source"]["sha256"] = "0" * 64
+    write_arrays(directory / name, arrays, metadata)
+    return name
+
+
 def _export(make_ticket, *extra: str) -> Callable[[Path], list[str]]:
     return lambda d: ["export", make_ticket(d), *extra]
 
@@ -315,6 +336,20 @@ CASES: list[Case] = [
     Case("numbers", "popup-beta-zero-bias-source",
          lambda d: ["popup", "--dataset", "wine", "--density", "0.5", "--init",
                     "uniform-zero-bias", "--beta", "0.05"], "has no biases to scale"),
+    Case("numbers", "popup-arch-unknown",
+         lambda d: ["popup", "--dataset", "digits", "--density", "0.5", "--arch", "cnn",
+                    "--json", "o.json"], "--arch must be 'dense' or 'conv'"),
+    Case("numbers", "popup-conv-not-an-image",
+         lambda d: ["popup", "--dataset", "wine", "--density", "0.5", "--arch", "conv",
+                    "--json", "o.json"], "--arch conv needs an image dataset"),
+    Case("numbers", "popup-conv-looks-linear",
+         lambda d: ["popup", "--dataset", "digits", "--density", "0.5", "--arch", "conv",
+                    "--init", "looks-linear", "--json", "o.json"],
+         "--arch conv draws He uniform sources"),
+    Case("numbers", "popup-conv-ticket-file",
+         lambda d: ["popup", "--dataset", "digits", "--density", "0.5", "--arch", "conv",
+                    "--out", "t.npz", "--json", "o.json"],
+         "--arch conv writes no ticket file"),
     Case("numbers", "popup-grid-beta-negative",
          lambda d: ["popup-grid", "--quick", "--beta", "0", "-1", "--json", "g.json"],
          "--beta must be >= 0"),
@@ -399,7 +434,10 @@ CASES: list[Case] = [
          "--widen is not available for convolutional targets"),
     Case("files", "conv-target-unbuilt-method",
          lambda d: ["construct", "digits-cnn", "--method", "ll", "--rho", "4", "--out", "t.npz"],
-         "unknown method 'll' for convolutional targets; methods: 2l"),
+         "unknown method 'll' for convolutional targets; methods: 2l, l+1"),
+    Case("files", "conv-l-plus-one-without-rho",
+         lambda d: ["construct", "digits-cnn", "--method", "l+1", "--out", "t.npz"],
+         "the convolutional l+1 construction has no a-priori width; give --rho"),
     Case("files", "conv-target-zero-bias-init",
          lambda d: ["construct", "digits-cnn", "--method", "2l", "--init", "uniform-zero-bias"],
          "a convolutional source is drawn from one of uniform, normal"),
@@ -585,6 +623,12 @@ CASES: list[Case] = [
     Case("tickets", "torch-prune-of-a-tanh-ticket",
          _export(_tanh_ticket, "--format", "torch-prune", "--out", "p.npz"),
          "this ticket's activations are identity, tanh"),
+    Case("tickets", "verify-tanh-kept-value-does-not-regenerate",
+         lambda d: ["verify", _tanh_compact(d, "value"), "--target", "tanh.npz"],
+         "ticket written with --store-source holds its source"),
+    Case("tickets", "verify-full-tanh-source-sha256",
+         lambda d: ["verify", _tanh_compact(d, "sha"), "--target", "tanh.npz", "--full"],
+         "the regenerated source has sha256"),
     Case("tickets", "unknown-export-format",
          _export(_compact_ticket, "--format", "onnx", "--out", "n.npz"),
          "invalid choice: 'onnx'"),

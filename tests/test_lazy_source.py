@@ -323,3 +323,99 @@ def test_weight_bands_are_the_full_draw(scheme, widths, entropy, choice):
             band = spec.weight_band(layer, tr)
             want = full.weights[layer][tr * TILE:(tr + 1) * TILE]
             assert band.tobytes() == np.ascontiguousarray(want).tobytes()
+
+
+def test_general_activation_ticket_is_compact_and_round_trips(tmp_path):
+    """A general-L+1 tanh ticket is written compact (kept positions and values, no source
+    arrays), at most a fifth of its --store-source file; read back it computes what the
+    ticket computes (bit for bit on 10³ inputs, with tanh), its kept values regenerate, its
+    regenerated source matches the recorded sha256, and it equals the --store-source file's
+    ticket (the independent reference: the whole source and masks, no regeneration)."""
+    from lotteryproofs.commands.verify import check_full_source
+    from lotteryproofs.construct import construct
+    from lotteryproofs.network import Network
+    from lotteryproofs.targets import random_target
+
+    drawn = random_target((3, 5, 2), np.random.default_rng(4))
+    target = Network(drawn.weights, drawn.biases, activation="tanh")
+    ticket = construct(target, "l+1-general", eps_param=0.1, delta=0.1, rng=5, rho=24,
+                       keep_source=False)
+    assert ticket.compact and [a.spec for a in ticket.network.activations] == \
+        ["identity", "tanh"]
+    io.save_ticket(ticket, tmp_path / "c.npz", store_log=False)
+    io.save_ticket(ticket, tmp_path / "s.npz", store_source=True)
+    arrays, metadata = io.read_arrays(tmp_path / "c.npz")
+    assert not any(k.endswith(("_mask", ".weight", ".bias")) for k in arrays)
+    assert metadata["source"]["sha256"] == SourceSpec.from_json(
+        metadata["source"], "c.npz").sha256()
+    assert (tmp_path / "c.npz").stat().st_size * 5 < (tmp_path / "s.npz").stat().st_size
+    compact, stored = io.load_ticket(tmp_path / "c.npz"), io.load_ticket(tmp_path / "s.npz")
+    x = np.random.default_rng(6).uniform(-1, 1, (1000, 3))
+    want = ticket.approximation(x)
+    for back in (compact, stored):
+        assert [a.spec for a in back.network.activations] == ["identity", "tanh"]
+        assert np.array_equal(back.approximation(x), want)
+    for (a, b) in zip(compact.kept(), stored.kept(), strict=True):
+        for u, v in zip(a, b, strict=True):
+            assert np.array_equal(u, v)
+    assert "matches" in check_full_source(compact, "c.npz")
+
+
+_CHILD = (
+    "import hashlib, json, sys\n"
+    "import numpy as np\n"
+    "from lotteryproofs.init import SourceSpec\n"
+    "out = []\n"
+    "for scheme, widths, options, entropy, kind, layer, a, b in json.load(sys.stdin):\n"
+    "    spec = SourceSpec.make(scheme, widths, entropy=entropy, **options)\n"
+    "    if kind == 'tile':\n"
+    "        got = spec.weight_tile(layer, a, b)\n"
+    "    elif kind == 'values':\n"
+    "        got = spec.values_at(layer, np.array(a), np.array(b))\n"
+    "    else:\n"
+    "        got = spec.biases(layer)\n"
+    "    out.append(hashlib.sha256(np.ascontiguousarray(got).tobytes()).hexdigest())\n"
+    "json.dump(out, sys.stdout)\n")
+
+
+@settings(max_examples=2, deadline=None)
+@given(data=st.data())
+def test_every_scheme_drawn_piece_by_piece_in_another_process_is_the_full_draw(data):
+    """Property: for every tiled scheme (with drawn widths, seed and options), a child process
+    draws weight tiles, values at arbitrary positions (the construction's positional reads)
+    and bias vectors, all in a random order, each from a fresh SourceSpec; every piece is
+    byte-equal to the same piece of the full draw made here."""
+    requests = []
+    for scheme in TILED:
+        widths = data.draw(st.lists(st.integers(1, 140), min_size=2, max_size=3), "widths")
+        entropy = data.draw(st.integers(0, 2**70), "entropy")
+        options = data.draw(st.sampled_from(OPTIONS[scheme]), "options")
+        for layer, tr, tc in _all_tiles(widths):
+            requests.append((scheme, widths, options, entropy, "tile", layer, tr, tc))
+        for layer in range(len(widths) - 1):
+            n = data.draw(st.integers(1, 30), "n")
+            rows = data.draw(st.lists(st.integers(0, widths[layer + 1] - 1), min_size=n,
+                                      max_size=n), "rows")
+            cols = data.draw(st.lists(st.integers(0, widths[layer] - 1), min_size=n,
+                                      max_size=n), "cols")
+            requests.append((scheme, widths, options, entropy, "values", layer, rows, cols))
+            requests.append((scheme, widths, options, entropy, "bias", layer, 0, 0))
+    order = data.draw(st.permutations(range(len(requests))), "order")
+    requests = [requests[k] for k in order]
+    child = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(requests),
+                           capture_output=True, text=True, check=True)
+    fulls = {}
+    for (scheme, widths, options, entropy, kind, layer, a, b), digest in zip(
+            requests, json.loads(child.stdout), strict=True):
+        key = (scheme, tuple(widths), entropy, json.dumps(options))
+        if key not in fulls:
+            fulls[key] = SourceSpec.make(scheme, widths, entropy=entropy, **options).network()
+        full = fulls[key]
+        if kind == "tile":
+            want = full.weights[layer][_tile_slices(widths, layer, a, b)]
+        elif kind == "values":
+            want = full.weights[layer][np.array(a), np.array(b)]
+        else:
+            want = full.biases[layer]
+        assert digest == hashlib.sha256(np.ascontiguousarray(want).tobytes()).hexdigest(), \
+            (scheme, kind, layer)

@@ -169,6 +169,26 @@ def _bias_unit_scale_per_layer(orig):
     return mutant
 
 
+def _constant_tap_at_corner(orig):
+    def mutant(layer, units):
+        from lotteryproofs.conv_layers import Conv2d
+
+        owner, value, origin = orig(layer, units)
+        if not isinstance(layer, Conv2d):
+            return owner, value, origin
+        kh, kw = layer.weight.shape[2:]
+        centre = layer.padding[0] * kw + layer.padding[1]
+        const = np.flatnonzero(owner == units.n * kh * kw)
+        if centre == 0 or const.size == 0:
+            return owner, value, origin
+        owner, value = owner.copy(), value.copy()
+        # the constant read through tap (0, 0), which reads padding at the top/left border
+        owner[const - centre], value[const - centre] = owner[const], value[const]
+        owner[const], value[const] = -1, 0.0
+        return owner, value, origin
+    return mutant
+
+
 def _recursion_without_fan_in(orig):
     def mutant(layers, activations, lo, hi, e, eps_param):
         from lotteryproofs.propagation import FLOAT_INTERVAL, propagate
@@ -252,6 +272,8 @@ MUTANTS = (
      "authors' ε' doubled"),
     ("construct.conv-2l", "lotteryproofs.construct.conv_two_layer:unit_flat",
      _bias_unit_scale_per_layer, "bias unit scale b/λ_l instead of b/Π λ_k"),
+    ("construct.conv-l-plus-one", "lotteryproofs.construct.conv_l_plus_one:_columns",
+     _constant_tap_at_corner, "biases read through the constant channels' tap (0, 0)"),
     ("bounds.conv-recursion", "lotteryproofs.bounds:_recursion_layers",
      _recursion_without_fan_in, "ε' injected once per channel, the fan-in F forgotten"),
     ("certificate-differential", "lotteryproofs.certify.crown:_relu_difference_linear",

@@ -300,15 +300,20 @@ def _conv_recursion(layers, activations, lo, hi, e, reps, slack, pre=None):
                 raise _validate.InputError(
                     f"represented layer {index} has shape {rep.positive.shape[1:]}, the target "
                     f"{k.shape}")
-            sw = 0.0 if slack is None else slack.weights[index][0]
-            sb = 0.0 if slack is None else slack.bias[index][0]
+            # copies of a channel (L+1) carry their own errors: each term is the max over
+            # the copies, e the max over the copies of each input channel, and an entry's
+            # gain its rep.gain (Σ_S|v| for L+1), so every copy's error is bounded
+            sw = 0.0 if slack is None else np.max(slack.weights[index], axis=0)
+            sb = 0.0 if slack is None else np.max(slack.bias[index], axis=0)
             b_pos, b_neg = np.maximum(hi, 0.0), np.maximum(-lo, 0.0)
-            d_pos = up(up(np.abs(rep.positive[0] - k)) + sw)
-            d_neg = up(up(np.abs(rep.negative[0] + k)) + sw)
-            gain = up(np.maximum(np.abs(rep.positive[0]), np.abs(rep.negative[0])) + sw)
+            d_pos = up(np.max(up(np.abs(rep.positive - k)), axis=0) + sw)
+            d_neg = up(np.max(up(np.abs(rep.negative + k)), axis=0) + sw)
+            gain = up(np.max(np.maximum(rep.gain, np.maximum(np.abs(rep.positive),
+                                                              np.abs(rep.negative))), axis=0)
+                      + sw)
             term = up(_apply_up(_like(layer, d_pos), b_pos) + _apply_up(_like(layer, d_neg), b_neg))
             term = up(term + _apply_up(_like(layer, gain), e))
-            bias_err = up(up(np.abs(rep.bias[0] - layer.bias)) + sb)
+            bias_err = up(np.max(up(np.abs(rep.bias - layer.bias)), axis=0) + sb)
             e = up(term + _per_pixel(layer, bias_err))
         else:
             e = _apply_up(layer, e)
@@ -322,11 +327,12 @@ def certified_conv_ticket_error(ticket, target: Network, box: Box) -> float:
     """:func:`certified_conv_error` of a convolutional ticket (construct.conv_two_layer), its
     represented layers read from the masks and the rounding slack of
     :func:`certify.rounding.rounding_slack` (read-back over |θ|; K = L₀ + 5 roundings)."""
-    from lotteryproofs.construct.conv_two_layer import represented_layers
+    from lotteryproofs.construct.registry import get_conv_construction
 
     from .rounding import rounding_slack
 
-    represented = represented_layers(ticket)
-    slack = rounding_slack(ticket, represented_layers(ticket, absolute=True),
+    represent = get_conv_construction(ticket.metadata.get("method")).represent
+    represented = represent(ticket)
+    slack = rounding_slack(ticket, represent(ticket, absolute=True),
                            depth_source=len(ticket.source.layers))
     return certified_conv_error(target, box, represented, slack)

@@ -203,6 +203,29 @@ def within_eps_param(w_err: float, b_err: float, eps_param: float,
     return float(up(w_err + s_w)) <= eps_param and float(up(b_err + s_b)) <= eps_param
 
 
+def gains_within_budget(spec, norms, represented, slack: RoundingSlack | None) -> bool:
+    """Bounded-gain L+1: whether the ticket's own gain of every copy layer l ≥ 2, read from its
+    masks (max_{c,j} Σ_i max(gain, |positive|) plus its rounding bound, rounded up), is at most
+    the a_l + γ·k_l the registered bound assumes (γ = ``spec.gain_budget``;
+    proofs/bounded-gain-l+1.md). The method name alone does not back the bound: a ticket built
+    with a larger γ_l, or a plain L+1 ticket relabelled, must fail this. True for the other
+    constructions (their a-priori gains need no such check)."""
+    if not spec.bounded_gain:
+        return True
+    from fractions import Fraction
+
+    for t in range(1, len(represented)):
+        rep = represented[t]
+        g = np.maximum(np.asarray(rep.gain), np.abs(np.asarray(rep.positive)))
+        if slack is not None:
+            g = up(g + slack.weights[t])
+        row = max((math.fsum(r) for r in g.reshape(-1, g.shape[-1])), default=0.0)
+        if Fraction(float(up(row))) > (Fraction(norms.a[t])
+                                       + Fraction(spec.gain_budget) * norms.k[t]):
+            return False
+    return True
+
+
 def _certified_fields(bounds: dict, a_priori: float, hypothesis: bool,
                       slack: RoundingSlack | None, pre) -> dict:
     """The Certificate's ``certified_output_error``, ``certified_method`` and
@@ -393,7 +416,8 @@ def certify(
         max_bias_error=b_err,
         observed_output_error=worst_value,
         # the smaller rigorous bound, and which one it is
-        **_certified_fields(rigorous, bound, hypothesis, slack, pre),
+        **_certified_fields(rigorous, bound, hypothesis and gains_within_budget(
+            construction.bound, norms, represented, slack), slack, pre),
         a_priori_output_error=bound,
         domain=box,
         rss=rss,

@@ -40,10 +40,11 @@ def conv_param_errors(target: Network, box: Box, represented) -> tuple[float, fl
                                          strict=True)):
         k = layer.weight.reshape(layer.weight.shape[0], -1)
         cols = _patch_columns(signs[t], layer)
-        w_err = max(w_err, float(np.max(np.abs(rep.positive[0] - k), initial=0.0)))
+        # every copy (L+1: ρ per hidden channel) is an effective parameter of its own
+        w_err = max(w_err, float(np.max(np.abs(rep.positive - k), initial=0.0)))
         if cols.any():
-            w_err = max(w_err, float(np.max(np.abs(rep.negative[0] + k)[:, cols])))
-        b_err = max(b_err, float(np.max(np.abs(rep.bias[0] - layer.bias), initial=0.0)))
+            w_err = max(w_err, float(np.max(np.abs(rep.negative + k)[:, :, cols])))
+        b_err = max(b_err, float(np.max(np.abs(rep.bias - layer.bias), initial=0.0)))
     return w_err, b_err
 
 
@@ -65,7 +66,7 @@ def certify_conv(ticket, target: Network, box: Box, *, rng=0, n_samples: int = 1
                  exact: bool = True) -> Certificate:
     """The certificate of a convolutional ticket over ``box`` (module docstring)."""
     from lotteryproofs.bounds import conv_a_priori_error
-    from lotteryproofs.construct.conv_two_layer import represented_layers
+    from lotteryproofs.construct.registry import get_conv_construction
 
     from .bound import certified_conv_ticket_error
 
@@ -78,9 +79,13 @@ def certify_conv(ticket, target: Network, box: Box, *, rng=0, n_samples: int = 1
             f"(sha256 {sha})")
     eps_param = _validate.positive("the ticket's eps_param", meta.get("eps_param"))
     rng = _validate.rng(rng)
-    w_err, b_err = conv_param_errors(target, box, represented_layers(ticket))
+    construction = get_conv_construction(meta.get("method"))
+    w_err, b_err = conv_param_errors(target, box, construction.represent(ticket))
     certified = certified_conv_ticket_error(ticket, target, box)
-    a_priori = float(np.nextafter(conv_a_priori_error(target, box, eps_param), np.inf))
+    # the a-priori recursion assumes gains |w| + ε' (conv 2L); the L+1 gains Σ_S|v| have no
+    # such bound, so no a-priori value is claimed for it
+    a_priori = (float(np.nextafter(conv_a_priori_error(target, box, eps_param), np.inf))
+                if construction.a_priori_width else math.inf)
     observed, worst_x, search = _observed(target, ticket, box, rng, n_samples, exact)
     log = ticket.rss_log
     rss = log.summary() if log is not None else meta.get("rss_summary")

@@ -1,5 +1,5 @@
-"""Registry checks of the convolutional 2L construction and its error recursion
-(proofs/conv-2l-construction.md, proofs/conv-error-recursion.md).
+"""Registry checks of the convolutional 2L and L+1 constructions and their error recursion
+(proofs/conv-2l-construction.md, proofs/conv-l-plus-one.md, proofs/conv-error-recursion.md).
 
 On random conv targets (1–2 conv layers with padding 0–1 and strides 1–2, Flatten, Linear):
 the ticket is source × mask, every effective parameter read back from the masks is within ε'
@@ -84,6 +84,77 @@ def check_conv_two_layer(ctx: CheckContext) -> CheckResult:
                        f"{n_instances} instances failed (reported)", {"problems": bad[:5]})
 
 
+def random_l_plus_one_target(rng, *, dense: bool = True) -> Network:
+    """Two conv layers (the second 3×3 with padding 1: its constant tap (1, 1) is not a corner,
+    so a bias read through another tap is wrong at the border), then Flatten, Linear (or the
+    second convolution as the output: its border pixels seen directly)."""
+    c, size = int(rng.integers(1, 3)), int(rng.integers(4, 7))
+    first = _conv(rng, int(rng.integers(1, 3)), (c, size, size), int(rng.integers(2, 4)), 1,
+                  int(rng.integers(0, 2)))
+    second = _conv(rng, 2, first.output_shape, 3, int(rng.integers(1, 3)), 1)
+    if not dense:
+        return Network.from_layers([first, second], [RELU])
+    flat = Flatten(input_shape=second.output_shape)
+    linear = Dense(rng.uniform(-0.3, 0.3, (2, flat.out_features)), rng.uniform(-0.3, 0.3, 2))
+    return Network.from_layers([first, second, flat, linear], [RELU, RELU, IDENTITY])
+
+
+def check_conv_l_plus_one(ctx: CheckContext) -> CheckResult:
+    """Source × mask; every copy of every effective parameter within ε' or its instance
+    (layer, row, column, copy) reported failed; the sampled output error, x = 0 and the box's
+    corners included, ≤ the certified bound, over the box and over a small box around 0."""
+    from lotteryproofs.certify.bound import certified_conv_ticket_error
+    from lotteryproofs.construct.conv_two_layer import construct_conv, param_layers
+    from lotteryproofs.construct.registry import get_conv_construction
+
+    construction = get_conv_construction("l+1")
+    rng = ctx.rng
+    worst_ratio, failures, n_instances, bad = 0.0, 0, 0, []
+    for trial in range(4 if ctx.thorough else 2):
+        # thorough runs add identity residual blocks (copy to copy)
+        target = (random_l_plus_one_target(rng, dense=trial % 2 == 1) if trial < 2
+                  else random_conv_target(rng, residual=True))
+        box = Box.cube(-1.0, 1.0, target.layers[0].in_features)
+        ticket = construct_conv(target, eps_param=EPS_PARAM, rho=RHO,
+                                rng=int(rng.integers(2**31)), construction=construction)
+        for p, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
+                           ticket.network.parameter_arrays, strict=True):
+            if not np.array_equal(q, p * m):
+                bad.append(f"trial {trial}: ticket is not source × mask")
+        log = ticket.log
+        failed = {(int(a), int(b), int(c)) for a, b, c, f in zip(
+            log.layer, log.row, log.copy, log.failed, strict=True) if f}
+        for t, (layer, rep) in enumerate(zip(param_layers(target.layers),
+                                             construction.represent(ticket), strict=True)):
+            k = layer.weight.reshape(layer.weight.shape[0], -1)
+            off = (np.abs(rep.positive - k) > EPS_PARAM).any(axis=2) | (
+                np.abs(rep.bias - layer.bias) > EPS_PARAM)
+            if any((t, int(o), int(c)) not in failed for c, o in zip(*np.nonzero(off),
+                                                                    strict=True)):
+                bad.append(f"trial {trial}: a parameter off by > ε' without a failed instance")
+        x = np.vstack((np.zeros((1, box.dim)), box.lower[None], box.upper[None],
+                       box.sample(2000, rng)))
+        observed = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
+        bound = certified_conv_ticket_error(ticket, target, box)
+        if observed > bound:
+            bad.append(f"trial {trial}: observed {observed:.3g} > certified {bound:.3g}")
+        worst_ratio = max(worst_ratio, observed / bound)
+        # near x = 0 the biases decide the output and the certified bound has no box term
+        # (ε'·gain-sized): a bias wrong at the border pixels of a conv output exceeds it
+        small = Box.cube(-1e-6, 1e-6, box.dim)
+        near = np.vstack((np.zeros((1, box.dim)), small.sample(20, rng)))
+        observed0 = float(np.max(np.abs(ticket.approximation(near) - target.forward(near))))
+        bound0 = certified_conv_ticket_error(ticket, target, small)
+        if observed0 > bound0:
+            bad.append(f"trial {trial}: near 0 observed {observed0:.3g} > certified "
+                       f"{bound0:.3g}")
+        worst_ratio = max(worst_ratio, observed0 / bound0)
+        failures += ticket.failures
+        n_instances += ticket.log.failed.size
+    return CheckResult(not bad, f"observed/certified ≤ {worst_ratio:.3g}; {failures} of "
+                       f"{n_instances} instances failed (reported)", {"problems": bad[:5]})
+
+
 def check_conv_recursion(ctx: CheckContext) -> CheckResult:
     """Targets moved by ε' per parameter never err more than the a-priori recursion says.
 
@@ -147,6 +218,28 @@ THEOREMS = (
                "tests/test_conv_construct.py::test_border_bias_exact_single_layer",
                "tests/test_conv_construct.py::test_source_is_drawn_from_shapes_alone_and_same_seed_same_bytes"),
         check=check_conv_two_layer,
+    ),
+    Theorem(
+        key="construct.conv-l-plus-one",
+        title="L+1 construction for convolutional targets with nonzero biases",
+        claim="ticket ⊆ conv source; every copy of every kernel entry and bias within ε' or "
+              "reported; biases through the constant tap (P, P), exact at the border for "
+              "2P ≤ k − 1; identity residual blocks copy to copy; error ≤ certified bound "
+              "(gains Σ_S|v|)",
+        theory="§4.3, §5",
+        document="proofs/conv-l-plus-one.md",
+        code=("lotteryproofs.construct.conv_l_plus_one:solve",
+              "lotteryproofs.construct.conv_l_plus_one:shapes",
+              "lotteryproofs.construct.conv_l_plus_one:represented_layers",
+              "lotteryproofs.construct.l_plus_one:solve_copies",
+              "lotteryproofs.checks.conv:check_conv_l_plus_one"),
+        tests=("tests/test_conv_l_plus_one.py::test_random_conv_targets",
+               "tests/test_conv_l_plus_one.py::test_random_residual_targets",
+               "tests/test_conv_l_plus_one.py::test_border_pixels_within_the_bound",
+               "tests/test_conv_l_plus_one.py::test_same_seed_same_bytes_and_other_seed_other_source",
+               "tests/test_conv_l_plus_one.py::test_tampered_mask_reading_a_constant_off_its_tap_is_a_layout_error",
+               "tests/test_conv_l_plus_one.py::test_refusals_one_line"),
+        check=check_conv_l_plus_one,
     ),
     Theorem(
         key="bounds.conv-recursion",

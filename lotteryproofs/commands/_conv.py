@@ -53,7 +53,7 @@ def construct(args, target, metadata, info) -> int:
                "sums)"):
         ticket = construct_conv_ticket(target, eps_param=eps_param, delta=args.delta,
                                        rng=np.random.SeedSequence(args.seed), domain=domain,
-                                       rho=args.rho, law=law)
+                                       rho=args.rho, law=law, construction=construction)
     elapsed = time.perf_counter() - start
     with phase("measuring the sampled error on 10^4 random inputs"):
         dataset = dataset_report(target, ticket, metadata)

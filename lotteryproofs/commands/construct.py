@@ -117,7 +117,7 @@ def run(args) -> int:
         _validate.interval("--domain", *args.domain)
     # the target's own size first: a random target is allocated when it is drawn
     memory.check_target_spec(args.target, method=args.method, rho=args.rho,
-                             certify=bool(args.json), save=bool(args.out))
+                             certify=bool(args.json), save=bool(args.out), init=args.init)
     with phase("reading the target"):
         target, metadata, info = io.read_target_info(args.target, activation=args.activation)
     if not target.is_dense:  # conv, pooling, residual layers: the convolutional constructions
@@ -137,7 +137,8 @@ def run(args) -> int:
     if args.rho is not None:
         memory.check_construct(target, args.method, source_widths(args.method, target.widths,
                                                                   args.rho),
-                               args.rho, certify=bool(args.json), save=bool(args.out))
+                               args.rho, certify=bool(args.json), save=bool(args.out),
+                               init=args.init)
     start = time.perf_counter()
     with phase(f"constructing ({args.method}: drawing the source, solving the subset sums)"):
         ticket = construct(target, args.method, eps_param=eps_param, delta=args.delta,
@@ -148,7 +149,8 @@ def run(args) -> int:
     if args.rho is None:  # ρ from the a-priori requirement: the remaining stages, now known
         memory.check_construct(target, args.method, ticket.source_widths,
                                int(ticket.metadata["rho"]), certify=bool(args.json),
-                               save=bool(args.out), source_allocated=True)
+                               save=bool(args.out), source_allocated=True,
+                               init=args.init)
     from lotteryproofs.evaluate import dataset_report
 
     with phase("measuring the sampled error on 10^4 random inputs"):

@@ -18,8 +18,14 @@ OUTPUTS = {"out": _validate.TICKET_FILE, "json": _validate.JSON_FILE}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True,
                         help="digits, breast-cancer or wine (scikit-learn, offline)")
-    parser.add_argument("--hidden", default="256,256",
-                        help="hidden widths, comma-separated (default: %(default)s)")
+    parser.add_argument("--arch", default="dense", metavar="ARCH",
+                        help="'dense' (a ReLU MLP) or 'conv' (digits only: 1x8x8 -> conv 3x3 "
+                             "-> ReLU -> conv 3x3 stride 2 -> ... -> dense, scores on kernel "
+                             "entries; --init uniform or uniform-zero-bias) (default: "
+                             "%(default)s)")
+    parser.add_argument("--hidden", default=None,
+                        help="hidden widths, comma-separated, or with --arch conv the conv "
+                             "channels (default: 256,256; conv: 16,16)")
     parser.add_argument("--density", type=_types.positive_float, required=True,
                         help="density d: the kept fraction of every weight and bias tensor, "
                              "in (0, 1]; a tensor of n entries keeps n - floor((1 - d)·n) "
@@ -102,12 +108,18 @@ def run(args) -> int:
     from lotteryproofs.popup import PopupConfig, check_density
 
     check_density(args.density)
-    hidden = check_hidden(args.hidden)
+    if args.arch not in ("dense", "conv"):
+        raise _validate.InputError(f"--arch must be 'dense' or 'conv', got {args.arch!r}")
+    hidden = check_hidden(args.hidden or ("16,16" if args.arch == "conv" else "256,256"))
     source_name = check_source(args.init)
     options = dict(_parse_option(o) for o in args.init_option)
     if args.beta is not None and "bias_factor" in options:
         raise _validate.InputError("give β once: --beta or --init-option bias_factor, not both")
     options.update(beta_options(source_name, args.beta))
+    if args.arch == "conv":
+        _check_conv(args.dataset, source_name, options)
+        if args.out:  # a conv ticket file records a construction's layout (io.save_conv_ticket)
+            raise _validate.InputError("--arch conv writes no ticket file (--out); use --json")
     config = PopupConfig(
         density=args.density, epochs=args.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer, learning_rate=args.lr, bias_ranking=args.bias_ranking,
@@ -116,12 +128,15 @@ def run(args) -> int:
     dataset = load_dataset(args.dataset, split_seed=args.split_seed)
     seed_seq = np.random.SeedSequence(args.seed)
     source_seq, train_seq = seed_seq.spawn(2)
-    run_ = run_on_dataset(dataset, hidden, source_name, config, source_rng=source_seq,
-                          train_rng=train_seq, source_options=options)
+    if args.arch == "conv":
+        run_ = _conv_run(dataset, hidden, source_name, config, source_seq, train_seq, options)
+    else:
+        run_ = run_on_dataset(dataset, hidden, source_name, config, source_rng=source_seq,
+                              train_rng=train_seq, source_options=options)
     result = run_.result
     summary = {
         "dataset": dataset.name, "split_seed": dataset.split_seed, "seed": args.seed,
-        "init": source_name, "init_options": options,
+        "arch": args.arch, "init": source_name, "init_options": options,
         "beta": source_beta(source_name, options),
         "widths": list(run_.source.widths), "density": config.density,
         "config": config.to_json(),
@@ -147,6 +162,43 @@ def run(args) -> int:
     if args.json:
         print(f"results written to {args.json}")
     return 0
+
+
+#: the conv sources: He uniform with zero or product-rule biases (popup_conv.draw_conv_source)
+CONV_INITS = ("uniform", "uniform-zero-bias")
+
+
+def _check_conv(dataset_name: str, source_name: str, options) -> None:
+    from lotteryproofs.datasets import check_name
+
+    if check_name(dataset_name) != "digits":
+        raise _validate.InputError(
+            f"--arch conv needs an image dataset (digits, 1x8x8), got {dataset_name!r}")
+    if source_name not in CONV_INITS:
+        raise _validate.InputError(
+            f"--arch conv draws He uniform sources: --init {' or '.join(CONV_INITS)}, got "
+            f"{source_name!r}")
+    if set(options) - {"bias_factor"}:
+        raise _validate.InputError(
+            f"--arch conv takes only the init option bias_factor, got {sorted(options)}")
+
+
+def _conv_run(dataset, channels, source_name, config, source_seq, train_seq, options):
+    import time
+
+    from lotteryproofs.experiments import PopupRun, source_beta
+    from lotteryproofs.popup import accuracy
+    from lotteryproofs.popup_conv import draw_conv_source, train_conv_popup
+
+    start = time.perf_counter()
+    source = draw_conv_source((1, 8, 8), channels, dataset.n_classes,
+                              beta=source_beta(source_name, options), seed=source_seq)
+    result = train_conv_popup(source, dataset.x_train, dataset.y_train, config, rng=train_seq)
+    ticket = result.subnetwork(source)
+    return PopupRun(dataset.name, source_name, source, result,
+                    accuracy(ticket, dataset.x_train, dataset.y_train),
+                    accuracy(ticket, dataset.x_test, dataset.y_test),
+                    time.perf_counter() - start)
 
 
 def _ticket(run_, result, dataset, summary, seed_seq):

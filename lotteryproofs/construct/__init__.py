@@ -100,15 +100,6 @@ def _check_domain(domain, n_0: int) -> Box:
     return domain
 
 
-def _estimate_bytes(target: Network, widths, rho: int, *, tiled: bool) -> float:
-    """Source (He-scaled + unit + masked copies, float64; for a tiled scheme at most the
-    drawn tiles, the masks and the support) plus the largest instance batch."""
-    n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    nnz = max(int(np.count_nonzero(w)) for w in target.weights)
-    batch = nnz * rho * rho * 17.0  # values (8) + neuron ids (8) + chosen (1) per candidate
-    return (3 if tiled else 5) * 8.0 * n_params + batch
-
-
 def a_priori_widths(method, target: Network, eps_param, delta, *, negative_inputs=None,
                     law: str = "uniform", bias_factor: float = 1.0,
                     C: float = DEFAULT_LUEKER_C) -> dict:
@@ -189,8 +180,11 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     construction.check_rho(rho)
     widths = construction.source_widths(target.widths, rho, options)
     largest = max(rho, options.get("rho_in") or rho)
-    _validate.fits_in_memory(_estimate_bytes(target, widths, largest,
-                                             tiled=SCHEMES[init].tiled),
+    n_instances = common.instance_bound(
+        target.widths, [np.count_nonzero(w) for w in target.weights],
+        rho if construction.bound.copies else 1)
+    _validate.fits_in_memory(common.construction_bytes(widths, n_instances, largest,
+                                                       tiled=SCHEMES[init].tiled),
                              f"the {construction.name} construction with rho={rho} (source "
                              f"widths {widths[:4]}{'…' if len(widths) > 4 else ''})")
 
@@ -237,13 +231,26 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     if built.source is not spec and (drawn is None or built.source is not drawn):
         # widening added neurons: the source is no longer the spec's, so it is stored
         return Ticket(built.source, built.weight_masks, built.bias_masks, scale, metadata, log)
+    acts = layout_activations(built.layout)
     if keep_source:
         full = draw.network
-        return Ticket(full, built.weight_masks, built.bias_masks, scale, metadata, log,
+        with_acts = full if acts is None else Network(full.weights, full.biases,
+                                                      activations=acts)
+        return Ticket(with_acts, built.weight_masks, built.bias_masks, scale, metadata, log,
                       SourceOrigin(spec, tuple(np.arange(n) for n in spec.widths),
                                    network_sha256(full), whole=True))
     digest = network_sha256(drawn) if drawn is not None else sha.result()
-    return _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest)
+    return _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest, acts)
+
+
+def layout_activations(layout):
+    """The source's hidden activations a layout records (``activations``: the general L+1
+    construction), or None (ReLU). The source's sha256 is that of its parameters (the spec's);
+    the activations are part of the metadata."""
+    from lotteryproofs.activations import get_activation
+
+    specs = layout.get("activations") if hasattr(layout, "get") else None
+    return None if specs is None else tuple(get_activation(a) for a in specs)
 
 
 class _Background:
@@ -264,7 +271,8 @@ class _Background:
         return self._out[0]
 
 
-def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest) -> Ticket:
+def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest,
+                    activations=None) -> Ticket:
     """The kept positions and their source values (from the tiles the construction drew, or
     from the whole draw ``drawn`` of an untiled scheme), on the support the layout allows (the
     pair constructions' block layers)."""
@@ -281,7 +289,8 @@ def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest) -> T
         if drawn is None:
             unit.weights[layer].release()  # its tiles are read: free them before the support
     return support_ticket(spec, kept, scale, metadata, log,
-                          droppable=droppable_levels(built.layout), source_sha256=digest)
+                          droppable=droppable_levels(built.layout), source_sha256=digest,
+                          activations=activations)
 
 
 

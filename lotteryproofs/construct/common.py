@@ -10,6 +10,7 @@ exactly (math.fsum, correctly rounded), and keeps the rows for the ticket's :cla
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -31,6 +32,13 @@ MAX_SEARCHED = 40
 #: Bounded-gain instances without a subset are re-solved at 2, 4, …, 2^RELAX_ROUNDS times the
 #: tolerance with the same gain cap (the best error that keeps the gain bound).
 RELAX_ROUNDS = 24
+
+#: RSS instances built and solved at a time (:func:`solve_pooled`): a block's candidate
+#: tables (values, neuron ids, chosen flags, the engine's copies) are freed before the next
+#: block is built and only the chosen candidates stay, so the construction's peak grows with
+#: the block, not with the number of instances. Every instance is solved on its own (its
+#: padding is never a candidate), so the ticket does not depend on this number.
+BLOCK_INSTANCES = 1 << 16
 
 
 # --------------------------------------------------------------------------------- unit scale
@@ -184,6 +192,23 @@ class Solved:
         rows, cols = np.nonzero(self.chosen)
         return rows, self.instances.neurons[rows, cols]
 
+    def compacted(self) -> Solved:
+        """The same solution with only the chosen candidates kept, left-justified in their
+        order (``lengths`` still says how many were searched): what the log and the masks
+        read, without the candidate tables."""
+        rows, cols = np.nonzero(self.chosen)
+        k = self.chosen.sum(axis=1)
+        slot = np.arange(rows.size) - np.repeat(np.cumsum(k) - k, k)
+        shape = (self.chosen.shape[0], max(int(k.max(initial=0)), 1))
+        neurons = np.full(shape, -1, np.int64)
+        values = np.zeros(shape)
+        chosen = np.zeros(shape, bool)
+        neurons[rows, slot] = self.instances.neurons[rows, cols]
+        values[rows, slot] = self.instances.values[rows, cols]
+        chosen[rows, slot] = True
+        inst = dataclasses.replace(self.instances, values=values, neurons=neurons)
+        return Solved(inst, chosen, self.achieved, self.error, self.failed)
+
 
 def exact_sums(values: np.ndarray, chosen: np.ndarray, targets: np.ndarray):
     """(fsum of chosen values, |fsum(chosen) − target| exactly rounded) per row."""
@@ -230,6 +255,85 @@ def solve(instances: Instances, eps_param: float, *, gain_slack: float | None = 
     chosen &= np.arange(n)[None, :] < instances.lengths[:, None]
     achieved, error = exact_sums(instances.values, chosen, instances.target)
     return Solved(instances, chosen, achieved, error, error > eps_param)
+
+
+def solve_pooled(eps_param: float, *, gain_slack: float | None = None, layer: int, part: int,
+                 rows, cols, copies, targets, pools: Pools, pool_of, outgoing: np.ndarray,
+                 out_rows, amplitude: np.ndarray) -> list[Solved]:
+    """:func:`pooled_instances` and :func:`solve` over blocks of :data:`BLOCK_INSTANCES`
+    instances, each block compacted (:meth:`Solved.compacted`) before the next is built.
+
+    Instance m of the result is instance m of the arguments (blocks in order), with the
+    solution :func:`solve` gives it in any batch: the log and the masks are the same for
+    every block size.
+    """
+    per_instance = [np.asarray(a) for a in (rows, cols, copies, targets, pool_of, out_rows)]
+    n = per_instance[0].shape[0]
+    block = max(int(BLOCK_INSTANCES), 1)
+    out = []
+    for start in range(0, max(n, 1), block):
+        r, c, cp, t, po, orow = (a[start : start + block] for a in per_instance)
+        inst = pooled_instances(layer=layer, part=part, rows=r, cols=c, copies=cp, targets=t,
+                                pools=pools, pool_of=po, outgoing=outgoing, out_rows=orow,
+                                amplitude=amplitude)
+        out.append(solve(inst, eps_param, gain_slack=gain_slack).compacted())
+    return out
+
+
+#: bytes per candidate of one block's tables: values (8), neuron ids (8), chosen flags (1), the
+#: engine's validated copy of the values (8) and its own chosen table (1), the padded
+#: recomputation, rounded up (a dense 64-64-32-10 target at ρ = 60 traced about 43)
+BATCH_BYTES_PER_CANDIDATE = 50.0
+#: bytes per solved instance kept after its block: layer, row, col, copy, target, achieved,
+#: error, lengths (8 each) and failed (1)
+SOLVED_BYTES_PER_INSTANCE = 65.0
+#: bytes per chosen slot of a compacted block (neuron id 8, value 8, flag 1; padded to the
+#: block's largest subset, at most the searched pool)
+SOLVED_BYTES_PER_SLOT = 17.0
+#: bytes per instance of the ticket's RSS log (nine 8-byte columns, failed, chosen_ptr) and
+#: per chosen neuron it lists
+LOG_BYTES_PER_INSTANCE = 81.0
+LOG_BYTES_PER_CHOSEN = 8.0
+
+
+def instance_bound(target_widths, nonzeros, copies: int = 1) -> int:
+    """At most how many instances a construction poses: per target layer t, ``copies``
+    × (2·nnz(W_t) + n_t) (a positive and a negative part per weight, one per bias)."""
+    return int(sum(copies * (2 * int(nnz) + int(n))
+                   for nnz, n in zip(nonzeros, target_widths[1:], strict=True)))
+
+
+def log_bytes(n_instances: int, n_chosen: int) -> float:
+    """The ticket's RSS log for ``n_instances`` instances choosing ``n_chosen`` neurons."""
+    return LOG_BYTES_PER_INSTANCE * n_instances + LOG_BYTES_PER_CHOSEN * n_chosen
+
+
+def construction_bytes(source_widths, n_instances: int, pool: int, *, tiled: bool) -> float:
+    """Upper bound on what the construction allocates beyond its target (THEORY.md §10).
+
+    Bool masks over the full source (1 byte a parameter), the support ticket (≤ the source:
+    a float64 value and a bool mask a parameter), one block of :data:`BLOCK_INSTANCES`
+    instances of ≤ min(pool, MAX_SEARCHED) candidates and the exact search's scratch tables
+    (one per engine thread, exponential in that length), every solved instance compacted, and the
+    log they are concatenated into (a chosen neuron is a kept weight: at most
+    min(n_instances·width, the source's weights) of them). An untiled
+    scheme is drawn whole: its He-scaled and unit-scale copies (8 bytes each, with the
+    temporaries of the division: 3 copies) come on top.
+    """
+    widths = [int(w) for w in source_widths]
+    n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    n_weights = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    width = min(int(pool), MAX_SEARCHED)
+    batch = BATCH_BYTES_PER_CANDIDATE * min(n_instances, BLOCK_INSTANCES) * width
+    import numba
+
+    from lotteryproofs.rss import _search
+
+    batch += numba.get_num_threads() * _search.search_bytes(width)
+    solved = n_instances * (SOLVED_BYTES_PER_INSTANCE + SOLVED_BYTES_PER_SLOT * width)
+    log = log_bytes(n_instances, min(n_instances * width, n_weights))
+    drawn = 0.0 if tiled else 3 * 8.0 * n_params
+    return 10.0 * n_params + batch + solved + log + drawn
 
 
 def build_log(solved: list[Solved]) -> RSSLog:

@@ -29,6 +29,7 @@ product bias rule; weight sharing is kept (the source is a convolutional network
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,19 +100,20 @@ def _all_activations(layers, activations):
 
 
 # ------------------------------------------------------------------------------ the source
-def _pair_shapes(layer, rho: int):
+def _pair_shapes(layer, rho: int, n_out: int | None = None):
     """The two source layers of a Conv2d/Dense target layer: (shape, geometry) each (geometry
-    None for Dense)."""
+    None for Dense); the sum layer has ``n_out`` outputs (default the target layer's)."""
     if isinstance(layer, Conv2d):
         out_c, c, kh, kw = layer.weight.shape
+        out_c = out_c if n_out is None else n_out
         m = rho * (c * kh * kw + 1)
         _, ho, wo = layer.output_shape
         return (((m, c, kh, kw), dict(stride=layer.stride, padding=layer.padding,
                                       input_shape=layer.input_shape)),
                 ((out_c, m, 1, 1), dict(stride=(1, 1), padding=(0, 0), input_shape=(m, ho, wo))))
-    n_out, n_in = layer.weight.shape
+    out_f, n_in = layer.weight.shape
     m = rho * (n_in + 1)
-    return ((m, n_in), None), ((n_out, m), None)
+    return ((m, n_in), None), ((out_f if n_out is None else n_out, m), None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,26 +130,29 @@ class ConvSource:
     spec: ConvSourceSpec
 
 
-def _draw_layers(layers, activations, rho, streams, law, bias_factor, state, *, scaled):
-    """Source layers and activations for ``layers`` (recursively into residual bodies)."""
+def _draw_layers(layers, activations, shapes, streams, law, bias_factor, state, *, scaled):
+    """Source layers and activations for ``layers`` (recursively into residual bodies);
+    ``shapes(layer)`` gives the (shape, geometry) of the source layers of a target parameter
+    layer, ReLU between them."""
     out, acts = [], []
     for t, layer in enumerate(layers):
         after = activations[t] if t < len(layers) - 1 else None
         if isinstance(layer, Residual):
             # λ = 1 inside a body: x + Π λ_body·g(x) is Λ·(unit network) only if Π λ_body = 1
-            body, body_acts = _draw_layers(layer.body_layers, layer.body_activations, rho,
+            body, body_acts = _draw_layers(layer.body_layers, layer.body_activations, shapes,
                                            streams, law, bias_factor, state, scaled=False)
             shortcut = None
             if layer.shortcut is not None:
                 # a 1×1 shortcut S is one more conv layer to construct: its pair, at λ = 1
                 # like the body (Ŝ(x) + ĝ(x) stays Λ·(S x + g x)), drawn after the body
                 s_layers, s_acts = _draw_layers(
-                    shortcut_layers(layer), shortcut_activations(layer), rho, streams, law,
+                    shortcut_layers(layer), shortcut_activations(layer), shapes, streams, law,
                     bias_factor, state, scaled=False)
                 shortcut = Chain(tuple(s_layers), tuple(s_acts))
             out.append(Residual(tuple(body), tuple(body_acts), shortcut))
         elif isinstance(layer, PARAMETER_LAYERS):
-            for half, (shape, geometry) in enumerate(_pair_shapes(layer, rho)):
+            group = list(shapes(layer))
+            for half, (shape, geometry) in enumerate(group):
                 fan_in = int(np.prod(shape[1:]))
                 scale = math.sqrt(2.0 / (LAW_VARIANCES[law] * fan_in)) if scaled else 1.0
                 state["cumulative"] *= scale
@@ -156,9 +161,15 @@ def _draw_layers(layers, activations, rho, streams, law, bias_factor, state, *, 
                                             state["cumulative"], bias_factor)
                 state["scales"].append(scale)
                 out.append(Dense(w, b) if geometry is None else Conv2d(w, b, **geometry))
-                if half == 0:
+                if half < len(group) - 1:
                     acts.append(RELU)
+            state["channels"] = group[-1][0][0]
         else:
+            channels = state.get("channels", layer.input_shape[0])
+            if channels != layer.input_shape[0]:
+                # a pool or Flatten over the source's channels (L+1: copies and constants)
+                layer = dataclasses.replace(layer, input_shape=(channels,
+                                                                *layer.input_shape[1:]))
             out.append(layer)
         if after is not None:
             acts.append(after)
@@ -166,8 +177,11 @@ def _draw_layers(layers, activations, rho, streams, law, bias_factor, state, *, 
 
 
 def draw_source(target: Network, rho: int, *, rng, law: str = "uniform",
-                bias_factor: float = 1.0) -> ConvSource:
+                bias_factor: float = 1.0, shapes=None) -> ConvSource:
     """Draw the source for ``target``'s geometry (shapes only; no target value is read).
+
+    ``shapes(layer)`` lays out the source layers of each target parameter layer, in
+    :func:`param_layers` order (default: the 2L pair at ρ; another construction's plan).
 
     Parameter layer l (counting only layers with parameters) has the flat unit-scale matrix
     W̃_l ~ D_w of shape (out, fan-in) drawn from the tiled streams (layer l, tiles of 64) and
@@ -181,7 +195,8 @@ def draw_source(target: Network, rho: int, *, rng, law: str = "uniform",
     entropy, spawn_key = source_seed(rng)
     streams = Streams.from_seed(entropy, spawn_key)
     state = {"cumulative": 1.0, "scales": []}
-    layers, acts = _draw_layers(target.layers, target.activations, rho, streams, law,
+    shapes = (lambda layer: _pair_shapes(layer, rho)) if shapes is None else shapes
+    layers, acts = _draw_layers(target.layers, target.activations, shapes, streams, law,
                                 bias_factor, state, scaled=True)
     seed = {"seed": entropy if isinstance(entropy, int) else None,
             "spawn_key": [int(k) for k in spawn_key]}
@@ -216,13 +231,17 @@ def _patch_columns(negative_channels: np.ndarray, layer) -> np.ndarray:
 
 def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
                    domain: Box | None = None, law: str = "uniform",
-                   bias_factor: float = 1.0) -> ConvTicket:
+                   bias_factor: float = 1.0, construction=None) -> ConvTicket:
     """Draw the source, then solve one RSS instance per effective target parameter.
 
+    ``construction`` (default this module's 2L) lays out the source (its ``shapes``) and
+    solves the instances on the drawn source (its ``solve``): the steps around them — the
+    checks, the draw before any target value is read, the log, the ticket — are this one.
     Failed instances stay in the log (``failed``), never hidden. ``rng``: an integer or a
     SeedSequence (its entropy and spawn key are the seed): same seed, same bytes.
     """
-    CONSTRUCTION.supports.check(CONSTRUCTION.owner, target)
+    construction = CONSTRUCTION if construction is None else construction
+    construction.supports.check(construction.owner, target)
     eps_param = _validate.positive("eps_param (ε')", eps_param)
     rho = _validate.positive_int("rho (ρ)", rho)
     n_0 = target.layers[0].in_features
@@ -232,10 +251,24 @@ def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
     if not bias_factor > 0:
         raise _validate.InputError("bias_factor (β) must be > 0: constant channels need biases")
     # the source first: it depends on the target's shapes only
-    drawn = draw_source(target, rho, rng=rng, law=law, bias_factor=bias_factor)
+    drawn = construction.draw(target, rho, rng=rng, law=law, bias_factor=bias_factor)
     unit_w, unit_b = unit_flat(drawn.network, drawn.layer_scales)
     signs = input_signs(target, domain)
-    source_params = param_layers(drawn.network.layers)
+    masks, solved = construction.solve(target, drawn.network, unit_w, unit_b, signs, rho,
+                                       eps_param)
+    log = common.build_log(solved)
+    metadata = {"method": construction.name, "eps_param": float(eps_param), "rho": int(rho),
+                "law": law, "bias_factor": float(bias_factor), **drawn.seed,
+                "rss_failures": int(log.failed.sum())}
+    origin = ConvOrigin(drawn.spec, network_sha256(drawn.network))
+    return ConvTicket(drawn.network, tuple(masks), common.output_scale(drawn.layer_scales),
+                      drawn.layer_scales, log, tuple(construction.layout(target, rho)), metadata,
+                      origin)
+
+
+def _solve_pairs(target, source, unit_w, unit_b, signs, rho, eps_param):
+    """The 2L masks and solved instances: per target parameter layer t, its pair (2t, 2t+1)."""
+    source_params = param_layers(source.layers)
     masks, solved = [], []
     for t, layer in enumerate(param_layers(target.layers)):
         out = layer.weight.shape[0]
@@ -251,13 +284,7 @@ def construct_conv(target: Network, *, eps_param: float, rho: int, rng,
         masks += [bw.reshape(source_params[index].weight.shape), bb,
                   sw.reshape(source_params[index + 1].weight.shape), np.zeros(out, bool)]
         solved += s
-    log = common.build_log(solved)
-    metadata = {"method": CONSTRUCTION.name, "eps_param": float(eps_param), "rho": int(rho),
-                "law": law, "bias_factor": float(bias_factor), **drawn.seed,
-                "rss_failures": int(log.failed.sum())}
-    origin = ConvOrigin(drawn.spec, network_sha256(drawn.network))
-    return ConvTicket(drawn.network, tuple(masks), common.output_scale(drawn.layer_scales),
-                      drawn.layer_scales, log, tuple(expected_layout(target)), metadata, origin)
+    return masks, solved
 
 
 def expected_layout(target: Network) -> list:
@@ -269,7 +296,8 @@ def expected_layout(target: Network) -> list:
 
 def construct_conv_ticket(target: Network, *, eps_param: float, delta: float, rng,
                           domain: Box | None = None, rho: int | None = None,
-                          law: str = "uniform", bias_factor: float = 1.0) -> ConvTicket:
+                          law: str = "uniform", bias_factor: float = 1.0,
+                          construction=None) -> ConvTicket:
     """:func:`construct_conv` with ρ from the §6 width theorem when not given
     (:func:`lotteryproofs.bounds.conv_a_priori_rho`: P(any instance fails) ≤ δ) and the
     metadata a ticket file carries (method, init, ε', δ, ρ and how it was chosen, the box, the
@@ -277,11 +305,14 @@ def construct_conv_ticket(target: Network, *, eps_param: float, delta: float, rn
     from lotteryproofs import bounds
     from lotteryproofs._version import __version__
 
-    CONSTRUCTION.supports.check(CONSTRUCTION.owner, target)
+    construction = CONSTRUCTION if construction is None else construction
+    construction.supports.check(construction.owner, target)
     eps_param = _validate.positive("eps_param (ε')", eps_param)
     delta = _validate.open_unit("delta (δ)", delta)
     n_0 = target.layers[0].in_features
     domain = Box.cube(-1.0, 1.0, n_0) if domain is None else domain
+    if rho is None and not construction.a_priori_width:
+        raise _validate.InputError(f"{construction.owner} has no a-priori width; give --rho")
     if rho is None:
         rho = bounds.conv_a_priori_rho(target, domain, eps_param, delta, weight_law=law,
                                        beta=bias_factor)["rho"]
@@ -289,7 +320,7 @@ def construct_conv_ticket(target: Network, *, eps_param: float, delta: float, rn
     else:
         rho_source = "given"
     ticket = construct_conv(target, eps_param=eps_param, rho=rho, rng=rng, domain=domain,
-                            law=law, bias_factor=bias_factor)
+                            law=law, bias_factor=bias_factor, construction=construction)
     metadata = {**ticket.metadata, "init": law, "delta": delta, "rho_source": rho_source,
                 "target_sha256": network_sha256(target),
                 "target_widths": [int(n) for n in target.widths], "version": __version__,
@@ -300,18 +331,22 @@ def construct_conv_ticket(target: Network, *, eps_param: float, delta: float, rn
                       ticket.log, ticket.layout, metadata, ticket.origin)
 
 
+def masked_unit(ticket: ConvTicket, *, absolute: bool = False) -> tuple[list, list]:
+    """:func:`unit_flat` of the ticket's kept parameters (of |θ| when ``absolute``)."""
+    source = ticket.source
+    if absolute:
+        source = Network.from_layers([layer.absolute() for layer in source.layers],
+                                     source.activations)
+    return unit_flat(source.masked_parameters(ticket.masks), ticket.layer_scales)
+
+
 def represented_layers(ticket: ConvTicket, *, absolute: bool = False) -> tuple:
     """Per target parameter layer, what the ticket computes at unit scale (P̃, Ñ, b̃ on the
     patch matrix, gain max(|P̃|, |Ñ|)), read from the masks alone (never the log).
 
     ``absolute=True`` reads the ticket over |θ| (its read-back bounds Σ|terms|, for the
     rounding slack of the certificate)."""
-    source = ticket.source
-    if absolute:
-        source = Network.from_layers([layer.absolute() for layer in source.layers],
-                                     source.activations)
-    masked = source.masked_parameters(ticket.masks)
-    unit_w, unit_b = unit_flat(masked, ticket.layer_scales)
+    unit_w, unit_b = masked_unit(ticket, absolute=absolute)
     out = []
     for entry in ticket.layout:
         if entry["kind"] != "pair":
@@ -336,15 +371,31 @@ class ConvConstruction:
     supports: ConvSupports
     build: object = field(repr=False)
     represent: object = field(repr=False)
+    #: shapes(target, ρ) → the ``shapes`` callable of :func:`draw_source`
+    shapes: object = field(repr=False, default=None)
+    #: solve(target, source, unit_w, unit_b, signs, ρ, ε') → (masks, [Solved, …])
+    solve: object = field(repr=False, default=None)
+    #: layout(target, ρ) → the ticket's layout entries
+    layout: object = field(repr=False, default=None)
+    #: whether ρ may be sized by :func:`lotteryproofs.bounds.conv_a_priori_rho`
+    a_priori_width: bool = True
 
     @property
     def owner(self) -> str:
         return f"the convolutional {self.name} construction"
 
+    def draw(self, target: Network, rho: int, *, rng, law: str = "uniform",
+             bias_factor: float = 1.0) -> ConvSource:
+        """This construction's source for ``target`` (shapes only)."""
+        return draw_source(target, rho, rng=rng, law=law, bias_factor=bias_factor,
+                           shapes=self.shapes(target, rho))
+
 
 CONSTRUCTION = ConvConstruction(
     "2l", "2L (conv)", "k×k univariate convolution then 1×1 sums, nonzero biases",
-    ConvSupports(), build=construct_conv, represent=represented_layers)
+    ConvSupports(), build=construct_conv, represent=represented_layers,
+    shapes=lambda target, rho: (lambda layer: _pair_shapes(layer, rho)), solve=_solve_pairs,
+    layout=lambda target, rho: expected_layout(target))
 
 __all__ = ["CONSTRUCTION", "ConvTicket", "construct_conv", "construct_conv_ticket", "draw_source",
            "expected_layout", "represented_layers"]

@@ -51,12 +51,22 @@ def owners(target_widths, rho: int, rho_in: int) -> list[np.ndarray]:
 
 
 def build(target: Network, unit: common.UnitParameters, box: Box, eps_param: float, rho: int,
-          rho_in: int, *, gain_slack: float | None = None):
+          rho_in: int, *, gain_slack=None, layer_eps=None):
     """Masks (weights, biases per source layer) and solved instances at unit scale.
 
     ``gain_slack`` = c restricts every weight instance of the copy layers (target layers
     l ≥ 2) to subsets with Σ_S|v| ≤ |w| + c·ε' (the bounded-gain variant,
-    :mod:`lotteryproofs.construct.bounded_gain`); None is the plain L+1 construction."""
+    :mod:`lotteryproofs.construct.bounded_gain`); None is the plain L+1 construction.
+    Per-layer allocation (proofs/bounded-gain-l+1.md): ``layer_eps`` gives ε'_t for the
+    instances of target layer t (0-based) in place of ε', and ``gain_slack`` may then be one c
+    per layer (entry 0, the 2L layer, unused)."""
+    def eps_of(t):
+        return eps_param if layer_eps is None else float(layer_eps[t])
+
+    def slack_of(t):
+        if gain_slack is None or np.ndim(gain_slack) == 0:
+            return gain_slack
+        return float(gain_slack[t])
     widths = target.widths
     depth = target.depth
     own = owners(widths, rho, rho_in)
@@ -68,13 +78,13 @@ def build(target: Network, unit: common.UnitParameters, box: Box, eps_param: flo
         layer=0, target_w=target.weights[0], target_b=target.biases[0],
         block_w=unit.weights[0], block_b=unit.biases[0], sum_w=unit.weights[1],
         owner=own[0], row_map=row_map, negative_cols=box.has_negative,
-        eps_param=eps_param, mirror=None)
+        eps_param=eps_of(0), mirror=None)
     weight_masks[0], bias_masks[0], weight_masks[1] = bw, bb, sw
     from lotteryproofs.progress import progress
 
     for t in progress(range(1, depth), desc="construct (copy layers)"):
-        s = _solve_copy_layer(t, target, unit, own[t], copies_of(t, depth, rho), eps_param,
-                              gain_slack)
+        s = _solve_copy_layer(t, target, unit, own[t], copies_of(t, depth, rho), eps_of(t),
+                              slack_of(t))
         for batch in s:
             inst_id, neurons = batch.chosen_neurons()
             rows = batch.instances.row[inst_id] * copies_of(t, depth, rho) + \
@@ -98,31 +108,37 @@ def _solve_copy_layer(t, target, unit, owner, copies, eps_param, gain_slack=None
 
     ``constant_output(c)`` is what a constant-block neuron with bias c feeds forward (its
     activation at pre-activation c); a neuron whose output is 0 is no candidate."""
-    w_t, b_t = target.weights[t], target.biases[t]
+    return solve_copies(t, target.weights[t], target.biases[t], unit.weights[t + 1], owner,
+                        constant_output(unit.biases[t]), copies, eps_param, gain_slack)
+
+
+def solve_copies(t, w_t, b_t, sum_w, owner, constant_value, copies, eps_param,
+                 gain_slack=None):
+    """The instances of a copy layer on its flat weight matrix ``sum_w`` (rows: copy c of
+    target row j is row j·copies + c): target entry w_t[j, i] over single draws from the
+    columns k with owner[k] = i, the bias b_t[j] over products v·c_k with the columns of
+    owner n_in (constants; ``constant_value[k]`` = c_k, 0 = no candidate). A convolution is
+    this on its patch matrix (construct/conv_l_plus_one.py)."""
     n_in = w_t.shape[1]
-    sum_w = unit.weights[t + 1]
-    prev_b = unit.biases[t]
-    copy_neuron = owner < n_in
-    out = constant_output(prev_b)
-    constant = (owner == n_in) & (out != 0)
-    amplitude = np.where(copy_neuron, 1.0, np.where(constant, out, 0.0))
+    copy_neuron = (owner >= 0) & (owner < n_in)
+    constant = (owner == n_in) & (constant_value != 0)
+    amplitude = np.where(copy_neuron, 1.0, np.where(constant, constant_value, 0.0))
     copy_pools = common.make_pools(owner, copy_neuron, n_in)
     constant_pools = common.make_pools(np.where(constant, 0, -1), constant, 1)
     jj, ii = np.nonzero(common.significant(w_t, eps_param))
     j_c, i_c = np.repeat(jj, copies), np.repeat(ii, copies)
     c = np.tile(np.arange(copies), jj.size)
-    weights = common.pooled_instances(
-        layer=t, part=PART_POSITIVE, rows=j_c, cols=i_c, copies=c, targets=w_t[j_c, i_c],
-        pools=copy_pools, pool_of=i_c, outgoing=sum_w, out_rows=j_c * copies + c,
-        amplitude=amplitude)
+    weights = common.solve_pooled(
+        eps_param, gain_slack=gain_slack, layer=t, part=PART_POSITIVE, rows=j_c, cols=i_c,
+        copies=c, targets=w_t[j_c, i_c], pools=copy_pools, pool_of=i_c, outgoing=sum_w,
+        out_rows=j_c * copies + c, amplitude=amplitude)
     jb = np.flatnonzero(common.significant(b_t, eps_param))
     jb_c, cb = np.repeat(jb, copies), np.tile(np.arange(copies), jb.size)
-    biases = common.pooled_instances(
-        layer=t, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
+    biases = common.solve_pooled(
+        eps_param, layer=t, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
         targets=b_t[jb_c], pools=constant_pools, pool_of=np.zeros(jb_c.size, np.int64),
         outgoing=sum_w, out_rows=jb_c * copies + cb, amplitude=amplitude)
-    return [common.solve(weights, eps_param, gain_slack=gain_slack),
-            common.solve(biases, eps_param)]
+    return [*weights, *biases]
 
 
 def layout(target_widths, rho: int, rho_in: int) -> dict:
@@ -192,11 +208,11 @@ def _rho_in(rho: int, options) -> int:
     return rho if options["rho_in"] is None else options["rho_in"]
 
 
-def build_from_input(inp: BuildInput, *, gain_slack: float | None = None) -> Built:
-    """The Construction's ``build`` (``gain_slack``: see :func:`build`)."""
+def build_from_input(inp: BuildInput, *, gain_slack=None, layer_eps=None) -> Built:
+    """The Construction's ``build`` (``gain_slack``, ``layer_eps``: see :func:`build`)."""
     rho, rho_in = inp.rho, _rho_in(inp.rho, inp.options)
     wm, bm, solved = build(inp.target, inp.unit, inp.domain, inp.eps_param, rho, rho_in,
-                           gain_slack=gain_slack)
+                           gain_slack=gain_slack, layer_eps=layer_eps)
     return Built(inp.draw.source, tuple(inp.draw.layer_scales), tuple(wm), tuple(bm), solved,
                  layout(inp.target.widths, rho, rho_in))
 

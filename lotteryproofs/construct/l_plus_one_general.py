@@ -17,8 +17,9 @@ source layer l+1 carries the target's φ_l.
   v·sigmoid(c) ∈ v·(0, 1), v·tanh(c). No φ(0) = 1 shortcut anywhere.
 
 φ is not positively homogeneous in general, so the scaling lemma (THEORY.md §1) does not
-apply: the construction selects on the source's **actual** values (layer scales 1, Λ = 1)
-and returns the source with its activations (stored whole in the ticket). When every
+apply: the construction selects on the source's **actual** values (layer scales 1, Λ = 1).
+The source is still the seed's (its parameters a function of scheme, widths, options and
+seed; the activations are recorded in the layout), so its ticket is compact by default. When every
 activation is positively homogeneous (ReLU, LeakyReLU, identity) the lemma holds and it
 selects on the unit-scale network with the draw's layer scales, as the ReLU constructions.
 """
@@ -59,17 +60,17 @@ def _solve_identity_layer(target: Network, unit: common.UnitParameters, owner: n
     jj, ii = np.nonzero(common.significant(w_t, eps_param))
     j_c, i_c = np.repeat(jj, copies), np.repeat(ii, copies)
     c = np.tile(np.arange(copies), jj.size)
-    weights = common.pooled_instances(
-        layer=0, part=PART_POSITIVE, rows=j_c, cols=i_c, copies=c, targets=w_t[j_c, i_c],
+    weights = common.solve_pooled(
+        eps_param, layer=0, part=PART_POSITIVE, rows=j_c, cols=i_c, copies=c, targets=w_t[j_c, i_c],
         pools=block_pools, pool_of=i_c, outgoing=sum_w, out_rows=j_c * copies + c,
         amplitude=amplitude)
     jb = np.flatnonzero(common.significant(b_t, eps_param))
     jb_c, cb = np.repeat(jb, copies), np.tile(np.arange(copies), jb.size)
-    biases = common.pooled_instances(
-        layer=0, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
+    biases = common.solve_pooled(
+        eps_param, layer=0, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
         targets=b_t[jb_c], pools=constant_pools, pool_of=np.zeros(jb_c.size, np.int64),
         outgoing=sum_w, out_rows=jb_c * copies + cb, amplitude=amplitude)
-    return [common.solve(weights, eps_param), common.solve(biases, eps_param)]
+    return [*weights, *biases]
 
 
 def build(target: Network, unit: common.UnitParameters, eps_param: float, rho: int,
@@ -217,7 +218,9 @@ def _build(inp: BuildInput) -> Built:
         scales = (1.0,) * source.depth
     wm, bm, solved = build(inp.target, values, inp.eps_param, rho, rho_in)
     layout = expected_layout(inp.target, rho, inp.options, None, None)
-    return Built(source, scales, tuple(wm), tuple(bm), solved, layout)
+    # the source is the seed's (its parameters unchanged; its activations are the layout's),
+    # so the ticket is written compact like the ReLU constructions' (construct.construct)
+    return Built(inp.draw.source, scales, tuple(wm), tuple(bm), solved, layout)
 
 
 def expected_layout(target: Network, rho: int, options, negative_inputs, widening) -> dict:

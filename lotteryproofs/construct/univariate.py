@@ -57,30 +57,29 @@ def solve_block_pair(*, layer: int, target_w: np.ndarray, target_b: np.ndarray,
 
     copies = row_map.shape[1]
     jj, ii = np.nonzero(common.significant(target_w, eps_param))
-    batches = []
+    solved = []
 
     def weight_instances(part, select, pools, sign):
         j, i = jj[select], ii[select]
         j_c, i_c = np.repeat(j, copies), np.repeat(i, copies)
         c = np.tile(np.arange(copies), j.size)
-        return common.pooled_instances(
-            layer=layer, part=part, rows=j_c, cols=i_c, copies=c,
+        return common.solve_pooled(
+            eps_param, layer=layer, part=part, rows=j_c, cols=i_c, copies=c,
             targets=sign * target_w[j_c, i_c], pools=pools, pool_of=i_c,
             outgoing=sum_w, out_rows=row_map[j_c, c], amplitude=amplitude)
 
-    batches.append(weight_instances(PART_POSITIVE, np.ones(jj.size, bool), positive_pools, 1.0))
+    solved += weight_instances(PART_POSITIVE, np.ones(jj.size, bool), positive_pools, 1.0)
     if mirror is None:
         neg_select = negative_cols[ii]
         if neg_select.any():
-            batches.append(weight_instances(PART_NEGATIVE, neg_select, negative_pools, -1.0))
+            solved += weight_instances(PART_NEGATIVE, neg_select, negative_pools, -1.0)
     jb = np.flatnonzero(common.significant(target_b, eps_param))
     jb_c, cb = np.repeat(jb, copies), np.tile(np.arange(copies), jb.size)
-    batches.append(common.pooled_instances(
-        layer=layer, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1), copies=cb,
-        targets=target_b[jb_c], pools=constant_pools, pool_of=np.zeros(jb_c.size, np.int64),
-        outgoing=sum_w, out_rows=row_map[jb_c, cb], amplitude=amplitude))
-
-    solved = [common.solve(b, eps_param) for b in batches]
+    solved += common.solve_pooled(
+        eps_param, layer=layer, part=PART_BIAS, rows=jb_c, cols=np.full(jb_c.size, -1),
+        copies=cb, targets=target_b[jb_c], pools=constant_pools,
+        pool_of=np.zeros(jb_c.size, np.int64), outgoing=sum_w, out_rows=row_map[jb_c, cb],
+        amplitude=amplitude)
 
     block_wmask = np.zeros(block_w.shape, bool)
     block_bmask = np.zeros(block_b.shape, bool)
