@@ -18,7 +18,10 @@ shared: read wall time beside CPU time.
 
 ``--baseline PATH`` runs every command a second time with ``PYTHONPATH=PATH`` (another checkout
 of the package, e.g. the main branch before a change), before the current code's
-runs, so that before and after are measured in one run under similar load.
+runs, so that before and after are measured in one run under similar load, and records
+whether the compact ticket and its certificate (time_s aside) are byte-identical to the
+baseline's (``same_bytes_as_baseline``). Each checkout also constructs the compact ticket with
+``NUMBA_NUM_THREADS=1`` and ``=2`` and records whether both equal its default run.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,9 +52,10 @@ print(json.dumps({"returncode": proc.returncode, "wall_s": wall,
 """
 
 
-def timed(args: list[str], cwd: Path, pythonpath: str | None = None) -> dict:
+def timed(args: list[str], cwd: Path, pythonpath: str | None = None,
+          extra_env: dict | None = None) -> dict:
     command = [sys.executable, "-m", "lotteryproofs", *args]
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
     out = subprocess.run([sys.executable, "-c", _TIMER, *command], cwd=cwd, capture_output=True,
@@ -70,9 +75,9 @@ def _construction_time(stdout: str) -> float | None:
 
 def _run_all(tmp: Path, pythonpath: str | None, store_source: bool) -> dict:
     # numba caches compiled code per source path: a checkout's first run would time the
-    # compiler, so each checkout first builds a tiny ticket (untimed)
-    timed(["construct", "random:3-4-2", "--method", "2l", "--rho", "8", "--out", "warm.npz",
-           "--json", "warm.json"], tmp, pythonpath)
+    # compiler, so each checkout first runs the measured command once (untimed; a tiny
+    # ticket left kernels of the LeNet run to compile inside the timed baseline run)
+    timed([*CONSTRUCT, "--out", "warm.npz", "--json", "warm.json"], tmp, pythonpath)
     results = {}
     variants = [("compact", [])] + ([("store_source", ["--store-source"])] if store_source else [])
     for name, extra in variants:
@@ -100,7 +105,25 @@ def _run_all(tmp: Path, pythonpath: str | None, store_source: bool) -> dict:
         print(pythonpath or "current", name, json.dumps(results[name]), file=sys.stderr)
     run = timed(["--version"], tmp, pythonpath)
     results["version"] = {"wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2)}
+    # same seed, same bytes whatever numba's thread count (the default uses every core)
+    for threads in ("1", "2"):
+        timed([*CONSTRUCT, "--out", f"t{threads}.npz", "--json", f"t{threads}.json"], tmp,
+              pythonpath, {"NUMBA_NUM_THREADS": threads})
+        results[f"same_bytes_numba_threads_{threads}"] = _same_files(tmp, "compact", f"t{threads}")
     return results
+
+
+def _json_without_time(path: Path) -> str:
+    """The certificate's text with its wall-clock field blanked (the only field that varies)."""
+    return re.sub(r'"time_s": [0-9.eE+-]+', '"time_s": null', path.read_text())
+
+
+def _same_files(tmp: Path, a: str, b: str, other: Path | None = None) -> bool:
+    """Whether ticket a (in tmp) and ticket b (in ``other``, default tmp) have the same bytes
+    and their certificates the same text but time_s."""
+    other = tmp if other is None else other
+    return ((tmp / f"{a}.npz").read_bytes() == (other / f"{b}.npz").read_bytes()
+            and _json_without_time(tmp / f"{a}.json") == _json_without_time(other / f"{b}.json"))
 
 
 def main(argv=None) -> int:
@@ -121,6 +144,9 @@ def main(argv=None) -> int:
         (tmp / "current").mkdir()
         results.update(_run_all(tmp / "current", str(Path(current).resolve()),
                                 not args.skip_store_source))
+        if args.baseline:  # the change must not change a byte of the ticket or certificate
+            results["same_bytes_as_baseline"] = _same_files(tmp / "current", "compact",
+                                                            "compact", tmp / "baseline")
     results["load_average_after"] = os.getloadavg()
     results["command"] = "lotteryproofs " + " ".join(CONSTRUCT) + " --out l.npz --json l.json"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,7 @@ import sympy
 
 from lotteryproofs import _validate
 from lotteryproofs._limits import MPMATH_DPS
+from lotteryproofs.a_priori import TargetNorms, _fsum_up_rows, target_norms  # noqa: F401
 from lotteryproofs.bound_spec import DEFAULT_LUEKER_C, BoundSpec
 
 #: The weight law D_w of the source (THEORY.md §1): it fixes every RSS law of a construction.
@@ -317,62 +318,6 @@ def evaluate_mpmath(expr, values: Mapping) -> mpmath.mpf:
                 )
             )
         )
-
-
-@dataclass(frozen=True)
-class TargetNorms:
-    """The target's quantities of THEORY.md §5: widths, a_l = ‖W_l‖_∞, k_l, B_0…B_{L−1}, b̄_l.
-
-    ``B`` must be upper bounds of sup_D ‖x⁽ˡ⁾‖_∞ (certify.py computes them rigorously).
-    """
-
-    widths: tuple
-    a: tuple
-    k: tuple
-    B: tuple
-    bbar: tuple
-    w_max: float
-    b_max: float
-    input_has_negative: bool
-
-    @property
-    def depth(self) -> int:
-        return len(self.widths) - 1
-
-    def values(self) -> dict:
-        s = layer_symbols(self.depth)
-        out = {}
-        out.update(zip(s.n, self.widths, strict=True))
-        out.update(zip(s.a, self.a, strict=True))
-        out.update(zip(s.k, self.k, strict=True))
-        out.update(zip(s.B, self.B, strict=True))
-        out.update(zip(s.bbar, self.bbar, strict=True))
-        out[W_MAX] = self.w_max
-        out[B_MAX] = self.b_max
-        return out
-
-
-def target_norms(network, activation_bounds, *, input_has_negative: bool = True) -> TargetNorms:
-    """TargetNorms of a target Network given per-layer activation bounds B_0…B_{L−1} (arrays)."""
-    a = tuple(float(_fsum_up_rows(np.abs(w))) for w in network.weights)
-    k = tuple(int(np.count_nonzero(w, axis=1).max()) for w in network.weights)
-    B = tuple(float(np.max(b)) for b in activation_bounds)
-    bbar = tuple(float(np.max(np.abs(b))) for b in network.biases)
-    return TargetNorms(
-        widths=tuple(network.widths),
-        a=a,
-        k=k,
-        B=B,
-        bbar=bbar,
-        w_max=max(float(np.max(np.abs(w))) for w in network.weights),
-        b_max=max(float(np.max(np.abs(b))) for b in network.biases),
-        input_has_negative=bool(input_has_negative),
-    )
-
-
-def _fsum_up_rows(matrix: np.ndarray) -> float:
-    """max over rows of the row sums, each correctly rounded (math.fsum) then rounded up."""
-    return max(float(np.nextafter(math.fsum(row), np.inf)) for row in matrix)
 
 
 def a_priori_output_error(spec: BoundSpec, norms: TargetNorms, eps_param, *,

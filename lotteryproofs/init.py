@@ -87,6 +87,7 @@ from lotteryproofs import _validate
 from lotteryproofs.laws import from_words as _from_words
 from lotteryproofs.laws import get_law as _get_law
 from lotteryproofs.laws import sample as _sample_law
+from lotteryproofs.layers import Dense
 from lotteryproofs.network import Network
 
 #: Weight/bias laws D by name and their variances (the samplers are lotteryproofs.laws'). D_b
@@ -151,11 +152,17 @@ def unit_scale(network: Network, layer_scales: Sequence[float] | None = None, *,
     """
     scales = _resolve_scales(network, layer_scales, law)
     cumulative = np.cumprod(scales)
-    g = Network(
-        tuple(w / s for w, s in zip(network.weights, scales, strict=True)),
-        tuple(b / c for b, c in zip(network.biases, cumulative, strict=True)),
-    )
-    return g, math.prod(scales)
+    layers = []
+    for i, (w, b, s, c) in enumerate(zip(network.weights, network.biases, scales, cumulative,
+                                         strict=True)):
+        # the quotients are fresh arrays: checked and frozen in place, not copied again by
+        # Network's validation (a large ticket's support would be held twice at once)
+        w = _validate.finite_array(f"layer {i} weight", w / s, ndim=2)
+        b = _validate.finite_array(f"layer {i} bias", b / c, ndim=1)
+        w.setflags(write=False)
+        b.setflags(write=False)
+        layers.append(Dense.trusted(w, b))
+    return Network.from_layers(layers), math.prod(scales)
 
 
 def from_unit_scale(unit_network: Network, layer_scales: Sequence[float]) -> Network:
@@ -296,6 +303,21 @@ class Streams:
         width = np.minimum(TILE, n_cols - tc * TILE)
         index = (rows - tr * TILE) * width + (cols - tc * TILE)
         words = philox.words_at(self.key, tc, tr, 2 * layer + WEIGHT, index)
+        return _from_words(law, words)
+
+    def weight_band(self, law: str, shape, layer: int, tr: int) -> np.ndarray | None:
+        """Tile row tr of the unit-scale draws of a (rows, cols) matrix of ``law``, computed
+        from the Philox words of its tiles (:func:`lotteryproofs.philox.tile_row_words`, one
+        compiled pass, no generator state set per tile): entry (r, c) of tile (tr, tc) is
+        value r·w + c of the tile's stream, the bytes :meth:`weight_tile` gives there. None
+        for a law that is not drawn word by word (proofs/lazy-source.md)."""
+        if _get_law(law).from_words is None:
+            return None
+        from lotteryproofs import philox
+
+        rows, cols = shape
+        words = philox.tile_row_words(self.key, tr, 2 * layer + WEIGHT, TILE,
+                                      min(TILE, rows - tr * TILE), cols)
         return _from_words(law, words)
 
     def bias_run(self, law: str, n: int, layer: int, tr: int) -> np.ndarray:
@@ -610,6 +632,9 @@ class SourceSpec:
     def weight_band(self, layer: int, tr: int, streams: Streams | None = None) -> np.ndarray:
         """Rows tr·TILE … of the He-scaled weight matrix: the tiles of one tile row."""
         streams = streams or self.streams
+        unit = streams.weight_band(self.options["law"], self.shape(layer), layer, tr)
+        if unit is not None:  # σ_l·W̃ elementwise: the bytes of weight_tile, tile by tile
+            return self.layer_scales[layer] * unit
         return np.hstack([self.weight_tile(layer, tr, tc, streams)
                           for tc in range(_tiles(self.widths[layer]))])
 
@@ -643,9 +668,10 @@ class SourceSpec:
         streams = self.streams
         for layer in range(self.depth):
             for tr in range(_tiles(self.widths[layer + 1])):
-                digest.update(np.ascontiguousarray(
-                    self.weight_band(layer, tr, streams), dtype="<f8").tobytes())
-            digest.update(np.ascontiguousarray(self.biases(layer, streams), dtype="<f8").tobytes())
+                # the array's buffer itself (no bytes copy); hashlib releases the GIL on it
+                digest.update(np.ascontiguousarray(self.weight_band(layer, tr, streams),
+                                                   dtype="<f8"))
+            digest.update(np.ascontiguousarray(self.biases(layer, streams), dtype="<f8"))
         return digest.hexdigest()
 
     # ------------------------------------------------------------------ files

@@ -45,8 +45,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lotteryproofs.conv_source",
      "lotteryproofs.architecture",
      "lotteryproofs.init", "lotteryproofs.datasets"),
-    ("lotteryproofs.bounds", "lotteryproofs.constants", "lotteryproofs.signal",
-     "lotteryproofs.popup", "lotteryproofs.io", "lotteryproofs.executor"),
+    ("lotteryproofs.a_priori", "lotteryproofs.bounds", "lotteryproofs.constants",
+     "lotteryproofs.signal", "lotteryproofs.popup", "lotteryproofs.io", "lotteryproofs.executor"),
     ("lotteryproofs.popup_batch", "lotteryproofs.popup_conv"),
     # the constructions, bottom-up: shared pieces, widening, one module per method, registry
     ("lotteryproofs.construct.options", "lotteryproofs.construct.common",

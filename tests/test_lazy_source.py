@@ -308,6 +308,23 @@ def test_uniform_word_transform_is_the_sampler():
     assert laws.from_words("normal", words) is None
 
 
+@settings(max_examples=15, deadline=None)
+@given(scheme=st.sampled_from(TILED), widths=widths_st, entropy=st.integers(0, 2**70),
+       choice=st.integers(0, 1))
+def test_weight_bands_are_the_full_draw(scheme, widths, entropy, choice):
+    """SourceSpec.weight_band (from the tiles' Philox words in one compiled pass for the
+    uniform law, from numpy's generator per tile for the normal law) is byte-equal to the
+    rows of the fully drawn source it covers, partial tiles included."""
+    options = OPTIONS[scheme][choice % len(OPTIONS[scheme])]
+    spec = SourceSpec.make(scheme, widths, entropy=entropy, **options)
+    full = spec.network()
+    for layer in range(spec.depth):
+        for tr in range(-(-widths[layer + 1] // TILE)):
+            band = spec.weight_band(layer, tr)
+            want = full.weights[layer][tr * TILE:(tr + 1) * TILE]
+            assert band.tobytes() == np.ascontiguousarray(want).tobytes()
+
+
 def test_general_activation_ticket_is_compact_and_round_trips(tmp_path):
     """A general-L+1 tanh ticket is written compact (kept positions and values, no source
     arrays), at most a fifth of its --store-source file; read back it computes what the

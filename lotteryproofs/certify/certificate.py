@@ -312,7 +312,8 @@ def certify(
     parameters, where they cost milliseconds, else 0). The JSON's ``observed_search`` says
     how many inputs and restarts were used.
     """
-    from lotteryproofs import bounds
+    # the §5 bound's value without sympy (its import would cost more than this set-up)
+    from lotteryproofs import a_priori
     from lotteryproofs.construct import get_construction
     from lotteryproofs.network import network_sha256
 
@@ -384,16 +385,18 @@ def certify(
         search["split_cells"] = cells.cells  # their corners and centres were evaluated too
         if cells.observed > worst_value:  # an exact value at a cell's corner or centre
             worst_value, worst_x = cells.observed, cells.worst_input
-    norms = bounds.target_norms(
+    norms = a_priori.target_norms(
         target,
         rigorous_activation_bounds(target, box, pre),
         input_has_negative=bool(box.has_negative.any()),
     )
     gains = a_priori_gains(ticket, represented, construction.bound)
-    a_priori = bounds.a_priori_output_error(construction.bound, norms, eps_param, gains=gains)
-    a_priori = (
-        float(np.nextafter(float(a_priori), np.inf)) if mpmath.isfinite(a_priori) else math.inf
-    )
+    if construction.bound.bounded_gain:  # its γ is a rational that bounds.py (sympy) converts
+        from lotteryproofs import bounds as evaluator
+    else:
+        evaluator = a_priori
+    bound = evaluator.a_priori_output_error(construction.bound, norms, eps_param, gains=gains)
+    bound = float(np.nextafter(float(bound), np.inf)) if mpmath.isfinite(bound) else math.inf
     rss = ticket.rss_log.summary() if ticket.rss_log is not None else None
     return Certificate(
         method=construction.name,
@@ -413,9 +416,9 @@ def certify(
         max_bias_error=b_err,
         observed_output_error=worst_value,
         # the smaller rigorous bound, and which one it is
-        **_certified_fields(rigorous, a_priori, hypothesis and gains_within_budget(
+        **_certified_fields(rigorous, bound, hypothesis and gains_within_budget(
             construction.bound, norms, represented, slack), slack, pre),
-        a_priori_output_error=a_priori,
+        a_priori_output_error=bound,
         domain=box,
         rss=rss,
         time_s=round(time.perf_counter() - start, 3),

@@ -135,7 +135,8 @@ def represent_block_pair(block_w, block_b, sum_w, sum_b, n_in: int, rows: np.nda
     u = block_w[np.arange(block_w.shape[0]), col]
     univariate = (n_nonzero == 1) & (block_b == 0) & (col < n_in)
     constant = n_nonzero == 0
-    sub = sum_w[rows]
+    contiguous = rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size))
+    sub = sum_w[rows[0]:rows[0] + rows.size] if contiguous else sum_w[rows]  # a view: no copy
     j, k = np.nonzero(sub)
     bad = ~(univariate[k] | constant[k])
     if bad.any():
