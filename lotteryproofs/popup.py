@@ -370,12 +370,12 @@ class PopupResult:
 
 def initial_scores(source: Network, rng) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """Scores ~ U[−1/√n_in, 1/√n_in] for every weight and bias (Ramanujan et al.'s Kaiming-
-    uniform score initialisation); weights and biases of a layer share the law, so joint
-    ranking starts unbiased."""
+    uniform score initialisation; n_in the fan-in, C_in·k_h·k_w for a convolution kernel);
+    weights and biases of a layer share the law, so joint ranking starts unbiased."""
     rng = _validate.rng(rng)
     weight_scores, bias_scores = [], []
     for w, b in zip(source.weights, source.biases, strict=True):
-        bound = 1.0 / math.sqrt(w.shape[1])
+        bound = 1.0 / math.sqrt(int(np.prod(w.shape[1:])))  # a kernel's fan-in C·k_h·k_w
         weight_scores.append(rng.uniform(-bound, bound, size=w.shape))
         bias_scores.append(rng.uniform(-bound, bound, size=b.shape))
     return tuple(weight_scores), tuple(bias_scores)
@@ -443,7 +443,22 @@ def _train_popup_scores(source: Network, x, y, config: PopupConfig, *, rng):
     """The reference loop: (result, (final weight scores, bias scores, log λ))."""
     rng = _validate.rng(rng)
     x, y = _check_data(source, x, y, "training", config.loss)
-    weight_scores, bias_scores = initial_scores(source, rng)
+    return score_descent(
+        lambda wm, bm, log_scale, xb, yb: loss_and_gradients(source, wm, bm, log_scale, xb, yb,
+                                                             config.loss),
+        initial_scores(source, rng), x, y, config, rng)
+
+
+def score_descent(gradients, scores, x, y, config: PopupConfig, rng):
+    """Edge-popup's optimisation of the scores (:func:`train_popup`), for any source whose
+    ``gradients(weight_masks, bias_masks, log λ, x_batch, y_batch)`` returns
+    :class:`PopupGradients` (dense here, convolutional in popup_conv.py).
+
+    Per minibatch: the top-k masks at the current level's density (:func:`layer_masks`),
+    ∂L/∂s = ∂L/∂m·sign(s) (straight-through), an Adam or SGD+momentum step at the cosine-decayed
+    rate ½·lr·(1 + cos(π·step/steps)). Returns (result, (weight scores, bias scores, log λ)).
+    """
+    weight_scores, bias_scores = scores
     log_scale = np.zeros(1)
     params = [*weight_scores, *bias_scores] + ([log_scale] if config.scaled else [])
     optimizer = _Optimizer(params, config)
@@ -460,8 +475,7 @@ def _train_popup_scores(source: Network, x, y, config: PopupConfig, *, rng):
             for start in range(0, n, config.batch_size):
                 batch = order[start:start + config.batch_size]
                 wm, bm = layer_masks(weight_scores, bias_scores, density, config.bias_ranking)
-                grads = loss_and_gradients(source, wm, bm, float(log_scale[0]), x[batch], y[batch],
-                                           config.loss)
+                grads = gradients(wm, bm, float(log_scale[0]), x[batch], y[batch])
                 score_grads = [gm * np.sign(s) for gm, s in zip(
                     grads.weight_masks + grads.bias_masks, weight_scores + bias_scores,
                     strict=True)]

@@ -43,10 +43,9 @@ from lotteryproofs.popup import (
     PopupConfig,
     PopupGradients,
     PopupResult,
-    _Optimizer,
-    density_schedule,
-    layer_masks,
+    initial_scores,
     layer_scale_factors,
+    score_descent,
     single_blas_thread,
 )
 
@@ -158,52 +157,17 @@ def conv_loss_and_gradients(source: Network, weight_masks, bias_masks, log_scale
     return PopupGradients(value, tuple(grad_wm), tuple(grad_bm), grad_log_scale)
 
 
-def initial_conv_scores(source: Network, rng):
-    """Scores ~ U[−1/√fan-in, 1/√fan-in] per weight and bias (Kaiming uniform, fan-in of a
-    kernel C_in·k_h·k_w, as for the dense source in popup.initial_scores)."""
-    rng = _validate.rng(rng)
-    ws, bs = [], []
-    for w, b in zip(source.weights, source.biases, strict=True):
-        bound = 1.0 / math.sqrt(int(np.prod(w.shape[1:])))
-        ws.append(rng.uniform(-bound, bound, size=w.shape))
-        bs.append(rng.uniform(-bound, bound, size=b.shape))
-    return ws, bs
-
-
 def train_conv_popup(source: Network, x, y, config: PopupConfig, *, rng) -> PopupResult:
-    """popup.train_popup's loop (top-k masks per step, straight-through, Adam/SGD with cosine
-    decay, optional λ and annealing) on a conv source, the gradients from
+    """Edge-popup on a conv source: popup.score_descent (top-k masks per step,
+    straight-through, Adam/SGD with cosine decay, optional λ and annealing) from
+    popup.initial_scores (fan-in C_in·k_h·k_w), the gradients from
     :func:`conv_loss_and_gradients`."""
     geometry = _geometry(source)
     rng = _validate.rng(rng)
     x = _validate.finite_array("training inputs", x, ndim=2)
     y = np.asarray(y)
-    ws, bs = initial_conv_scores(source, rng)
-    log_scale = np.zeros(1)
-    optimizer = _Optimizer([*ws, *bs] + ([log_scale] if config.scaled else []), config)
-    n = x.shape[0]
-    total_steps = config.epochs * -(-n // config.batch_size)
-    step, losses, densities = 0, [], []
     with single_blas_thread():
-        for level_epochs, density in density_schedule(config):
-            for _ in range(level_epochs):
-                order = rng.permutation(n)
-                epoch_loss = 0.0
-                for start in range(0, n, config.batch_size):
-                    batch = order[start:start + config.batch_size]
-                    wm, bm = layer_masks(ws, bs, density, config.bias_ranking)
-                    grads = conv_loss_and_gradients(source, wm, bm, float(log_scale[0]),
-                                                    x[batch], y[batch], config.loss, geometry)
-                    score_grads = [gm * np.sign(s) for gm, s in zip(
-                        grads.weight_masks + grads.bias_masks, ws + bs, strict=True)]
-                    if config.scaled:
-                        score_grads.append(np.array([grads.log_scale]))
-                    lr = 0.5 * config.learning_rate * (1 + math.cos(math.pi * step / total_steps))
-                    optimizer.step(score_grads, lr)
-                    epoch_loss += grads.loss * batch.shape[0]
-                    step += 1
-                losses.append(epoch_loss / n)
-                densities.append(density)
-    wm, bm = layer_masks(ws, bs, config.density, config.bias_ranking)
-    return PopupResult(wm, bm, math.exp(float(log_scale[0])), config, tuple(losses),
-                       tuple(densities))
+        return score_descent(
+            lambda wm, bm, log_scale, xb, yb: conv_loss_and_gradients(
+                source, wm, bm, log_scale, xb, yb, config.loss, geometry),
+            initial_scores(source, rng), x, y, config, rng)[0]
