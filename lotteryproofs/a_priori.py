@@ -8,12 +8,13 @@ the recursion e_l ≤ g_l e_{l−1} + c_l, e_0 = 0, has the closed form
 and every construction instantiates (g_l, c_l) (:func:`lotteryproofs.bounds.
 layer_gains_and_injections`): for 2L, looks-linear and the zero-bias baseline
 g_l = a_l + k_l ε'; c_l = ε'(k_l B_{l−1} + 1), or ε' k_l B_{l−1} + b̄_l for the zero-bias
-baseline; for L+1 g_l = k_l G_l for l ≥ 2. A certificate needs only the *value* of that
-bound for one target, and importing sympy costs a command more than the rest of the
-certificate's set-up: :func:`a_priori_output_error` evaluates the same closed form in mpmath
-at the same precision (Horner's form of the sum, e_l = g_l e_{l−1} + c_l, which is the closed
-form; tests/test_a_priori.py checks it against the sympy expression). Not for the bounded-gain
-L+1 gain, whose γ bounds.py converts to a rational its own way (sympy.nsimplify).
+baseline; for L+1 g_l = k_l G_l for l ≥ 2, and a_l + γ k_l for bounded-gain L+1. A
+certificate needs only the *value* of that bound for one target, and importing sympy costs a
+command more than the rest of the certificate's set-up: :func:`a_priori_output_error`
+evaluates the same closed form in mpmath at the same precision (Horner's form of the sum,
+e_l = g_l e_{l−1} + c_l, which is the closed form; tests/test_a_priori.py checks it against
+the sympy expression for every registered bound). γ is read as the exact value of its
+float, as the RSS engine's gain test uses it.
 """
 
 from __future__ import annotations
@@ -85,13 +86,16 @@ def _fsum_up_rows(matrix: np.ndarray) -> float:
 
 def layer_terms(spec: BoundSpec, norms: TargetNorms, eps_param: mpmath.mpf, gains=None):
     """(g_l, c_l), l = 1…L, as mpmath numbers: bounds.layer_gains_and_injections' terms for
-    this target (not for a bounded-gain spec)."""
-    if spec.bounded_gain:
-        raise ValueError("the bounded-gain gain is evaluated by bounds.py")
+    this target."""
     out = []
     for ly in range(norms.depth):
         a, k, B = mpmath.mpf(norms.a[ly]), mpmath.mpf(norms.k[ly]), mpmath.mpf(norms.B[ly])
-        g = k * mpmath.mpf(gains[ly]) if spec.copies and ly >= 1 else a + k * eps_param
+        if spec.bounded_gain and ly >= 1:
+            g = a + mpmath.mpf(spec.gain_budget) * k
+        elif spec.copies and ly >= 1:
+            g = k * mpmath.mpf(gains[ly])
+        else:
+            g = a + k * eps_param
         c = (eps_param * (k * B + 1) if spec.biases
              else eps_param * k * B + mpmath.mpf(norms.bbar[ly]))
         out.append((g, c))
@@ -103,11 +107,8 @@ def a_priori_output_error(spec: BoundSpec, norms: TargetNorms, eps_param, *,
     """The §5 a-priori bound on sup_D ‖f_T − Λ⁻¹ f_S‖_∞ for a concrete target at ε'
     (mpmath, :data:`~lotteryproofs._limits.MPMATH_DPS` digits): the value of
     :func:`lotteryproofs.bounds.a_priori_output_error` without sympy, whose arguments and
-    refusals it shares (not for a bounded-gain spec). ``gains`` (L+1): the bounds G_l,
-    entries for l = 1 ignored; ``math.inf`` yields an infinite bound."""
-    if spec.bounded_gain:
-        raise ValueError("the bounded-gain bound's γ is a rational bounds.py converts: "
-                         "evaluate it there")
+    refusals it shares. ``gains`` (L+1): the bounds G_l, entries for l = 1 ignored;
+    ``math.inf`` yields an infinite bound."""
     if not isinstance(eps_param, mpmath.mpf):
         eps_param = _validate.positive("ε'", eps_param)
     elif not eps_param > 0:

@@ -1,6 +1,6 @@
 """The a-priori §5 bound evaluated without sympy (lotteryproofs.a_priori) equals the sympy
 closed form of bounds.py (the oracle: its expression, lambdified into mpmath), for every
-registered construction's bound but bounded-gain L+1's, random depths, norms, ε' and gains."""
+registered construction's bound, random depths, norms, ε' and gains."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from lotteryproofs import a_priori, bounds
 from lotteryproofs._limits import MPMATH_DPS as DPS
 from lotteryproofs.construct.registry import CONSTRUCTIONS
 
-#: every registered bound but bounded-gain L+1's (its γ is converted by bounds.py alone)
-SPECS = sorted({c.bound for c in CONSTRUCTIONS.values() if not c.bound.bounded_gain},
-               key=lambda s: s.name)
+#: every registered bound
+SPECS = sorted({c.bound for c in CONSTRUCTIONS.values()}, key=lambda s: s.name)
 positive = st.floats(1e-6, 1e3, allow_nan=False, allow_infinity=False)
 
 

@@ -391,11 +391,7 @@ def certify(
         input_has_negative=bool(box.has_negative.any()),
     )
     gains = a_priori_gains(ticket, represented, construction.bound)
-    if construction.bound.bounded_gain:  # its γ is a rational that bounds.py (sympy) converts
-        from lotteryproofs import bounds as evaluator
-    else:
-        evaluator = a_priori
-    bound = evaluator.a_priori_output_error(construction.bound, norms, eps_param, gains=gains)
+    bound = a_priori.a_priori_output_error(construction.bound, norms, eps_param, gains=gains)
     bound = float(np.nextafter(float(bound), np.inf)) if mpmath.isfinite(bound) else math.inf
     rss = ticket.rss_log.summary() if ticket.rss_log is not None else None
     return Certificate(
