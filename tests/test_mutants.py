@@ -260,7 +260,7 @@ MUTANTS = (
      _gain_without_k_eps, "wrong gain g_l = a_l"),
     ("bounds-lambdify-agrees", "lotteryproofs.bounds:layer_gains_and_injections",
      _drop_plus_one_injection, "the +1 injection dropped"),
-    ("certificate-soundness", "lotteryproofs.bounds:a_priori_output_error", _times(0.5),
+    ("certificate-soundness", "lotteryproofs.a_priori:a_priori_output_error", _times(0.5),
      "a-priori bound halved"),
     ("laws.contains-uniform", "lotteryproofs.laws:contained_uniform_weight", _times(1.01),
      "contained weight 1 % too large"),
