@@ -11,10 +11,12 @@ final loss, λ and mask bytes run by run.
 Run: ``python benchmarks/bench_popup_grid.py [--sources ...] [--seeds 0 1 ...] [--datasets
 digits] [--part I/N] [--json OUT.json]`` (one process, one BLAS thread; the two paths
 alternate block by block; a line per block with the running totals; prints wall and CPU time
-of both, the ratio and the identity). ``--part I/N`` takes every N-th block from the I-th, so
-N processes (one per core) cover the grid between them; ``--combine A.json B.json ... --json
-OUT.json`` adds their times and identities. ``--flops``: the grid's matrix-product count from
-its shapes and one BLAS thread's rate on those shapes (the floor of the grid's time).
+of both, the ratio and the identity). ``--part I/N`` (I counted from 0, 0 ≤ I < N) takes
+every N-th block from the I-th, so N processes (one per core) with I = 0 … N−1 cover the
+grid between them; ``--combine A.json B.json ... --json OUT.json`` adds their times and
+identities and refuses parts that do not cover the grid exactly once. ``--flops``: the
+grid's matrix-product count from its shapes and one BLAS thread's rate on those shapes (the
+floor of the grid's time).
 """
 
 from __future__ import annotations
@@ -150,6 +152,14 @@ def flops_report() -> dict:
 
 def combine(paths) -> dict:
     parts = [json.loads(Path(p).read_text()) for p in paths]
+    names = sorted(p["part"] for p in parts)
+    counts = {int(name.split("/")[1]) for name in names}
+    if len(counts) != 1 or names != sorted(f"{i}/{len(names)}" for i in range(len(names))):
+        raise SystemExit(f"--combine: the parts {names} do not cover the grid exactly once "
+                         "(want 0/N … N−1/N)")
+    if sum(p["runs"] for p in parts) != parts[0]["grid_runs"]:
+        raise SystemExit(f"--combine: {sum(p['runs'] for p in parts)} runs in the parts, "
+                         f"{parts[0]['grid_runs']} in the grid")
     out = {"parts": [p["part"] for p in parts], "runs": sum(p["runs"] for p in parts),
            "identical": sum(p["identical"] for p in parts),
            "differs": [d for p in parts for d in p["differs"]]}
@@ -162,13 +172,26 @@ def combine(paths) -> dict:
     return out
 
 
+def parse_part(text: str) -> tuple[int, int]:
+    """``I/N`` → (I, N) with 0 ≤ I < N (a 1-based "2/2" would silently skip block 0)."""
+    try:
+        part, parts = map(int, text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--part wants I/N with integers, got {text!r}") from None
+    if not 0 <= part < parts:
+        raise argparse.ArgumentTypeError(
+            f"--part {text}: I counts from 0 and must satisfy 0 <= I < N (e.g. 0/2 and 1/2)")
+    return part, parts
+
+
 def main() -> None:
     spec = default_grid(0)
     parser = argparse.ArgumentParser()
     parser.add_argument("--sources", nargs="+", default=list(spec.sources))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(spec.seeds)))
     parser.add_argument("--datasets", nargs="+", default=None)
-    parser.add_argument("--part", default="0/1", help="I/N: every N-th block from the I-th")
+    parser.add_argument("--part", default="0/1", type=parse_part,
+                        help="I/N, 0 <= I < N: every N-th block from the I-th")
     parser.add_argument("--json", default=None)
     parser.add_argument("--combine", nargs="+", default=None)
     parser.add_argument("--flops", action="store_true")
@@ -179,7 +202,7 @@ def main() -> None:
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
         return
-    part, parts = map(int, args.part.split("/"))
+    part, parts = args.part
     tasks = [_Task(spec, d, s, density, option, seed) for d in args.datasets or spec.datasets
              for s in args.sources for density in spec.densities for option in spec.options
              for seed in args.seeds]
@@ -219,7 +242,7 @@ def main() -> None:
               f"{times['after'][1]:.1f} CPU-s, identical so far "
               f"{sum(before[i] == after[i] for b in blocks[:j + 1] for i in b)}", flush=True)
     before, after = [before[i] for i in mine], [after[i] for i in mine]
-    tasks = [tasks[i] for i in mine]
+    all_tasks, tasks = tasks, [tasks[i] for i in mine]
     (before_wall, before_cpu), (after_wall, after_cpu) = times["before"], times["after"]
 
     same = [a == b for a, b in zip(before, after, strict=True)]
@@ -238,7 +261,9 @@ def main() -> None:
             differs.append([task.dataset, task.source, task.density, task.option, task.seed])
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "part": args.part, "runs": len(tasks), "identical": sum(same), "differs": differs,
+            "part": f"{part}/{parts}", "blocks": len(grid_blocks(all_tasks, BLOCK_MEMBERS)),
+            "grid_runs": len(all_tasks), "runs": len(tasks), "identical": sum(same),
+            "differs": differs,
             "before": {"wall": before_wall, "cpu": before_cpu, "code": BASELINE_COMMIT},
             "after": {"wall": after_wall, "cpu": after_cpu, "block_members": BLOCK_MEMBERS},
             "load_average_at_end": os.getloadavg()[0], "python": sys.version.split()[0],
