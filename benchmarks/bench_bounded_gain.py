@@ -311,7 +311,7 @@ def allocated_row(key: str, rho: int, rho_in: int, eps: float, budgets, shares) 
     sampled = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
     data = dataset_report(target, ticket, metadata) or {}
     row = {"target": TARGETS[key], "rho": rho, "rho_in": rho_in, "eps": eps,
-           "budgets": budgets[1:], "shares": tuple(shares),
+           "budgets": budgets[1:], "shares": None if shares is None else tuple(shares),
            "eps_params": [float(f"{e:.4g}") for e in eps_params],
            "a_priori_allocated": a_priori,
            "failed_per_layer": [int(failed[layer == t].sum()) for t in range(target.depth)],

@@ -15,7 +15,8 @@ on target-sized represented layers; their coefficients count float64 copies of t
 (bounded by the source, ``8·n_source`` bytes) and round up the peaks measured stage by stage
 by benchmarks/bench_stream.py (dense 784-125-125-10 and 784-1000-1000-10 targets at ρ = 40:
 the certificate held 3.9 and 4.5 copies of the support beside it). Each term is an upper
-bound (the support is never larger than the source, every pool at most MAX_SEARCHED long);
+bound (the support is never larger than the source, every pool at most MAX_SEARCHED long,
+MAX_SEARCHED_CARD for bounded-gain copy pools);
 tests/test_memory_stream.py checks the array part against the traced peak (tracemalloc) of
 the whole command at several sizes, which unlike the resident size does not depend on the
 numpy build or on whether numba compiles.
