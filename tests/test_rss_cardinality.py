@@ -385,3 +385,16 @@ def test_wide_copy_pools_in_the_construction():
         w = target.weights[t]
         allowed = np.where(np.abs(w) > eps, np.abs(w) + GAIN_BUDGET, 0.0)
         assert (np.asarray(rep[t].gain) <= allowed[None]).all()  # rounding is monotone
+
+
+def test_counting_refusal_still_bounds_the_wide_search():
+    """sizing.counting_refusal counts 2^MAX_SEARCHED subset sums per instance; the wide
+    search reaches Σ_{k≤MAX_CARD_SIZE} C(MAX_SEARCHED_CARD, k) of them, which must not be more
+    (else the refusal would refuse an ε' the wide copy pools can reach)."""
+    from math import comb
+
+    from lotteryproofs.construct import common, sizing
+
+    reach = sum(comb(common.MAX_SEARCHED_CARD, k) for k in range(common.MAX_CARD_SIZE + 1))
+    assert sizing.card_reach_is_counted() == (reach <= 2**common.MAX_SEARCHED)
+    assert sizing.card_reach_is_counted()
