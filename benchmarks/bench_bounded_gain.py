@@ -2,10 +2,12 @@
 
     python benchmarks/bench_bounded_gain.py rss            # failure table of the RSS mode
     python benchmarks/bench_bounded_gain.py copy-rates     # the same, real copy-layer targets
+    python benchmarks/bench_bounded_gain.py copy-rates --wide --trials 2000  # 40 vs 74, 80
     python benchmarks/bench_bounded_gain.py constructions  # l+1-bounded vs l+1, equal ρ and ε'
     python benchmarks/bench_bounded_gain.py real           # wine, breast cancer, digits
     python benchmarks/bench_bounded_gain.py real --datasets wine --rho 40 --rho-in 60
     python benchmarks/bench_bounded_gain.py lenet --rho 10 --rho-in 60 --certify
+    python benchmarks/bench_bounded_gain.py real-api --datasets wine --rho 80 --rho-in 80
 
 ``rss``: per law of laws.py (uniform, normal, product), pool size n and ε', the failure rate
 per instance (no subset within ε', resp. none within ε' and the gain cap) of the exact sparsest
@@ -19,6 +21,11 @@ fixed c = 1; targets z ~ U[-1, 1]; 95 % Clopper–Pearson intervals (lotteryproo
 from /usr/bin/time): ``lotteryproofs construct NAME --method l+1-bounded --eps 0.1 --rho R
 --rho-in RI --json C.json`` (ε' chosen by the bounded-gain a-priori bound), and plain l+1 with
 ``--eps-param`` = that same ε' (its own a-priori ε' is ~10⁻⁹, see the real-targets section).
+
+``real-api``: the registered l+1-bounded at the a-priori ε' for ε (as ``construct --eps``),
+through the Python API in this process, with the ``allocated`` part's columns: failures per
+layer and part, gain violations, certificate (certified against its a-priori bound), test
+accuracy, agreement, wall/CPU and peak RSS.
 
 ``lenet``: LeNet-300-100, both methods in one process at ε' = 0.01 (the a-priori ε' is far out
 of reach there), only while /proc/meminfo shows ≥ 14 GB available (plain l+1 peaked at 9.3 GB).
@@ -109,6 +116,45 @@ def copy_rate_table(seed: int) -> str:
     return "\n".join(lines)
 
 
+#: (n, search) cells of ``copy-rates --wide``: the exhaustive search at the old cap of 40, the
+#: cardinality search (subsets ≤ MAX_CARD_SIZE) at 40 and at the wide pools it makes possible
+WIDE_CELLS = ((40, "exhaustive"), (40, "cardinality"), (74, "cardinality"),
+              (80, "cardinality"))
+
+
+def wide_copy_rate_table(trials: int, seed: int, eps_params=(1e-5, 2.2e-6)) -> str:
+    """``copy-rates --wide``: wine's copy-layer targets (W_2…W_L, nonzero), values U[−1, 1],
+    γ = 2 (c = γ/ε'), the same instances for every search at equal n; failure rate with 95 %
+    Clopper–Pearson intervals, subset sizes of the solved ones, CPU per instance."""
+    from lotteryproofs import laws
+    from lotteryproofs.construct.common import MAX_CARD_SIZE
+    from lotteryproofs.io import read_target
+    from lotteryproofs.rss import sparsest_subset_sum_batch
+
+    target, _ = read_target(TARGETS["wine"])
+    pool = np.concatenate([np.ravel(w) for w in target.weights[1:]])
+    pool = pool[pool != 0]
+    lines = [f"| n | search | ε' | failed / {trials} (95 % CP) | subset size mean (max) | "
+             "CPU ms/instance |", "|---|---|---|---|---|---|"]
+    for eps in eps_params:
+        for n, search in WIDE_CELLS:
+            # one draw per (n, ε'): both searches at n = 40 see the same instances
+            rng = np.random.default_rng([seed, n, int(round(-np.log10(eps) * 100))])
+            values = laws.sample("uniform", rng, (trials, n))
+            targets = rng.choice(pool, trials)
+            extra = ({"by_cardinality": True, "max_size": MAX_CARD_SIZE}
+                     if search == "cardinality" else {})
+            cpu = time.process_time()
+            r = sparsest_subset_sum_batch(values, targets, eps, gain_slack=2.0 / eps, **extra)
+            ms = 1000 * (time.process_time() - cpu) / trials
+            sizes = r.size[r.feasible]
+            lines.append(f"| {n} | {search} | {eps:g} | "
+                         f"{_interval(int((~r.feasible).sum()), trials)} | "
+                         f"{sizes.mean():.2f} ({sizes.max()}) | {ms:.1f} |")
+            print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def construction_table(seeds: int) -> str:
     from lotteryproofs.construct import construct
     from lotteryproofs.network import Box
@@ -177,7 +223,8 @@ def run_cli(argv: list[str]) -> dict:
     return row
 
 
-def real_rows(datasets, rho: int, rho_in: int, eps: float) -> list[dict]:
+def real_rows(datasets, rho: int, rho_in: int, eps: float,
+              methods=("l+1-bounded", "l+1")) -> list[dict]:
     rows = []
     for key in datasets:
         name = TARGETS[key]
@@ -185,6 +232,8 @@ def real_rows(datasets, rho: int, rho_in: int, eps: float) -> list[dict]:
         common = ["construct", name, "--rho", str(rho), "--rho-in", str(rho_in), "--seed", "0"]
         for method, accuracy in (("l+1-bounded", ["--eps", str(eps)]),
                                  ("l+1", ["--eps-param", repr(eps_param)])):
+            if method not in methods:
+                continue
             row = {"target": name, "method": method, "rho": rho, "rho_in": rho_in,
                    **run_cli([*common, "--method", method, *accuracy])}
             print(json.dumps(row), flush=True)
@@ -216,14 +265,20 @@ def allocated_row(key: str, rho: int, rho_in: int, eps: float, budgets, shares) 
     box = target_box(metadata, target.widths[0])
     norms = bounds.target_norms(target, target.activation_bounds(box),
                                 input_has_negative=bool(box.has_negative.any()))
-    budgets = (0.0, *budgets)
-    eps_params = bounds.allocate_eps_params(norms, eps, budgets, shares)
-    a_priori = float(bounds.allocated_a_priori_error(norms, eps_params, budgets))
-    certifiable = max(budgets[1:]) <= GAIN_BUDGET
-    # γ_l above the registered γ: certify() would read the registered bound by the method
-    # name, so such a ticket gets only the recursion (certified_output_error) and Σ ε'_l c_l
-    record = (allocated(eps_params, budgets) if certifiable else dataclasses.replace(
-        CONSTRUCTION, build=allocated_build(eps_params, budgets)))
+    if shares is None:
+        # the registered construction at the uniform a-priori ε' for ε (``real-api``)
+        budgets = (0.0,) + (GAIN_BUDGET,) * (target.depth - 1)
+        eps_params = (_bounded_eps_param(TARGETS[key], eps),) * target.depth
+        a_priori, certifiable, record = None, True, "l+1-bounded"
+    else:
+        budgets = (0.0, *budgets)
+        eps_params = bounds.allocate_eps_params(norms, eps, budgets, shares)
+        a_priori = float(bounds.allocated_a_priori_error(norms, eps_params, budgets))
+        certifiable = max(budgets[1:]) <= GAIN_BUDGET
+        # γ_l above the registered γ: certify() would read the registered bound by the method
+        # name, so such a ticket gets only the recursion (certified_output_error) and Σ ε'_l c_l
+        record = (allocated(eps_params, budgets) if certifiable else dataclasses.replace(
+            CONSTRUCTION, build=allocated_build(eps_params, budgets)))
     start, cpu = time.perf_counter(), time.process_time()
     ticket = construct(target, record, eps_param=max(eps_params),
                        delta=0.1, rng=0, domain=box, rho=rho, rho_in=rho_in)
@@ -248,13 +303,15 @@ def allocated_row(key: str, rho: int, rho_in: int, eps: float, budgets, shares) 
     if certifiable:
         cert = certify(ticket, target, box)
         observed, certified = cert.observed_output_error, cert.certified_output_error
+        if a_priori is None:
+            a_priori = cert.a_priori_output_error
     else:
         observed, certified = None, recursion
     x = box.sample(10_000, np.random.default_rng(1))
     sampled = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
     data = dataset_report(target, ticket, metadata) or {}
     row = {"target": TARGETS[key], "rho": rho, "rho_in": rho_in, "eps": eps,
-           "budgets": budgets[1:], "shares": tuple(shares),
+           "budgets": budgets[1:], "shares": None if shares is None else tuple(shares),
            "eps_params": [float(f"{e:.4g}") for e in eps_params],
            "a_priori_allocated": a_priori,
            "failed_per_layer": [int(failed[layer == t].sum()) for t in range(target.depth)],
@@ -350,8 +407,8 @@ def lenet_rows(rho: int, rho_in: int, eps_param: float, certify_too: bool) -> li
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("rss", "copy-rates", "constructions", "real", "allocated",
-                                         "lenet"))
+    parser.add_argument("part", choices=("rss", "copy-rates", "constructions", "real",
+                                         "real-api", "allocated", "lenet"))
     parser.add_argument("--budgets", type=float, nargs="+", default=None,
                         help="allocated: γ_l of the copy layers l = 2…L")
     parser.add_argument("--shares", type=float, nargs="+", default=None,
@@ -359,6 +416,11 @@ def main(argv=None) -> int:
     parser.add_argument("--eps-param", type=float, default=0.01, help="lenet only")
     parser.add_argument("--certify", action="store_true", help="lenet: also certify")
     parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--wide", action="store_true",
+                        help="copy-rates: exhaustive at 40 against the cardinality search at "
+                             "40, 74, 80 copies (--trials instances per cell)")
+    parser.add_argument("--methods", nargs="+", default=["l+1-bounded", "l+1"],
+                        choices=["l+1-bounded", "l+1"], help="real: which rows")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--datasets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument("--rho", type=int, default=40)
@@ -372,11 +434,14 @@ def main(argv=None) -> int:
     if args.part == "rss":
         out = rss_table(args.trials, 0)
     elif args.part == "copy-rates":
-        out = copy_rate_table(0)
+        out = wide_copy_rate_table(args.trials, 0) if args.wide else copy_rate_table(0)
     elif args.part == "constructions":
         out = construction_table(args.seeds)
     elif args.part == "real":
-        out = real_rows(args.datasets, args.rho, args.rho_in, args.eps)
+        out = real_rows(args.datasets, args.rho, args.rho_in, args.eps, args.methods)
+    elif args.part == "real-api":
+        out = [allocated_row(k, args.rho, args.rho_in, args.eps, None, None)
+               for k in args.datasets]
     elif args.part == "allocated":
         out = [allocated_row(k, args.rho, args.rho_in, args.eps, args.budgets, args.shares)
                for k in args.datasets]

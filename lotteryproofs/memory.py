@@ -15,7 +15,8 @@ on target-sized represented layers; their coefficients count float64 copies of t
 (bounded by the source, ``8·n_source`` bytes) and round up the peaks measured stage by stage
 by benchmarks/bench_stream.py (dense 784-125-125-10 and 784-1000-1000-10 targets at ρ = 40:
 the certificate held 3.9 and 4.5 copies of the support beside it). Each term is an upper
-bound (the support is never larger than the source, every pool at most MAX_SEARCHED long);
+bound (the support is never larger than the source, every pool at most MAX_SEARCHED long,
+MAX_SEARCHED_CARD for bounded-gain copy pools);
 tests/test_memory_stream.py checks the array part against the traced peak (tracemalloc) of
 the whole command at several sizes, which unlike the resident size does not depend on the
 numpy build or on whether numba compiles.
@@ -82,13 +83,14 @@ def target_bytes(widths) -> float:
 
 def construct_estimate(target_widths, source_widths, rho: int, *, nonzeros=None,
                        copies: bool = False, tiled: bool = True, certify: bool = False,
-                       save: bool = False) -> Estimate:
+                       save: bool = False, wide: bool = False) -> Estimate:
     """Stages of ``construct``: target, construction (blocks of subset sums), sampled error,
     certificate (``certify``), writing the ticket (``save``).
 
     ``nonzeros`` are the nonzero weights per target layer (default: dense); ``copies``: the
     construction has ρ copies per target neuron (L+1 family); ``tiled``: the source's scheme
-    is drawn value by value.
+    is drawn value by value; ``wide``: bounded-gain pools, searched up to
+    common.MAX_SEARCHED_CARD candidates.
     """
     from lotteryproofs.construct import common
 
@@ -105,7 +107,7 @@ def construct_estimate(target_widths, source_widths, rho: int, *, nonzeros=None,
                                              n_weights)))
     stages = {"target": target,
               "construction": target + common.construction_bytes(source_widths, n_inst, rho,
-                                                                 tiled=tiled),
+                                                                 tiled=tiled, wide=wide),
               "sampled error": ticket + SUPPORT_COPIES["sampled error"] * _F64 * n_source
               + _sample_bytes(target_widths)}
     if certify:
@@ -127,7 +129,7 @@ def method_estimate(method: str, target_widths, source_widths, rho: int, *, nonz
     scheme = construction.resolve_init(init)
     return construct_estimate(target_widths, source_widths, rho, nonzeros=nonzeros,
                               copies=construction.bound.copies, tiled=SCHEMES[scheme].tiled,
-                              certify=certify, save=save)
+                              certify=certify, save=save, wide=construction.bound.bounded_gain)
 
 
 def verify_estimate(ticket_file_bytes: int) -> Estimate:

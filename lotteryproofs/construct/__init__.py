@@ -184,7 +184,8 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
         target.widths, [np.count_nonzero(w) for w in target.weights],
         rho if construction.bound.copies else 1)
     _validate.fits_in_memory(common.construction_bytes(widths, n_instances, largest,
-                                                       tiled=SCHEMES[init].tiled),
+                                                       tiled=SCHEMES[init].tiled,
+                                                       wide=construction.bound.bounded_gain),
                              f"the {construction.name} construction with rho={rho} (source "
                              f"widths {widths[:4]}{'…' if len(widths) > 4 else ''})")
 

@@ -29,6 +29,16 @@ SOLVER_MARGIN = 1e-9
 #: number searched, so a truncated pool is visible.
 MAX_SEARCHED = 40
 
+#: Bounded-gain pools (``gain_slack`` given: the copy layers of bounded-gain L+1) are searched
+#: up to their first MAX_SEARCHED_CARD candidates; one longer than MAX_SEARCHED is solved by
+#: the engine's cardinality search (``by_cardinality``): the sparsest subset of at most
+#: MAX_CARD_SIZE candidates (work polynomial in the pool, THEORY.md §3), an instance without
+#: one reported failed. Pools of ≤ MAX_SEARCHED keep the exhaustive search (same tickets).
+#: Σ_{k≤8} C(80, k) ≈ 3.2·10¹⁰ < 2^MAX_SEARCHED subsets, so sizing.counting_refusal's count
+#: still bounds what any instance reaches.
+MAX_SEARCHED_CARD = 80
+MAX_CARD_SIZE = 8
+
 #: Bounded-gain instances without a subset are re-solved at 2, 4, …, 2^RELAX_ROUNDS times the
 #: tolerance with the same gain cap (the best error that keeps the gain bound).
 RELAX_ROUNDS = 24
@@ -150,8 +160,10 @@ class Instances:
 
 
 def pooled_instances(*, layer: int, part: int, rows, cols, copies, targets, pools: Pools,
-                     pool_of, outgoing: np.ndarray, out_rows, amplitude: np.ndarray) -> Instances:
-    """Instances whose candidates are ``outgoing[out_row, k]·amplitude[k]`` for k in a pool.
+                     pool_of, outgoing: np.ndarray, out_rows, amplitude: np.ndarray,
+                     searched: int = MAX_SEARCHED) -> Instances:
+    """Instances whose candidates are ``outgoing[out_row, k]·amplitude[k]`` for k in a pool
+    (its first ``searched`` neurons).
 
     ``pool_of[m]`` picks the pool (owner) of instance m, ``out_rows[m]`` the row of the
     consuming layer's weight matrix; amplitude[k] is what neuron k feeds forward per unit of
@@ -159,8 +171,8 @@ def pooled_instances(*, layer: int, part: int, rows, cols, copies, targets, pool
     """
     pool_of = np.asarray(pool_of, dtype=np.int64)
     out_rows = np.asarray(out_rows, dtype=np.int64)
-    neurons = pools.index[pool_of][:, :MAX_SEARCHED]
-    lengths = np.minimum(pools.count[pool_of], MAX_SEARCHED)
+    neurons = pools.index[pool_of][:, :searched]
+    lengths = np.minimum(pools.count[pool_of], searched)
     safe = np.where(neurons >= 0, neurons, 0)
     values = outgoing[out_rows[:, None], safe] * amplitude[safe]
     values[neurons < 0] = 0.0
@@ -225,8 +237,11 @@ def solve(instances: Instances, eps_param: float, *, gain_slack: float | None = 
     """Solve every instance with the sparsest mode (fewest candidates with error ≤ ε').
 
     Where no subset reaches ε' the engine's best effort is kept and the instance is marked
-    failed — never resampled, never hidden. ``gain_slack`` = c selects the engine's
-    bounded-gain mode: only subsets with Σ_S|v| ≤ |target| + c·tol, tol = ε'(1 − margin) ≤ ε'.
+    failed — never resampled, never hidden. Pools longer than MAX_SEARCHED (bounded-gain
+    pools only, see :data:`MAX_SEARCHED_CARD`) are solved by the cardinality search: the
+    sparsest subset of at most MAX_CARD_SIZE candidates, the empty subset (failed) if none.
+    ``gain_slack`` = c selects the engine's bounded-gain mode: only subsets with
+    Σ_S|v| ≤ |target| + c·tol, tol = ε'(1 − margin) ≤ ε'.
     A bounded-gain instance with no such subset is re-solved with (2tol, c/2), (4tol, c/4), …
     (the cap c·tol is unchanged, exactly: powers of two), so its subset still satisfies the
     gain bound and its error is the smallest of that ladder — still reported failed
@@ -241,20 +256,48 @@ def solve(instances: Instances, eps_param: float, *, gain_slack: float | None = 
     rounds = 0
     while live.size:
         width = int(instances.lengths[live].max())
-        result = sparsest_subset_sum_batch(
-            np.ascontiguousarray(instances.values[live, :width]), instances.target[live],
-            tol, lengths=instances.lengths[live], gain_slack=gain_slack,
-        )
+        if width <= MAX_SEARCHED:
+            result = sparsest_subset_sum_batch(
+                np.ascontiguousarray(instances.values[live, :width]), instances.target[live],
+                tol, lengths=instances.lengths[live], gain_slack=gain_slack,
+            )
+            picked, feasible = result.chosen, result.feasible
+        else:
+            picked, feasible = _solve_wide(instances, live, width, tol, gain_slack)
         chosen[live] = False
-        chosen[live, :width] = np.asarray(result.chosen, bool)
+        chosen[live, :width] = np.asarray(picked, bool)
         if gain_slack is None or rounds == RELAX_ROUNDS:
             break
-        live = live[~np.asarray(result.feasible, bool)]
+        live = live[~np.asarray(feasible, bool)]
         tol, gain_slack, rounds = 2.0 * tol, gain_slack / 2.0, rounds + 1
     # Padding is never a candidate, whatever the engine does with it.
     chosen &= np.arange(n)[None, :] < instances.lengths[:, None]
     achieved, error = exact_sums(instances.values, chosen, instances.target)
     return Solved(instances, chosen, achieved, error, error > eps_param)
+
+
+def _solve_wide(instances: Instances, live: np.ndarray, width: int, tol: float, gain_slack):
+    """(chosen, feasible) of the rows ``live`` of a batch with pools longer than
+    MAX_SEARCHED: those rows by the engine's cardinality search (subsets of at most
+    MAX_CARD_SIZE; a row without one gets the empty subset and feasible False), the others by
+    the exhaustive search, as in a batch of their own (every row is solved on its own)."""
+    from lotteryproofs.rss import sparsest_subset_sum_batch
+
+    lengths = instances.lengths[live]
+    chosen = np.zeros((live.size, width), bool)
+    feasible = np.zeros(live.size, bool)
+    for wide in (False, True):
+        rows = np.flatnonzero((lengths > MAX_SEARCHED) == wide)
+        if rows.size == 0:
+            continue
+        w = int(lengths[rows].max())
+        extra = {"by_cardinality": True, "max_size": MAX_CARD_SIZE} if wide else {}
+        result = sparsest_subset_sum_batch(
+            np.ascontiguousarray(instances.values[live[rows], :w]), instances.target[live[rows]],
+            tol, lengths=lengths[rows], gain_slack=gain_slack, **extra)
+        chosen[rows, :w] = result.chosen
+        feasible[rows] = result.feasible
+    return chosen, feasible
 
 
 def solve_pooled(eps_param: float, *, gain_slack: float | None = None, layer: int, part: int,
@@ -267,6 +310,8 @@ def solve_pooled(eps_param: float, *, gain_slack: float | None = None, layer: in
     solution :func:`solve` gives it in any batch: the log and the masks are the same for
     every block size.
     """
+    # bounded-gain pools are searched wider (MAX_SEARCHED_CARD, the cardinality search)
+    searched = MAX_SEARCHED if gain_slack is None else MAX_SEARCHED_CARD
     per_instance = [np.asarray(a) for a in (rows, cols, copies, targets, pool_of, out_rows)]
     n = per_instance[0].shape[0]
     block = max(int(BLOCK_INSTANCES), 1)
@@ -275,7 +320,7 @@ def solve_pooled(eps_param: float, *, gain_slack: float | None = None, layer: in
         r, c, cp, t, po, orow = (a[start : start + block] for a in per_instance)
         inst = pooled_instances(layer=layer, part=part, rows=r, cols=c, copies=cp, targets=t,
                                 pools=pools, pool_of=po, outgoing=outgoing, out_rows=orow,
-                                amplitude=amplitude)
+                                amplitude=amplitude, searched=searched)
         out.append(solve(inst, eps_param, gain_slack=gain_slack).compacted())
     return out
 
@@ -308,7 +353,8 @@ def log_bytes(n_instances: int, n_chosen: int) -> float:
     return LOG_BYTES_PER_INSTANCE * n_instances + LOG_BYTES_PER_CHOSEN * n_chosen
 
 
-def construction_bytes(source_widths, n_instances: int, pool: int, *, tiled: bool) -> float:
+def construction_bytes(source_widths, n_instances: int, pool: int, *, tiled: bool,
+                       wide: bool = False) -> float:
     """Upper bound on what the construction allocates beyond its target (THEORY.md §10).
 
     Bool masks over the full source (1 byte a parameter), the support ticket (≤ the source:
@@ -318,20 +364,27 @@ def construction_bytes(source_widths, n_instances: int, pool: int, *, tiled: boo
     log they are concatenated into (a chosen neuron is a kept weight: at most
     min(n_instances·width, the source's weights) of them). An untiled
     scheme is drawn whole: its He-scaled and unit-scale copies (8 bytes each, with the
-    temporaries of the division: 3 copies) come on top.
+    temporaries of the division: 3 copies) come on top. ``wide``: the construction has
+    bounded-gain pools, searched up to MAX_SEARCHED_CARD candidates by the cardinality search
+    (its scratch beside the exhaustive one's, whichever is larger).
     """
     widths = [int(w) for w in source_widths]
     n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
     n_weights = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    width = min(int(pool), MAX_SEARCHED)
-    batch = BATCH_BYTES_PER_CANDIDATE * min(n_instances, BLOCK_INSTANCES) * width
     import numba
 
     from lotteryproofs.rss import _search
 
-    batch += numba.get_num_threads() * _search.search_bytes(width)
-    solved = n_instances * (SOLVED_BYTES_PER_INSTANCE + SOLVED_BYTES_PER_SLOT * width)
-    log = log_bytes(n_instances, min(n_instances * width, n_weights))
+    scratch = _search.search_bytes(min(int(pool), MAX_SEARCHED))
+    width = min(int(pool), MAX_SEARCHED_CARD if wide else MAX_SEARCHED)
+    if width > MAX_SEARCHED:
+        scratch = max(scratch, _search.card_search_bytes(width, MAX_CARD_SIZE))
+    batch = BATCH_BYTES_PER_CANDIDATE * min(n_instances, BLOCK_INSTANCES) * width
+    batch += numba.get_num_threads() * scratch
+    # a chosen subset has ≤ min(pool, MAX_SEARCHED) candidates (≤ MAX_CARD_SIZE if wider)
+    slots = min(int(pool), MAX_SEARCHED)
+    solved = n_instances * (SOLVED_BYTES_PER_INSTANCE + SOLVED_BYTES_PER_SLOT * slots)
+    log = log_bytes(n_instances, min(n_instances * slots, n_weights))
     drawn = 0.0 if tiled else 3 * 8.0 * n_params
     return 10.0 * n_params + batch + solved + log + drawn
 

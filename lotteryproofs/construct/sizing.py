@@ -5,7 +5,11 @@ The width theorem (proofs/width-theorem.md) sizes ρ so that a pool of ρ candid
 values for mirror pairs) solves its instance except with probability δ/M. The construction
 searches only the first :data:`~lotteryproofs.construct.common.MAX_SEARCHED` candidates of a
 pool (the exact search is exponential), so the theorem's P(any failure) ≤ δ is about a
-search that is not run whenever a pool can be longer than the cap. Hence:
+search that is not run whenever a pool can be longer than the cap. (Bounded-gain copy pools
+are searched up to :data:`~lotteryproofs.construct.common.MAX_SEARCHED_CARD` candidates, but
+only over subsets of at most :data:`~lotteryproofs.construct.common.MAX_CARD_SIZE` of them —
+the cardinality search — which is not the search the theorem counts either; so the cap below
+stays MAX_SEARCHED for every construction.) Hence:
 
 * :func:`longest_pool`: the most candidates any pool of a source of multiplicity ρ (ρ_in) can
   hold — ρ for sign-split, constant and copy pools, ρ/2 for looks-linear mirror pairs;
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from lotteryproofs.construct.common import MAX_SEARCHED
+from lotteryproofs.construct.common import MAX_CARD_SIZE, MAX_SEARCHED, MAX_SEARCHED_CARD
 
 
 def sizing_law(init: str, init_options) -> str:
@@ -77,15 +81,19 @@ def longest_pool(spec, rho: int, rho_in: int | None = None) -> int:
 
 def guarantee_holds(spec, rho: int, rho_in: int | None = None) -> bool:
     """Whether the width theorem's P(any failure) ≤ δ is about the search that is run: no
-    pool can be longer than the searched prefix, so every candidate it counts is searched."""
+    pool can be longer than the exhaustively searched prefix (MAX_SEARCHED), so every subset
+    it counts is searched. Wider bounded-gain copy pools do not count as searched: the
+    cardinality search looks only at their subsets of ≤ MAX_CARD_SIZE copies."""
     return longest_pool(spec, rho, rho_in) <= MAX_SEARCHED
 
 
 def counting_refusal(target, eps_param: float) -> str | None:
     """Why no ρ can make the a-priori guarantee true under the cap, or None.
 
-    Every instance searches at most m = MAX_SEARCHED values, so it reaches at most 2^m subset
-    sums, and the targets within ε' of one of them have total length ≤ 2^m·2ε'. When that is
+    Every instance searches at most m = MAX_SEARCHED values exhaustively, so it reaches at
+    most 2^m subset sums — or, a bounded-gain copy pool searched by cardinality, at most
+    Σ_{k≤MAX_CARD_SIZE} C(MAX_SEARCHED_CARD, k) ≤ 2^m of them (:func:`card_reach_is_counted`)
+    — and the targets within ε' of one of them have total length ≤ 2^m·2ε'. When that is
     < 2z (z the largest |w| or |b| of the target), some target in [−z, z] is out of reach for
     any draw and any ρ. Exact (Fraction) comparison."""
     z = max([float(abs(w).max()) for w in target.weights]
@@ -99,6 +107,16 @@ def counting_refusal(target, eps_param: float) -> str | None:
             f"2^{MAX_SEARCHED}·2ε' = {float(covered):.3g} of the targets' range [−{z:.3g}, "
             f"{z:.3g}], so no ρ makes P(any failure) ≤ δ true; give a larger ε', or --rho R "
             "(no a-priori guarantee; failures are reported)")
+
+
+def card_reach_is_counted() -> bool:
+    """Whether the cardinality search reaches no more subset sums than the 2^MAX_SEARCHED of
+    :func:`counting_refusal`'s count: Σ_{k≤MAX_CARD_SIZE} C(MAX_SEARCHED_CARD, k) ≤
+    2^MAX_SEARCHED (exact integers; True for 80 candidates and 8: ≈ 3.2·10¹⁰ ≤ 1.1·10¹²)."""
+    from math import comb
+
+    reach = sum(comb(MAX_SEARCHED_CARD, k) for k in range(MAX_CARD_SIZE + 1))
+    return reach <= 2**MAX_SEARCHED
 
 
 def selection_notes(spec, metadata) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 * :mod:`lotteryproofs.rss.solvers` — closest / sparsest (optionally bounded-gain: Σ_S|v| ≤
   |t| + c·tol) / fixed-size, one instance or a batch
-  (meet in the middle, exact re-check of near-ties; algorithm in _search.py).
+  (meet in the middle, exact re-check of near-ties; algorithm in _search.py); the sparsest
+  modes also by cardinality (``by_cardinality``: subsets of ≤ K of up to 124 values).
 * :mod:`lotteryproofs.rss.coverage` — exact covering certificate of an interval.
 * :mod:`lotteryproofs.rss.oracle` — exhaustive enumeration, the tests' independent oracle.
 """

@@ -244,3 +244,89 @@ def combination(values, plus, minus, consts, n_consts, scale, terms, partials):
         terms[k] = consts[i]
         k += 1
     return fsum(terms, k, partials)
+
+
+# ------------------------------------------------------------------- two-word subsets (≤ 124)
+#: Bits per mask word of a two-word subset (lo, hi): value i is bit i of lo for i < 62, bit
+#: i − 62 of hi otherwise (the cardinality search, _search.solve_card).
+WORD_BITS = 62
+
+
+@njit(cache=True)
+def _put2(values, lo, hi, scale, terms, k):
+    """Append scale·values[i] for every member i of the two-word subset (lo, hi)."""
+    k = _put_subset(values, lo, scale, terms, k)
+    i = WORD_BITS
+    while hi:
+        if hi & 1:
+            terms[k] = scale * values[i]
+            k += 1
+        hi >>= 1
+        i += 1
+    return k
+
+
+@njit(cache=True)
+def within2(values, target, lo, hi, tol, terms, partials):
+    """:func:`within` for a two-word subset: exactly |target − Σ_S values| ≤ tol."""
+    terms[0] = target
+    k = _put2(values, lo, hi, -1.0, terms, ONE)
+    terms[k] = -tol
+    if fsum(terms, k + 1, partials) > 0.0:
+        return False
+    terms[0] = target
+    k = _put2(values, lo, hi, -1.0, terms, ONE)
+    terms[k] = tol
+    return fsum(terms, k + 1, partials) >= 0.0
+
+
+@njit(cache=True)
+def gain_within2(values, target, lo, hi, slack_c, tol, terms, partials):
+    """:func:`gain_within` for a two-word subset: exactly Σ_S|v| ≤ |target| + slack_c·tol."""
+    k = _put2(values, lo, hi, 1.0, terms, EMPTY)
+    for q in range(k):
+        terms[q] = abs(terms[q])
+    p, e = two_product(slack_c, tol)
+    terms[k] = -abs(target)
+    terms[k + 1] = -p
+    terms[k + 2] = -e
+    return fsum(terms, k + 3, partials) <= 0.0
+
+
+@njit(cache=True)
+def signed_error2(values, target, lo, hi, terms, partials):
+    """target − Σ_S values for a two-word subset, correctly rounded (its sign is exact)."""
+    terms[0] = target
+    k = _put2(values, lo, hi, -1.0, terms, ONE)
+    return fsum(terms, k, partials)
+
+
+@njit(cache=True)
+def subset_value2(values, lo, hi, terms, partials):
+    """Σ_S values for a two-word subset, correctly rounded."""
+    k = _put2(values, lo, hi, 1.0, terms, EMPTY)
+    return fsum(terms, k, partials)
+
+
+@njit(cache=True)
+def better2(values, target, new_lo, new_hi, old_lo, old_hi, terms, partials):
+    """:func:`better` for two-word subsets (old_lo < 0: no old subset): smaller exact error,
+    then fewer values, then the smaller mask lo + 2^62·hi."""
+    if old_lo < 0:
+        return True
+    s1 = 1.0 if signed_error2(values, target, new_lo, new_hi, terms, partials) >= 0.0 else -1.0
+    s2 = 1.0 if signed_error2(values, target, old_lo, old_hi, terms, partials) >= 0.0 else -1.0
+    terms[0] = s1 * target
+    terms[1] = -s2 * target
+    k = _put2(values, new_lo, new_hi, -s1, terms, TWO)
+    k = _put2(values, old_lo, old_hi, s2, terms, k)
+    diff = fsum(terms, k, partials)
+    if diff != 0.0:
+        return diff < 0.0
+    pn = popcount(new_lo) + popcount(new_hi)
+    po = popcount(old_lo) + popcount(old_hi)
+    if pn != po:
+        return pn < po
+    if new_hi != old_hi:
+        return new_hi < old_hi
+    return new_lo < old_lo

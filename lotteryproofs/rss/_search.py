@@ -225,7 +225,7 @@ def _scan(values, t, tol, xs, xm, x0, x1, ys, ym, y0, y1, shift, thr, slack, bes
 
 @njit(cache=True)
 def _sorted_abs(values, m):
-    """|values[:m]| in increasing order, by insertion (m ≤ 62): the same array as
+    """|values[:m]| in increasing order, by insertion (m ≤ 124): the same array as
     np.sort(np.abs(values[:m])), whose quicksort costs seconds to compile."""
     out = np.empty(m)
     for i in range(m):
@@ -386,3 +386,278 @@ def solve_batch_serial(values, lengths, targets, tols, mode, size, max_size, pre
     for b in range(values.shape[0]):
         _fill_row(b, values, lengths, targets, tols, mode, size, max_size, prefix, m_starts,
                   max_values, chosen, value, error, feasible, n_used, gain_c)
+
+
+# ----------------------------------------------------------------- cardinality-bounded search
+#: The cardinality search indexes subsets by two mask words (_exact.WORD_BITS bits each).
+MAX_CARD_VALUES = 2 * _exact.WORD_BITS
+#: Bytes per stored partial subset of the cardinality search: sum, Σ|v|, two mask words.
+CARD_ENTRY_BYTES = 32
+
+
+def card_search_bytes(m: int, max_size: int) -> int:
+    """Scratch bytes one cardinality search (:func:`solve_card`) over m values with subsets of
+    at most ``max_size`` allocates when nothing is pruned (the worst case): the A side's two
+    prefix levels a − 2 and a − 1 (C(m+1, a−1) + C(m+1, a) entries, a = ⌈K/2⌉) and the B
+    side's suffix lists of sizes 0 … b (Σ_{q≤b} C(m, q), b = ⌊K/2⌋), 32 bytes an entry."""
+    k = max(int(max_size), 0)
+    a, b = (k + 1) // 2, k // 2
+    entries = math.comb(m + 1, a) + math.comb(m + 1, max(a - 1, 0))
+    entries += sum(math.comb(m, q) for q in range(b + 1))
+    return CARD_ENTRY_BYTES * entries + 24 * (m + 2) + 64 * (k + 4) + 1024
+
+
+@njit(cache=True)
+def _binom(n, k):
+    """C(n, k) as int64 (0 outside 0 ≤ k ≤ n)."""
+    if k < 0 or k > n:
+        return np.int64(0)
+    r = np.int64(1)
+    for i in range(min(k, n - k)):
+        r = r * (n - i) // (i + 1)
+    return r
+
+
+@njit(cache=True)
+def _card_bit(i):
+    """(lo, hi) words of the one-element subset {i}."""
+    if i < _exact.WORD_BITS:
+        return np.int64(1) << i, np.int64(0)
+    return np.int64(0), np.int64(1) << (i - _exact.WORD_BITS)
+
+
+@njit(cache=True)
+def _card_level(values, m, q, ps, pg, pl, ph, poff, cap_hi):
+    """Prefix level q of the A side from level q − 1 (ps, pg, pl, ph with offsets poff):
+    G_j[q], the q-subsets of values[:j] sorted by sum, for j = 0 … m, stored at
+    [off[j], off[j+1]); G_j[q] = merge(G_{j−1}[q], G_{j−1}[q−1] + v_{j−1}). A subset whose
+    approximate Σ|v| exceeds cap_hi is dropped (every superset exceeds the cap too)."""
+    size = _binom(m + 1, q + 1)
+    s = np.empty(size)
+    g = np.empty(size)
+    lo = np.empty(size, np.int64)
+    hi = np.empty(size, np.int64)
+    off = np.zeros(m + 2, np.int64)
+    w = np.int64(0)
+    for j in range(m + 1):
+        off[j] = w
+        if j < q or j == 0:
+            continue
+        a, a1 = off[j - 1], w
+        k, k1 = poff[j - 1], poff[j]
+        v = values[j - 1]
+        av = abs(v)
+        bl, bh = _card_bit(j - 1)
+        while a < a1 or k < k1:
+            if k < k1 and pg[k] + av > cap_hi:
+                k += 1
+                continue
+            if k >= k1 or (a < a1 and s[a] <= ps[k] + v):
+                s[w], g[w], lo[w], hi[w] = s[a], g[a], lo[a], hi[a]
+                a += 1
+            else:
+                s[w], g[w], lo[w], hi[w] = ps[k] + v, pg[k] + av, pl[k] | bl, ph[k] | bh
+                k += 1
+            w += 1
+    off[m + 1] = w
+    return s, g, lo, hi, off
+
+
+@njit(cache=True)
+def _card_extend(hs, hg, hl, hh, base, hlen, b, v, av, bl, bh, cap_hi):
+    """Add value v (mask bit (bl, bh)) to the B side's suffix lists: for q = b … 1,
+    H[q] ← merge(H[q], H[q−1] + v), in place from the back (region q holds H[q] at
+    [base[q], base[q] + hlen[q])); subsets over cap_hi in approximate Σ|v| are dropped."""
+    for q in range(b, 0, -1):
+        src = base[q - 1]
+        n_src = hlen[q - 1]
+        keep = 0
+        for k in range(n_src):
+            if hg[src + k] + av <= cap_hi:
+                keep += 1
+        if keep == 0:
+            continue
+        dst = base[q]
+        i = hlen[q] - 1
+        w = hlen[q] + keep - 1
+        k = n_src - 1
+        while k >= 0:
+            if hg[src + k] + av > cap_hi:
+                k -= 1
+                continue
+            shifted = hs[src + k] + v
+            if i >= 0 and hs[dst + i] > shifted:
+                hs[dst + w], hg[dst + w] = hs[dst + i], hg[dst + i]
+                hl[dst + w], hh[dst + w] = hl[dst + i], hh[dst + i]
+                i -= 1
+            else:
+                hs[dst + w], hg[dst + w] = shifted, hg[src + k] + av
+                hl[dst + w], hh[dst + w] = hl[src + k] | bl, hh[src + k] | bh
+                k -= 1
+            w -= 1
+        hlen[q] += keep
+
+
+@njit(cache=True)
+def _card_scan(values, t, tol, gain_c, cap, slack, gslack, xs, xg, xl, xh, x0, x1, v, av,
+               bl, bh, ys, yg, yl, yh, y0, y1, best_lo, best_hi, best_apx, terms, partials):
+    """Pairs (X + {p}, Y) of one pivot p, X from xs[x0:x1] (sums before adding v = v_p),
+    Y from ys[y0:y1], both sorted: every pair with approximate error ≤ tol + slack, tested
+    exactly where the approximation is within its slack of tol or of the gain cap, the best
+    kept in (best_lo, best_hi, best_apx) (best_lo −1: none yet)."""
+    thr = tol + slack
+    cap_hi = cap + gslack if gain_c >= 0.0 else np.inf
+    lo_w = y1
+    hi_w = y1
+    for i in range(x0, x1):
+        gx = xg[i] + av
+        if gx > cap_hi:
+            continue  # dominance: Y only adds to Σ|v|
+        c = t - (xs[i] + v)  # non-increasing in i: both window ends only move down
+        while hi_w > y0 and ys[hi_w - 1] > c + thr:
+            hi_w -= 1
+        if lo_w > hi_w:
+            lo_w = hi_w
+        while lo_w > y0 and ys[lo_w - 1] >= c - thr:
+            lo_w -= 1
+        for j in range(lo_w, hi_w):
+            e = abs(c - ys[j])
+            if e > thr:
+                continue
+            mlo = xl[i] | bl | yl[j]
+            mhi = xh[i] | bh | yh[j]
+            if e >= tol - slack and not _exact.within2(values, t, mlo, mhi, tol, terms,
+                                                       partials):
+                continue
+            if gain_c >= 0.0:
+                gs = gx + yg[j]
+                if gs > cap_hi:
+                    continue
+                if gs >= cap - gslack and not _exact.gain_within2(values, t, mlo, mhi, gain_c,
+                                                                  tol, terms, partials):
+                    continue
+            if best_lo < 0 or e < best_apx - 2.0 * slack:
+                best_lo, best_hi, best_apx = mlo, mhi, e
+            elif e <= best_apx + 2.0 * slack and _exact.better2(values, t, mlo, mhi, best_lo,
+                                                                 best_hi, terms, partials):
+                best_lo, best_hi, best_apx = mlo, mhi, e
+    return best_lo, best_hi, best_apx
+
+
+@njit(cache=True)
+def solve_card(values, m, t, tol, max_size, gain_c=-1.0):
+    """Cardinality-bounded sparsest subset over values[:m] (m ≤ 124). Returns (lo, hi,
+    feasible): the two mask words of a subset S with |S| ≤ max_size and exact error
+    |t − Σ_S v| ≤ tol of minimal |S|, the smallest exact error among those, then the smaller
+    mask lo + 2^62·hi; with gain_c = c ≥ 0 only subsets with Σ_S|v| ≤ |t| + c·tol (exact)
+    count. If no subset of at most max_size values qualifies: (0, 0, False), the empty
+    subset, which the caller reports as failed.
+
+    Exact enumeration by cardinality k = 0, 1, …, max_size (THEORY.md §3): a k-subset
+    i_1 < … < i_k splits uniquely into A = {i_1 … i_a}, a = ⌈k/2⌉, and B = {i_{a+1} … i_k}
+    at its pivot p = i_a. For every p the A-sets are G_p[a−1] + v_p (the (a−1)-subsets of
+    values[:p], a prefix level, stored for all p) and the B-sets the ⌊k/2⌋-subsets of
+    values[p+1:] (kept for the current p by a suffix recurrence, p = m−1 … a−1), both sorted
+    by sum, so one two-pointer window per pivot visits every k-subset within tol exactly
+    once. Work per k is O(C(m+1, a) + C(m+1, ⌊k/2⌋+1)) merge and sweep steps; the first k with
+    a qualifying subset ends the search, so easy instances never build large levels.
+    Exactness as for :func:`solve`: approximate errors are within ``slack`` (a chain of ≤ k
+    additions), boundary cases are decided in exact arithmetic (_exact.py)."""
+    terms, partials = _exact.scratch(max_size + 2)
+    zero = np.int64(0)
+    mag = abs(t)
+    for i in range(m):
+        mag += abs(values[i])
+    slack = 4.0 * (max_size + 4) * _U * mag
+    gslack = 4.0 * (max_size + 4) * _U * (mag + abs(gain_c) * tol)
+    cap = abs(t) + gain_c * tol if gain_c >= 0.0 else np.inf
+    cap_hi = cap + gslack if gain_c >= 0.0 else np.inf
+    # k = 0: the empty subset (Σ|v| = 0 is within every cap)
+    if _exact.within2(values, t, zero, zero, tol, terms, partials):
+        return zero, zero, True
+    k_hi = min(max_size, m)
+    if gain_c >= 0.0:
+        # no k-subset has Σ|v| below the k smallest |v|: sizes beyond that are out
+        smallest = _sorted_abs(values, m)
+        total = 0.0
+        fits = 0
+        while fits < m and total + smallest[fits] <= cap_hi:
+            total += smallest[fits]
+            fits += 1
+        k_hi = min(k_hi, fits)
+    # prefix level 0 of the A side: G_j[0] = {∅} for every j
+    ls = np.zeros(m + 1)
+    lg = np.zeros(m + 1)
+    ll = np.zeros(m + 1, np.int64)
+    lh = np.zeros(m + 1, np.int64)
+    loff = np.arange(m + 2).astype(np.int64)
+    level = 0
+    for k in range(1, k_hi + 1):
+        a = (k + 1) // 2
+        b = k // 2
+        while level < a - 1:
+            level += 1
+            ls, lg, ll, lh, loff = _card_level(values, m, level, ls, lg, ll, lh, loff, cap_hi)
+        base = np.zeros(b + 2, np.int64)
+        for q in range(b + 1):
+            base[q + 1] = base[q] + _binom(m, q)
+        hs = np.empty(base[b + 1])
+        hg = np.empty(base[b + 1])
+        hl = np.empty(base[b + 1], np.int64)
+        hh = np.empty(base[b + 1], np.int64)
+        hlen = np.zeros(b + 1, np.int64)
+        hs[0], hg[0], hl[0], hh[0] = 0.0, 0.0, zero, zero
+        hlen[0] = 1
+        best_lo, best_hi, best_apx = np.int64(-1), zero, np.inf
+        for p in range(m - 1, a - 2, -1):
+            v = values[p]
+            av = abs(v)
+            bl, bh = _card_bit(p)
+            if hlen[b] > 0 and loff[p + 1] > loff[p]:
+                best_lo, best_hi, best_apx = _card_scan(
+                    values, t, tol, gain_c, cap, slack, gslack, ls, lg, ll, lh, loff[p],
+                    loff[p + 1], v, av, bl, bh, hs, hg, hl, hh, base[b], base[b] + hlen[b],
+                    best_lo, best_hi, best_apx, terms, partials)
+            if p > a - 1 and b > 0:
+                _card_extend(hs, hg, hl, hh, base, hlen, b, v, av, bl, bh, cap_hi)
+        if best_lo >= 0:
+            return best_lo, best_hi, True
+    return zero, zero, False
+
+
+@njit(cache=True)
+def _fill_card_row(b, values, lengths, targets, tols, max_size, max_values, gain_c, chosen,
+                   value, error, feasible, n_used):
+    """Row b of a cardinality search: the subset of :func:`solve_card` and its value and
+    error, both correctly rounded (_exact.py)."""
+    row = values[b]
+    m = min(lengths[b], max_values)
+    lo, hi, ok = solve_card(row, m, targets[b], tols[b], min(max_size, m), gain_c)
+    terms, partials = _exact.scratch(max_size + 2)
+    value[b] = _exact.subset_value2(row, lo, hi, terms, partials)
+    error[b] = abs(_exact.signed_error2(row, targets[b], lo, hi, terms, partials))
+    feasible[b] = ok
+    n_used[b] = m
+    for i in range(m):
+        if i < _exact.WORD_BITS:
+            chosen[b, i] = (lo >> i) & 1 == 1
+        else:
+            chosen[b, i] = (hi >> (i - _exact.WORD_BITS)) & 1 == 1
+
+
+@njit(cache=True, parallel=True)
+def solve_card_batch(values, lengths, targets, tols, max_size, max_values, gain_c, chosen,
+                     value, error, feasible, n_used):
+    """:func:`solve_card` on every row of a batch, rows in parallel (numba threads)."""
+    for b in prange(values.shape[0]):
+        _fill_card_row(b, values, lengths, targets, tols, max_size, max_values, gain_c, chosen,
+                       value, error, feasible, n_used)
+
+
+@njit(cache=True)
+def solve_card_batch_serial(values, lengths, targets, tols, max_size, max_values, gain_c,
+                            chosen, value, error, feasible, n_used):
+    """:func:`solve_card_batch` in the calling thread (single instances, small batches)."""
+    for b in range(values.shape[0]):
+        _fill_card_row(b, values, lengths, targets, tols, max_size, max_values, gain_c, chosen,
+                       value, error, feasible, n_used)

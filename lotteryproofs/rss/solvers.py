@@ -20,6 +20,11 @@ Bounded-gain sparsest (``gain_slack`` = c): minimal cardinality among the subset
 error ≤ tol **and** Σ_S |v_i| ≤ |t| + c·tol (exact), the RSS step of the bounded-gain L+1
 construction (proofs/bounded-gain-l+1.md).
 
+Cardinality search (``by_cardinality=True`` with ``max_size`` = K, sparsest mode only): the
+same bounded-gain or unconstrained sparsest optimum among the subsets of at most K values, over
+up to 124 values (two mask words), with polynomial work per cardinality (_search.solve_card);
+an infeasible row gets ``feasible = False`` and the empty subset.
+
 Time O(2^{m/2}·m) and memory O(2^{m/2}) per instance in the worst case; sparsest mode stops
 at the first feasible size and builds only the sums of subsets up to that size (_search.py).
 Searches needing more memory than ``lotteryproofs._validate.DEFAULT_MEMORY_LIMIT_BYTES`` are
@@ -134,7 +139,7 @@ def _gain_slack(gain_slack) -> float:
 
 
 def _run(values, targets, tol, mode, *, lengths, size, max_size, prefix, max_values,
-         gain_slack=None):
+         gain_slack=None, by_cardinality=False):
     values = _validate.finite_array("values", values, ndim=2)
     targets = _validate.finite_array("targets", targets, ndim=1)
     n_rows, n_cols = values.shape
@@ -149,6 +154,9 @@ def _run(values, targets, tol, mode, *, lengths, size, max_size, prefix, max_val
         raise InputError("prefix=True needs tol: the prefix grows until a subset is within tol")
     max_values = n_cols if max_values is None else _count("max_values", max_values, 1)
     used = np.minimum(lengths, max_values)
+    if by_cardinality:
+        return _run_card(values, lengths, targets, tols, max_size, prefix, max_values, used,
+                         gain_c)
     if mode == _search.MODE_FIXED:
         size = _count("size", size, 0, int(used.min()))
     max_size = n_cols if max_size is None else min(n_cols, _count("max_size", max_size, 0))
@@ -185,6 +193,36 @@ def _run(values, targets, tol, mode, *, lengths, size, max_size, prefix, max_val
     return BatchSubsetSumResult(chosen, value, error, feasible, chosen.sum(axis=1), n_used)
 
 
+def _run_card(values, lengths, targets, tols, max_size, prefix, max_values, used, gain_c):
+    """The cardinality search (``by_cardinality=True``, sparsest mode): _search.solve_card."""
+    if prefix:
+        raise InputError("by_cardinality searches all values at once: prefix=True is refused")
+    if max_size is None:
+        raise InputError("by_cardinality needs max_size, the largest subset searched")
+    max_size = _count("max_size", max_size, 0)
+    n_rows, n_cols = values.shape
+    m_max = int(used.max())
+    if m_max > _search.MAX_CARD_VALUES:
+        raise InputError(
+            f"a cardinality search over {m_max} values is refused (at most "
+            f"{_search.MAX_CARD_VALUES}: two 62-bit mask words); pass max_values")
+    threads = min(numba.get_num_threads(), n_rows)
+    k = min(max_size, m_max)
+    _validate.fits_in_memory(
+        threads * _search.card_search_bytes(m_max, k),
+        f"cardinality subset-sum search over {m_max} values with subsets of at most {k}")
+    chosen = np.zeros((n_rows, n_cols), dtype=bool)
+    value = np.empty(n_rows)
+    error = np.empty(n_rows)
+    feasible = np.empty(n_rows, dtype=bool)
+    n_used = np.empty(n_rows, dtype=np.int64)
+    kernel = (_search.solve_card_batch if n_rows >= PARALLEL_MIN_ROWS
+              else _search.solve_card_batch_serial)
+    kernel(values, lengths, targets, tols, np.int64(k), np.int64(max_values), gain_c, chosen,
+           value, error, feasible, n_used)
+    return BatchSubsetSumResult(chosen, value, error, feasible, chosen.sum(axis=1), n_used)
+
+
 def _single(values, target, tol, mode, **options) -> SubsetSumResult:
     values = _validate.finite_array("values", values, ndim=1)
     target = _validate.finite_scalar("target", target)
@@ -204,7 +242,7 @@ def closest_subset_sum(values, target, *, tol=None, prefix=False, max_values=Non
 
 
 def sparsest_subset_sum(values, target, tol, *, max_size=None, max_values=None, prefix=False,
-                        gain_slack=None):
+                        gain_slack=None, by_cardinality=False):
     """A subset of minimal cardinality (≤ max_size) with exact error ≤ tol; among those the
     smallest error. If none exists: ``feasible = False`` and the exact closest subset of size
     ≤ max_size (never a silent success).
@@ -212,9 +250,21 @@ def sparsest_subset_sum(values, target, tol, *, max_size=None, max_values=None, 
     Bounded-gain mode (``gain_slack`` = c ≥ 0): the same among the subsets that also satisfy
     Σ_S |v| ≤ |target| + c·tol, decided exactly (proofs/bounded-gain-l+1.md). If none exists:
     ``feasible = False`` and the **empty** subset (it satisfies the gain constraint; its
-    error is |target|)."""
+    error is |target|).
+
+    Cardinality search (``by_cardinality=True``, needs ``max_size`` = K): the same optimum
+    among the subsets of at most K values, found by enumerating cardinalities k = 1 … K
+    (meet in the middle per k, _search.solve_card), so up to 124 values can be searched when
+    K is small: the work is polynomial, O(C(n+1, ⌈k/2⌉) + C(n+1, ⌊k/2⌋ + 1)) per k, instead
+    of 2^{n/2}. Ties as above (then the smaller mask Σ_{i∈S} 2^i). If no subset of at most K
+    values qualifies: ``feasible = False`` and the **empty** subset, with or without a gain
+    cap (no closest subset is computed). Refused, with the estimate, when its scratch
+    (_search.card_search_bytes, per thread) exceeds the memory limit; ``prefix`` is refused.
+    Over the same values and with K at least the size of the answer it returns the same
+    subset as the exhaustive mode."""
     return _single(values, target, tol, _search.MODE_SPARSEST, size=0, max_size=max_size,
-                   prefix=prefix, max_values=max_values, gain_slack=gain_slack)
+                   prefix=prefix, max_values=max_values, gain_slack=gain_slack,
+                   by_cardinality=by_cardinality)
 
 
 def fixed_size_subset_sum(values, target, size, *, max_values=None):
@@ -232,12 +282,14 @@ def closest_subset_sum_batch(values, targets, *, lengths=None, tol=None, prefix=
 
 
 def sparsest_subset_sum_batch(values, targets, tol, *, lengths=None, max_size=None,
-                              prefix=False, max_values=None, gain_slack=None):
+                              prefix=False, max_values=None, gain_slack=None,
+                              by_cardinality=False):
     """:func:`sparsest_subset_sum` for every row (see :func:`closest_subset_sum_batch`);
-    ``gain_slack`` (one c for the batch) selects the bounded-gain mode."""
+    ``gain_slack`` (one c for the batch) selects the bounded-gain mode, ``by_cardinality``
+    (with ``max_size``) the cardinality search."""
     return _run(values, targets, tol, _search.MODE_SPARSEST, lengths=lengths, size=0,
                 max_size=max_size, prefix=prefix, max_values=max_values,
-                gain_slack=gain_slack)
+                gain_slack=gain_slack, by_cardinality=by_cardinality)
 
 
 def fixed_size_subset_sum_batch(values, targets, size, *, lengths=None, max_values=None):
