@@ -190,7 +190,7 @@ def _constant_tap_at_corner(orig):
 
 
 def _recursion_without_fan_in(orig):
-    def mutant(layers, activations, lo, hi, e, eps_param):
+    def mutant(layers, activations, lo, hi, e, eps_param, gain_budget=None):
         from lotteryproofs.propagation import FLOAT_INTERVAL, propagate
 
         for t, layer in enumerate(layers):

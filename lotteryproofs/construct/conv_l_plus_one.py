@@ -226,9 +226,13 @@ def _walk(layers, activations, units, state, on_param, in_body=False):
     return units
 
 
-def solve(target, source, unit_w, unit_b, signs, rho, eps_param):
+def solve(target, source, unit_w, unit_b, signs, rho, eps_param, *, gain_slack=None):
     """Masks (one per source parameter array) and solved instances (module docstring): source
-    parameter layers 0, 1 are T_1's pair, layer li ≥ 2 is T_{li−1}'s copy layer."""
+    parameter layers 0, 1 are T_1's pair, layer li ≥ 2 is T_{li−1}'s copy layer.
+
+    ``gain_slack`` (an engine cap c, or a ladder of them: ``common.solve``) bounds the gain
+    Σ_S|v| of every weight instance of the copy layers (the bounded-gain variant,
+    :mod:`lotteryproofs.construct.conv_bounded_gain`); None is the plain construction."""
     params = param_layers(target.layers)
     wmask = [np.zeros(w.shape, bool) for w in unit_w]
     bmask = [np.zeros(b.shape, bool) for b in unit_b]
@@ -251,7 +255,8 @@ def solve(target, source, unit_w, unit_b, signs, rho, eps_param):
             wmask[0], bmask[0], wmask[1] = bw, bb, sw
         else:
             owner, value, origin = _columns(layer, units)
-            s = solve_copies(t, k, tgt.bias, unit_w[li], owner, value, copies, eps_param)
+            s = solve_copies(t, k, tgt.bias, unit_w[li], owner, value, copies, eps_param,
+                             gain_slack)
             for batch in s:
                 inst, cols = batch.chosen_neurons()
                 rows = batch.instances.row[inst] * copies + batch.instances.copy[inst]
