@@ -49,7 +49,7 @@ def engine_gain_ladder(eps_param: float, budgets) -> tuple[float, ...]:
     from lotteryproofs import _validate
 
     budgets = tuple(_validate.positive("gain budget γ", g) for g in budgets)
-    if not budgets or any(a >= b for a, b in zip(budgets, budgets[1:])):
+    if not budgets or any(a >= b for a, b in zip(budgets[:-1], budgets[1:], strict=True)):
         raise _validate.InputError(f"a gain ladder needs increasing budgets, got {budgets}")
     return tuple(engine_gain_slack(eps_param, g) for g in budgets)
 

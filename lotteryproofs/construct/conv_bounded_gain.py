@@ -45,6 +45,28 @@ def solve(target, source, unit_w, unit_b, signs, rho, eps_param):
                                  gain_slack=ladder)
 
 
+def with_ladder(budgets):
+    """This construction on another ladder γ_1 < … < γ_K (one rung: a single cap), an
+    unregistered record for the Python API and the benchmarks. Its tickets carry the method
+    name l+1-bounded, whose certificate uses γ = GAIN_LADDER[-1]: so γ_K ≤ that γ (a looser,
+    valid bound on the same ticket), and the gain check still reads the masks."""
+    from lotteryproofs import _validate
+
+    budgets = tuple(float(g) for g in budgets)
+    if not budgets or budgets[-1] > GAIN_LADDER[-1]:
+        raise _validate.InputError(
+            f"the top rung must be ≤ {GAIN_LADDER[-1]}, got {budgets}")
+    bounded_gain.engine_gain_ladder(1.0, budgets)  # refuses unordered or non-positive rungs
+
+    def solve_on(target, source, unit_w, unit_b, signs, rho, eps_param):
+        return conv_l_plus_one.solve(target, source, unit_w, unit_b, signs, rho, eps_param,
+                                     gain_slack=bounded_gain.engine_gain_ladder(eps_param,
+                                                                                budgets))
+
+    return dataclasses.replace(CONSTRUCTION, summary=f"{CONSTRUCTION.summary}; ladder {budgets}",
+                               solve=solve_on)
+
+
 def _construct(target, **kwargs):
     from lotteryproofs.construct.conv_two_layer import construct_conv
 
@@ -57,4 +79,4 @@ CONSTRUCTION = dataclasses.replace(
             f"γ = {GAIN_LADDER} (a-priori bound with γ = {GAIN_LADDER[-1]})",
     build=_construct, solve=solve, gain_budget=GAIN_LADDER[-1])
 
-__all__ = ["CONSTRUCTION", "GAIN_LADDER", "solve"]
+__all__ = ["CONSTRUCTION", "GAIN_LADDER", "solve", "with_ladder"]
