@@ -75,6 +75,30 @@ def test_random_conv_and_residual_targets(seed):
     audit = ladder_audit(ticket, target)
     assert audit["audited"] > 0
     assert audit["over_rung"] == audit["over_budget"] == audit["skipped_kept"] == 0
+    assert audit["off_unreported"] == 0
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_conv_shortcut_targets(seed):
+    """A residual block with a 1×1 convolutional shortcut: the shortcut is a copy layer on
+    the ladder too (the audit re-poses its instances over the block input's copies)."""
+    from test_conv_shortcut import _shortcut_target
+
+    from lotteryproofs.activations import IDENTITY, RELU
+
+    target = _shortcut_target(seed + 2, IDENTITY if seed == 0 else RELU)
+    ticket, box = _build(target, seed)
+    x = np.vstack((np.zeros((1, box.dim)), box.sample(10_000, np.random.default_rng(seed))))
+    observed = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
+    cert = certify_conv(ticket, target, box, rng=seed, n_samples=200)
+    assert observed <= cert.certified_output_error
+    assert np.isfinite(cert.a_priori_output_error)
+    if ticket.failures == 0:
+        assert observed <= cert.a_priori_output_error
+    audit = ladder_audit(ticket, target)
+    assert audit["audited"] > 0
+    assert audit["over_rung"] == audit["over_budget"] == audit["skipped_kept"] == 0
+    assert audit["off_unreported"] == 0
 
 
 def _instances(rng, n_inst, n, eps):

@@ -160,16 +160,19 @@ def ladder_audit(ticket, target) -> dict:
 
     Every copy-layer weight instance is re-posed from the source alone, by the layout of
     proofs/conv-l-plus-one.md (source channel i·ρ + r is copy r of target channel i, so patch
-    column c = i·s + τ of the target, s = n_in / C_prev, has the candidates
+    column c = i·s + τ of the target, s = n_in / C_in (C_in the channels of the layer it reads),
+    has the candidates
     (i·ρ + r)·s + τ, r < min(ρ, MAX_SEARCHED)), and re-solved by the engine under each rung
     γ_1 < … < γ_K alone; k is the first rung under which it is feasible (K if none). The
     masks' subset S must then have G = Σ_S|v| ≤ |K| + γ_k (exact rationals), and G = 0 where
-    |K| ≤ ε'. Returns the counts (``over_rung``, ``over_budget``: G > |K| + γ_K) and, per rung,
-    how many instances it took."""
+    |K| ≤ ε', and Σ_S v within ε' of K unless the instance is logged failed (so the pools read
+    are the ones the masks use). Returns the counts (``over_rung``, ``over_budget``:
+    G > |K| + γ_K, ``off_unreported``) and, per rung, how many instances it took."""
     from fractions import Fraction
 
     from lotteryproofs.construct import bounded_gain, common
     from lotteryproofs.construct.conv_bounded_gain import GAIN_LADDER
+    from lotteryproofs.construct.conv_l_plus_one import input_layers
     from lotteryproofs.construct.conv_two_layer import masked_unit, param_layers, unit_flat
     from lotteryproofs.rss import sparsest_subset_sum_batch
 
@@ -180,13 +183,17 @@ def ladder_audit(ticket, target) -> dict:
     full_w, _ = unit_flat(ticket.source, ticket.layer_scales)
     kept_w, _ = masked_unit(ticket)
     tparams = param_layers(target.layers)
+    inputs = input_layers(target.layers)  # a shortcut reads the block's input
     r = np.arange(min(rho, common.MAX_SEARCHED))
-    over_rung = over_budget = skipped_kept = audited = 0
+    over_rung = over_budget = skipped_kept = audited = off_unreported = 0
     rungs = [0] * len(GAIN_LADDER)
+    log = ticket.log
+    failed = {(int(a), int(b), int(c), int(d)) for a, b, c, d, f in zip(
+        log.layer, log.row, log.col, log.copy, log.failed, strict=True) if f}
     for t in range(1, len(tparams)):
         k = tparams[t].weight.reshape(tparams[t].weight.shape[0], -1)
         n_out, n_in = k.shape
-        s = n_in // tparams[t - 1].weight.shape[0]
+        s = n_in // tparams[inputs[t]].weight.shape[0]
         copies = 1 if t == len(tparams) - 1 else rho
         jj, cc = np.nonzero(np.ones_like(k, bool))
         pools = (cc // s)[:, None] * (rho * s) + r[None] * s + (cc % s)[:, None]
@@ -211,10 +218,17 @@ def ladder_audit(ticket, target) -> dict:
                 rungs[rung[b]] += 1
                 gain = sum((Fraction(abs(float(v))) for v in values[b][kept[b]]), Fraction(0))
                 target_abs = Fraction(abs(float(k[jj[b], cc[b]])))
+                # the subset read through these pools represents K (so the pools are the
+                # ones the masks use), unless its instance is reported failed
+                sum_s = sum((Fraction(float(v)) for v in values[b][kept[b]]), Fraction(0))
+                off_unreported += (abs(sum_s - Fraction(float(k[jj[b], cc[b]])))
+                                   > Fraction(eps)
+                                   and (t, int(jj[b]), int(cc[b]), m) not in failed)
                 over_rung += gain > target_abs + Fraction(GAIN_LADDER[rung[b]])
                 over_budget += gain > target_abs + Fraction(GAIN_LADDER[-1])
     return {"audited": audited, "over_rung": int(over_rung), "over_budget": int(over_budget),
-            "skipped_kept": skipped_kept, "per_rung": rungs}
+            "skipped_kept": skipped_kept, "off_unreported": int(off_unreported),
+            "per_rung": rungs}
 
 
 def check_conv_bounded_gain(ctx: CheckContext) -> CheckResult:
@@ -267,7 +281,8 @@ def check_conv_bounded_gain(ctx: CheckContext) -> CheckResult:
             bad.append(f"trial {trial}: observed {observed:.3g} > a-priori "
                        f"{cert.a_priori_output_error:.3g}")
         audit = ladder_audit(ticket, target)
-        if audit["over_rung"] or audit["over_budget"] or audit["skipped_kept"]:
+        if (audit["over_rung"] or audit["over_budget"] or audit["skipped_kept"]
+                or audit["off_unreported"]):
             bad.append(f"trial {trial}: gains above the ladder: {audit}")
         rows.append({"observed": observed, "certified": bound,
                      "a_priori": cert.a_priori_output_error, "failures": ticket.failures,
@@ -349,17 +364,20 @@ THEOREMS = (
         title="L+1 construction for convolutional targets with nonzero biases",
         claim="ticket ⊆ conv source; every copy of every kernel entry and bias within ε' or "
               "reported; biases through the constant tap (P, P), exact at the border for "
-              "2P ≤ k − 1; identity residual blocks copy to copy; error ≤ certified bound "
+              "2P ≤ k − 1; identity and 1×1-conv residual blocks copy to copy; error ≤ "
+              "certified bound "
               "(gains Σ_S|v|)",
         theory="§4.3, §5",
         document="proofs/conv-l-plus-one.md",
         code=("lotteryproofs.construct.conv_l_plus_one:solve",
               "lotteryproofs.construct.conv_l_plus_one:shapes",
+              "lotteryproofs.construct.conv_l_plus_one:input_layers",
               "lotteryproofs.construct.conv_l_plus_one:represented_layers",
               "lotteryproofs.construct.l_plus_one:solve_copies",
               "lotteryproofs.checks.conv:check_conv_l_plus_one"),
         tests=("tests/test_conv_l_plus_one.py::test_random_conv_targets",
                "tests/test_conv_l_plus_one.py::test_random_residual_targets",
+               "tests/test_conv_l_plus_one.py::test_conv_shortcut_targets",
                "tests/test_conv_l_plus_one.py::test_border_pixels_within_the_bound",
                "tests/test_conv_l_plus_one.py::test_same_seed_same_bytes_and_other_seed_other_source",
                "tests/test_conv_l_plus_one.py::test_tampered_mask_reading_a_constant_off_its_tap_is_a_layout_error",
@@ -386,7 +404,8 @@ THEOREMS = (
                "tests/test_conv_bounded_gain.py::test_ladder_picks_the_smallest_feasible_cap",
                "tests/test_conv_bounded_gain.py::test_one_cap_is_unchanged_by_the_ladder",
                "tests/test_conv_bounded_gain.py::test_gain_check_falls_back",
-               "tests/test_conv_bounded_gain.py::test_same_seed_same_bytes"),
+               "tests/test_conv_bounded_gain.py::test_same_seed_same_bytes",
+               "tests/test_conv_bounded_gain.py::test_conv_shortcut_targets"),
         check=check_conv_bounded_gain,
     ),
     Theorem(
