@@ -1,7 +1,8 @@
-"""Convolutional tickets (conv 2L, or L+1 with ``--method l+1``) of the shipped digits-cnn
-target: accuracy, agreement, size, time.
+"""Convolutional tickets (conv 2L, or L+1 with ``--method l+1``, bounded-gain L+1 with
+``--method l+1-bounded``) of the shipped digits-cnn target: accuracy, agreement, size, time.
 
     PYTHONPATH=$PWD python benchmarks/bench_conv.py [--method 2l] [--rho 40] [--eps 0.01] [--seed 0]
+    PYTHONPATH=$PWD python benchmarks/bench_conv.py --method l+1-bounded [--ladder 0.5] ...
     PYTHONPATH=$PWD python benchmarks/bench_conv.py --cli [--target digits-cnn] [--rho 80]
     PYTHONPATH=$PWD python benchmarks/bench_conv.py --cli --target shortcut-random --rho 40
 
@@ -114,10 +115,14 @@ def cli(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", default="digits-cnn")
-    parser.add_argument("--method", default="2l", help="a convolutional construction: 2l, l+1")
+    parser.add_argument("--method", default="2l",
+                        help="a convolutional construction: 2l, l+1, l+1-bounded")
     parser.add_argument("--rho", type=int, default=40)
     parser.add_argument("--eps", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ladder", type=float, nargs="+", default=None,
+                        help="l+1-bounded on this gain ladder (one value: a single cap; "
+                             "construct.conv_bounded_gain.with_ladder)")
     parser.add_argument("--cli", action="store_true",
                         help="measure the construct and verify commands instead")
     args = parser.parse_args(argv)
@@ -128,13 +133,21 @@ def main(argv=None) -> int:
     box = Box(np.asarray(box_meta["lower"]), np.asarray(box_meta["upper"]))
     data = datasets.load_dataset("digits", split_seed=int(meta.get("split_seed", 0)))
     wall, cpu = time.perf_counter(), time.process_time()
+    construction = get_conv_construction(args.method)
+    if args.ladder is not None:
+        from lotteryproofs.construct import conv_bounded_gain
+
+        if construction is not conv_bounded_gain.CONSTRUCTION:
+            raise SystemExit("--ladder needs --method l+1-bounded")
+        construction = conv_bounded_gain.with_ladder(args.ladder)
     ticket = construct_conv(target, eps_param=args.eps, rho=args.rho, rng=args.seed, domain=box,
-                            construction=get_conv_construction(args.method))
+                            construction=construction)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     y_t = target.forward(data.x_test).argmax(axis=1)
     y_s = ticket.approximation(data.x_test).argmax(axis=1)
     out = {
-        "target": args.target, "method": args.method, "rho": args.rho, "eps_param": args.eps,
+        "target": args.target, "method": args.method, "ladder": args.ladder, "rho": args.rho,
+        "eps_param": args.eps,
         "seed": args.seed,
         "target_test_accuracy": float(np.mean(y_t == data.y_test)),
         "ticket_test_accuracy": float(np.mean(y_s == data.y_test)),

@@ -811,7 +811,8 @@ def summarize(
 
 
 # ------------------------------------------------------------ convolutional and residual targets
-def _recursion_layers(layers, activations, lo, hi, e: float, eps_param: float) -> float:
+def _recursion_layers(layers, activations, lo, hi, e: float, eps_param: float,
+                      gain_budget: float | None = None) -> float:
     """The §5 recursion through ``layers`` (proofs/conv-error-recursion.md), float intervals
     for the target's values: per parameter layer with patch matrix K (out, F),
 
@@ -819,24 +820,34 @@ def _recursion_layers(layers, activations, lo, hi, e: float, eps_param: float) -
 
     ‖K_o‖₁ the ℓ1 norm of output channel o's kernel (every row of the unrolled map of channel
     o has at most these entries); pools and Flatten have gain 1; a residual block
-    y = S(x) + g(x) has e ← gain(S)·e + e_g, the body's recursion started at e."""
+    y = S(x) + g(x) has e ← gain(S)·e + e_g, the body's recursion started at e.
+
+    ``gain_budget`` = γ (bounded-gain conv L+1, proofs/conv-l-plus-one.md "Bounded gain"):
+    the gain is max_o (‖K_o‖₁ + γ·k_o), k_o = #{entries of K_o with |K| > ε'}, in place of
+    max_o ‖K_o‖₁ + F·ε' (the first parameter layer multiplies e = 0)."""
     from lotteryproofs.conv_params import shortcut_activations, shortcut_layers
     from lotteryproofs.propagation import FLOAT_INTERVAL, propagate
 
     for t, layer in enumerate(layers):
         if getattr(layer, "kind", "") == "residual":
             e_body = _recursion_layers(layer.body_layers, layer.body_activations, lo, hi, e,
-                                       eps_param)
+                                       eps_param, gain_budget)
             e_short = e if layer.shortcut is None else _recursion_layers(
-                shortcut_layers(layer), shortcut_activations(layer), lo, hi, e, eps_param)
+                shortcut_layers(layer), shortcut_activations(layer), lo, hi, e, eps_param,
+                gain_budget)
             e = e_short + e_body
             lo, hi = propagate((layer,), (), (lo, hi), FLOAT_INTERVAL)
         elif hasattr(layer, "weight"):
             k = np.asarray(layer.weight).reshape(layer.weight.shape[0], -1)
             fan = k.shape[1]
             m = float(np.max(np.maximum(hi, 0.0) + np.maximum(-lo, 0.0)))
-            l1 = float(np.max(np.abs(k).sum(axis=1)))
-            e = eps_param * (fan * m + 1.0) + (l1 + fan * eps_param) * e
+            if gain_budget is None:
+                l1 = float(np.max(np.abs(k).sum(axis=1)))
+                e = eps_param * (fan * m + 1.0) + (l1 + fan * eps_param) * e
+            else:
+                gain = float(np.max(np.abs(k).sum(axis=1) + gain_budget
+                                    * np.count_nonzero(np.abs(k) > eps_param, axis=1)))
+                e = eps_param * (fan * m + 1.0) + gain * e
             lo, hi = propagate((layer,), (), (lo, hi), FLOAT_INTERVAL)
         else:
             lo, hi = propagate((layer,), (), (lo, hi), FLOAT_INTERVAL)
@@ -845,13 +856,20 @@ def _recursion_layers(layers, activations, lo, hi, e: float, eps_param: float) -
     return e
 
 
-def conv_a_priori_error(target, box, eps_param: float) -> float:
+def conv_a_priori_error(target, box, eps_param: float, *,
+                        gain_budget: float | None = None) -> float:
     """The a-priori §5 bound of a ticket whose every represented parameter is within ε' of the
     target's (P̃ − K, Ñ + K, b̃ − b), for targets of Conv2d, Dense, pooling, Flatten and
-    residual layers with 1-Lipschitz activations (proofs/conv-error-recursion.md)."""
+    residual layers with 1-Lipschitz activations (proofs/conv-error-recursion.md).
+
+    ``gain_budget`` = γ: the bounded-gain conv L+1 form, whose gains are
+    max_o (‖K_o‖₁ + γ·k_o) (proofs/conv-l-plus-one.md, "Bounded gain"; sound only for a
+    ticket whose read-back gains satisfy it: certify.conv:conv_gains_within_budget)."""
     eps_param = _validate.positive("eps_param (ε')", eps_param)
+    if gain_budget is not None:
+        gain_budget = _validate.positive("gain budget γ", gain_budget)
     return _recursion_layers(target.layers, target.activations, box.lower, box.upper, 0.0,
-                             eps_param)
+                             eps_param, gain_budget)
 
 
 def conv_count_instances(target, eps_param: float, negative_inputs) -> int:

@@ -57,7 +57,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs.construct.looks_linear", "lotteryproofs.construct.zero_bias",
      "lotteryproofs.construct.l_plus_one", "lotteryproofs.construct.conv_two_layer"),
     ("lotteryproofs.construct.bounded_gain", "lotteryproofs.construct.l_plus_one_general",
-     "lotteryproofs.construct.conv_l_plus_one"),
+     "lotteryproofs.construct.conv_l_plus_one", "lotteryproofs.construct.conv_bounded_gain"),
     ("lotteryproofs.construct.registry",),
     ("lotteryproofs.construct",),
     ("lotteryproofs.certify", "lotteryproofs.memory", "lotteryproofs.ticket_checks"),

@@ -15,6 +15,7 @@ from lotteryproofs.construct import univariate
 from lotteryproofs.construct.conv_two_layer import construct_conv, param_layers
 from lotteryproofs.construct.registry import get_conv_construction
 from lotteryproofs.conv_layers import Conv2d, Flatten
+from lotteryproofs.conv_params import shortcut_activations, shortcut_layers
 from lotteryproofs.layers import Dense
 from lotteryproofs.network import Box, Network
 from lotteryproofs.residual import Residual
@@ -35,9 +36,10 @@ def direct_forward(network, x):
 
 def _direct(layers, activations, h):
     for t, layer in enumerate(layers):
-        if isinstance(layer, Residual):  # y = x + g(x), the identity shortcut
-            assert layer.shortcut is None
-            h = h + _direct(layer.body_layers, layer.body_activations, h)
+        if isinstance(layer, Residual):  # y = S(x) + g(x), S the identity or a convolution
+            body = _direct(layer.body_layers, layer.body_activations, h)
+            h = body + (h if layer.shortcut is None else _direct(
+                shortcut_layers(layer), shortcut_activations(layer), h))
         elif isinstance(layer, Conv2d):
             img = h.reshape(layer.input_shape)
             h = np.array(ref_conv(img, layer.weight, layer.bias, layer.stride, layer.padding))
@@ -188,16 +190,62 @@ def test_tampered_mask_reading_a_constant_off_its_tap_is_a_layout_error():
         L1.represent(tampered)
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_conv_shortcut_targets(seed):
+    """A block y = S x + g(x), S a 1×1 convolution (stride 2 for seed 0, with negative inputs
+    reaching the block; stride 1 for seed 1): S is one more copy layer, the block's output has
+    S's layout. Every parameter within ε' or reported, the error on 10⁴ box inputs and near 0
+    (where only biases matter: the shortcut's constants carry the later biases) ≤ the
+    certified bound, the ticket's function equal to direct loops, verify's recomputation."""
+    from test_conv_shortcut import _shortcut_target
+
+    from lotteryproofs.activations import IDENTITY
+    from lotteryproofs.ticket_checks import check_conv_ticket
+
+    target = _shortcut_target(seed, IDENTITY if seed == 0 else RELU)
+    box = Box.cube(-1.0, 1.0, target.layers[0].in_features)
+    from lotteryproofs.construct.conv_two_layer import construct_conv_ticket
+
+    ticket = construct_conv_ticket(target, eps_param=EPS, delta=0.1, rho=RHO, rng=seed,
+                                   domain=box, construction=L1)
+    block = ticket.source.layers[2]
+    assert isinstance(block, Residual) and len(shortcut_layers(block)) == 1
+    for p, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
+                       ticket.network.parameter_arrays, strict=True):
+        assert np.array_equal(q, p * m)
+    check_parameters(ticket, target)
+    check_conv_ticket(ticket, target)
+    rng = np.random.default_rng(seed)
+    x = np.vstack((np.zeros((1, box.dim)), box.lower[None], box.upper[None],
+                   box.sample(10_000, rng)))
+    observed = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
+    assert observed <= certified_conv_ticket_error(ticket, target, box)
+    small = Box.cube(-1e-6, 1e-6, box.dim)
+    near = np.vstack((np.zeros((1, box.dim)), small.sample(20, rng)))
+    observed0 = float(np.max(np.abs(ticket.approximation(near) - target.forward(near))))
+    assert observed0 <= certified_conv_ticket_error(ticket, target, small)
+    x0 = box.upper * np.where(rng.random(box.dim) < 0.5, -1.0, 1.0)
+    want = direct_forward(ticket.compact_network(), x0) / ticket.scale
+    np.testing.assert_allclose(ticket.approximation(x0[None])[0], want, rtol=1e-9,
+                               atol=1e-9 * max(1.0, float(np.max(np.abs(want)))))
+    np.testing.assert_allclose(target.forward(x0[None])[0], direct_forward(target, x0),
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_refusals_one_line():
     conv = Conv2d(np.ones((1, 1, 3, 3)), np.ones(1), input_shape=(1, 4, 4), padding=1)
     wide = Conv2d(np.ones((1, 1, 1, 1)), np.ones(1), input_shape=conv.output_shape, padding=1)
     with pytest.raises(_validate.InputError, match="padding"):
         L1.supports.check(L1.owner, Network.from_layers([conv, wide], [RELU]))
     body = Conv2d(np.ones((1, 1, 3, 3)), np.ones(1), input_shape=(1, 4, 4), padding=1)
-    short = Conv2d(np.ones((1, 1, 1, 1)), np.ones(1), input_shape=(1, 4, 4))
-    with pytest.raises(_validate.InputError, match="identity shortcut only"):
+    short = Conv2d(np.ones((1, 1, 3, 3)), np.ones(1), input_shape=(1, 4, 4), padding=1)
+    with pytest.raises(_validate.InputError, match="one 1×1 convolution as the shortcut"):
         L1.supports.check(L1.owner, Network.from_layers(
             [conv, Residual((body,), (), short)], [RELU]))
+    one = Conv2d(np.ones((1, 1, 1, 1)), np.ones(1), input_shape=(1, 4, 4))
+    with pytest.raises(_validate.InputError, match="parameter layer after a block"):
+        L1.supports.check(L1.owner, Network.from_layers(
+            [conv, Residual((body,), (), one)], [RELU]))
     with pytest.raises(_validate.InputError, match="before the first residual block"):
         L1.supports.check(L1.owner, Network.from_layers([Residual((body,), ()), conv], [RELU]))
 

@@ -83,6 +83,12 @@ def _bounded_gain_ignores_constraint(orig):
     return dataclasses.replace(orig, build=l_plus_one.CONSTRUCTION.build)
 
 
+def _conv_bounded_gain_without_ladder(orig):
+    from lotteryproofs.construct import conv_l_plus_one
+
+    return dataclasses.replace(orig, solve=conv_l_plus_one.solve)  # plain sparsest subsets
+
+
 def _wrong_scale_exponent(orig):
     def mutant(network, scale, *args, **kwargs):
         return orig(network, scale ** (1 + 1e-6), *args, **kwargs)
@@ -190,7 +196,7 @@ def _constant_tap_at_corner(orig):
 
 
 def _recursion_without_fan_in(orig):
-    def mutant(layers, activations, lo, hi, e, eps_param):
+    def mutant(layers, activations, lo, hi, e, eps_param, gain_budget=None):
         from lotteryproofs.propagation import FLOAT_INTERVAL, propagate
 
         for t, layer in enumerate(layers):
@@ -274,6 +280,8 @@ MUTANTS = (
      _bias_unit_scale_per_layer, "bias unit scale b/λ_l instead of b/Π λ_k"),
     ("construct.conv-l-plus-one", "lotteryproofs.construct.conv_l_plus_one:_columns",
      _constant_tap_at_corner, "biases read through the constant channels' tap (0, 0)"),
+    ("construct.conv-bounded-gain", "lotteryproofs.construct.conv_bounded_gain:CONSTRUCTION",
+     _conv_bounded_gain_without_ladder, "copy layers ignore the gain ladder"),
     ("bounds.conv-recursion", "lotteryproofs.bounds:_recursion_layers",
      _recursion_without_fan_in, "ε' injected once per channel, the fan-in F forgotten"),
     ("certificate-differential", "lotteryproofs.certify.crown:_relu_difference_linear",

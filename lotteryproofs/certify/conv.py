@@ -48,6 +48,40 @@ def conv_param_errors(target: Network, box: Box, represented) -> tuple[float, fl
     return w_err, b_err
 
 
+def conv_gains_within_budget(target: Network, represented, eps_param: float,
+                             gain_budget: float, slack=None) -> bool:
+    """Bounded-gain conv L+1: whether every copy layer (parameter layer t ≥ 2) has, read from
+    the masks, per copy m and output channel o
+
+        Σ_{i,p,q} (max(G, |P̃|) + rounding slack)  ≤  ‖K_o‖₁ + γ·#{|K_o| > ε'}
+
+    (the left side summed and rounded up, the right side exact in rationals): the hypothesis
+    of the a-priori recursion with ``gain_budget`` (proofs/conv-l-plus-one.md, "Bounded
+    gain"). The method name alone does not back that bound: a ticket whose masks break it
+    gets no a-priori claim."""
+    from fractions import Fraction
+
+    from lotteryproofs.conv_params import param_layers
+    from lotteryproofs.rounding import up
+
+    gamma = Fraction(float(gain_budget))
+    for t, (layer, rep) in enumerate(zip(param_layers(target.layers), represented,
+                                         strict=True)):
+        if t == 0:
+            continue  # conv 2L's pair: its gain multiplies e_0 = 0
+        k = np.abs(layer.weight.reshape(layer.weight.shape[0], -1))
+        g = np.maximum(np.asarray(rep.gain), np.abs(np.asarray(rep.positive)))
+        if slack is not None:
+            g = up(g + slack.weights[t])
+        for o in range(k.shape[0]):
+            limit = (sum((Fraction(float(v)) for v in k[o]), Fraction(0))
+                     + gamma * int(np.count_nonzero(k[o] > eps_param)))
+            for m in range(g.shape[0]):
+                if Fraction(float(up(math.fsum(g[m, o])))) > limit:
+                    return False
+    return True
+
+
 def _observed(target, ticket, box, rng, n_samples: int, exact: bool):
     special = np.stack([(box.lower + box.upper) / 2, box.lower, box.upper])
     x = np.concatenate([special, box.sample(n_samples, rng)])
@@ -60,6 +94,18 @@ def _observed(target, ticket, box, rng, n_samples: int, exact: bool):
         value = float_down(exact_output_error(target, ticket.compact_network(), ticket.scale,
                                               x[worst]))
     return value, x[worst], {"samples": int(x.shape[0]), "restarts": 0, "exact": bool(exact)}
+
+
+def _slack(ticket):
+    """The read-back's rounding bound (certify.rounding.rounding_slack), as the certified
+    recursion takes it."""
+    from lotteryproofs.construct.registry import get_conv_construction
+
+    from .rounding import rounding_slack
+
+    represent = get_conv_construction(ticket.metadata.get("method")).represent
+    return rounding_slack(ticket, represent(ticket, absolute=True),
+                          depth_source=len(ticket.source.layers))
 
 
 def certify_conv(ticket, target: Network, box: Box, *, rng=0, n_samples: int = 10_000,
@@ -80,12 +126,20 @@ def certify_conv(ticket, target: Network, box: Box, *, rng=0, n_samples: int = 1
     eps_param = _validate.positive("the ticket's eps_param", meta.get("eps_param"))
     rng = _validate.rng(rng)
     construction = get_conv_construction(meta.get("method"))
-    w_err, b_err = conv_param_errors(target, box, construction.represent(ticket))
+    represented = construction.represent(ticket)
+    w_err, b_err = conv_param_errors(target, box, represented)
     certified = certified_conv_ticket_error(ticket, target, box)
     # the a-priori recursion assumes gains |w| + ε' (conv 2L); the L+1 gains Σ_S|v| have no
-    # such bound, so no a-priori value is claimed for it
-    a_priori = (float(np.nextafter(conv_a_priori_error(target, box, eps_param), np.inf))
-                if construction.a_priori_width else math.inf)
+    # such bound, so no a-priori value is claimed for it, unless the construction bounds them
+    # (γ) and the masks show it
+    if construction.a_priori_width:
+        a_priori = float(np.nextafter(conv_a_priori_error(target, box, eps_param), np.inf))
+    elif construction.gain_budget is not None and conv_gains_within_budget(
+            target, represented, eps_param, construction.gain_budget, _slack(ticket)):
+        a_priori = float(np.nextafter(conv_a_priori_error(
+            target, box, eps_param, gain_budget=construction.gain_budget), np.inf))
+    else:
+        a_priori = math.inf
     observed, worst_x, search = _observed(target, ticket, box, rng, n_samples, exact)
     log = ticket.rss_log
     rss = log.summary() if log is not None else meta.get("rss_summary")

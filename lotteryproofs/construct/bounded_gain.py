@@ -43,6 +43,17 @@ def engine_gain_slack(eps_param: float, budget: float = GAIN_BUDGET) -> float:
     return c
 
 
+def engine_gain_ladder(eps_param: float, budgets) -> tuple[float, ...]:
+    """The engine's caps of a gain ladder γ_1 < … < γ_K (``common.solve`` with a tuple):
+    :func:`engine_gain_slack` of each budget, so every cap c_k·tol ≤ γ_k exactly."""
+    from lotteryproofs import _validate
+
+    budgets = tuple(_validate.positive("gain budget γ", g) for g in budgets)
+    if not budgets or any(a >= b for a, b in zip(budgets[:-1], budgets[1:], strict=True)):
+        raise _validate.InputError(f"a gain ladder needs increasing budgets, got {budgets}")
+    return tuple(engine_gain_slack(eps_param, g) for g in budgets)
+
+
 def _build(inp: BuildInput) -> Built:
     return l_plus_one.build_from_input(inp, gain_slack=engine_gain_slack(inp.eps_param))
 

@@ -233,7 +233,8 @@ def exact_sums(values: np.ndarray, chosen: np.ndarray, targets: np.ndarray):
     return np.array(achieved, dtype=np.float64), np.array(error, dtype=np.float64)
 
 
-def solve(instances: Instances, eps_param: float, *, gain_slack: float | None = None) -> Solved:
+def solve(instances: Instances, eps_param: float, *,
+          gain_slack: float | tuple[float, ...] | None = None) -> Solved:
     """Solve every instance with the sparsest mode (fewest candidates with error ≤ ε').
 
     Where no subset reaches ε' the engine's best effort is kept and the instance is marked
@@ -246,6 +247,12 @@ def solve(instances: Instances, eps_param: float, *, gain_slack: float | None = 
     (the cap c·tol is unchanged, exactly: powers of two), so its subset still satisfies the
     gain bound and its error is the smallest of that ladder — still reported failed
     (proofs/bounded-gain-l+1.md).
+
+    A tuple (c_1, …, c_K), caps c_1·tol < … < c_K·tol, is a **gain ladder**: each instance
+    takes the subset of the first cap under which it is feasible (error ≤ tol), so its gain
+    is ≤ |target| + c_k·tol for the smallest such k; an instance feasible under none is the
+    single-cap case at c_K, relaxation included (proofs/conv-l-plus-one.md, "Bounded gain").
+    A one-cap call is unchanged by the ladder.
     """
     from lotteryproofs.rss import sparsest_subset_sum_batch
 
@@ -253,6 +260,18 @@ def solve(instances: Instances, eps_param: float, *, gain_slack: float | None = 
     chosen = np.zeros((b, n), bool)
     live = np.flatnonzero(instances.lengths > 0)
     tol = eps_param * (1 - SOLVER_MARGIN)
+    if isinstance(gain_slack, tuple):
+        for cap in gain_slack[:-1]:  # smaller caps first: the first feasible one is kept
+            if not live.size:
+                break
+            width = int(instances.lengths[live].max())
+            result = sparsest_subset_sum_batch(
+                np.ascontiguousarray(instances.values[live, :width]), instances.target[live],
+                tol, lengths=instances.lengths[live], gain_slack=cap)
+            ok = np.asarray(result.feasible, bool)
+            chosen[live[ok], :width] = np.asarray(result.chosen, bool)[ok]
+            live = live[~ok]
+        gain_slack = gain_slack[-1]
     rounds = 0
     while live.size:
         width = int(instances.lengths[live].max())

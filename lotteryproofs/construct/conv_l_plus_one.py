@@ -28,7 +28,12 @@ A residual block y = x + g(x) with the identity shortcut keeps the SAME layout a
 and output (ρ copies of each channel, then the constant slots): the source's identity maps
 copy m of x_j to copy m of y_j, the body is built copy-to-copy as above, and its last layer
 writes nothing onto the constant slots (all pruned), so x's constants pass through the
-shortcut. A 1×1 convolutional shortcut is refused (conv 2L builds it).
+shortcut. A block y = S(x) + g(x) whose shortcut S is one 1×1 convolution (any stride) has
+S built as one more copy layer over x's copies (ρ·(C_out + 1) channels: its copies, then its
+constant rows, which keep only their bias when a later bias instance reads them): the block's
+output then has S's layout, and the body's last layer writes nothing onto S's constant slots
+(proofs/conv-l-plus-one.md, "Residual blocks"). Other shortcuts are refused (conv 2L builds
+them).
 """
 
 from __future__ import annotations
@@ -47,26 +52,41 @@ from lotteryproofs.construct.conv_two_layer import (
 )
 from lotteryproofs.construct.l_plus_one import solve_copies
 from lotteryproofs.conv_layers import Conv2d, Flatten
-from lotteryproofs.conv_params import PARAMETER_LAYERS, param_layers, patch_columns
+from lotteryproofs.conv_params import (
+    PARAMETER_LAYERS,
+    param_layers,
+    patch_columns,
+    shortcut_activations,
+    shortcut_layers,
+)
 from lotteryproofs.residual import Residual
 from lotteryproofs.ticket import PART_BIAS, RepresentedLayer
 
 
 @dataclass(frozen=True)
 class LPlusOneSupports(ConvSupports):
-    """Conv 2L's layers, residual blocks with the identity shortcut after the first parameter
-    layer (their input must be a layer of copies); every Conv2d after the first with
-    2P ≤ k − 1 (the constant tap (P, P) reads an in-range pixel at every output position)."""
+    """Conv 2L's layers, residual blocks with the identity shortcut or one 1×1 convolution
+    as the shortcut after the first parameter layer (their input must be a layer of copies;
+    with a convolutional shortcut, a parameter layer must follow the block); every Conv2d
+    after the first with 2P ≤ k − 1 (the constant tap (P, P) reads an in-range pixel at every
+    output position)."""
 
     def check(self, owner, target) -> None:
         super().check(owner, target)
         seen_parameters = False
         for layer in target.layers:
             if isinstance(layer, Residual):
-                if layer.shortcut is not None:
+                short = shortcut_layers(layer)
+                if short and (len(short) != 1 or not isinstance(short[0], Conv2d)
+                              or short[0].weight.shape[2:] != (1, 1)):
                     raise _validate.InputError(
-                        f"{owner} builds residual blocks with the identity shortcut only, not a "
-                        "convolutional shortcut (use --method 2l)")
+                        f"{owner} builds residual blocks with the identity shortcut or one 1×1 "
+                        "convolution as the shortcut, not this one (use --method 2l)")
+                if short and any(p is param_layers(target.layers)[-1]
+                                 for p in param_layers([layer])):
+                    raise _validate.InputError(
+                        f"{owner} needs a parameter layer after a block with a convolutional "
+                        "shortcut (the block's output must be a layer of copies)")
                 if not seen_parameters:
                     raise _validate.InputError(
                         f"{owner} needs a Conv2d or Dense layer before the first residual block "
@@ -95,17 +115,41 @@ def _copies(params, t: int, rho: int) -> int:
     return 1 if t == len(params) - 1 else rho
 
 
+def input_layers(layers) -> list[int]:
+    """Per parameter layer (:func:`param_layers` order), the parameter layer whose output it
+    reads (−1: the network's input): a residual block's body and shortcut both read the
+    block's input, the layer after the block reads the body's last layer (the shortcut's
+    output has the same units)."""
+    out: list[int] = []
+
+    def walk(layers, prev):
+        for layer in layers:
+            if isinstance(layer, Residual):
+                last = walk(layer.body_layers, prev)
+                walk(shortcut_layers(layer), prev)
+                prev = last
+            elif isinstance(layer, PARAMETER_LAYERS):
+                out.append(prev)
+                prev = len(out) - 1
+        return prev
+
+    walk(layers, -1)
+    return out
+
+
 def shapes(target, rho: int):
     """The ``shapes`` callable of :func:`conv_two_layer.draw_source`: the pair for T_1, one
     layer with the target's geometry for each later one (module docstring)."""
     params = param_layers(target.layers)
+    inputs = input_layers(target.layers)
     plan = []
     for t, layer in enumerate(params):
         n_out = _out_units(params, t, rho)
         if t == 0:
             plan.append(_pair_shapes(layer, rho, n_out))
             continue
-        prev_t, prev_s = params[t - 1].weight.shape[0], _out_units(params, t - 1, rho)
+        prev = inputs[t]
+        prev_t, prev_s = params[prev].weight.shape[0], _out_units(params, prev, rho)
         if isinstance(layer, Conv2d):
             _, _, kh, kw = layer.weight.shape
             _, h, w = layer.input_shape
@@ -211,6 +255,12 @@ def _walk(layers, activations, units, state, on_param, in_body=False):
         if isinstance(layer, Residual):
             body = _walk(layer.body_layers, layer.body_activations, units, state, on_param,
                          in_body=True)
+            if layer.shortcut is not None:
+                # a 1×1 convolution S built copy to copy like any copy layer: its units (its
+                # copies, its constant rows) are the block's output units, the body adding
+                # nothing onto S's constant slots
+                units = _walk(shortcut_layers(layer), shortcut_activations(layer), units, state,
+                              on_param)
             keep = (body.owner == units.owner) & (units.owner >= 0)
             units = _Units(np.where(keep, units.owner, -1),
                            np.where(keep & (units.owner == units.n), units.value + body.value,
@@ -226,9 +276,13 @@ def _walk(layers, activations, units, state, on_param, in_body=False):
     return units
 
 
-def solve(target, source, unit_w, unit_b, signs, rho, eps_param):
+def solve(target, source, unit_w, unit_b, signs, rho, eps_param, *, gain_slack=None):
     """Masks (one per source parameter array) and solved instances (module docstring): source
-    parameter layers 0, 1 are T_1's pair, layer li ≥ 2 is T_{li−1}'s copy layer."""
+    parameter layers 0, 1 are T_1's pair, layer li ≥ 2 is T_{li−1}'s copy layer.
+
+    ``gain_slack`` (an engine cap c, or a ladder of them: ``common.solve``) bounds the gain
+    Σ_S|v| of every weight instance of the copy layers (the bounded-gain variant,
+    :mod:`lotteryproofs.construct.conv_bounded_gain`); None is the plain construction."""
     params = param_layers(target.layers)
     wmask = [np.zeros(w.shape, bool) for w in unit_w]
     bmask = [np.zeros(b.shape, bool) for b in unit_b]
@@ -251,7 +305,8 @@ def solve(target, source, unit_w, unit_b, signs, rho, eps_param):
             wmask[0], bmask[0], wmask[1] = bw, bb, sw
         else:
             owner, value, origin = _columns(layer, units)
-            s = solve_copies(t, k, tgt.bias, unit_w[li], owner, value, copies, eps_param)
+            s = solve_copies(t, k, tgt.bias, unit_w[li], owner, value, copies, eps_param,
+                             gain_slack)
             for batch in s:
                 inst, cols = batch.chosen_neurons()
                 rows = batch.instances.row[inst] * copies + batch.instances.copy[inst]

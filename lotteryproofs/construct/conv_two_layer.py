@@ -379,6 +379,10 @@ class ConvConstruction:
     layout: object = field(repr=False, default=None)
     #: whether ρ may be sized by :func:`lotteryproofs.bounds.conv_a_priori_rho`
     a_priori_width: bool = True
+    #: γ of a bounded-gain construction (every copy-layer weight's Σ_S|v| ≤ |K| + γ): its
+    #: certificate claims the a-priori recursion with gains ‖K_o‖₁ + γ·k_o when the masks
+    #: pass the gain check (certify.conv:conv_gains_within_budget); None: no such claim
+    gain_budget: float | None = None
 
     @property
     def owner(self) -> str:

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from lotteryproofs import _validate
 from lotteryproofs.construct import (
     bounded_gain,
+    conv_bounded_gain,
     conv_l_plus_one,
     conv_two_layer,
     l_plus_one,
@@ -32,7 +33,8 @@ CONSTRUCTIONS = MappingProxyType({m.CONSTRUCTION.name: m.CONSTRUCTION for m in _
 #: name → the constructions over convolutional targets (Conv2d, pools, Flatten, a final Dense),
 #: each declaring what it supports (``supports.check``); proofs/conv-2l-construction.md.
 CONV_CONSTRUCTIONS = MappingProxyType({m.CONSTRUCTION.name: m.CONSTRUCTION
-                                       for m in (conv_two_layer, conv_l_plus_one)})
+                                       for m in (conv_two_layer, conv_l_plus_one,
+                                                 conv_bounded_gain)})
 
 
 def get_conv_construction(name):
