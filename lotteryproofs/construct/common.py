@@ -254,7 +254,6 @@ def solve(instances: Instances, eps_param: float, *,
     single-cap case at c_K, relaxation included (proofs/conv-l-plus-one.md, "Bounded gain").
     A one-cap call is unchanged by the ladder.
     """
-    from lotteryproofs.rss import sparsest_subset_sum_batch
 
     b, n = instances.values.shape
     chosen = np.zeros((b, n), bool)
@@ -264,25 +263,14 @@ def solve(instances: Instances, eps_param: float, *,
         for cap in gain_slack[:-1]:  # smaller caps first: the first feasible one is kept
             if not live.size:
                 break
-            width = int(instances.lengths[live].max())
-            result = sparsest_subset_sum_batch(
-                np.ascontiguousarray(instances.values[live, :width]), instances.target[live],
-                tol, lengths=instances.lengths[live], gain_slack=cap)
-            ok = np.asarray(result.feasible, bool)
-            chosen[live[ok], :width] = np.asarray(result.chosen, bool)[ok]
+            width, picked, feasible = _search(instances, live, tol, cap)
+            ok = np.asarray(feasible, bool)
+            chosen[live[ok], :width] = np.asarray(picked, bool)[ok]
             live = live[~ok]
         gain_slack = gain_slack[-1]
     rounds = 0
     while live.size:
-        width = int(instances.lengths[live].max())
-        if width <= MAX_SEARCHED:
-            result = sparsest_subset_sum_batch(
-                np.ascontiguousarray(instances.values[live, :width]), instances.target[live],
-                tol, lengths=instances.lengths[live], gain_slack=gain_slack,
-            )
-            picked, feasible = result.chosen, result.feasible
-        else:
-            picked, feasible = _solve_wide(instances, live, width, tol, gain_slack)
+        width, picked, feasible = _search(instances, live, tol, gain_slack)
         chosen[live] = False
         chosen[live, :width] = np.asarray(picked, bool)
         if gain_slack is None or rounds == RELAX_ROUNDS:
@@ -293,6 +281,21 @@ def solve(instances: Instances, eps_param: float, *,
     chosen &= np.arange(n)[None, :] < instances.lengths[:, None]
     achieved, error = exact_sums(instances.values, chosen, instances.target)
     return Solved(instances, chosen, achieved, error, error > eps_param)
+
+
+def _search(instances: Instances, live: np.ndarray, tol: float, gain_slack):
+    """(width, chosen, feasible) of the rows ``live``, solved at ``tol`` with one engine cap:
+    the exhaustive search where every pool has ≤ MAX_SEARCHED candidates, else
+    :func:`_solve_wide` (the one dispatch of :func:`solve`'s ladder rungs and rounds)."""
+    from lotteryproofs.rss import sparsest_subset_sum_batch
+
+    width = int(instances.lengths[live].max())
+    if width > MAX_SEARCHED:
+        return (width, *_solve_wide(instances, live, width, tol, gain_slack))
+    result = sparsest_subset_sum_batch(
+        np.ascontiguousarray(instances.values[live, :width]), instances.target[live], tol,
+        lengths=instances.lengths[live], gain_slack=gain_slack)
+    return width, result.chosen, result.feasible
 
 
 def _solve_wide(instances: Instances, live: np.ndarray, width: int, tol: float, gain_slack):
@@ -319,7 +322,8 @@ def _solve_wide(instances: Instances, live: np.ndarray, width: int, tol: float, 
     return chosen, feasible
 
 
-def solve_pooled(eps_param: float, *, gain_slack: float | None = None, layer: int, part: int,
+def solve_pooled(eps_param: float, *, gain_slack: float | tuple[float, ...] | None = None,
+                 layer: int, part: int,
                  rows, cols, copies, targets, pools: Pools, pool_of, outgoing: np.ndarray,
                  out_rows, amplitude: np.ndarray) -> list[Solved]:
     """:func:`pooled_instances` and :func:`solve` over blocks of :data:`BLOCK_INSTANCES`
@@ -329,8 +333,11 @@ def solve_pooled(eps_param: float, *, gain_slack: float | None = None, layer: in
     solution :func:`solve` gives it in any batch: the log and the masks are the same for
     every block size.
     """
-    # bounded-gain pools are searched wider (MAX_SEARCHED_CARD, the cardinality search)
-    searched = MAX_SEARCHED if gain_slack is None else MAX_SEARCHED_CARD
+    # one-cap bounded-gain pools are searched wider (MAX_SEARCHED_CARD, the cardinality
+    # search); a gain ladder (conv l+1-bounded) keeps the first MAX_SEARCHED candidates, the
+    # search its results and audit were measured with (the wide search on a ladder is not)
+    wide = gain_slack is not None and not isinstance(gain_slack, tuple)
+    searched = MAX_SEARCHED_CARD if wide else MAX_SEARCHED
     per_instance = [np.asarray(a) for a in (rows, cols, copies, targets, pool_of, out_rows)]
     n = per_instance[0].shape[0]
     block = max(int(BLOCK_INSTANCES), 1)
