@@ -285,6 +285,36 @@ def test_common_solve_dispatches_wide_pools_to_the_cardinality_search():
     assert wide_seen >= 10
 
 
+def test_gain_ladder_over_wide_pools_takes_the_cardinality_search():
+    """common.solve with a gain ladder (c_1 < c_2) on pools wider than MAX_SEARCHED: each row
+    is the first rung's answer where that rung is feasible (cardinality search, MAX_CARD_SIZE,
+    solved alone), else the second rung's; the exhaustive engine is never given > 40 values."""
+    from lotteryproofs.construct import common
+
+    rng = np.random.default_rng(5)
+    eps = 1e-5
+    lengths = rng.choice([30, 60, 80], size=30)
+    inst = _instances(rng, 30, 80, lengths)
+    ladder = (0.25 / eps, 2.0 / eps)
+    solved = common.solve(inst, eps, gain_slack=ladder)
+    tol = eps * (1 - common.SOLVER_MARGIN)
+    first_rung_wide = 0
+    for m in range(inst.size):
+        n = int(lengths[m])
+        extra = ({"by_cardinality": True, "max_size": common.MAX_CARD_SIZE}
+                 if n > common.MAX_SEARCHED else {})
+        for rung, c in enumerate(ladder):
+            direct = sparsest_subset_sum(inst.values[m, :n], inst.target[m], tol,
+                                         gain_slack=c, **extra)
+            if direct.feasible:
+                np.testing.assert_array_equal(np.flatnonzero(solved.chosen[m]), direct.indices)
+                first_rung_wide += rung == 0 and n > common.MAX_SEARCHED
+                break
+        assert solved.failed[m] == (exact_error(inst.values[m], np.flatnonzero(
+            solved.chosen[m]), inst.target[m]) > Fraction(eps))
+    assert first_rung_wide >= 5
+
+
 def test_wide_failures_are_reported():
     """A wide bounded-gain pool that cannot reach its target (zero candidates) is failed with
     the empty subset after the whole relaxation ladder, never accepted."""
