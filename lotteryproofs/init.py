@@ -629,9 +629,22 @@ class SourceSpec:
                  else streams.vector(self.options["law"], n, layer))
         return cumulative[layer] * _iid_bias(self.options, draws, cumulative[layer])
 
-    def weight_band(self, layer: int, tr: int, streams: Streams | None = None) -> np.ndarray:
-        """Rows tr·TILE … of the He-scaled weight matrix: the tiles of one tile row."""
+    def weight_band(self, layer: int, tr: int, streams: Streams | None = None, *,
+                    out: np.ndarray | None = None) -> np.ndarray:
+        """Rows tr·TILE … of the He-scaled weight matrix: the tiles of one tile row.
+
+        The uniform law's band is computed in one compiled pass (words, law and scale fused:
+        :func:`lotteryproofs.philox.tile_row_uniform`, the same bytes), into ``out`` when
+        given (a (TILE, n_in) float64 buffer reused band after band); ``out`` is ignored by
+        the other laws."""
         streams = streams or self.streams
+        if self.options["law"] == "uniform":
+            from lotteryproofs import philox
+
+            rows, cols = self.shape(layer)
+            return philox.tile_row_uniform(streams.key, tr, 2 * layer + WEIGHT, TILE,
+                                           min(TILE, rows - tr * TILE), cols,
+                                           self.layer_scales[layer], out)
         unit = streams.weight_band(self.options["law"], self.shape(layer), layer, tr)
         if unit is not None:  # σ_l·W̃ elementwise: the bytes of weight_tile, tile by tile
             return self.layer_scales[layer] * unit
@@ -667,10 +680,12 @@ class SourceSpec:
         digest = hashlib.sha256(json.dumps(list(self.widths)).encode())
         streams = self.streams
         for layer in range(self.depth):
+            # one band buffer per layer, filled band after band (no fresh pages per band)
+            buffer = np.empty((TILE, self.widths[layer]))
             for tr in range(_tiles(self.widths[layer + 1])):
                 # the array's buffer itself (no bytes copy); hashlib releases the GIL on it
-                digest.update(np.ascontiguousarray(self.weight_band(layer, tr, streams),
-                                                   dtype="<f8"))
+                band = self.weight_band(layer, tr, streams, out=buffer)
+                digest.update(np.ascontiguousarray(band, dtype="<f8"))
             digest.update(np.ascontiguousarray(self.biases(layer, streams), dtype="<f8"))
         return digest.hexdigest()
 

@@ -124,8 +124,13 @@ class Dense:
                      self.bias * np.asarray(bias_mask, bool))
 
     def absolute(self) -> Dense:
-        """|W| h + |b|: the layer of absolute values (rounding-error magnitudes)."""
-        return Dense(np.abs(self.weight), np.abs(self.bias))
+        """|W| h + |b|: the layer of absolute values (rounding-error magnitudes). The layer's
+        own arrays are finite float64 of the right shapes, so the absolute values are frozen
+        fresh arrays, not validated and copied again."""
+        weight, bias = np.abs(self.weight), np.abs(self.bias)
+        weight.setflags(write=False)
+        bias.setflags(write=False)
+        return Dense.trusted(weight, bias)
 
     # ------------------------------------------------------------------ float64
     def forward(self, h: np.ndarray) -> np.ndarray:
