@@ -13,37 +13,46 @@ each piece of work must read only values no other thread writes, and draw its ra
 from its own generator, so that its result is the sequential one, bit for bit
 (tests/test_overlap.py). One process-wide setting does leak between threads:
 ``threadpoolctl.threadpool_limits`` (the observed search's single BLAS thread) applies to
-the whole process while it is active, so the caller's BLAS calls then run on one thread too —
-the same results (BLAS thread counts change no value here: each product is one call), only
-a different split of the two cores.
+the whole process while it is active, so the caller's BLAS calls then run on one thread too:
+a different split of the cores, and values that must not depend on it (the tests compare the
+certificate and the files, byte for byte, with the sequential path and with the BLAS and numba
+thread counts changed).
 
-``sequential()`` (a context) makes every :class:`Background` started inside it run at once in
-the caller's thread: the reference path the tests compare with, and a switch for debugging.
+``sequential()`` (a context), or ``LOTTERYPROOFS_SEQUENTIAL=1`` in the environment, makes
+every :class:`Background` started meanwhile, in any thread of the process, run at once in the
+thread that starts it: the reference path the tests compare with, and a switch for
+debugging.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
-_STATE = threading.local()
+#: How many ``sequential()`` contexts are open (process-wide: the CLI runs its command in a
+#: worker thread, which must see the switch too).
+_SEQUENTIAL = [0]
+_LOCK = threading.Lock()
 
 
 def _sequential() -> bool:
-    return getattr(_STATE, "sequential", False)
+    return _SEQUENTIAL[0] > 0 or os.environ.get("LOTTERYPROOFS_SEQUENTIAL") == "1"
 
 
 @contextlib.contextmanager
 def sequential():
-    """Inside: every :class:`Background` started by this thread runs at once, in this thread."""
-    previous = _sequential()
-    _STATE.sequential = True
+    """Inside: every :class:`Background` started (by any thread) runs at once, in its
+    starter's thread."""
+    with _LOCK:
+        _SEQUENTIAL[0] += 1
     try:
         yield
     finally:
-        _STATE.sequential = previous
+        with _LOCK:
+            _SEQUENTIAL[0] -= 1
 
 
 class Background:

@@ -1,0 +1,94 @@
+"""The faster computations of the same values equal the plain ones, byte for byte: the fused
+uniform band (the source's sha256), the read-back kept on a ticket and its |θ| form, the
+in-place box sample, and the absolute-value layers without a validating copy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lotteryproofs import laws, philox
+from lotteryproofs.init import TILE, WEIGHT, SourceSpec
+
+
+@pytest.mark.parametrize("widths, entropy", [((5, 70, 3, 130, 2), 0), ((64, 65, 1), 12345),
+                                             ((1, 1), 7), ((130, 2, 200), [3, 1 << 40])])
+def test_fused_uniform_band_is_words_then_law_then_scale(widths, entropy):
+    spec = SourceSpec.make("uniform", widths, entropy=entropy)
+    streams = spec.streams
+    for layer in range(spec.depth):
+        rows, cols = spec.shape(layer)
+        buffer = np.full((TILE, cols), np.nan)
+        for tr in range(-(-rows // TILE)):
+            n = min(TILE, rows - tr * TILE)
+            words = philox.tile_row_words(streams.key, tr, 2 * layer + WEIGHT, TILE, n, cols)
+            want = spec.layer_scales[layer] * laws.from_words("uniform", words)
+            assert spec.weight_band(layer, tr, streams).tobytes() == want.tobytes()
+            into = spec.weight_band(layer, tr, streams, out=buffer)
+            assert into.base is buffer or into is buffer
+            assert into.tobytes() == want.tobytes()
+
+
+def test_sha256_with_the_fused_band_is_network_sha256_of_the_drawn_source():
+    from lotteryproofs.network import network_sha256
+
+    spec = SourceSpec.make("uniform", (7, 90, 4, 3), entropy=11)
+    assert spec.sha256() == network_sha256(spec.network())
+
+
+def _ticket():
+    from lotteryproofs.construct import construct
+    from lotteryproofs.io import read_target
+
+    target, _ = read_target("random:5-9-3:1")
+    return construct(target, "2l", eps_param=0.05, delta=0.1, rng=2, rho=10, keep_source=False)
+
+
+def test_read_back_is_kept_and_equals_the_reads_of_the_network_and_its_absolute_values():
+    from lotteryproofs.construct import read_back, represented_layers
+
+    ticket = _ticket()
+    network = ticket.network
+    # the historical reads: (a copy of) the masked network and the network of |θ|, each
+    # scaled to unit scale on its own
+    signed = represented_layers(ticket, _copy(network))
+    absolute = represented_layers(ticket, network.absolute())
+    represented, kept_absolute = read_back(ticket)
+    assert any(np.any(r.negative) for r in represented)  # signs that |θ| changes
+    for got, want in ((represented, signed), (kept_absolute, absolute)):
+        for g, w in zip(got, want, strict=True):
+            for name in ("positive", "negative", "bias", "gain"):
+                assert getattr(g, name).tobytes() == getattr(w, name).tobytes()
+    assert read_back(ticket)[0] is represented  # kept: read once
+    assert represented_layers(ticket) is represented
+
+
+def _copy(network):
+    from lotteryproofs.network import Network
+
+    return Network([w.copy() for w in network.weights], [b.copy() for b in network.biases])
+
+
+def test_box_sample_in_place_equals_the_expression():
+    from lotteryproofs.network import Box
+
+    box = Box(np.linspace(-1.3, 0.2, 17), np.linspace(0.1, 3.0, 17))
+    x = box.sample(500, np.random.default_rng(9))
+    u = np.random.default_rng(9).random((500, 17))
+    assert x.tobytes() == (box.lower + (box.upper - box.lower) * u).tobytes()
+
+
+def test_absolute_layers_equal_the_validated_ones_and_are_read_only():
+    from lotteryproofs.layers import Dense
+    from lotteryproofs.network import Network
+
+    rng = np.random.default_rng(4)
+    net = Network([rng.normal(size=(3, 4)), rng.normal(size=(2, 3))],
+                  [rng.normal(size=3), -np.ones(2)], activation="tanh")
+    absolute = net.absolute()
+    assert absolute.activations == net.activations
+    for layer, mine in zip(net.layers, absolute.layers, strict=True):
+        want = Dense(np.abs(layer.weight), np.abs(layer.bias))
+        assert mine.weight.tobytes() == want.weight.tobytes()
+        assert mine.bias.tobytes() == want.bias.tobytes()
+        assert not mine.weight.flags.writeable and not mine.bias.flags.writeable
