@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.rounding import dot_error, down, up
 
 
@@ -57,7 +58,7 @@ def dyadic_entries(weight: np.ndarray, bias: np.ndarray) -> tuple:
     (:func:`scaled_ints`): what :func:`exact_affine` reads, for callers that evaluate one
     layer at many points."""
     w = np.asarray(weight)
-    rows, cols = np.nonzero(w)
+    rows, cols = nonzero_2d(w)
     wi, ew = scaled_ints(w[rows, cols])
     bi, eb = scaled_ints(bias)
     return rows.tolist(), cols.tolist(), wi, ew, bi, eb

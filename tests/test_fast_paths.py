@@ -92,3 +92,17 @@ def test_absolute_layers_equal_the_validated_ones_and_are_read_only():
         assert mine.weight.tobytes() == want.weight.tobytes()
         assert mine.bias.tobytes() == want.bias.tobytes()
         assert not mine.weight.flags.writeable and not mine.bias.flags.writeable
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (1, 1), (7, 5), (40, 130)])
+def test_nonzero_2d_is_numpys_nonzero(shape):
+    from lotteryproofs.indices import nonzero_2d
+
+    rng = np.random.default_rng(sum(shape))
+    a = np.where(rng.random(shape) < 0.2, rng.normal(size=shape), 0.0)
+    if a.size:
+        a.flat[0] = -0.0  # a signed zero is a zero
+    for array in (a, a != 0, a[::2, ::-1], a.T):
+        got, want = nonzero_2d(array), np.nonzero(array)
+        for g, w in zip(got, want, strict=True):
+            assert g.dtype == w.dtype and np.array_equal(g, w)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.network import Box, Network
 from lotteryproofs.propagation import COLUMNS, propagate
 
@@ -52,7 +53,7 @@ class _CsrOperator(_DenseOperator):
 
 class _CooOperator(_DenseOperator):
     def __init__(self, weight, bias):
-        self.rows, self.cols = np.nonzero(weight)
+        self.rows, self.cols = nonzero_2d(weight)
         self.vals, self.bias = weight[self.rows, self.cols], bias
         self.n_out, self.n_in = weight.shape
         self.nnz = int(self.rows.size)

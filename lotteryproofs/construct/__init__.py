@@ -35,6 +35,7 @@ from lotteryproofs.construct.sizing import (
     sizing_law,
 )
 from lotteryproofs.construct.univariate import LayoutError
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.init import SCHEMES, SourceSpec, unit_scale
 from lotteryproofs.init import source_seed as init_source_seed
 from lotteryproofs.network import Box, Network, network_sha256
@@ -263,8 +264,8 @@ def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest,
     pair constructions' block layers)."""
     kept = []
     for layer, (wm, bm) in enumerate(zip(built.weight_masks, built.bias_masks, strict=True)):
-        rows, cols = np.nonzero(wm)
-        (brows,) = np.nonzero(bm)
+        rows, cols = nonzero_2d(wm)
+        brows = np.flatnonzero(bm)
         if drawn is None:
             values = unit.weights[layer].source_values(rows, cols)
             biases = spec.biases(layer)

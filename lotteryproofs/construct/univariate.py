@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from lotteryproofs.construct import common
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, PART_POSITIVE
 
 
@@ -137,7 +138,7 @@ def represent_block_pair(block_w, block_b, sum_w, sum_b, n_in: int, rows: np.nda
     constant = n_nonzero == 0
     contiguous = rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size))
     sub = sum_w[rows[0]:rows[0] + rows.size] if contiguous else sum_w[rows]  # a view: no copy
-    j, k = np.nonzero(sub)
+    j, k = nonzero_2d(sub)
     bad = ~(univariate[k] | constant[k])
     if bad.any():
         raise LayoutError(
