@@ -315,20 +315,35 @@ def read_back(ticket: Ticket) -> tuple[tuple[RepresentedLayer, ...], tuple[Repre
 
     The unit-scale network is computed once for both: fl(|θ|/λ) = |fl(θ/λ)| (a correctly
     rounded quotient is odd in θ), so the unit form of the |θ| ticket is the absolute value
-    of the unit form, entry for entry. It is not kept (the read-back is target-sized, the unit
-    network source-sized). Raises LayoutError as :func:`represented_layers` does (nothing is
-    kept then)."""
+    of the unit form, entry for entry, taken in place in the unit network's own arrays once
+    the signed read-back is done (a read-back copies what it reads: RepresentedLayer holds
+    copies). Neither is kept (the read-back is target-sized, the unit network source-sized).
+    Raises LayoutError as :func:`represented_layers` does (nothing is kept then)."""
     cached = ticket.__dict__.get(_READ_BACK)
     if cached is not None:
         return cached
     construction = _construction_of(ticket)
     unit = ticket_unit_network(ticket)
     represented = tuple(construction.represent(unit, ticket.metadata))
-    absolute = unit.absolute()
+    absolute = tuple(construction.represent(_absolute_in_place(unit), ticket.metadata))
     del unit
-    result = (represented, tuple(construction.represent(absolute, ticket.metadata)))
+    result = (represented, absolute)
     ticket.__dict__[_READ_BACK] = result
     return result
+
+
+def _absolute_in_place(unit: Network) -> Network:
+    """``unit`` with every weight and bias replaced by its absolute value in its own arrays,
+    for a network whose arrays nobody else holds (the fresh quotients of unit_scale): no
+    second source-sized copy."""
+    arrays = unit.parameter_arrays
+    if not all(a.flags.owndata for a in arrays):  # not fresh quotients: a copy after all
+        return unit.absolute()
+    for array in arrays:
+        array.setflags(write=True)
+        np.abs(array, out=array)
+        array.setflags(write=False)
+    return unit
 
 
 def represented_layers(ticket: Ticket, network: Network | None = None
