@@ -36,25 +36,35 @@ def test_sha256_with_the_fused_band_is_network_sha256_of_the_drawn_source():
     assert spec.sha256() == network_sha256(spec.network())
 
 
-def _ticket():
+def _ticket(method="2l", spec="random:5-9-3:1", rho=10, lower=-1.0):
     from lotteryproofs.construct import construct
     from lotteryproofs.io import read_target
+    from lotteryproofs.network import Box
 
-    target, _ = read_target("random:5-9-3:1")
-    return construct(target, "2l", eps_param=0.05, delta=0.1, rng=2, rho=10, keep_source=False)
+    target, _ = read_target(spec)
+    return construct(target, method, eps_param=0.05, delta=0.1, rng=2, rho=rho,
+                     domain=Box.cube(lower, 1.0, target.widths[0]), keep_source=False)
 
 
-def test_read_back_is_kept_and_equals_the_reads_of_the_network_and_its_absolute_values():
+@pytest.mark.parametrize("method, spec, rho", [("2l", "random:5-9-3:1", 10),
+                                               ("2l", "random:8-12-6-3:5", 3),
+                                               ("ll", "random:6-7-4-2:2", 12),
+                                               ("zero-bias", "random:4-6-3:3", 10)])
+def test_read_back_is_kept_and_equals_the_reads_of_the_network_and_its_absolute_values(
+        method, spec, rho):
+    """read_back (the pair constructions: from the kept entries, each divided by its scale)
+    equals the dense read of the unit-scale network of θ and of |θ|."""
     from lotteryproofs.construct import read_back, represented_layers
 
-    ticket = _ticket()
+    ticket = _ticket(method, spec, rho)
     network = ticket.network
     # the historical reads: (a copy of) the masked network and the network of |θ|, each
     # scaled to unit scale on its own
     signed = represented_layers(ticket, _copy(network))
     absolute = represented_layers(ticket, network.absolute())
     represented, kept_absolute = read_back(ticket)
-    assert any(np.any(r.negative) for r in represented)  # signs that |θ| changes
+    if method != "zero-bias":
+        assert any(np.any(r.negative) for r in represented)  # signs that |θ| changes
     for got, want in ((represented, signed), (kept_absolute, absolute)):
         for g, w in zip(got, want, strict=True):
             for name in ("positive", "negative", "bias", "gain"):
@@ -106,3 +116,32 @@ def test_nonzero_2d_is_numpys_nonzero(shape):
         got, want = nonzero_2d(array), np.nonzero(array)
         for g, w in zip(got, want, strict=True):
             assert g.dtype == w.dtype and np.array_equal(g, w)
+
+
+def test_a_broken_layout_is_refused_alike_from_the_entries_and_from_the_dense_network():
+    """A second weight, or a bias, kept on a univariate block neuron that a sum neuron reads:
+    the same LayoutError from either read."""
+    from lotteryproofs.construct import LayoutError, get_construction
+    from lotteryproofs.construct.two_layer import represent_masked
+    from lotteryproofs.init import unit_scale
+    from lotteryproofs.network import Network
+
+    ticket = _ticket()
+    meta = ticket.metadata
+    network = ticket.network
+    b, s = meta["layout"]["pairs"][0]["block_layer"], meta["layout"]["pairs"][0]["sum_layer"]
+    row = int(np.flatnonzero(np.count_nonzero(network.weights[b], axis=1) == 1)[-1])
+    for change in ("second weight", "bias"):
+        weights = [w.copy() for w in network.weights]
+        biases = [v.copy() for v in network.biases]
+        if change == "bias":
+            biases[b][row] = 0.125
+        else:
+            weights[b][row, int(np.flatnonzero(weights[b][row] == 0)[0])] = 0.25
+        weights[s][0, row] = weights[s][0, row] or 0.5  # a sum neuron reads it
+        broken = Network(weights, biases)
+        with pytest.raises(LayoutError) as dense:
+            get_construction("2l").represent(unit_scale(broken, meta["layer_scales"])[0], meta)
+        with pytest.raises(LayoutError) as entries:
+            represent_masked(broken, meta)
+        assert str(dense.value) == str(entries.value) != ""

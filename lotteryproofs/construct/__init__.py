@@ -313,7 +313,9 @@ def read_back(ticket: Ticket) -> tuple[tuple[RepresentedLayer, ...], tuple[Repre
     (the |θ| read-back bounds every Σ|terms|, proofs/certificate-soundness.md, Lemma 1), the
     observed search and the file checks all read the same read-back.
 
-    The unit-scale network is computed once for both: fl(|θ|/λ) = |fl(θ/λ)| (a correctly
+    A construction with a ``represent_masked`` (the pair constructions) reads the kept
+    entries alone, dividing each by its scale (no source-sized unit-scale network). Otherwise
+    the unit-scale network is computed once for both: fl(|θ|/λ) = |fl(θ/λ)| (a correctly
     rounded quotient is odd in θ), so the unit form of the |θ| ticket is the absolute value
     of the unit form, entry for entry, taken in place in the unit network's own arrays once
     the signed read-back is done (a read-back copies what it reads: RepresentedLayer holds
@@ -323,11 +325,18 @@ def read_back(ticket: Ticket) -> tuple[tuple[RepresentedLayer, ...], tuple[Repre
     if cached is not None:
         return cached
     construction = _construction_of(ticket)
-    unit = ticket_unit_network(ticket)
-    represented = tuple(construction.represent(unit, ticket.metadata))
-    absolute = tuple(construction.represent(_absolute_in_place(unit), ticket.metadata))
-    del unit
-    result = (represented, absolute)
+    result = None
+    if construction.represent_masked is not None:  # from the kept entries alone
+        signed = construction.represent_masked(ticket.network, ticket.metadata)
+        if signed is not None:
+            result = (tuple(signed), tuple(construction.represent_masked(
+                ticket.network, ticket.metadata, absolute=True)))
+    if result is None:
+        unit = ticket_unit_network(ticket)
+        represented = tuple(construction.represent(unit, ticket.metadata))
+        absolute = tuple(construction.represent(_absolute_in_place(unit), ticket.metadata))
+        del unit
+        result = (represented, absolute)
     ticket.__dict__[_READ_BACK] = result
     return result
 
