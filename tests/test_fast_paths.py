@@ -145,3 +145,25 @@ def test_a_broken_layout_is_refused_alike_from_the_entries_and_from_the_dense_ne
         with pytest.raises(LayoutError) as entries:
             represent_masked(broken, meta)
         assert str(dense.value) == str(entries.value) != ""
+
+
+def test_the_lift_operator_is_the_dense_product_with_i_minus_i():
+    from lotteryproofs.certify.observed import _DenseOperator, _LiftOperator, _operators
+    from lotteryproofs.network import Network
+
+    n = 37
+    w, b = np.concatenate([np.eye(n), -np.eye(n)]), np.zeros(2 * n)
+    rng = np.random.default_rng(5)
+    h = rng.normal(size=(n, 64))
+    h[:3] = 0.0
+    h[3] = -0.0
+    v = rng.normal(size=(2 * n, 64))
+    v[n:n + 2] = v[:2]  # differences that are exactly 0
+    dense, lift = _DenseOperator(w, b), _LiftOperator(n)
+    assert lift.forward_columns(h).tobytes() == dense.forward_columns(h).tobytes()
+    assert lift.backward_columns(v).tobytes() == dense.backward_columns(v).tobytes()
+    ops = _operators(Network([w, rng.normal(size=(3, 2 * n))], [b, np.zeros(3)]))
+    assert isinstance(ops[0], _LiftOperator) and not isinstance(ops[1], _LiftOperator)
+    w_other = w.copy()
+    w_other[0, 1] = 1e-300  # not the lift: the dense product
+    assert not isinstance(_operators(Network([w_other], [b]))[0], _LiftOperator)

@@ -67,17 +67,47 @@ class _CooOperator(_DenseOperator):
         return _grouped_sum((v[self.rows] * self.vals[:, None]).T, self.cols, self.n_in).T.copy()
 
 
+class _LiftOperator:
+    """x ↦ (x, −x): the first layer [I; −I] (zero bias) of a represented network
+    (:func:`represented_network`), applied without its 2n × n matrix product — the same
+    values (every product of the matrix is x_i·1, x_i·(−1) or a zero, every sum has one
+    nonzero term: the products are exact and so is the sum), but the search's largest
+    multiplication gone."""
+
+    def __init__(self, n: int):
+        self.n, self.nnz = n, 2 * n
+
+    def forward_columns(self, h):
+        z = np.empty((2 * self.n, h.shape[1]))
+        np.add(h, 0.0, out=z[: self.n])  # + 0.0 as the zero bias adds it (−0 → +0)
+        np.negative(h, out=z[self.n:])
+        z[self.n:] += 0.0
+        return z
+
+    def backward_columns(self, v):
+        return v[: self.n] - v[self.n:]
+
+
+def _is_lift(w: np.ndarray, b: np.ndarray) -> bool:
+    n = w.shape[1]
+    return (w.shape[0] == 2 * n and not np.any(b)
+            and np.array_equal(w, np.concatenate([np.eye(n), -np.eye(n)])))
+
+
 def _operators(network: Network, density: float = 0.05) -> list:
     """Per layer a linear operator: dense, scipy CSR, or coordinate lists (scipy is optional)
-    when few entries are kept and W is large."""
+    when few entries are kept and W is large; a first layer that is the lift [I; −I] of a
+    represented network, the lift itself."""
     try:
         from scipy import sparse
     except ImportError:  # scipy is optional (it comes with the test/train extras)
         sparse = None
     ops = []
-    for w, b in zip(network.weights, network.biases, strict=True):
+    for t, (w, b) in enumerate(zip(network.weights, network.biases, strict=True)):
         nnz = int(np.count_nonzero(w))
-        if nnz > density * w.size or w.size <= 1_000_000:
+        if t == 0 and _is_lift(w, b):
+            ops.append(_LiftOperator(w.shape[1]))
+        elif nnz > density * w.size or w.size <= 1_000_000:
             ops.append(_DenseOperator(w, b))
         elif sparse is not None:
             ops.append(_CsrOperator(w, b, sparse))
