@@ -72,12 +72,15 @@ class Box:
         """Per coordinate: can the input be < 0 (so σ(−x) ≠ 0 somewhere)?"""
         return self.lower < 0
 
-    def sample(self, n: int, rng) -> np.ndarray:
-        """n points drawn uniformly from the box, shape (n, dim)."""
+    def sample(self, n: int, rng, *, out: np.ndarray | None = None) -> np.ndarray:
+        """n points drawn uniformly from the box, shape (n, dim); written into ``out`` (a
+        C-contiguous float64 (n, dim) array, e.g. rows of a larger one) when given."""
         rng = _validate.rng(rng)
+        if out is not None and out.shape != (n, self.dim):
+            raise ValueError(f"out has shape {out.shape}, not ({n}, {self.dim})")
         # lower + width·u computed in the draw's own array (no temporaries of the sample's
         # size): the same two roundings per entry as the expression, so the same bytes
-        x = rng.random((n, self.dim))
+        x = rng.random((n, self.dim)) if out is None else rng.random(out=out)
         x *= self.upper - self.lower
         x += self.lower
         return x

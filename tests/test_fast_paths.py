@@ -86,6 +86,10 @@ def test_box_sample_in_place_equals_the_expression():
     x = box.sample(500, np.random.default_rng(9))
     u = np.random.default_rng(9).random((500, 17))
     assert x.tobytes() == (box.lower + (box.upper - box.lower) * u).tobytes()
+    rows = np.full((503, 17), np.nan)
+    got = box.sample(500, np.random.default_rng(9), out=rows[3:])
+    assert got.tobytes() == x.tobytes() and rows[3:].tobytes() == x.tobytes()
+    assert np.isnan(rows[:3]).all()
 
 
 def test_absolute_layers_equal_the_validated_ones_and_are_read_only():

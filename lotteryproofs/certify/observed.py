@@ -284,8 +284,10 @@ def _projected_ascent(pair, starts, best_err, box, steps):
 
 def _observed_search(pair, target, ticket_network, scale, box, rng, n_samples, n_starts, steps,
                      restarts=0):
-    special = np.stack([(box.lower + box.upper) / 2, np.clip(0.0, box.lower, box.upper)])
-    x = np.concatenate([special, box.sample(n_samples, rng)])
+    # the box centre, the point nearest 0, then the samples drawn in place (no second copy)
+    x = np.empty((n_samples + 2, box.dim))
+    x[0], x[1] = (box.lower + box.upper) / 2, np.clip(0.0, box.lower, box.upper)
+    box.sample(n_samples, rng, out=x[2:])
     err = pair.errors(x)
     sampled_max = float(err.max())
     starts = x[np.argsort(-err, kind="stable")[: min(n_starts, x.shape[0])]].copy()
