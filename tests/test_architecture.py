@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lotteryproofs._version", "lotteryproofs._limits", "lotteryproofs._validate",
      "lotteryproofs.progress", "lotteryproofs.bound_spec", "lotteryproofs.rounding",
      "lotteryproofs.iv_functions", "lotteryproofs.schemas", "lotteryproofs._worker_env",
-     "lotteryproofs.outputs"),
+     "lotteryproofs.outputs", "lotteryproofs.background", "lotteryproofs.indices"),
     ("lotteryproofs.activations",),
     ("lotteryproofs.layers", "lotteryproofs.conv_layers"),
     ("lotteryproofs.propagation", "lotteryproofs.residual"),
