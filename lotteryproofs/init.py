@@ -225,6 +225,10 @@ class Scheme:
 # --------------------------------------------------------------------------- streams
 #: Side of a weight tile (and length of a bias run): the unit of drawing (proofs/lazy-source.md).
 TILE = 64
+#: Positions up to this many per call are drawn by numpy's Philox arithmetic
+#: (:mod:`lotteryproofs.philox_words`: milliseconds, no compiled code to load), more by the
+#: compiled pass (:mod:`lotteryproofs.philox`); both give the same words.
+NUMPY_WORDS = 1 << 16
 #: Stream kinds: the last counter word of tile (tr, tc) of layer l is 2l + kind.
 WEIGHT, BIAS = 0, 1
 
@@ -292,8 +296,6 @@ class Streams:
         (proofs/lazy-source.md, "Values computed at their position")."""
         if _get_law(law).from_words is None:
             return None
-        from lotteryproofs import philox
-
         rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
         n_rows, n_cols = shape
         if rows.size and (rows.min() < 0 or cols.min() < 0 or rows.max() >= n_rows
@@ -302,7 +304,11 @@ class Streams:
         tr, tc = rows // TILE, cols // TILE
         width = np.minimum(TILE, n_cols - tc * TILE)
         index = (rows - tr * TILE) * width + (cols - tc * TILE)
-        words = philox.words_at(self.key, tc, tr, 2 * layer + WEIGHT, index)
+        if index.size <= NUMPY_WORDS:  # the same words without numba's start-up
+            from lotteryproofs import philox_words as words_module
+        else:
+            from lotteryproofs import philox as words_module
+        words = words_module.words_at(self.key, tc, tr, 2 * layer + WEIGHT, index)
         return _from_words(law, words)
 
     def weight_band(self, law: str, shape, layer: int, tr: int) -> np.ndarray | None:
