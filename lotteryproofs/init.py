@@ -225,6 +225,10 @@ class Scheme:
 # --------------------------------------------------------------------------- streams
 #: Side of a weight tile (and length of a bias run): the unit of drawing (proofs/lazy-source.md).
 TILE = 64
+#: Positions up to this many per call are drawn by numpy's Philox arithmetic
+#: (:mod:`lotteryproofs.philox_words`: milliseconds, no compiled code to load), more by the
+#: compiled pass (:mod:`lotteryproofs.philox`); both give the same words.
+NUMPY_WORDS = 1 << 16
 #: Stream kinds: the last counter word of tile (tr, tc) of layer l is 2l + kind.
 WEIGHT, BIAS = 0, 1
 
@@ -292,8 +296,6 @@ class Streams:
         (proofs/lazy-source.md, "Values computed at their position")."""
         if _get_law(law).from_words is None:
             return None
-        from lotteryproofs import philox
-
         rows, cols = np.broadcast_arrays(np.asarray(rows, np.int64), np.asarray(cols, np.int64))
         n_rows, n_cols = shape
         if rows.size and (rows.min() < 0 or cols.min() < 0 or rows.max() >= n_rows
@@ -302,7 +304,11 @@ class Streams:
         tr, tc = rows // TILE, cols // TILE
         width = np.minimum(TILE, n_cols - tc * TILE)
         index = (rows - tr * TILE) * width + (cols - tc * TILE)
-        words = philox.words_at(self.key, tc, tr, 2 * layer + WEIGHT, index)
+        if index.size <= NUMPY_WORDS:  # the same words without numba's start-up
+            from lotteryproofs import philox_words as words_module
+        else:
+            from lotteryproofs import philox as words_module
+        words = words_module.words_at(self.key, tc, tr, 2 * layer + WEIGHT, index)
         return _from_words(law, words)
 
     def weight_band(self, law: str, shape, layer: int, tr: int) -> np.ndarray | None:
@@ -629,9 +635,22 @@ class SourceSpec:
                  else streams.vector(self.options["law"], n, layer))
         return cumulative[layer] * _iid_bias(self.options, draws, cumulative[layer])
 
-    def weight_band(self, layer: int, tr: int, streams: Streams | None = None) -> np.ndarray:
-        """Rows tr·TILE … of the He-scaled weight matrix: the tiles of one tile row."""
+    def weight_band(self, layer: int, tr: int, streams: Streams | None = None, *,
+                    out: np.ndarray | None = None) -> np.ndarray:
+        """Rows tr·TILE … of the He-scaled weight matrix: the tiles of one tile row.
+
+        The uniform law's band is computed in one compiled pass (words, law and scale fused:
+        :func:`lotteryproofs.philox.tile_row_uniform`, the same bytes), into ``out`` when
+        given (a (TILE, n_in) float64 buffer reused band after band); ``out`` is ignored by
+        the other laws."""
         streams = streams or self.streams
+        if self.options["law"] == "uniform":
+            from lotteryproofs import philox
+
+            rows, cols = self.shape(layer)
+            return philox.tile_row_uniform(streams.key, tr, 2 * layer + WEIGHT, TILE,
+                                           min(TILE, rows - tr * TILE), cols,
+                                           self.layer_scales[layer], out)
         unit = streams.weight_band(self.options["law"], self.shape(layer), layer, tr)
         if unit is not None:  # σ_l·W̃ elementwise: the bytes of weight_tile, tile by tile
             return self.layer_scales[layer] * unit
@@ -667,10 +686,12 @@ class SourceSpec:
         digest = hashlib.sha256(json.dumps(list(self.widths)).encode())
         streams = self.streams
         for layer in range(self.depth):
+            # one band buffer per layer, filled band after band (no fresh pages per band)
+            buffer = np.empty((TILE, self.widths[layer]))
             for tr in range(_tiles(self.widths[layer + 1])):
                 # the array's buffer itself (no bytes copy); hashlib releases the GIL on it
-                digest.update(np.ascontiguousarray(self.weight_band(layer, tr, streams),
-                                                   dtype="<f8"))
+                band = self.weight_band(layer, tr, streams, out=buffer)
+                digest.update(np.ascontiguousarray(band, dtype="<f8"))
             digest.update(np.ascontiguousarray(self.biases(layer, streams), dtype="<f8"))
         return digest.hexdigest()
 

@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.rounding import dot_error, down, up
 
 
@@ -57,7 +58,7 @@ def dyadic_entries(weight: np.ndarray, bias: np.ndarray) -> tuple:
     (:func:`scaled_ints`): what :func:`exact_affine` reads, for callers that evaluate one
     layer at many points."""
     w = np.asarray(weight)
-    rows, cols = np.nonzero(w)
+    rows, cols = nonzero_2d(w)
     wi, ew = scaled_ints(w[rows, cols])
     bi, eb = scaled_ints(bias)
     return rows.tolist(), cols.tolist(), wi, ew, bi, eb
@@ -124,8 +125,13 @@ class Dense:
                      self.bias * np.asarray(bias_mask, bool))
 
     def absolute(self) -> Dense:
-        """|W| h + |b|: the layer of absolute values (rounding-error magnitudes)."""
-        return Dense(np.abs(self.weight), np.abs(self.bias))
+        """|W| h + |b|: the layer of absolute values (rounding-error magnitudes). The layer's
+        own arrays are finite float64 of the right shapes, so the absolute values are frozen
+        fresh arrays, not validated and copied again."""
+        weight, bias = np.abs(self.weight), np.abs(self.bias)
+        weight.setflags(write=False)
+        bias.setflags(write=False)
+        return Dense.trusted(weight, bias)
 
     # ------------------------------------------------------------------ float64
     def forward(self, h: np.ndarray) -> np.ndarray:

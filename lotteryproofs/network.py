@@ -72,10 +72,18 @@ class Box:
         """Per coordinate: can the input be < 0 (so σ(−x) ≠ 0 somewhere)?"""
         return self.lower < 0
 
-    def sample(self, n: int, rng) -> np.ndarray:
-        """n points drawn uniformly from the box, shape (n, dim)."""
+    def sample(self, n: int, rng, *, out: np.ndarray | None = None) -> np.ndarray:
+        """n points drawn uniformly from the box, shape (n, dim); written into ``out`` (a
+        C-contiguous float64 (n, dim) array, e.g. rows of a larger one) when given."""
         rng = _validate.rng(rng)
-        return self.lower + (self.upper - self.lower) * rng.random((n, self.dim))
+        if out is not None and out.shape != (n, self.dim):
+            raise ValueError(f"out has shape {out.shape}, not ({n}, {self.dim})")
+        # lower + width·u computed in the draw's own array (no temporaries of the sample's
+        # size): the same two roundings per entry as the expression, so the same bytes
+        x = rng.random((n, self.dim)) if out is None else rng.random(out=out)
+        x *= self.upper - self.lower
+        x += self.lower
+        return x
 
     def to_json(self) -> dict:
         if np.all(self.lower == self.lower[0]) and np.all(self.upper == self.upper[0]):
@@ -219,6 +227,11 @@ class Network:
     def n_params(self) -> int:
         """All weights and biases, zero or not."""
         return sum(p.size for layer in self.layers for p in layer.parameters)
+
+    def absolute(self) -> Network:
+        """The network of every layer's absolute values (|W|, |b|; same activations): what
+        bounds the magnitudes of rounding errors (proofs/certificate-soundness.md)."""
+        return Network.from_layers([layer.absolute() for layer in self.layers], self.activations)
 
     def count_nonzero(self) -> int:
         """Exact number of nonzero weights and biases."""

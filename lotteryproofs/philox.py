@@ -106,6 +106,31 @@ def _band(k0, k1, c2, c3, tile, rows, cols, out):
                         r += 1
 
 
+@njit(cache=True, nogil=True)
+def _band_uniform(k0, k1, c2, c3, tile, rows, cols, scale, out):
+    """:func:`_band`'s words turned into ``scale``·U[−1, 1] values in the same pass: word w
+    becomes scale·(−1 + 2·d), d = (w >> 11)·2⁻⁵³ — the operations, in the order and
+    precision, of :func:`lotteryproofs.laws._uniform_from_words` followed by the layer scale
+    (each an IEEE float64 operation: no fused multiply-add, numba's default), so the bytes
+    are those of the unfused path (tests/test_lazy_source.py)."""
+    n_tiles = (cols + tile - 1) // tile
+    eleven = np.uint64(11)
+    for tc in range(n_tiles):
+        width = min(tile, cols - tc * tile)
+        n = rows * width
+        r, c = 0, 0
+        for b in range((n + 3) // 4):
+            lanes = _block(np.uint64(b + 1), np.uint64(tc), np.uint64(c2), np.uint64(c3), k0, k1)
+            for lane in range(4):
+                if r < rows:
+                    d = np.float64(lanes[lane] >> eleven) * (1.0 / 9007199254740992.0)
+                    out[r, tc * tile + c] = scale * (-1.0 + 2.0 * d)
+                    c += 1
+                    if c == width:
+                        c = 0
+                        r += 1
+
+
 def words_at(key, c1, c2, c3, index) -> np.ndarray:
     """Word ``index[m]`` of the stream Philox(key, counter = (0, c1[m], c2[m], c3[m])), for
     every m (the arrays broadcast; index ≥ 0)."""
@@ -123,4 +148,19 @@ def tile_row_words(key, c2: int, c3: int, tile: int, rows: int, cols: int) -> np
     out = np.empty((rows, cols), np.uint64)
     k0, k1 = (np.uint64(int(k)) for k in key)
     _band(k0, k1, int(c2), int(c3), int(tile), int(rows), int(cols), out)
+    return out
+
+
+def tile_row_uniform(key, c2: int, c3: int, tile: int, rows: int, cols: int, scale: float,
+                     out: np.ndarray | None = None) -> np.ndarray:
+    """``scale`` times the U[−1, 1] values numpy's ``uniform(-1, 1)`` makes of the words of
+    :func:`tile_row_words` (one word per value, lotteryproofs.laws), in one compiled pass
+    without the word array; ``out`` (float64, at least ``rows`` × ``cols``, C-contiguous) is
+    filled and returned when given (a buffer reused band after band), else a new array."""
+    if out is None:
+        out = np.empty((rows, cols))
+    else:
+        out = out[:rows, :cols]
+    k0, k1 = (np.uint64(int(k)) for k in key)
+    _band_uniform(k0, k1, int(c2), int(c3), int(tile), int(rows), int(cols), float(scale), out)
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.rss import _numba_cache  # noqa: F401  (numba's cache folder, set before @njit)
 
 #: Inputs per chunk: a chunk's buffers (the widths of every other layer × CHUNK floats, see
@@ -118,7 +119,7 @@ def _compressed(major, minor, values, n: int):
 def _both(w: np.ndarray):
     """w's nonzeros by rows (each row's columns ascending) and by columns (rows ascending)."""
     w = np.asarray(w)
-    rows, cols = np.nonzero(w)  # one pass over the dense array
+    rows, cols = nonzero_2d(w)  # one pass over the dense array
     values = w[rows, cols]
     order = np.argsort(cols, kind="stable")  # stable: each column's rows stay ascending
     return (_compressed(rows, cols, values, w.shape[0]),

@@ -22,6 +22,7 @@ import numpy as np
 
 from lotteryproofs import _validate
 from lotteryproofs.conv_layers import Conv2d
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.layers import Dense
 from lotteryproofs.network import Network
 from lotteryproofs.residual import Chain, Residual
@@ -211,8 +212,8 @@ class Ticket:
         for layer, (w, b, wm, bm) in enumerate(zip(self.source.weights, self.source.biases,
                                                     self.weight_masks, self.bias_masks,
                                                     strict=True)):
-            rows, cols = np.nonzero(wm)
-            (b_rows,) = np.nonzero(bm)
+            rows, cols = nonzero_2d(wm)
+            b_rows = np.flatnonzero(bm)
             if self.origin is not None:
                 rows_full = self.origin.neurons[layer + 1][rows]
                 cols_full = self.origin.neurons[layer][cols]

@@ -174,6 +174,18 @@ def _tampered_ticket(directory: Path) -> str:
     return name
 
 
+def _sha_tampered_ticket(directory: Path) -> str:
+    """A compact 2L ticket whose recorded sha256 of its source was changed (every kept value
+    still regenerates: only ``verify --full``, which hashes the whole source, can tell)."""
+    from lotteryproofs.io import read_arrays, write_arrays
+
+    name = _compact_ticket(directory)
+    arrays, metadata = read_arrays(directory / name)
+    metadata["source"]["sha256"] = "0" * 64
+    write_arrays(directory / name, arrays, metadata)
+    return name
+
+
 def _conv_ticket(directory: Path, tamper: str | None = None) -> str:
     """A convolutional ticket of ``_conv_target`` (written as tgt.npz beside it); ``tamper``
     "value" moves its first kept weight of parameter array 0 by one ulp, "sha" changes the
@@ -629,6 +641,10 @@ CASES: list[Case] = [
     Case("tickets", "verify-full-tanh-source-sha256",
          lambda d: ["verify", _tanh_compact(d, "sha"), "--target", "tanh.npz", "--full"],
          "the regenerated source has sha256"),
+    Case("tickets", "verify-full-source-sha256",
+         lambda d: ["verify", _sha_tampered_ticket(d), "--target", "random:3-4-2", "--full",
+                    "--json", "c.json"],
+         "the regenerated source has sha256"),
     Case("tickets", "unknown-export-format",
          _export(_compact_ticket, "--format", "onnx", "--out", "n.npz"),
          "invalid choice: 'onnx'"),
@@ -665,6 +681,7 @@ END_TO_END = {
     "check:seed-negative",
     "tickets:kept-value-does-not-regenerate",     # export
     "tickets:unknown-export-format",              # argparse's own SystemExit(2)
+    "tickets:verify-full-source-sha256",          # verify --full: the sha256 in a thread
 }
 
 

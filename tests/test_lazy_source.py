@@ -267,6 +267,10 @@ def test_words_at_are_numpys_philox_words(key, high, n, order_seed):
     order = np.random.default_rng(order_seed).permutation(n)
     got = philox.words_at(key, high[0], high[1], high[2], order)
     assert np.array_equal(got, want[order])
+    from lotteryproofs import philox_words  # numpy's arithmetic alone: the same words
+
+    assert np.array_equal(philox_words.words_at(key, high[0], high[1], high[2], order),
+                          want[order])
     # a tile row of 2 × n: tile tc holds, row-major, the first words of stream (0, tc, c2, c3)
     band = philox.tile_row_words(key, high[1], high[2], n, 2, n + 3)
     for tc in range(-(-(n + 3) // n)):

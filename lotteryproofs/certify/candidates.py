@@ -37,16 +37,18 @@ def rigorous_bounds(target: Network, box: Box, represented, slack: RoundingSlack
 
 def ticket_layers(ticket: Ticket, network: Network | None = None):
     """(represented layers, rounding slack) of a ticket, read from its masks; ``network`` is
-    ``ticket.network`` when the caller holds it (each access builds a dense copy)."""
-    from lotteryproofs.construct import LayoutError, represented_layers
+    ``ticket.network`` when the caller holds it (each access builds a dense copy). The
+    ticket's own network is read once and the read-back kept on the ticket
+    (:func:`lotteryproofs.construct.read_back`)."""
+    from lotteryproofs.construct import LayoutError, read_back, represented_layers
 
-    network = ticket.network if network is None else network
     try:
-        represented = represented_layers(ticket, network)
-        # the ticket over |θ|: its masked network is |f_S|'s parameters, so read it directly
-        absolute = Network.from_layers([layer.absolute() for layer in network.layers],
-                                       network.activations)
-        absolute = represented_layers(ticket, absolute)
+        if network is None or network is ticket.network:
+            represented, absolute = read_back(ticket)
+        else:
+            represented = represented_layers(ticket, network)
+            # the ticket over |θ|: its masked network is |f_S|'s parameters, so read it
+            absolute = represented_layers(ticket, network.absolute())
     except LayoutError as exc:
         raise _validate.InputError(
             f"the ticket's masks do not have the layout its metadata claims: {exc}"

@@ -25,6 +25,7 @@ import mpmath
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.background import Background
 from lotteryproofs.network import Box, Network
 from lotteryproofs.rounding import UNIT_ROUNDOFF, up
 from lotteryproofs.rounding import up as _up  # the name a_priori_gains has always used
@@ -353,10 +354,6 @@ def certify(
     represented = tuple(represented)
     check_represented(target, represented)
 
-    pre = rigorous_preactivation_bounds(target, box)
-    rigorous = rigorous_bounds(target, box, represented, slack, pre=pre, copies=copies)
-    w_err, b_err = max_param_errors(target, box, represented)
-    hypothesis = within_eps_param(w_err, b_err, eps_param, slack)
     search_network = None
     if slack is not None and ticket_network.n_params > CHEAP_SEARCH_PARAMS:
         # a large ticket: search on the target-sized network its represented layers define
@@ -367,10 +364,17 @@ def certify(
         searched = ticket_network if search_network is None else search_network
         observed_restarts = (OBSERVED_RESTARTS if searched.n_params
                              <= CHEAP_SEARCH_PARAMS else 0)
-    observed = observed_output_error(
-        target, ticket_network, ticket.scale, box, rng=rng, n_samples=n_samples,
-        restarts=observed_restarts, search_network=search_network,
-    )
+    # the observed search (its own rng, read-only inputs) runs beside the rigorous bounds,
+    # which draw nothing: the same values as one after the other (lotteryproofs.background)
+    search = Background(
+        observed_output_error, target, ticket_network, ticket.scale, box, rng=rng,
+        n_samples=n_samples, restarts=observed_restarts, search_network=search_network,
+        name="observed-search")
+    pre = rigorous_preactivation_bounds(target, box)
+    rigorous = rigorous_bounds(target, box, represented, slack, pre=pre, copies=copies)
+    w_err, b_err = max_param_errors(target, box, represented)
+    hypothesis = within_eps_param(w_err, b_err, eps_param, slack)
+    observed = search.result()
     worst_value, worst_x = observed.value, observed.x
     search = dict(observed.search or {})
     if box.dim <= AUTO_SPLIT_DIM:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lotteryproofs import _validate
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.network import Box, Network
 from lotteryproofs.propagation import COLUMNS, propagate
 
@@ -52,7 +53,7 @@ class _CsrOperator(_DenseOperator):
 
 class _CooOperator(_DenseOperator):
     def __init__(self, weight, bias):
-        self.rows, self.cols = np.nonzero(weight)
+        self.rows, self.cols = nonzero_2d(weight)
         self.vals, self.bias = weight[self.rows, self.cols], bias
         self.n_out, self.n_in = weight.shape
         self.nnz = int(self.rows.size)
@@ -66,17 +67,47 @@ class _CooOperator(_DenseOperator):
         return _grouped_sum((v[self.rows] * self.vals[:, None]).T, self.cols, self.n_in).T.copy()
 
 
+class _LiftOperator:
+    """x ↦ (x, −x): the first layer [I; −I] (zero bias) of a represented network
+    (:func:`represented_network`), applied without its 2n × n matrix product — the same
+    values (every product of the matrix is x_i·1, x_i·(−1) or a zero, every sum has one
+    nonzero term: the products are exact and so is the sum), but the search's largest
+    multiplication gone."""
+
+    def __init__(self, n: int):
+        self.n, self.nnz = n, 2 * n
+
+    def forward_columns(self, h):
+        z = np.empty((2 * self.n, h.shape[1]))
+        np.add(h, 0.0, out=z[: self.n])  # + 0.0 as the zero bias adds it (−0 → +0)
+        np.negative(h, out=z[self.n:])
+        z[self.n:] += 0.0
+        return z
+
+    def backward_columns(self, v):
+        return v[: self.n] - v[self.n:]
+
+
+def _is_lift(w: np.ndarray, b: np.ndarray) -> bool:
+    n = w.shape[1]
+    return (w.shape[0] == 2 * n and not np.any(b)
+            and np.array_equal(w, np.concatenate([np.eye(n), -np.eye(n)])))
+
+
 def _operators(network: Network, density: float = 0.05) -> list:
     """Per layer a linear operator: dense, scipy CSR, or coordinate lists (scipy is optional)
-    when few entries are kept and W is large."""
+    when few entries are kept and W is large; a first layer that is the lift [I; −I] of a
+    represented network, the lift itself."""
     try:
         from scipy import sparse
     except ImportError:  # scipy is optional (it comes with the test/train extras)
         sparse = None
     ops = []
-    for w, b in zip(network.weights, network.biases, strict=True):
+    for t, (w, b) in enumerate(zip(network.weights, network.biases, strict=True)):
         nnz = int(np.count_nonzero(w))
-        if nnz > density * w.size or w.size <= 1_000_000:
+        if t == 0 and _is_lift(w, b):
+            ops.append(_LiftOperator(w.shape[1]))
+        elif nnz > density * w.size or w.size <= 1_000_000:
             ops.append(_DenseOperator(w, b))
         elif sparse is not None:
             ops.append(_CsrOperator(w, b, sparse))
@@ -253,8 +284,10 @@ def _projected_ascent(pair, starts, best_err, box, steps):
 
 def _observed_search(pair, target, ticket_network, scale, box, rng, n_samples, n_starts, steps,
                      restarts=0):
-    special = np.stack([(box.lower + box.upper) / 2, np.clip(0.0, box.lower, box.upper)])
-    x = np.concatenate([special, box.sample(n_samples, rng)])
+    # the box centre, the point nearest 0, then the samples drawn in place (no second copy)
+    x = np.empty((n_samples + 2, box.dim))
+    x[0], x[1] = (box.lower + box.upper) / 2, np.clip(0.0, box.lower, box.upper)
+    box.sample(n_samples, rng, out=x[2:])
     err = pair.errors(x)
     sampled_max = float(err.max())
     starts = x[np.argsort(-err, kind="stable")[: min(n_starts, x.shape[0])]].copy()

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lotteryproofs.network import Network
 from lotteryproofs.rounding import (  # noqa: F401 (the certificate's rounding vocabulary)
     UNDERFLOW,
     UNIT_ROUNDOFF,
@@ -61,9 +60,8 @@ def rounding_slack(ticket: Ticket, represented_abs, *, depth_source: int) -> Rou
 
 def abs_ticket(ticket: Ticket) -> Ticket:
     """The ticket over the source of absolute values |θ| (its read-back bounds Σ|terms|)."""
-    src = ticket.source
-    abs_source = Network.from_layers([layer.absolute() for layer in src.layers], src.activations)
-    return Ticket(abs_source, ticket.weight_masks, ticket.bias_masks, ticket.scale, ticket.metadata)
+    return Ticket(ticket.source.absolute(), ticket.weight_masks, ticket.bias_masks,
+                  ticket.scale, ticket.metadata)
 
 
 def _abs_sum_up(m: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -135,7 +135,13 @@ def run(args) -> int:
     method = ticket.metadata.get("method")
     if method in CONSTRUCTIONS:
         check_supported(method, target)
-    full_check = check_full_source(ticket, args.ticket) if args.full else None
+    # --full: the whole source is regenerated and hashed beside the checks and the certificate
+    # (band kernel and hashlib release the GIL); its verdict is awaited before anything is
+    # written or printed
+    from lotteryproofs.background import Background
+
+    full_check = (Background(check_full_source, ticket, args.ticket, name="source-sha256")
+                  if args.full else None)
     n0 = target.widths[0]
     if args.domain is not None:
         info = info.with_box(Box.cube(*domain, n0), "--domain")
@@ -147,15 +153,21 @@ def run(args) -> int:
     from lotteryproofs.ticket_checks import TicketMismatch, check_reported_failures, check_ticket
 
     try:
-        # the file is untrusted: everything the certificate reads from its metadata is
-        # recomputed from the masks, the source and the target first
-        with phase("recomputing the ticket's metadata from its masks, source and target"):
-            notes = check_ticket(ticket, target)
-        with phase("certifying (observed error search, outward-rounded interval arithmetic)"):
-            cert = certify(ticket, target, box, rng=args.seed, n_samples=samples,
-                           observed_restarts=0 if tight is None else 4)
-        if box.to_json() == _ticket_box(ticket, n0).to_json():
-            check_reported_failures(ticket, cert.max_param_error, cert.eps_param)
+        try:
+            # the file is untrusted: everything the certificate reads from its metadata is
+            # recomputed from the masks, the source and the target first
+            with phase("recomputing the ticket's metadata from its masks, source and target"):
+                notes = check_ticket(ticket, target)
+            with phase("certifying (observed error search, outward-rounded interval "
+                       "arithmetic)"):
+                cert = certify(ticket, target, box, rng=args.seed, n_samples=samples,
+                               observed_restarts=0 if tight is None else 4)
+            if box.to_json() == _ticket_box(ticket, n0).to_json():
+                check_reported_failures(ticket, cert.max_param_error, cert.eps_param)
+        finally:
+            if full_check is not None:
+                # a source that does not regenerate is reported first, whatever else failed
+                full_check = full_check.result()
     except TicketMismatch as exc:
         return _reject(str(exc))
     if not cert.observed_output_error <= cert.certified_output_error:

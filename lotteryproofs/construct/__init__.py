@@ -22,6 +22,7 @@ import numpy as np
 
 from lotteryproofs import _validate
 from lotteryproofs._version import __version__
+from lotteryproofs.background import Background
 from lotteryproofs.bound_spec import DEFAULT_LUEKER_C
 from lotteryproofs.construct import common
 from lotteryproofs.construct.base import BuildInput
@@ -34,6 +35,7 @@ from lotteryproofs.construct.sizing import (
     sizing_law,
 )
 from lotteryproofs.construct.univariate import LayoutError
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.init import SCHEMES, SourceSpec, unit_scale
 from lotteryproofs.init import source_seed as init_source_seed
 from lotteryproofs.network import Box, Network, network_sha256
@@ -46,8 +48,8 @@ from lotteryproofs.ticket import (
 )
 
 __all__ = ["METHODS", "DEFAULT_LUEKER_C", "LayoutError", "a_priori_rho", "a_priori_widths",
-           "construct", "construction_names", "get_construction", "represented_layers",
-           "source_widths"]
+           "construct", "construction_names", "get_construction", "read_back",
+           "represented_layers", "source_widths", "ticket_unit_network"]
 
 #: The registered method names (from the registry; kept for callers that iterate them).
 METHODS = construction_names()
@@ -193,7 +195,9 @@ def construct(target: Network, method: str, *, eps_param, delta, init: str | Non
     # (THEORY.md §10); a tiled scheme is drawn only where the construction reads it.
     spec = SourceSpec.make(init, widths, entropy=source_seed[0], spawn_key=source_seed[1],
                            **init_options)
-    sha = _Background(spec.sha256) if not keep_source and spec.tiled else None
+    # the source's sha256 streams over every tile while the construction runs (numpy's bit
+    # generators, the nogil band kernel and hashlib release the GIL)
+    sha = Background(spec.sha256) if not keep_source and spec.tiled else None
     if spec.tiled:
         draw = common.LazyDraw(spec)
         unit = draw.unit()
@@ -254,24 +258,6 @@ def layout_activations(layout):
     return None if specs is None else tuple(get_activation(a) for a in specs)
 
 
-class _Background:
-    """``fn()`` computed in a thread (the source's sha256 streams over every tile while the
-    construction runs: numpy's bit generators and hashlib release the GIL)."""
-
-    def __init__(self, fn):
-        import threading
-
-        self._out: list = []
-        self._thread = threading.Thread(target=lambda: self._out.append(fn()), daemon=True)
-        self._thread.start()
-
-    def result(self):
-        self._thread.join()
-        if not self._out:
-            raise RuntimeError("the background computation failed")
-        return self._out[0]
-
-
 def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest,
                     activations=None) -> Ticket:
     """The kept positions and their source values (from the tiles the construction drew, or
@@ -279,8 +265,8 @@ def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest,
     pair constructions' block layers)."""
     kept = []
     for layer, (wm, bm) in enumerate(zip(built.weight_masks, built.bias_masks, strict=True)):
-        rows, cols = np.nonzero(wm)
-        (brows,) = np.nonzero(bm)
+        rows, cols = nonzero_2d(wm)
+        brows = np.flatnonzero(bm)
         if drawn is None:
             values = unit.weights[layer].source_values(rows, cols)
             biases = spec.biases(layer)
@@ -295,6 +281,81 @@ def _compact_ticket(spec, unit, drawn, built, scale, metadata, log, digest,
 
 
 
+def ticket_unit_network(ticket: Ticket, network: Network | None = None) -> Network:
+    """g = f_S at unit scale (the scaling lemma, THEORY.md §1): the masked network (``network``,
+    default ``ticket.network``) with W_l / λ_l and b_l / Π_{k≤l} λ_k, the λ_l the ticket's
+    ``layer_scales``; what every read-back of the ticket's masks starts from."""
+    meta = ticket.metadata
+    if "layer_scales" not in meta:
+        raise _validate.InputError(
+            "the ticket's metadata lacks 'layer_scales'; it was not made by construct()")
+    network = ticket.network if network is None else network
+    unit, _ = unit_scale(network, meta["layer_scales"])
+    return unit
+
+
+def _construction_of(ticket: Ticket):
+    meta = ticket.metadata
+    missing = [k for k in ("method", "layer_scales", "layout", "target_widths") if k not in meta]
+    if missing:
+        raise _validate.InputError(
+            f"the ticket's metadata lacks {missing[0]!r}; it was not made by construct()")
+    return get_construction(meta["method"])
+
+
+#: Where :func:`read_back` keeps its result on a ticket (source, masks and metadata are
+#: read-only, so the read-back of a ticket never changes).
+_READ_BACK = "_read_back"
+
+
+def read_back(ticket: Ticket) -> tuple[tuple[RepresentedLayer, ...], tuple[RepresentedLayer, ...]]:
+    """(represented layers of the ticket, represented layers of the ticket over |θ|), read from
+    its masks once and kept on the ticket: the certificate's bounds, its rounding slack
+    (the |θ| read-back bounds every Σ|terms|, proofs/certificate-soundness.md, Lemma 1), the
+    observed search and the file checks all read the same read-back.
+
+    A construction with a ``represent_masked`` (the pair constructions) reads the kept
+    entries alone, dividing each by its scale (no source-sized unit-scale network). Otherwise
+    the unit-scale network is computed once for both: fl(|θ|/λ) = |fl(θ/λ)| (a correctly
+    rounded quotient is odd in θ), so the unit form of the |θ| ticket is the absolute value
+    of the unit form, entry for entry, taken in place in the unit network's own arrays once
+    the signed read-back is done (a read-back copies what it reads: RepresentedLayer holds
+    copies). Neither is kept (the read-back is target-sized, the unit network source-sized).
+    Raises LayoutError as :func:`represented_layers` does (nothing is kept then)."""
+    cached = ticket.__dict__.get(_READ_BACK)
+    if cached is not None:
+        return cached
+    construction = _construction_of(ticket)
+    result = None
+    if construction.represent_masked is not None:  # from the kept entries alone
+        signed = construction.represent_masked(ticket.network, ticket.metadata)
+        if signed is not None:
+            result = (tuple(signed), tuple(construction.represent_masked(
+                ticket.network, ticket.metadata, absolute=True)))
+    if result is None:
+        unit = ticket_unit_network(ticket)
+        represented = tuple(construction.represent(unit, ticket.metadata))
+        absolute = tuple(construction.represent(_absolute_in_place(unit), ticket.metadata))
+        del unit
+        result = (represented, absolute)
+    ticket.__dict__[_READ_BACK] = result
+    return result
+
+
+def _absolute_in_place(unit: Network) -> Network:
+    """``unit`` with every weight and bias replaced by its absolute value in its own arrays,
+    for a network whose arrays nobody else holds (the fresh quotients of unit_scale): no
+    second source-sized copy."""
+    arrays = unit.parameter_arrays
+    if not all(a.flags.owndata for a in arrays):  # not fresh quotients: a copy after all
+        return unit.absolute()
+    for array in arrays:
+        array.setflags(write=True)
+        np.abs(array, out=array)
+        array.setflags(write=False)
+    return unit
+
+
 def represented_layers(ticket: Ticket, network: Network | None = None
                        ) -> tuple[RepresentedLayer, ...]:
     """Per target layer, what the ticket computes at unit scale, read from its masks.
@@ -303,14 +364,10 @@ def represented_layers(ticket: Ticket, network: Network | None = None
     layout, rho, target_widths), so it works on a ticket loaded from disk. Raises LayoutError if
     the kept parameters do not have the layout the metadata claims. ``network`` is the masked
     network to read instead of ``ticket.network`` (a caller that holds it already, or its
-    absolute values: no second dense copy of a large ticket).
+    absolute values: no second dense copy of a large ticket); the ticket's own network is read
+    once (:func:`read_back`).
     """
-    meta = ticket.metadata
-    missing = [k for k in ("method", "layer_scales", "layout", "target_widths") if k not in meta]
-    if missing:
-        raise _validate.InputError(
-            f"the ticket's metadata lacks {missing[0]!r}; it was not made by construct()")
-    construction = get_construction(meta["method"])
-    network = ticket.network if network is None else network
-    unit_ticket, _ = unit_scale(network, meta["layer_scales"])
-    return construction.represent(unit_ticket, meta)
+    construction = _construction_of(ticket)
+    if network is None or network is ticket.network:
+        return read_back(ticket)[0]
+    return construction.represent(ticket_unit_network(ticket, network), ticket.metadata)

@@ -116,6 +116,10 @@ class Construction:
     source_widths: Callable = field(repr=False)
     build: Callable = field(repr=False)
     represent: Callable = field(repr=False)
+    #: (masked network, metadata, absolute=False) -> ``represent`` of its unit-scale form (of
+    #: |θ| with absolute=True) read from its nonzero entries without the dense unit-scale
+    #: network, or None (then the dense path); None for a construction without one
+    represent_masked: Callable | None = field(default=None, repr=False)
     #: (target, rho, options, negative_inputs: bool, widening record | None) -> the layout
     #: metadata ``build`` writes (lotteryproofs.ticket_checks compares a file's with it)
     expected_layout: Callable | None = field(default=None, repr=False)

@@ -130,6 +130,49 @@ def _unread_outputs(unit_ticket: Network, layer: int, n_out: int):
     return int(n_out + live[0]) if live.size else None
 
 
+def represent_pairs_masked(network: Network, layer_scales, layout: list[dict], *,
+                           absolute: bool = False) -> tuple[RepresentedLayer, ...] | None:
+    """:func:`represent_pairs` of the unit-scale form of the masked network ``network`` (of
+    its absolute values with ``absolute``), computed from its nonzero entries: each kept
+    weight divided by its layer's scale λ_l, each bias by Π_{k≤l} λ_k — the quotients
+    ``init.unit_scale`` computes there (fl(|θ|/λ) = |fl(θ/λ)|), a zero quotient (underflow)
+    treated as the zero it is — without the dense unit-scale network. The same values and
+    the same LayoutError as on that network; None where some quotient is not finite (the
+    dense path then reports it as unit_scale does)."""
+    from lotteryproofs.indices import nonzero_2d
+    from lotteryproofs.init import _layer_scales
+
+    scales = _layer_scales(network, layer_scales)
+    cumulative = np.cumprod(scales)
+    entries, biases = [], []
+    for t, (w, b) in enumerate(zip(network.weights, network.biases, strict=True)):
+        rows, cols = nonzero_2d(w)
+        values = w[rows, cols] / scales[t]
+        bias = b / cumulative[t]
+        if not (np.isfinite(values).all() and np.isfinite(bias).all()):
+            return None
+        if absolute:
+            values, bias = np.abs(values), np.abs(bias)
+        keep = values != 0
+        entries.append((rows[keep], cols[keep], values[keep]))
+        biases.append(bias)
+    out = []
+    for pair in layout:
+        b, s, n_in, n_out = pair["block_layer"], pair["sum_layer"], pair["n_in"], pair["n_out"]
+        rows, cols, values = entries[s]
+        read = rows < n_out
+        positive, negative, bias = univariate.represent_block_pair_entries(
+            network.weights[b].shape[0], entries[b], biases[b],
+            (rows[read], cols[read], values[read]), biases[s][:n_out], n_in)
+        live = np.concatenate((rows[~read], n_out + np.flatnonzero(biases[s][n_out:] != 0)))
+        if live.size:
+            raise univariate.LayoutError(
+                f"source layer {s} neuron {int(live.min())} is kept but is no target neuron")
+        gain = np.maximum(np.abs(positive), np.abs(negative))
+        out.append(RepresentedLayer(positive[None], negative[None], bias[None], gain[None]))
+    return tuple(out)
+
+
 def solve_pair_layers(inp: BuildInput, owners, mirrors=None, *, zero_bias: bool,
                       check=None) -> Built:
     """Solve every (block, sum) pair on the drawn source, widening it first if the options ask
@@ -157,6 +200,13 @@ def represent(unit_ticket: Network, metadata) -> tuple[RepresentedLayer, ...]:
     return represent_pairs(unit_ticket, metadata["layout"]["pairs"])
 
 
+def represent_masked(network: Network, metadata, *, absolute: bool = False):
+    """:func:`represent` of the unit-scale form of the masked ``network`` (or of |θ|) from its
+    nonzero entries (:func:`represent_pairs_masked`; None: use the dense path)."""
+    return represent_pairs_masked(network, metadata["layer_scales"],
+                                  metadata["layout"]["pairs"], absolute=absolute)
+
+
 def _build(inp: BuildInput) -> Built:
     owners = regular_layout(inp.target.widths, inp.rho, constants=True)
     return solve_pair_layers(inp, owners, zero_bias=False)
@@ -174,8 +224,8 @@ def pair_construction(name: str, label: str, summary: str, *, widths, build, own
     return Construction(
         name=name, label=label, summary=summary,
         source_widths=lambda target_widths, rho, options: widths(target_widths, rho),
-        build=build, represent=represent, expected_layout=expected_layout,
-        options=WIDEN_OPTIONS, **fields)
+        build=build, represent=represent, represent_masked=represent_masked,
+        expected_layout=expected_layout, options=WIDEN_OPTIONS, **fields)
 
 
 CONSTRUCTION = pair_construction(

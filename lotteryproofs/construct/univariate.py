@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from lotteryproofs.construct import common
+from lotteryproofs.indices import nonzero_2d
 from lotteryproofs.ticket import PART_BIAS, PART_NEGATIVE, PART_POSITIVE
 
 
@@ -127,24 +128,44 @@ def represent_block_pair(block_w, block_b, sum_w, sum_b, n_in: int, rows: np.nda
     ``block_*``/``sum_*`` are the *masked* unit-scale parameters. A block neuron with exactly one
     nonzero weight (from input i < n_in) and zero bias is univariate; one with no nonzero
     weight is the constant σ(c). Any other neuron that a kept sum weight reads breaks the
-    layout (LayoutError). Sums are exact (fsum), as in the construction's log.
+    layout (LayoutError). Sums are exact (fsum), as in the construction's log. The dense
+    arrays are read through their nonzero entries (:func:`represent_block_pair_entries`).
     """
-    nonzero = block_w != 0
-    n_nonzero = nonzero.sum(axis=1)
-    col = np.argmax(nonzero, axis=1)
-    u = block_w[np.arange(block_w.shape[0]), col]
-    univariate = (n_nonzero == 1) & (block_b == 0) & (col < n_in)
-    constant = n_nonzero == 0
+    b_rows, b_cols = nonzero_2d(block_w)
+    rows = np.asarray(rows)
     contiguous = rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size))
     sub = sum_w[rows[0]:rows[0] + rows.size] if contiguous else sum_w[rows]  # a view: no copy
-    j, k = np.nonzero(sub)
+    j, k = nonzero_2d(sub)
+    return represent_block_pair_entries(
+        block_w.shape[0], (b_rows, b_cols, block_w[b_rows, b_cols]), block_b,
+        (j, k, sub[j, k]), sum_b[rows], n_in)
+
+
+def represent_block_pair_entries(n_block: int, block_entries, block_b, sum_entries, sum_b,
+                                 n_in: int):
+    """:func:`represent_block_pair` from the nonzero entries alone: ``block_entries`` =
+    (rows, cols, values) of the block layer's nonzero weights in row-major order (n_block
+    rows), ``block_b`` its biases; ``sum_entries`` = (j, k, values) of the nonzero sum weights
+    of the rows read (j counted from the first of them, k a block neuron), ``sum_b`` those
+    rows' biases. The same values as on the dense arrays: a neuron's first nonzero column is
+    the one ``argmax`` of its row's nonzero mask gives."""
+    b_rows, b_cols, b_vals = block_entries
+    j, k, v = sum_entries
+    n_nonzero = np.bincount(b_rows, minlength=n_block)
+    col = np.zeros(n_block, np.int64)
+    u = np.zeros(n_block)
+    if b_rows.size:
+        first = np.flatnonzero(np.concatenate(([True], b_rows[1:] != b_rows[:-1])))
+        col[b_rows[first]] = b_cols[first]
+        u[b_rows[first]] = b_vals[first]
+    univariate = (n_nonzero == 1) & (block_b == 0) & (col < n_in)
+    constant = n_nonzero == 0
     bad = ~(univariate[k] | constant[k])
     if bad.any():
         raise LayoutError(
             f"block neuron {int(k[bad][0])} feeds a sum neuron but is neither univariate "
             "(one weight, no bias) nor constant (no weight)")
-    v = sub[j, k]
-    n_rows = rows.size
+    n_rows = sum_b.shape[0]
     uni = univariate[k]
     pos_keys = j[uni & (u[k] > 0)] * n_in + col[k][uni & (u[k] > 0)]
     pos_vals = (v * np.abs(u[k]))[uni & (u[k] > 0)]
@@ -153,7 +174,7 @@ def represent_block_pair(block_w, block_b, sum_w, sum_b, n_in: int, rows: np.nda
     const = constant[k]
     c = np.maximum(block_b, 0.0)
     bias_keys = np.concatenate((j[const], np.arange(n_rows)))
-    bias_vals = np.concatenate(((v * c[k])[const], sum_b[rows]))
+    bias_vals = np.concatenate(((v * c[k])[const], sum_b))
     positive = group_fsum(pos_keys, pos_vals, n_rows * n_in).reshape(n_rows, n_in)
     negative = group_fsum(neg_keys, neg_vals, n_rows * n_in).reshape(n_rows, n_in)
     bias = group_fsum(bias_keys, bias_vals, n_rows)
