@@ -99,12 +99,39 @@ def random_l_plus_one_target(rng, *, dense: bool = True) -> Network:
     return Network.from_layers([first, second, flat, linear], [RELU, RELU, IDENTITY])
 
 
+def _audit_l_plus_one_ticket(ticket, target, construction, box, rng, label, bad) -> float:
+    """What every conv L+1 check asks of a ticket, its problems appended to ``bad``: source ×
+    mask in every parameter array; every copy of every effective parameter within ε' or its
+    instance (layer, row, copy) reported failed; returns the largest output error at x = 0,
+    the box's two corners and 2 000 points of the box."""
+    from lotteryproofs.construct.conv_two_layer import param_layers
+
+    for p, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
+                       ticket.network.parameter_arrays, strict=True):
+        if not np.array_equal(q, p * m):
+            bad.append(f"{label}: ticket is not source × mask")
+    log = ticket.log
+    failed = {(int(a), int(b), int(c)) for a, b, c, f in zip(
+        log.layer, log.row, log.copy, log.failed, strict=True) if f}
+    for t, (layer, rep) in enumerate(zip(param_layers(target.layers),
+                                         construction.represent(ticket), strict=True)):
+        k = layer.weight.reshape(layer.weight.shape[0], -1)
+        off = (np.abs(rep.positive - k) > EPS_PARAM).any(axis=2) | (
+            np.abs(rep.bias - layer.bias) > EPS_PARAM)
+        if any((t, int(o), int(c)) not in failed for c, o in zip(*np.nonzero(off),
+                                                                strict=True)):
+            bad.append(f"{label}: a parameter off by > ε' without a failed instance")
+    x = np.vstack((np.zeros((1, box.dim)), box.lower[None], box.upper[None],
+                   box.sample(2000, rng)))
+    return float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
+
+
 def check_conv_l_plus_one(ctx: CheckContext) -> CheckResult:
     """Source × mask; every copy of every effective parameter within ε' or its instance
     (layer, row, column, copy) reported failed; the sampled output error, x = 0 and the box's
     corners included, ≤ the certified bound, over the box and over a small box around 0."""
     from lotteryproofs.certify.bound import certified_conv_ticket_error
-    from lotteryproofs.construct.conv_two_layer import construct_conv, param_layers
+    from lotteryproofs.construct.conv_two_layer import construct_conv
     from lotteryproofs.construct.registry import get_conv_construction
 
     construction = get_conv_construction("l+1")
@@ -117,24 +144,8 @@ def check_conv_l_plus_one(ctx: CheckContext) -> CheckResult:
         box = Box.cube(-1.0, 1.0, target.layers[0].in_features)
         ticket = construct_conv(target, eps_param=EPS_PARAM, rho=RHO,
                                 rng=int(rng.integers(2**31)), construction=construction)
-        for p, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
-                           ticket.network.parameter_arrays, strict=True):
-            if not np.array_equal(q, p * m):
-                bad.append(f"trial {trial}: ticket is not source × mask")
-        log = ticket.log
-        failed = {(int(a), int(b), int(c)) for a, b, c, f in zip(
-            log.layer, log.row, log.copy, log.failed, strict=True) if f}
-        for t, (layer, rep) in enumerate(zip(param_layers(target.layers),
-                                             construction.represent(ticket), strict=True)):
-            k = layer.weight.reshape(layer.weight.shape[0], -1)
-            off = (np.abs(rep.positive - k) > EPS_PARAM).any(axis=2) | (
-                np.abs(rep.bias - layer.bias) > EPS_PARAM)
-            if any((t, int(o), int(c)) not in failed for c, o in zip(*np.nonzero(off),
-                                                                    strict=True)):
-                bad.append(f"trial {trial}: a parameter off by > ε' without a failed instance")
-        x = np.vstack((np.zeros((1, box.dim)), box.lower[None], box.upper[None],
-                       box.sample(2000, rng)))
-        observed = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
+        observed = _audit_l_plus_one_ticket(ticket, target, construction, box, rng,
+                                            f"trial {trial}", bad)
         bound = certified_conv_ticket_error(ticket, target, box)
         if observed > bound:
             bad.append(f"trial {trial}: observed {observed:.3g} > certified {bound:.3g}")
@@ -241,7 +252,7 @@ def check_conv_bounded_gain(ctx: CheckContext) -> CheckResult:
     from lotteryproofs.certify.bound import certified_conv_ticket_error
     from lotteryproofs.certify.conv import certify_conv
     from lotteryproofs.construct import conv_bounded_gain
-    from lotteryproofs.construct.conv_two_layer import construct_conv_ticket, param_layers
+    from lotteryproofs.construct.conv_two_layer import construct_conv_ticket
 
     construction = conv_bounded_gain.CONSTRUCTION
     rng = ctx.rng
@@ -253,24 +264,8 @@ def check_conv_bounded_gain(ctx: CheckContext) -> CheckResult:
         ticket = construct_conv_ticket(target, eps_param=EPS_PARAM, delta=0.1, rho=RHO,
                                        rng=int(rng.integers(2**31)), domain=box,
                                        construction=construction)
-        for p, m, q in zip(ticket.source.parameter_arrays, ticket.masks,
-                           ticket.network.parameter_arrays, strict=True):
-            if not np.array_equal(q, p * m):
-                bad.append(f"trial {trial}: ticket is not source × mask")
-        log = ticket.log
-        failed = {(int(a), int(b), int(c)) for a, b, c, f in zip(
-            log.layer, log.row, log.copy, log.failed, strict=True) if f}
-        for t, (layer, rep) in enumerate(zip(param_layers(target.layers),
-                                             construction.represent(ticket), strict=True)):
-            k = layer.weight.reshape(layer.weight.shape[0], -1)
-            off = (np.abs(rep.positive - k) > EPS_PARAM).any(axis=2) | (
-                np.abs(rep.bias - layer.bias) > EPS_PARAM)
-            if any((t, int(o), int(c)) not in failed for c, o in zip(*np.nonzero(off),
-                                                                    strict=True)):
-                bad.append(f"trial {trial}: a parameter off by > ε' without a failed instance")
-        x = np.vstack((np.zeros((1, box.dim)), box.lower[None], box.upper[None],
-                       box.sample(2000, rng)))
-        observed = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
+        observed = _audit_l_plus_one_ticket(ticket, target, construction, box, rng,
+                                            f"trial {trial}", bad)
         cert = certify_conv(ticket, target, box, rng=rng, n_samples=200, exact=False)
         bound = certified_conv_ticket_error(ticket, target, box)
         if observed > bound:

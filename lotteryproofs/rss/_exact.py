@@ -256,14 +256,7 @@ WORD_BITS = 62
 def _put2(values, lo, hi, scale, terms, k):
     """Append scale·values[i] for every member i of the two-word subset (lo, hi)."""
     k = _put_subset(values, lo, scale, terms, k)
-    i = WORD_BITS
-    while hi:
-        if hi & 1:
-            terms[k] = scale * values[i]
-            k += 1
-        hi >>= 1
-        i += 1
-    return k
+    return _put_subset(values[WORD_BITS:], hi, scale, terms, k)
 
 
 @njit(cache=True)
