@@ -30,6 +30,7 @@ FIGURES: dict[str, str] = {
     "overparam": "lotteryproofs.figures.overparam:figure_overparam",
     "zero_bias": "lotteryproofs.figures.zero_bias:figure_zero_bias",
     "lenet": "lotteryproofs.figures.lenet:figure_lenet",
+    "conv": "lotteryproofs.figures.conv:figure_conv",
     # written by the edge-popup work; its caption is in docs/figures.md
     "popup": "lotteryproofs.figures.popup:figure_popup_grid",
     "popup_bias": "lotteryproofs.figures.popup_bias:figure_popup_bias",
