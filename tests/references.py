@@ -1,5 +1,6 @@
-"""Direct-loop references shared by the convolution tests (independent of the package's
-im2col / sliding-window code: bounds checks per tap, no padded arrays)."""
+"""References shared by the tests: direct-loop convolutions (independent of the package's
+im2col / sliding-window code: bounds checks per tap, no padded arrays) and the value pools
+the RSS tests draw."""
 
 from __future__ import annotations
 
@@ -36,3 +37,17 @@ def conv_image(x, w, b, stride: int, padding: int) -> np.ndarray:
     ho, wo = (h + 2 * padding - kh) // stride + 1, (wd + 2 * padding - kw) // stride + 1
     flat = ref_conv(x, w, b, (stride, stride), (padding, padding))
     return np.array(flat, dtype=np.float64).reshape(out_c, ho, wo)
+
+
+def draw_pool(law: str, n: int, seed: int) -> np.ndarray:
+    """n values of an RSS test pool: "uniform" U[−1, 1], "normal", "product" (of two
+    uniforms), or else few distinct dyadic values (many subsets with exactly equal sums and
+    equal Σ|v|: exact ties)."""
+    rng = np.random.default_rng(seed)
+    if law == "uniform":
+        return rng.uniform(-1, 1, n)
+    if law == "normal":
+        return rng.normal(size=n)
+    if law == "product":
+        return rng.uniform(-1, 1, n) * rng.uniform(-1, 1, n)
+    return rng.integers(-4, 5, n) / 8.0

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from references import draw_pool as pool
 
 from lotteryproofs._validate import InputError
 from lotteryproofs.rss import (
@@ -24,15 +25,6 @@ from lotteryproofs.rss import (
 SLACKS = (0.0, 0.5, 1.0, 3.0)
 
 
-def pool(law: str, n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    if law == "uniform":
-        return rng.uniform(-1, 1, n)
-    if law == "normal":
-        return rng.normal(size=n)
-    if law == "product":
-        return rng.uniform(-1, 1, n) * rng.uniform(-1, 1, n)
-    return rng.integers(-4, 5, n) / 8.0  # dyadic: exact ties in sum and in Σ|v|
 
 
 def exact_gain(values, idx) -> Fraction:

@@ -30,6 +30,16 @@ def _build(target, seed, construction=BOUNDED, rho=40):
                                  domain=box, construction=construction), box
 
 
+def assert_ladder_audit_clean(ticket, target):
+    """:func:`ladder_audit` re-poses copy-layer instances and finds every subset within its
+    rung's cap and the top budget, nothing kept where an entry was skipped, and no parameter
+    off by more than ε' without a reported failure."""
+    audit = ladder_audit(ticket, target)
+    assert audit["audited"] > 0
+    assert audit["over_rung"] == audit["over_budget"] == audit["skipped_kept"] == 0
+    assert audit["off_unreported"] == 0
+
+
 def test_registered_as_a_conv_construction():
     assert BOUNDED is conv_bounded_gain.CONSTRUCTION
     assert BOUNDED.gain_budget == conv_bounded_gain.GAIN_LADDER[-1]
@@ -72,10 +82,7 @@ def test_random_conv_and_residual_targets(seed):
     assert np.isfinite(cert.a_priori_output_error)
     if ticket.failures == 0:
         assert observed <= cert.a_priori_output_error
-    audit = ladder_audit(ticket, target)
-    assert audit["audited"] > 0
-    assert audit["over_rung"] == audit["over_budget"] == audit["skipped_kept"] == 0
-    assert audit["off_unreported"] == 0
+    assert_ladder_audit_clean(ticket, target)
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -95,10 +102,7 @@ def test_conv_shortcut_targets(seed):
     assert np.isfinite(cert.a_priori_output_error)
     if ticket.failures == 0:
         assert observed <= cert.a_priori_output_error
-    audit = ladder_audit(ticket, target)
-    assert audit["audited"] > 0
-    assert audit["over_rung"] == audit["over_budget"] == audit["skipped_kept"] == 0
-    assert audit["off_unreported"] == 0
+    assert_ladder_audit_clean(ticket, target)
 
 
 def _instances(rng, n_inst, n, eps):

@@ -34,6 +34,18 @@ def direct_forward(network, x):
     return _direct(network.layers, network.activations, np.asarray(x, float))
 
 
+def assert_corner_by_direct_loops(ticket, target, box, rng):
+    """At a random corner of the box, the ticket's function equals direct loops on its
+    masked source (its channels that can matter: compact_network drops only zero terms),
+    and the target's forward equals direct loops on the target."""
+    x0 = box.upper * np.where(rng.random(box.dim) < 0.5, -1.0, 1.0)
+    want = direct_forward(ticket.compact_network(), x0) / ticket.scale
+    np.testing.assert_allclose(ticket.approximation(x0[None])[0], want, rtol=1e-9,
+                               atol=1e-9 * max(1.0, float(np.max(np.abs(want)))))
+    np.testing.assert_allclose(target.forward(x0[None])[0], direct_forward(target, x0),
+                               rtol=1e-12, atol=1e-12)
+
+
 def _direct(layers, activations, h):
     for t, layer in enumerate(layers):
         if isinstance(layer, Residual):  # y = S(x) + g(x), S the identity or a convolution
@@ -105,14 +117,7 @@ def test_random_conv_targets(seed):
     x = box.sample(10_000, rng)
     observed = float(np.max(np.abs(ticket.approximation(x) - target.forward(x))))
     assert observed <= certified_conv_ticket_error(ticket, target, box)
-    # the ticket's function, by direct loops on the masked source (its channels that can
-    # matter: compact_network drops only zero terms), at a box corner
-    x0 = box.upper * np.where(rng.random(box.dim) < 0.5, -1.0, 1.0)
-    want = direct_forward(ticket.compact_network(), x0) / ticket.scale
-    np.testing.assert_allclose(ticket.approximation(x0[None])[0], want, rtol=1e-9,
-                               atol=1e-9 * max(1.0, float(np.max(np.abs(want)))))
-    np.testing.assert_allclose(target.forward(x0[None])[0], direct_forward(target, x0),
-                               rtol=1e-12, atol=1e-12)
+    assert_corner_by_direct_loops(ticket, target, box, rng)
 
 
 @pytest.mark.parametrize("seed", [3])
@@ -224,12 +229,7 @@ def test_conv_shortcut_targets(seed):
     near = np.vstack((np.zeros((1, box.dim)), small.sample(20, rng)))
     observed0 = float(np.max(np.abs(ticket.approximation(near) - target.forward(near))))
     assert observed0 <= certified_conv_ticket_error(ticket, target, small)
-    x0 = box.upper * np.where(rng.random(box.dim) < 0.5, -1.0, 1.0)
-    want = direct_forward(ticket.compact_network(), x0) / ticket.scale
-    np.testing.assert_allclose(ticket.approximation(x0[None])[0], want, rtol=1e-9,
-                               atol=1e-9 * max(1.0, float(np.max(np.abs(want)))))
-    np.testing.assert_allclose(target.forward(x0[None])[0], direct_forward(target, x0),
-                               rtol=1e-12, atol=1e-12)
+    assert_corner_by_direct_loops(ticket, target, box, rng)
 
 
 def test_refusals_one_line():

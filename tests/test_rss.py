@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from references import draw_pool as draw_values
 
 from lotteryproofs import _validate
 from lotteryproofs._validate import InputError
@@ -37,16 +38,6 @@ from lotteryproofs.rss._search import prefix_start
 LAWS = ("uniform", "normal", "product", "grid")
 
 
-def draw_values(law: str, n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    if law == "uniform":
-        return rng.uniform(-1, 1, n)
-    if law == "normal":
-        return rng.normal(size=n)
-    if law == "product":
-        return rng.uniform(-1, 1, n) * rng.uniform(-1, 1, n)
-    # few distinct dyadic values: many subsets with exactly equal sums (exact ties)
-    return rng.integers(-4, 5, n) / 8.0
 
 
 # ------------------------------------------------------------------ the oracle

@@ -323,16 +323,20 @@ def _conv_recursion(layers, activations, lo, hi, e, reps, slack, pre=None):
     return e
 
 
-def certified_conv_ticket_error(ticket, target: Network, box: Box) -> float:
-    """:func:`certified_conv_error` of a convolutional ticket (construct.conv_two_layer), its
-    represented layers read from the masks and the rounding slack of
+def conv_read_back(ticket) -> tuple:
+    """(represented layers, rounding slack) of a convolutional ticket (construct.conv_two_layer):
+    the layers read from the masks by its construction, and the slack of
     :func:`certify.rounding.rounding_slack` (read-back over |θ|; K = L₀ + 5 roundings)."""
     from lotteryproofs.construct.registry import get_conv_construction
 
     from .rounding import rounding_slack
 
     represent = get_conv_construction(ticket.metadata.get("method")).represent
-    represented = represent(ticket)
-    slack = rounding_slack(ticket, represent(ticket, absolute=True),
-                           depth_source=len(ticket.source.layers))
-    return certified_conv_error(target, box, represented, slack)
+    return represent(ticket), rounding_slack(ticket, represent(ticket, absolute=True),
+                                             depth_source=len(ticket.source.layers))
+
+
+def certified_conv_ticket_error(ticket, target: Network, box: Box) -> float:
+    """:func:`certified_conv_error` of a convolutional ticket over its
+    :func:`conv_read_back`."""
+    return certified_conv_error(target, box, *conv_read_back(ticket))

@@ -96,25 +96,13 @@ def _observed(target, ticket, box, rng, n_samples: int, exact: bool):
     return value, x[worst], {"samples": int(x.shape[0]), "restarts": 0, "exact": bool(exact)}
 
 
-def _slack(ticket):
-    """The read-back's rounding bound (certify.rounding.rounding_slack), as the certified
-    recursion takes it."""
-    from lotteryproofs.construct.registry import get_conv_construction
-
-    from .rounding import rounding_slack
-
-    represent = get_conv_construction(ticket.metadata.get("method")).represent
-    return rounding_slack(ticket, represent(ticket, absolute=True),
-                          depth_source=len(ticket.source.layers))
-
-
 def certify_conv(ticket, target: Network, box: Box, *, rng=0, n_samples: int = 10_000,
                  exact: bool = True) -> Certificate:
     """The certificate of a convolutional ticket over ``box`` (module docstring)."""
     from lotteryproofs.bounds import conv_a_priori_error
     from lotteryproofs.construct.registry import get_conv_construction
 
-    from .bound import certified_conv_ticket_error
+    from .bound import certified_conv_error, conv_read_back
 
     start = time.perf_counter()
     meta = ticket.metadata
@@ -126,16 +114,18 @@ def certify_conv(ticket, target: Network, box: Box, *, rng=0, n_samples: int = 1
     eps_param = _validate.positive("the ticket's eps_param", meta.get("eps_param"))
     rng = _validate.rng(rng)
     construction = get_conv_construction(meta.get("method"))
-    represented = construction.represent(ticket)
+    # one read-back of the masks for the parameter errors, the certified recursion and the
+    # gain check
+    represented, slack = conv_read_back(ticket)
     w_err, b_err = conv_param_errors(target, box, represented)
-    certified = certified_conv_ticket_error(ticket, target, box)
+    certified = certified_conv_error(target, box, represented, slack)
     # the a-priori recursion assumes gains |w| + ε' (conv 2L); the L+1 gains Σ_S|v| have no
     # such bound, so no a-priori value is claimed for it, unless the construction bounds them
     # (γ) and the masks show it
     if construction.a_priori_width:
         a_priori = float(np.nextafter(conv_a_priori_error(target, box, eps_param), np.inf))
     elif construction.gain_budget is not None and conv_gains_within_budget(
-            target, represented, eps_param, construction.gain_budget, _slack(ticket)):
+            target, represented, eps_param, construction.gain_budget, slack):
         a_priori = float(np.nextafter(conv_a_priori_error(
             target, box, eps_param, gain_budget=construction.gain_budget), np.inf))
     else:

@@ -249,7 +249,6 @@ def check_conv_bounded_gain(ctx: CheckContext) -> CheckResult:
     (the certificate's a-priori bound is finite); :func:`ladder_audit` finds no subset above
     its rung's cap |K| + γ_k (a construction that drops the cap, or solves the rungs in
     another order, takes sparsest subsets of gain several times |K| where γ_1 was feasible)."""
-    from lotteryproofs.certify.bound import certified_conv_ticket_error
     from lotteryproofs.certify.conv import certify_conv
     from lotteryproofs.construct import conv_bounded_gain
     from lotteryproofs.construct.conv_two_layer import construct_conv_ticket
@@ -267,7 +266,7 @@ def check_conv_bounded_gain(ctx: CheckContext) -> CheckResult:
         observed = _audit_l_plus_one_ticket(ticket, target, construction, box, rng,
                                             f"trial {trial}", bad)
         cert = certify_conv(ticket, target, box, rng=rng, n_samples=200, exact=False)
-        bound = certified_conv_ticket_error(ticket, target, box)
+        bound = cert.certified_output_error
         if observed > bound:
             bad.append(f"trial {trial}: observed {observed:.3g} > certified {bound:.3g}")
         if not np.isfinite(cert.a_priori_output_error):

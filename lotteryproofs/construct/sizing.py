@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from lotteryproofs.construct.common import MAX_CARD_SIZE, MAX_SEARCHED, MAX_SEARCHED_CARD
+from lotteryproofs.construct.common import MAX_SEARCHED
 
 
 def sizing_law(init: str, init_options) -> str:
@@ -92,7 +92,8 @@ def counting_refusal(target, eps_param: float) -> str | None:
 
     Every instance searches at most m = MAX_SEARCHED values exhaustively, so it reaches at
     most 2^m subset sums — or, a bounded-gain copy pool searched by cardinality, at most
-    Σ_{k≤MAX_CARD_SIZE} C(MAX_SEARCHED_CARD, k) ≤ 2^m of them (:func:`card_reach_is_counted`)
+    Σ_{k≤MAX_CARD_SIZE} C(MAX_SEARCHED_CARD, k) ≤ 2^m of them (≈ 3.2·10¹⁰ ≤ 1.1·10¹² for 80
+    candidates and 8; tests/test_rss_cardinality.py)
     — and the targets within ε' of one of them have total length ≤ 2^m·2ε'. When that is
     < 2z (z the largest |w| or |b| of the target), some target in [−z, z] is out of reach for
     any draw and any ρ. Exact (Fraction) comparison."""
@@ -107,16 +108,6 @@ def counting_refusal(target, eps_param: float) -> str | None:
             f"2^{MAX_SEARCHED}·2ε' = {float(covered):.3g} of the targets' range [−{z:.3g}, "
             f"{z:.3g}], so no ρ makes P(any failure) ≤ δ true; give a larger ε', or --rho R "
             "(no a-priori guarantee; failures are reported)")
-
-
-def card_reach_is_counted() -> bool:
-    """Whether the cardinality search reaches no more subset sums than the 2^MAX_SEARCHED of
-    :func:`counting_refusal`'s count: Σ_{k≤MAX_CARD_SIZE} C(MAX_SEARCHED_CARD, k) ≤
-    2^MAX_SEARCHED (exact integers; True for 80 candidates and 8: ≈ 3.2·10¹⁰ ≤ 1.1·10¹²)."""
-    from math import comb
-
-    reach = sum(comb(MAX_SEARCHED_CARD, k) for k in range(MAX_CARD_SIZE + 1))
-    return reach <= 2**MAX_SEARCHED
 
 
 def selection_notes(spec, metadata) -> tuple[str, ...]:

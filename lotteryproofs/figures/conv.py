@@ -47,7 +47,8 @@ def figure_conv(*, rng, quick: bool) -> Figure:
     predicted_target = reference.argmax(axis=1)
     target_accuracy = float(np.mean(predicted_target == data.y_test))
 
-    rows, filters = [], None
+    kernel = param_layers(target.layers)[0].weight
+    rows = []
     for rho in sorted({*(RHOS_QUICK if quick else RHOS), RHO_FILTERS}):
         ticket = construct_conv(target, eps_param=EPS_PARAM, rho=rho, rng=seed, domain=box,
                                 construction=construction)
@@ -58,11 +59,9 @@ def figure_conv(*, rng, quick: bool) -> Figure:
                      "accuracy": float(np.mean(predicted == data.y_test)),
                      "agreement": float(np.mean(predicted == predicted_target))})
         if rho == RHO_FILTERS:
-            first = construction.represent(ticket)[0]
-            filters = (param_layers(target.layers)[0].weight,
-                       first.positive[0].reshape(param_layers(target.layers)[0].weight.shape),
-                       ticket.failures)
-    kernel, represented, failed = filters
+            # the pair's positive part: the kernel applied to the non-negative pixels
+            represented = construction.represent(ticket)[0].positive[0].reshape(kernel.shape)
+            failed = ticket.failures
 
     fig = Figure(figsize=(11.0, 4.4))
     left, right = fig.subfigures(1, 2, width_ratios=(1.15, 1.0))

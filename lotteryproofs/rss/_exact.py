@@ -8,10 +8,14 @@ each other is re-taken here exactly:
   correction), so it returns the sum of its terms correctly rounded to nearest. Round to
   nearest preserves sign and maps only an exact zero to zero (a nonzero sum of doubles is a
   multiple of the smallest subnormal), so ``sign(fsum(terms))`` is the exact sign.
-* :func:`signed_error` is ``target - Σ_S values`` correctly rounded; the reported error is its
-  absolute value, i.e. |target − Σ_S values| rounded to nearest from the exact real number.
-* :func:`compare_errors` decides |t − Σ_S1| <, =, > |t − Σ_S2| exactly;
-  :func:`within` decides |t − Σ_S| ≤ tol exactly.
+* :func:`signed_error2` is ``target - Σ_S values`` correctly rounded; the reported error is
+  its absolute value, i.e. |target − Σ_S values| rounded to nearest from the exact real number.
+* :func:`better2` decides |t − Σ_S1| <, =, > |t − Σ_S2| exactly (ties: fewer values, then
+  the smaller mask); :func:`within2` decides |t − Σ_S| ≤ tol exactly, :func:`gain_within2`
+  Σ_S|v| ≤ |t| + c·tol.
+
+These take a subset as two mask words (lo, hi): bits of values[0:62] and values[62:124] (the
+cardinality search's subsets); the one-word searches pass hi = EMPTY.
 
 tests/test_rss.py checks :func:`fsum` against ``math.fsum``.
 """
@@ -96,35 +100,6 @@ def _put_subset(values, mask, scale, terms, k):
 
 
 @njit(cache=True)
-def subset_value(values, mask, terms, partials):
-    """Σ_S values, correctly rounded."""
-    k = _put_subset(values, mask, 1.0, terms, EMPTY)
-    return fsum(terms, k, partials)
-
-
-@njit(cache=True)
-def signed_error(values, target, mask, terms, partials):
-    """target − Σ_S values, correctly rounded (its sign is exact)."""
-    terms[0] = target
-    k = _put_subset(values, mask, -1.0, terms, ONE)
-    return fsum(terms, k, partials)
-
-
-@njit(cache=True)
-def within(values, target, mask, tol, terms, partials):
-    """Exactly: |target − Σ_S values| ≤ tol, i.e. −tol ≤ d and d ≤ tol for the exact d."""
-    terms[0] = target
-    k = _put_subset(values, mask, -1.0, terms, ONE)
-    terms[k] = -tol
-    if fsum(terms, k + 1, partials) > 0.0:
-        return False
-    terms[0] = target
-    k = _put_subset(values, mask, -1.0, terms, ONE)
-    terms[k] = tol
-    return fsum(terms, k + 1, partials) >= 0.0
-
-
-@njit(cache=True)
 def _split(a):
     """Dekker's split: a = hi + lo exactly, each with at most 26 significant bits."""
     c = 134217729.0 * a
@@ -153,61 +128,6 @@ def abs_sum(values, mask):
         mask >>= 1
         i += 1
     return s
-
-
-@njit(cache=True)
-def gain_within(values, target, mask, slack_c, tol, terms, partials):
-    """Exactly: Σ_S |values| ≤ |target| + slack_c·tol (the bounded-gain constraint).
-
-    slack_c·tol enters as the exact pair (p, e) of :func:`two_product`, so the sign of
-    Σ_S |v| − |t| − p − e is the exact sign of the constraint's slack."""
-    k = 0
-    i = 0
-    m = mask
-    while m:
-        if m & 1:
-            terms[k] = abs(values[i])
-            k += 1
-        m >>= 1
-        i += 1
-    p, e = two_product(slack_c, tol)
-    terms[k] = -abs(target)
-    terms[k + 1] = -p
-    terms[k + 2] = -e
-    return fsum(terms, k + 3, partials) <= 0.0
-
-
-@njit(cache=True)
-def compare_errors(values, target, mask1, mask2, terms, partials):
-    """Exact sign of |t − Σ_S1| − |t − Σ_S2| (−1, 0 or 1)."""
-    s1 = 1.0 if signed_error(values, target, mask1, terms, partials) >= 0.0 else -1.0
-    s2 = 1.0 if signed_error(values, target, mask2, terms, partials) >= 0.0 else -1.0
-    # |d1| - |d2| = s1·(t − Σ_S1) − s2·(t − Σ_S2), every term an exact ±value
-    terms[0] = s1 * target
-    terms[1] = -s2 * target
-    k = _put_subset(values, mask1, -s1, terms, TWO)
-    k = _put_subset(values, mask2, s2, terms, k)
-    diff = fsum(terms, k, partials)
-    if diff < 0.0:
-        return -1
-    if diff > 0.0:
-        return 1
-    return 0
-
-
-@njit(cache=True)
-def better(values, target, new, old, terms, partials):
-    """True iff subset ``new`` beats ``old``: smaller exact error, then fewer values, then
-    the smaller mask (a deterministic order among exact ties)."""
-    if old < 0:
-        return True
-    c = compare_errors(values, target, new, old, terms, partials)
-    if c != 0:
-        return c < 0
-    pn, po = popcount(new), popcount(old)
-    if pn != po:
-        return pn < po
-    return new < old
 
 
 @njit(cache=True)
@@ -256,12 +176,15 @@ WORD_BITS = 62
 def _put2(values, lo, hi, scale, terms, k):
     """Append scale·values[i] for every member i of the two-word subset (lo, hi)."""
     k = _put_subset(values, lo, scale, terms, k)
-    return _put_subset(values[WORD_BITS:], hi, scale, terms, k)
+    if hi:
+        k = _put_subset(values[WORD_BITS:], hi, scale, terms, k)
+    return k
 
 
 @njit(cache=True)
 def within2(values, target, lo, hi, tol, terms, partials):
-    """:func:`within` for a two-word subset: exactly |target − Σ_S values| ≤ tol."""
+    """Exactly: |target − Σ_S values| ≤ tol for the two-word subset (lo, hi), i.e. −tol ≤ d
+    and d ≤ tol for the exact d."""
     terms[0] = target
     k = _put2(values, lo, hi, -1.0, terms, ONE)
     terms[k] = -tol
@@ -275,7 +198,11 @@ def within2(values, target, lo, hi, tol, terms, partials):
 
 @njit(cache=True)
 def gain_within2(values, target, lo, hi, slack_c, tol, terms, partials):
-    """:func:`gain_within` for a two-word subset: exactly Σ_S|v| ≤ |target| + slack_c·tol."""
+    """Exactly Σ_S|v| ≤ |target| + slack_c·tol (the bounded-gain constraint) for the
+    two-word subset (lo, hi).
+
+    slack_c·tol enters as the exact pair (p, e) of :func:`two_product`, so the sign of
+    Σ_S |v| − |t| − p − e is the exact sign of the constraint's slack."""
     k = _put2(values, lo, hi, 1.0, terms, EMPTY)
     for q in range(k):
         terms[q] = abs(terms[q])
@@ -303,8 +230,9 @@ def subset_value2(values, lo, hi, terms, partials):
 
 @njit(cache=True)
 def better2(values, target, new_lo, new_hi, old_lo, old_hi, terms, partials):
-    """:func:`better` for two-word subsets (old_lo < 0: no old subset): smaller exact error,
-    then fewer values, then the smaller mask lo + 2^62·hi."""
+    """True iff the two-word subset ``new`` beats ``old`` (old_lo < 0: no old subset): the
+    exact sign of |t − Σ_new| − |t − Σ_old| = s1·(t − Σ_new) − s2·(t − Σ_old), every term an
+    exact ±value; then fewer values, then the smaller mask lo + 2^62·hi."""
     if old_lo < 0:
         return True
     s1 = 1.0 if signed_error2(values, target, new_lo, new_hi, terms, partials) >= 0.0 else -1.0

@@ -205,20 +205,20 @@ def _scan(values, t, tol, xs, xm, x0, x1, ys, ym, y0, y1, shift, thr, slack, bes
             if tol > 0.0:
                 if e > tol + slack:
                     continue
-                if e >= tol - slack and not _exact.within(values, t, mask, tol, terms,
-                                                           partials):
+                if e >= tol - slack and not _exact.within2(values, t, mask, _exact.EMPTY, tol,
+                                                            terms, partials):
                     continue
             if gain_c >= 0.0:
                 g = gx + _exact.abs_sum(values, ym[j] << shift)
                 if g > cap + gslack:
                     continue
-                if g >= cap - gslack and not _exact.gain_within(values, t, mask, gain_c, tol,
-                                                                terms, partials):
+                if g >= cap - gslack and not _exact.gain_within2(
+                        values, t, mask, _exact.EMPTY, gain_c, tol, terms, partials):
                     continue
             if best < 0 or e < best_apx - 2.0 * slack:
                 best, best_apx = mask, e
-            elif e <= best_apx + 2.0 * slack and _exact.better(values, t, mask, best, terms,
-                                                                partials):
+            elif e <= best_apx + 2.0 * slack and _exact.better2(
+                    values, t, mask, _exact.EMPTY, best, _exact.EMPTY, terms, partials):
                 best, best_apx = mask, e
     return best, best_apx
 
@@ -281,7 +281,7 @@ def solve(values, m, t, tol, mode, size, max_size, gain_c=-1.0):
                         0.0)
         feasible = True
         if tol > 0.0:
-            feasible = _exact.within(values, t, best, tol, terms, partials)
+            feasible = _exact.within2(values, t, best, _exact.EMPTY, tol, terms, partials)
         return best, feasible
 
     k_lo = size if mode == MODE_FIXED else 0
@@ -361,8 +361,8 @@ def _fill_row(b, values, lengths, targets, tols, mode, size, max_size, prefix, m
     mask, ok, used = _solve_row(row, lengths[b], targets[b], tols[b], mode, size, max_size,
                                 prefix, m_starts[b], max_values, gain_c)
     terms, partials = _exact.scratch(used)
-    value[b] = _exact.subset_value(row, mask, terms, partials)
-    error[b] = abs(_exact.signed_error(row, targets[b], mask, terms, partials))
+    value[b] = _exact.subset_value2(row, mask, _exact.EMPTY, terms, partials)
+    error[b] = abs(_exact.signed_error2(row, targets[b], mask, _exact.EMPTY, terms, partials))
     feasible[b] = ok
     n_used[b] = used
     for i in range(used):
